@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { trustLevels, versionSchemes } from '../catalog/schema.ts';
+
+/*
+ * The bundle manifest is the only thing the LGWAN side learns from the internet side.
+ * It is state-based: it lists every artifact the LGWAN side should publish, not a
+ * delta, so losing a bundle costs blobs, never correctness (ONEWAY.md, rule 1).
+ * Versioned by `format`; see docs/transfer.md.
+ */
+export const bundleFormat = 'lgwan-mirror-bundle/1';
+export const maxManifestBytes = 16 * 1024 * 1024;
+export const manifestEntryName = 'manifest.json';
+export const signatureEntryName = 'manifest.sig';
+export const blobEntryName = (sha256: string): string => `blobs/${sha256}`;
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/u, '64 lower-case hex digits');
+const safeSegment = z
+  .string()
+  .min(1)
+  .max(255)
+  // Checked again before any filesystem call; refusing here names the field.
+  .refine((value) => value !== '.' && value !== '..' && !/[\u0000-\u001f\u007f/\\]/u.test(value) && !/^[A-Za-z]:/u.test(value), 'a plain file name');
+const repositoryPath = z
+  .string()
+  .max(1024)
+  .refine((value) => value.split('/').every((segment) => safeSegment.safeParse(segment).success), 'a relative path of plain segments');
+
+/** How the LGWAN side checks an artifact again, with its own pinned keys. */
+export const verificationSchema = z.discriminatedUnion('method', [
+  /** A hash list (SHA512SUMS) whose detached signature is the blob `signature`. */
+  z.strictObject({ method: z.literal('openpgp-detached'), key: z.string(), signature: sha256Hex }),
+  /** The detached signature file itself: trusted only through the artifact it signs. */
+  z.strictObject({ method: z.literal('signature-of'), subject: sha256Hex }),
+  /** A file listed with its SHA-512 in a signed hash list. */
+  z.strictObject({ method: z.literal('hash-list-entry'), hashList: sha256Hex, entry: z.string().min(1), algorithm: z.literal('sha512') }),
+  /** Debian's clearsigned InRelease. */
+  z.strictObject({ method: z.literal('apt-inrelease'), key: z.string() }),
+  /** An index listed with its SHA-256 in a verified InRelease. */
+  z.strictObject({ method: z.literal('apt-index'), release: sha256Hex, entry: z.string().min(1) }),
+  /** A package listed with its SHA-256 in a verified Packages index. */
+  z.strictObject({ method: z.literal('apt-package'), index: sha256Hex, filename: z.string().min(1) }),
+  /** A ClamAV CVD: header signature by ClamAV's built-in key over the body MD5. */
+  z.strictObject({ method: z.literal('clamav-cvd') }),
+]);
+export type Verification = z.infer<typeof verificationSchema>;
+
+export const artifactSchema = z.strictObject({
+  productId: z.string().min(1),
+  version: z.string().min(1),
+  platform: safeSegment,
+  locale: safeSegment,
+  fileName: safeSegment,
+  /** Where the repository serves it, relative to its root, e.g. `pool/firefox/128.0/win64/ja/Firefox Setup 128.0.exe`. */
+  path: repositoryPath,
+  size: z.int().min(0),
+  sha256: sha256Hex,
+  /** `payload` is what endpoints install; `material` is vendor verification material served beside it. */
+  role: z.enum(['payload', 'material']),
+  verification: verificationSchema,
+});
+export type Artifact = z.infer<typeof artifactSchema>;
+
+export const productSummarySchema = z.strictObject({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  vendor: z.string().min(1),
+  scheme: z.enum(versionSchemes),
+  trust: z.enum(trustLevels),
+  retention: z.int().min(1),
+  /** Newest version the internet side has seen at the vendor, and when it first saw it. */
+  latestSeen: z.strictObject({ version: z.string(), firstSeenAt: z.iso.datetime() }).nullable(),
+  sourceHealth: z.strictObject({
+    lastSuccessAt: z.iso.datetime().nullable(),
+    lastErrorAt: z.iso.datetime().nullable(),
+    lastError: z.string().nullable(),
+    consecutiveFailures: z.int().min(0),
+  }),
+});
+export type ProductSummary = z.infer<typeof productSummarySchema>;
+
+export const manifestSchema = z.strictObject({
+  format: z.literal(bundleFormat),
+  sequence: z.int().min(1),
+  /** sha256 of the previous manifest's exact bytes; null for the first bundle. */
+  previousManifestSha256: sha256Hex.nullable(),
+  createdAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime(),
+  /** sha256 of the signing public key (SPKI DER). */
+  transferKeyId: sha256Hex,
+  products: z.array(productSummarySchema),
+  artifacts: z.array(artifactSchema),
+  /** The blobs carried in this bundle, in the order they follow the manifest. */
+  blobs: z.array(z.strictObject({ sha256: sha256Hex, size: z.int().min(0) })),
+});
+export type Manifest = z.infer<typeof manifestSchema>;

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+/** How much the fetcher can prove about an artifact, strongest first. Shown on the status page. */
+export const trustLevels = ['vendor-signature', 'signed-hash-list', 'vendor-hash-over-tls', 'tls-only', 'manually-confirmed'] as const;
+export type TrustLevel = (typeof trustLevels)[number];
+
+export const versionSchemes = ['semver', 'mozilla', 'dotted', 'dpkg', 'integer'] as const;
+export type VersionScheme = (typeof versionSchemes)[number];
+
+const identifier = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/u, 'lower-case letters, digits and "-", starting with a letter or digit');
+const httpUrl = z.url({ protocol: /^https?$/u, error: 'an http:// or https:// URL' }).refine((value) => value.endsWith('/'), 'a base URL ending with "/"');
+const fileUrl = z.url({ protocol: /^https?$/u, error: 'an http:// or https:// URL' });
+const relativePath = z
+  .string()
+  .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+~@-]+(\/[A-Za-z0-9._+~@-]+)*$/u, 'a relative path of plain segments (no "..", no leading "/")');
+
+const mozillaSource = z.strictObject({
+  type: z.literal('mozilla'),
+  /** Product directory name on the archive: `firefox` or `thunderbird`. */
+  product: z.enum(['firefox', 'thunderbird']),
+  versionsUrl: fileUrl.describe('product-details JSON, e.g. …/1.0/firefox_versions.json'),
+  versionKey: z.string().min(1).describe('field of that JSON holding the version to mirror, e.g. LATEST_FIREFOX_VERSION or FIREFOX_ESR'),
+  releasesUrl: httpUrl.describe('the releases folder, e.g. …/pub/firefox/releases/'),
+  platforms: z.array(z.enum(['win64', 'win32', 'win64-aarch64', 'linux-x86_64', 'linux-i686', 'mac'])).min(1),
+  locales: z.array(z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/u, 'a locale such as ja or en-US')).min(1),
+  files: z.array(z.enum(['installer', 'complete-mar'])).min(1).default(['installer', 'complete-mar']),
+  signingKey: identifier.describe('name of a pinned key in keys/pins.yaml'),
+});
+
+const aptSource = z.strictObject({
+  type: z.literal('apt'),
+  /** Name of the mirrored archive in repository URLs: /apt/<mirror>/… */
+  mirror: identifier,
+  baseUrl: httpUrl.describe('archive root, the folder that holds dists/ and pool/'),
+  suite: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/u, 'a suite name such as bookworm-updates'),
+  indexFiles: z.array(relativePath).min(1).describe('index paths relative to dists/<suite>/, each listed in InRelease, e.g. main/binary-amd64/Packages'),
+  packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9.+-]+$/u, 'a Debian package name')).min(1),
+  signingKey: identifier,
+});
+
+const clamavSource = z.strictObject({
+  type: z.literal('clamav'),
+  baseUrl: httpUrl.describe('database mirror root holding <db>.cvd'),
+  /** One database per catalog entry: each has its own version line and is compared only with itself. */
+  database: z.enum(['main', 'daily', 'bytecode']),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource]);
+
+export const catalogEntrySchema = z.strictObject({
+  $schema: z.string().optional(),
+  id: identifier.describe('unique product id, used in repository URLs'),
+  name: z.string().min(1),
+  vendor: z.string().min(1),
+  scheme: z.enum(versionSchemes),
+  trust: z.enum(trustLevels),
+  retention: z.int().min(1).max(100).default(3).describe('how many versions the LGWAN side keeps published'),
+  source: sourceSchema,
+});
+
+export type CatalogEntry = z.infer<typeof catalogEntrySchema>;
+export type Source = z.infer<typeof sourceSchema>;
+export type MozillaSource = z.infer<typeof mozillaSource>;
+export type AptSource = z.infer<typeof aptSource>;
+export type ClamavSource = z.infer<typeof clamavSource>;
+
+/** keys/pins.yaml: each vendor key named once, its file and the primary-key fingerprints accepted. */
+export const keyPinsSchema = z.strictObject({
+  $schema: z.string().optional(),
+  keys: z.record(
+    identifier,
+    z.strictObject({
+      file: z.string().regex(/^[A-Za-z0-9._-]+$/u, 'a file name inside the keys folder'),
+      fingerprints: z.array(z.string().regex(/^[0-9A-F]{40}$/u, 'a 40-digit upper-case hex OpenPGP fingerprint')).min(1),
+      description: z.string().optional(),
+    }),
+  ),
+});
+export type KeyPins = z.infer<typeof keyPinsSchema>;

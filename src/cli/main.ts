@@ -1,0 +1,174 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig } from '../config/config.ts';
+import { generateTransferKeyPair } from '../bundle/transfer-key.ts';
+import { UserFacingError, errorMessage } from '../core/errors.ts';
+import { createLogger } from '../core/logger.ts';
+import { openInternetSide, scheduleInternetSide } from '../sides/internet.ts';
+import { openLgwanSide, pollSpool } from '../sides/lgwan.ts';
+import { buildStatus } from '../repository/status-model.ts';
+import { assertNoProblems, validateCatalogs, writeSchemas } from './catalog-commands.ts';
+import { runDemo } from './demo.ts';
+import path from 'node:path';
+import { projectRoot } from './project-paths.ts';
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError('a port number from 0 to 65535');
+  return parsed;
+}
+
+const program = new Command('lgwan-mirror')
+  .description('Keeps LGWAN-side PCs and servers patched across a one-way boundary.')
+  .showHelpAfterError();
+const configOption = () => new Option('-c, --config <file>', 'YAML config file (defaults apply without one)');
+
+program
+  .command('demo')
+  .description('run the whole main job offline: vendor simulator → fetch → verify → spool bundle → LGWAN import → repository')
+  .option('-p, --port <port>', 'port of the LGWAN repository', port, 8080)
+  .option('--storage <dir>', 'data root of the demo', 'storage/demo')
+  .action(async (options: { port: number; storage: string }) => {
+    await runDemo({ ...options, logger: createLogger('demo', process.env.LGWAN_MIRROR_LOG_LEVEL ?? 'warn') });
+  });
+
+const keys = program.command('keys').description('transfer key management');
+keys
+  .command('init')
+  .description('create the Ed25519 transfer key pair (internet side); copy the public key to the LGWAN side')
+  .addOption(configOption())
+  .action(async (options: { config?: string }) => {
+    const config = await loadConfig(options.config);
+    const publicFile = config.internet.transferKey.replace(/\.pem$/u, '.pub.pem');
+    const { keyId } = await generateTransferKeyPair(config.internet.transferKey, publicFile);
+    console.log(`private key: ${config.internet.transferKey} (keep on the internet side)`);
+    console.log(`public key:  ${publicFile} → copy to the LGWAN side as ${config.lgwan.transferPublicKey}`);
+    console.log(`key id:      ${keyId}`);
+  });
+
+const catalog = program.command('catalog').description('product catalogs');
+catalog
+  .command('validate')
+  .description('check every catalog file against the schema and the pinned keys')
+  .option('--catalogs <dirs...>', 'catalog folders', [path.join(projectRoot, 'catalogs'), path.join(projectRoot, 'catalogs', 'demo')])
+  .option('--keys <dirs...>', 'key folders holding pins.yaml', [path.join(projectRoot, 'catalogs', 'keys')])
+  .action(async (options: { catalogs: string[]; keys: string[] }) => {
+    const report = await validateCatalogs(options.catalogs, options.keys);
+    for (const line of report.lines) console.log(line);
+    assertNoProblems(report);
+  });
+catalog
+  .command('schema')
+  .description('write the JSON Schemas for catalog and pins files (for editors)')
+  .action(async () => {
+    for (const file of await writeSchemas()) console.log(file);
+  });
+
+program
+  .command('fetch')
+  .description('internet side: discover, download and verify new releases once')
+  .addOption(configOption())
+  .action(async (options: { config?: string }) => {
+    const config = await loadConfig(options.config);
+    const side = await openInternetSide(config.internet, createLogger('fetch'));
+    const outcomes = await side.fetchAll();
+    for (const outcome of outcomes) console.log(`${outcome.productId}\t${outcome.status}\t${outcome.version ?? ''}\t${outcome.error ?? ''}`);
+    if (outcomes.some((outcome) => outcome.status === 'failed')) process.exitCode = 1;
+  });
+
+program
+  .command('send')
+  .description('internet side: write a signed bundle of the current state into the spool')
+  .addOption(configOption())
+  .option('--force', 'send even if nothing changed')
+  .action(async (options: { config?: string; force?: boolean }) => {
+    const config = await loadConfig(options.config);
+    const side = await openInternetSide(config.internet, createLogger('send'));
+    console.log(JSON.stringify(await side.send({ force: options.force })));
+  });
+
+program
+  .command('import')
+  .description('LGWAN side: import new bundles from the spool once')
+  .addOption(configOption())
+  .action(async (options: { config?: string }) => {
+    const config = await loadConfig(options.config);
+    const side = await openLgwanSide(config.lgwan, createLogger('import'));
+    const outcomes = await side.importOnce();
+    for (const outcome of outcomes) console.log(JSON.stringify(outcome));
+    if (outcomes.some((outcome) => outcome.status === 'refused')) process.exitCode = 1;
+  });
+
+program
+  .command('serve')
+  .description('LGWAN side: serve the published state (no importing)')
+  .addOption(configOption())
+  .option('-p, --port <port>', 'port (overrides the config)', port)
+  .option('--host <host>', 'address to listen on (overrides the config)')
+  .action(async (options: { config?: string; port?: number; host?: string }) => {
+    const config = await loadConfig(options.config);
+    const side = await openLgwanSide(config.lgwan, createLogger('repository'));
+    const { url } = await side.listen(options.port, options.host);
+    console.log(`serving ${url}/`);
+  });
+
+program
+  .command('daemon')
+  .description('run one side continuously: internet = scheduled fetch + send; lgwan = import on arrival + serve')
+  .addOption(new Option('--side <side>', 'which side of the boundary').choices(['internet', 'lgwan']).makeOptionMandatory())
+  .addOption(configOption())
+  .option('-p, --port <port>', 'LGWAN side: port (overrides the config)', port)
+  .action(async (options: { side: 'internet' | 'lgwan'; config?: string; port?: number }) => {
+    const config = await loadConfig(options.config);
+    if (options.side === 'internet') {
+      const logger = createLogger('internet');
+      const side = await openInternetSide(config.internet, logger);
+      const schedule = scheduleInternetSide(side, logger);
+      process.once('SIGTERM', () => schedule.stop());
+      process.once('SIGINT', () => schedule.stop());
+      logger.info({ schedule: config.internet.schedule }, 'internet side running');
+    } else {
+      const logger = createLogger('lgwan');
+      const side = await openLgwanSide(config.lgwan, logger);
+      const { server, url } = await side.listen(options.port);
+      const poller = pollSpool(side, logger);
+      const stop = () => {
+        poller.stop();
+        server.close();
+        server.closeAllConnections();
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      logger.info({ url, spool: config.lgwan.spool }, 'LGWAN side serving');
+    }
+  });
+
+program
+  .command('status')
+  .description('LGWAN side: print the status the status page shows')
+  .addOption(configOption())
+  .option('--json', 'print JSON')
+  .action(async (options: { config?: string; json?: boolean }) => {
+    const config = await loadConfig(options.config);
+    const side = await openLgwanSide(config.lgwan, createLogger('status', 'warn'));
+    const status = buildStatus(side.database.data, new Date());
+    if (options.json) {
+      console.log(JSON.stringify(status, null, 2));
+      return;
+    }
+    console.log(`bundle sequence ${status.transfer.highestSequence || '—'}, last import ${status.transfer.lastImportAt ?? '—'}`);
+    for (const product of status.products) {
+      console.log(`${product.id}\tvendor ${product.latestSeen?.version ?? '—'}\tpublished ${product.latestPublished?.version ?? '—'}\t${product.trust}`);
+    }
+    for (const alarm of status.alarms) console.log(`ALARM ${alarm.kind} ${alarm.subject}: ${alarm.detail}`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof UserFacingError) {
+    console.error(`lgwan-mirror: ${error.message}`);
+  } else {
+    console.error(error instanceof Error ? (error.stack ?? errorMessage(error)) : errorMessage(error));
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,79 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { UserFacingError } from '../core/errors.ts';
+import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
+
+const internetSchema = z.strictObject({
+  storage: z.string().default('storage/internet').describe('data root of the internet side: blobs, state, quarantine, transfer key'),
+  catalogs: z.string().default('catalogs').describe('folder of product catalog files (*.yaml)'),
+  keys: z.array(z.string()).default(['catalogs/keys']).describe('folders holding pins.yaml and the pinned vendor keys'),
+  spool: z.string().default('storage/spool').describe('folder the transfer appliance carries to the LGWAN side'),
+  transferKey: z.string().optional().describe('Ed25519 private key; default <storage>/transfer-key.pem'),
+  schedule: z.string().default('17 */2 * * *').describe('cron expression for fetch + bundle + send'),
+  bundleExpiryDays: z.int().min(1).max(365).default(30),
+  concurrencyPerHost: z.int().min(1).max(32).default(4),
+  originRewrites: z.record(z.string(), z.string()).default({}).describe('catalog origin → origin actually contacted (demo and tests)'),
+});
+
+const lgwanSchema = z.strictObject({
+  storage: z.string().default('storage/lgwan').describe('data root of the LGWAN side: published blobs, state, quarantine'),
+  keys: z.array(z.string()).default(['catalogs/keys']).describe("the LGWAN side's own copy of the pinned vendor keys"),
+  spool: z.string().default('storage/spool').describe('folder bundles arrive in (read only)'),
+  transferPublicKey: z.string().optional().describe('pinned transfer public key; default <storage>/transfer-key.pub.pem'),
+  host: z.string().default('127.0.0.1'),
+  port: z.int().min(0).max(65535).default(8080),
+  importIntervalSeconds: z.int().min(1).max(86_400).default(30),
+});
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  internet: internetSchema.prefault({}),
+  lgwan: lgwanSchema.prefault({}),
+});
+
+export type InternetConfig = z.infer<typeof internetSchema> & { transferKey: string };
+export type LgwanConfig = z.infer<typeof lgwanSchema> & { transferPublicKey: string };
+export interface Config {
+  internet: Readonly<InternetConfig>;
+  lgwan: Readonly<LgwanConfig>;
+}
+
+/**
+ * One loader for both sides: YAML with positions, a strict schema with defaults, paths
+ * resolved against the config file's folder (or the working directory without one), and
+ * a frozen result.
+ */
+export async function loadConfig(file: string | undefined): Promise<Config> {
+  let raw: z.infer<typeof configSchema>;
+  let base = process.cwd();
+  if (file === undefined) {
+    raw = configSchema.parse({});
+  } else {
+    const parsed = await readYamlWithSchema(file, configSchema).catch((cause: NodeJS.ErrnoException) => {
+      throw new UserFacingError('E_CONFIG_INVALID', `cannot read config file ${file}: ${cause.message}`, { cause });
+    });
+    if (!parsed.ok) throw new UserFacingError('E_CONFIG_INVALID', `invalid config:\n${parsed.problems.map(formatProblem).join('\n')}`, { details: { file } });
+    raw = parsed.value;
+    base = path.dirname(path.resolve(file));
+  }
+  const resolve = (value: string) => path.resolve(base, value);
+  const internetStorage = resolve(raw.internet.storage);
+  const lgwanStorage = resolve(raw.lgwan.storage);
+  return Object.freeze({
+    internet: Object.freeze({
+      ...raw.internet,
+      storage: internetStorage,
+      catalogs: resolve(raw.internet.catalogs),
+      keys: raw.internet.keys.map(resolve),
+      spool: resolve(raw.internet.spool),
+      transferKey: raw.internet.transferKey ? resolve(raw.internet.transferKey) : path.join(internetStorage, 'transfer-key.pem'),
+    }),
+    lgwan: Object.freeze({
+      ...raw.lgwan,
+      storage: lgwanStorage,
+      keys: raw.lgwan.keys.map(resolve),
+      spool: resolve(raw.lgwan.spool),
+      transferPublicKey: raw.lgwan.transferPublicKey ? resolve(raw.lgwan.transferPublicKey) : path.join(lgwanStorage, 'transfer-key.pub.pem'),
+    }),
+  });
+}

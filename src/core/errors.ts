@@ -1,0 +1,72 @@
+/**
+ * Every failure an admin may see carries a stable `code`, a message that names the
+ * file, field or URL involved, and the underlying `cause`. `UserFacingError`s are
+ * printed without a stack: they describe something the admin can fix.
+ */
+export type ErrorCode =
+  | 'E_CATALOG_INVALID'
+  | 'E_CONFIG_INVALID'
+  | 'E_KEY'
+  | 'E_SIGNATURE'
+  | 'E_INTEGRITY'
+  | 'E_SIZE_LIMIT'
+  | 'E_UPSTREAM'
+  | 'E_ROLLBACK'
+  | 'E_EQUIVOCATION'
+  | 'E_EXPIRED'
+  | 'E_BUNDLE_INVALID'
+  | 'E_UNSAFE_NAME'
+  | 'E_VERSION_INVALID'
+  | 'E_USAGE';
+
+export class LgwanMirrorError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = Object.freeze({ ...options.details });
+  }
+}
+
+/** Something the admin can fix (a catalog line, a missing key, a wrong flag): printed without a stack. */
+export class UserFacingError extends LgwanMirrorError {}
+
+export class CatalogError extends UserFacingError {
+  constructor(message: string, details: { file: string; line?: number; field?: string }) {
+    super('E_CATALOG_INVALID', message, { details });
+  }
+}
+
+/** A vendor signature, a transfer signature or a pinned key did not verify. */
+export class SignatureError extends LgwanMirrorError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('E_SIGNATURE', message, { details, cause });
+  }
+}
+
+/** A size or digest did not match what a signed statement promised. */
+export class IntegrityError extends LgwanMirrorError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('E_INTEGRITY', message, { details });
+  }
+}
+
+export class UpstreamError extends LgwanMirrorError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('E_UPSTREAM', message, { details, cause });
+  }
+}
+
+/** A bundle that must not be imported; `code` says why (rollback, equivocation, malformed…). */
+export class BundleRefusedError extends LgwanMirrorError {}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function errorCode(error: unknown): string {
+  return error instanceof LgwanMirrorError ? error.code : 'E_INTERNAL';
+}

@@ -1,0 +1,170 @@
+import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pipeline } from 'node:stream/promises';
+import type { Got } from 'got';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { LgwanMirrorError, UpstreamError, errorMessage } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { HashingFileSink, type BlobDigests, type BlobStore } from '../store/blob-store.ts';
+import { rewriteOrigin, type HttpPolicy } from './http-client.ts';
+import type { DownloadProgress } from './progress.ts';
+
+export interface DownloadRequest {
+  url: string;
+  /** Byte count promised by vendor metadata, when known: more is refused, less is an error. */
+  expectedSize?: number;
+  /** Used when no size is known. */
+  maxBytes?: number;
+  label: string;
+}
+
+export interface Downloaded extends BlobDigests {
+  url: string;
+  /** Temporary file inside the blob store; adopt it or remove it. */
+  temporaryFile: string;
+}
+
+export interface DownloaderOptions {
+  client: Got;
+  policy: HttpPolicy;
+  store: BlobStore;
+  logger: Logger;
+  progress?: DownloadProgress;
+  concurrencyPerHost?: number;
+  attempts?: number;
+  /** First backoff; doubles each attempt. */
+  backoffMs?: number;
+}
+
+const defaultMaxBytes = 16 * 1024 ** 3;
+
+/** HTTP statuses after which another attempt can succeed. */
+const retriableStatuses = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+/**
+ * Downloads into the blob store's tmp folder, hashing while streaming, so the file is
+ * never read a second time. A broken connection resumes with `Range` from the bytes
+ * already on disk, continuing the same hash state.
+ */
+export class Downloader {
+  readonly #options: Required<Omit<DownloaderOptions, 'progress'>> & { progress?: DownloadProgress };
+  readonly #limits = new Map<string, LimitFunction>();
+
+  constructor(options: DownloaderOptions) {
+    this.#options = { concurrencyPerHost: 4, attempts: 4, backoffMs: 1000, ...options };
+  }
+
+  #limitFor(url: string): LimitFunction {
+    const host = new URL(url).host;
+    let limit = this.#limits.get(host);
+    if (!limit) {
+      limit = pLimit(this.#options.concurrencyPerHost);
+      this.#limits.set(host, limit);
+    }
+    return limit;
+  }
+
+  /** Small documents (feeds, hash lists, signatures) read into memory, with the same policy. */
+  async fetchText(url: string, maxBytes = 16 * 1024 * 1024): Promise<string> {
+    return (await this.fetchBuffer(url, maxBytes)).toString('utf8');
+  }
+
+  async fetchBuffer(url: string, maxBytes = 16 * 1024 * 1024, headers: Record<string, string> = {}): Promise<Buffer> {
+    const target = rewriteOrigin(url, this.#options.policy);
+    return this.#limitFor(target)(async () => {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const response = await this.#options.client.get(target, { responseType: 'buffer', headers });
+          const accepted = response.statusCode === 200 || (headers.range !== undefined && response.statusCode === 206);
+          if (!accepted) throw new UpstreamError(`GET ${url}: HTTP ${response.statusCode}`, { url, status: response.statusCode });
+          if (response.rawBody.length > maxBytes) throw new LgwanMirrorError('E_SIZE_LIMIT', `GET ${url}: larger than ${maxBytes} bytes`, { details: { url } });
+          return response.rawBody;
+        } catch (error) {
+          if (!this.#shouldRetry(error, attempt)) throw wrapUpstream(error, url);
+          await this.#backoff(url, attempt, error);
+        }
+      }
+    });
+  }
+
+  async download(request: DownloadRequest): Promise<Downloaded> {
+    const target = rewriteOrigin(request.url, this.#options.policy);
+    return this.#limitFor(target)(async () => {
+      const maxBytes = request.expectedSize ?? request.maxBytes ?? defaultMaxBytes;
+      const { file, handle } = await this.#options.store.createTemporary(request.label);
+      const bar = this.#options.progress?.start(request.label, request.expectedSize);
+      let resume: ReturnType<HashingFileSink['hashState']> | undefined;
+      let succeeded = false;
+      try {
+        for (let attempt = 1; ; attempt += 1) {
+          const sink = new HashingFileSink(handle, { maxBytes, what: `GET ${request.url}`, resumeFrom: resume });
+          const offset = sink.bytesWritten;
+          try {
+            const stream = this.#options.client.stream(target, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {} });
+            await new Promise<void>((resolve, reject) => {
+              const fail = (error: Error): void => {
+                stream.destroy();
+                reject(error);
+              };
+              stream.once('response', (response: { statusCode: number; headers: Record<string, string | undefined> }) => {
+                const resumed = offset > 0 && response.statusCode === 206 && (response.headers['content-range'] ?? '').startsWith(`bytes ${offset}-`);
+                if (response.statusCode === 200 && offset > 0) {
+                  // The server ignored Range: start over rather than append a second copy.
+                  fail(new RestartFromZero());
+                } else if (response.statusCode !== 200 && !resumed) {
+                  fail(new UpstreamError(`GET ${request.url}: HTTP ${response.statusCode}`, { url: request.url, status: response.statusCode }));
+                } else resolve();
+              });
+              stream.once('error', reject);
+            });
+            stream.on('downloadProgress', (progress: { transferred: number }) => bar?.update(offset + progress.transferred));
+            await pipeline(stream, sink);
+            const digests = sink.digests();
+            if (request.expectedSize !== undefined && digests.size !== request.expectedSize) {
+              throw new UpstreamError(`GET ${request.url}: connection ended after ${digests.size} of ${request.expectedSize} bytes`, { url: request.url });
+            }
+            succeeded = true;
+            return { ...digests, url: request.url, temporaryFile: file };
+          } catch (error) {
+            resume = error instanceof RestartFromZero ? undefined : sink.hashState();
+            if (error instanceof RestartFromZero) {
+              await handle.truncate(0);
+              continue;
+            }
+            if (!this.#shouldRetry(error, attempt)) throw wrapUpstream(error, request.url);
+            await this.#backoff(request.url, attempt, error);
+          }
+        }
+      } finally {
+        bar?.done();
+        await handle.close();
+        if (!succeeded) await rm(file, { force: true });
+      }
+    });
+  }
+
+  #shouldRetry(error: unknown, attempt: number): boolean {
+    if (attempt >= this.#options.attempts) return false;
+    if (error instanceof UpstreamError) {
+      const status = error.details.status as number | undefined;
+      return status === undefined || retriableStatuses.has(status);
+    }
+    // Size limits and local I/O errors do not get better by asking again.
+    if (error instanceof LgwanMirrorError) return false;
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    return code.startsWith('E') && code !== 'ENOSPC' && code !== 'EACCES';
+  }
+
+  async #backoff(url: string, attempt: number, error: unknown): Promise<void> {
+    const delay = this.#options.backoffMs * 2 ** (attempt - 1);
+    this.#options.logger.warn({ url, attempt, delayMs: delay, error: errorMessage(error) }, 'download failed, retrying');
+    await sleep(delay);
+  }
+}
+
+class RestartFromZero extends Error {}
+
+function wrapUpstream(error: unknown, url: string): Error {
+  if (error instanceof LgwanMirrorError) return error;
+  return new UpstreamError(`GET ${url}: ${errorMessage(error)}`, { url }, error);
+}

@@ -1,0 +1,53 @@
+import type { Low } from 'lowdb';
+import type { Artifact } from '../bundle/manifest.ts';
+import { openJsonState } from '../store/json-state.ts';
+
+export interface ReleaseRecord {
+  version: string;
+  firstSeenAt: string;
+  fetchedAt: string;
+  artifacts: Artifact[];
+}
+
+export interface SourceHealth {
+  lastSuccessAt: string | null;
+  lastErrorAt: string | null;
+  lastError: string | null;
+  consecutiveFailures: number;
+}
+
+export interface ProductState {
+  latestSeen: { version: string; firstSeenAt: string } | null;
+  health: SourceHealth;
+  /** Newest first, trimmed to the catalog's retention. */
+  releases: ReleaseRecord[];
+}
+
+export interface InternetState {
+  products: Record<string, ProductState>;
+  /** Digests computed while each blob streamed in (sha512 is needed to check hash lists without re-reading). */
+  digests: Record<string, { size: number; sha512: string }>;
+  transfer: {
+    lastSequence: number;
+    lastManifestSha256: string | null;
+    /** Fingerprint of the state the last bundle described; an unchanged state sends no bundle. */
+    lastStateDigest: string | null;
+    sentBlobs: Record<string, true>;
+  };
+}
+
+export const emptyInternetState: InternetState = {
+  products: {},
+  digests: {},
+  transfer: { lastSequence: 0, lastManifestSha256: null, lastStateDigest: null, sentBlobs: {} },
+};
+
+export function emptyProductState(): ProductState {
+  return { latestSeen: null, health: { lastSuccessAt: null, lastErrorAt: null, lastError: null, consecutiveFailures: 0 }, releases: [] };
+}
+
+export type InternetDatabase = Low<InternetState>;
+
+export function openInternetState(file: string): Promise<InternetDatabase> {
+  return openJsonState(file, emptyInternetState);
+}

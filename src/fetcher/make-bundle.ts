@@ -1,0 +1,75 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import type { LoadedCatalogEntry } from '../catalog/load-catalog.ts';
+import type { Logger } from '../core/logger.ts';
+import { bundleFormat, type Artifact, type Manifest, type ProductSummary } from '../bundle/manifest.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import { sendToSpool } from '../transfer/spool-sender.ts';
+import { emptyProductState, type InternetDatabase } from './internet-state.ts';
+
+export interface BundleOptions {
+  entries: readonly LoadedCatalogEntry[];
+  database: InternetDatabase;
+  store: BlobStore;
+  spool: string;
+  privateKey: KeyObject;
+  keyId: string;
+  logger: Logger;
+  /** How long the LGWAN side may import this bundle: an old bundle replayed later is refused. */
+  expiryDays?: number;
+  /** Send even when the state is unchanged. */
+  force?: boolean;
+  now?: () => Date;
+}
+
+export type BundleOutcome = { status: 'sent'; sequence: number; file: string; blobs: number; bytes: number } | { status: 'unchanged'; sequence: number };
+
+/**
+ * Describes the complete state the LGWAN side should publish (every retained release of
+ * every product) and carries the blobs not sent before. The state, not a delta: a lost
+ * bundle costs blobs, never correctness.
+ */
+export async function makeAndSendBundle(options: BundleOptions): Promise<BundleOutcome> {
+  const now = options.now ?? (() => new Date());
+  const data = options.database.data;
+  const products: ProductSummary[] = [];
+  const artifacts: Artifact[] = [];
+  for (const entry of options.entries) {
+    const state = data.products[entry.id] ?? emptyProductState();
+    products.push({
+      id: entry.id, name: entry.name, vendor: entry.vendor, scheme: entry.scheme, trust: entry.trust, retention: entry.retention,
+      latestSeen: state.latestSeen,
+      sourceHealth: state.health,
+    });
+    for (const release of state.releases) artifacts.push(...release.artifacts);
+  }
+  // Timestamps of successful polls change every run; they alone are no reason to send.
+  const stateDigest = createHash('sha256')
+    .update(JSON.stringify({ artifacts, products: products.map((product) => ({ ...product, sourceHealth: { ...product.sourceHealth, lastSuccessAt: null } })) }))
+    .digest('hex');
+  if (!options.force && stateDigest === data.transfer.lastStateDigest) return { status: 'unchanged', sequence: data.transfer.lastSequence };
+
+  const blobs = new Map<string, number>();
+  for (const artifact of artifacts) if (!data.transfer.sentBlobs[artifact.sha256]) blobs.set(artifact.sha256, artifact.size);
+  const createdAt = now();
+  const manifest: Manifest = {
+    format: bundleFormat,
+    sequence: data.transfer.lastSequence + 1,
+    previousManifestSha256: data.transfer.lastManifestSha256,
+    createdAt: createdAt.toISOString(),
+    expiresAt: new Date(createdAt.getTime() + (options.expiryDays ?? 30) * 86_400_000).toISOString(),
+    transferKeyId: options.keyId,
+    products,
+    artifacts,
+    blobs: [...blobs].map(([sha256, size]) => ({ sha256, size })),
+  };
+  const { file, manifestBytes } = await sendToSpool({ spool: options.spool, manifest, privateKey: options.privateKey, store: options.store });
+  // Recorded only once the bundle is durably in the spool.
+  data.transfer.lastSequence = manifest.sequence;
+  data.transfer.lastManifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');
+  data.transfer.lastStateDigest = stateDigest;
+  for (const sha256 of blobs.keys()) data.transfer.sentBlobs[sha256] = true;
+  await options.database.write();
+  const bytes = [...blobs.values()].reduce((sum, size) => sum + size, 0);
+  options.logger.info({ sequence: manifest.sequence, file, blobs: blobs.size, bytes, artifacts: artifacts.length }, 'bundle written to spool');
+  return { status: 'sent', sequence: manifest.sequence, file, blobs: blobs.size, bytes };
+}

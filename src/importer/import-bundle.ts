@@ -1,0 +1,178 @@
+import type { KeyObject } from 'node:crypto';
+import { copyFile, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { readBundle, type ReceivedBlob } from '../bundle/read-bundle.ts';
+import type { Manifest } from '../bundle/manifest.ts';
+import { BundleRefusedError, LgwanMirrorError, errorMessage } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import { listSpool, type SpooledBundle } from '../transfer/spool-receiver.ts';
+import { verifyArtifacts, type BlobAccess } from '../verify/verify-artifacts.ts';
+import type { PinnedKeyring } from '../verify/pinned-keys.ts';
+import type { LgwanDatabase } from './lgwan-state.ts';
+
+export interface ImporterOptions {
+  database: LgwanDatabase;
+  store: BlobStore;
+  keyring: PinnedKeyring;
+  publicKey: KeyObject;
+  keyId: string;
+  storageRoot: string;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export type ImportOutcome =
+  | { status: 'published'; sequence: number; artifacts: number; newBlobs: number }
+  | { status: 'duplicate'; sequence: number }
+  | { status: 'waiting'; sequence: number; missingBlobs: string[] }
+  | { status: 'refused'; code: string; reason: string };
+
+/**
+ * Imports one bundle: transfer signature, sequence and chain, every blob's size and
+ * sha256, and every vendor signature again with the LGWAN side's own pinned keys. Only
+ * then are blobs moved into the store and the published state switched in one atomic
+ * write. A refusal leaves the published state exactly as it was.
+ */
+export async function importBundle(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>): Promise<ImportOutcome> {
+  const now = options.now ?? (() => new Date());
+  const data = options.database.data;
+  const log = options.logger.child({ bundle: bundle.name });
+  let received = new Map<string, ReceivedBlob>();
+  let manifestForRecord: Manifest | undefined;
+  try {
+    const result = await readBundle({
+      file: bundle.file,
+      publicKey: options.publicKey,
+      keyId: options.keyId,
+      store: options.store,
+      onManifest(manifest, manifestSha256) {
+        manifestForRecord = manifest;
+        const highest = data.transfer.highestSequence;
+        if (manifest.sequence === highest) {
+          if (manifestSha256 === data.transfer.lastManifestSha256) return 'stop';
+          throw new BundleRefusedError('E_EQUIVOCATION', `${bundle.name}: sequence ${manifest.sequence} was already imported with different content (equivocation)`, { details: { sequence: manifest.sequence } });
+        }
+        if (manifest.sequence < highest) {
+          throw new BundleRefusedError('E_ROLLBACK', `${bundle.name}: sequence ${manifest.sequence} is older than the imported ${highest} (replay or rollback)`, { details: { sequence: manifest.sequence, highest } });
+        }
+        if (manifest.sequence === highest + 1 && highest > 0 && manifest.previousManifestSha256 !== data.transfer.lastManifestSha256) {
+          throw new BundleRefusedError('E_EQUIVOCATION', `${bundle.name}: sequence ${manifest.sequence} does not chain to the imported manifest ${data.transfer.lastManifestSha256}`, { details: { sequence: manifest.sequence } });
+        }
+        if (new Date(manifest.expiresAt).getTime() < now().getTime()) {
+          throw new BundleRefusedError('E_EXPIRED', `${bundle.name}: expired at ${manifest.expiresAt}`, { details: { expiresAt: manifest.expiresAt } });
+        }
+        return 'read-blobs';
+      },
+    });
+    received = result.received;
+    const { manifest } = result;
+    if (result.decision === 'stop') return { status: 'duplicate', sequence: manifest.sequence };
+
+    const access = lgwanBlobAccess(options, received);
+    const missingBlobs: string[] = [];
+    for (const sha256 of new Set(manifest.artifacts.map((artifact) => artifact.sha256))) {
+      if (!(await access.digests(sha256))) missingBlobs.push(sha256);
+    }
+    if (missingBlobs.length > 0) {
+      // State-based bundles: blobs lost with an earlier bundle arrive again with the carousel.
+      await adoptAll(options, received);
+      received.clear();
+      data.transfer.waiting = { bundle: bundle.name, sequence: manifest.sequence, missingBlobs };
+      await options.database.write();
+      log.warn({ sequence: manifest.sequence, missing: missingBlobs.length }, 'bundle waits for blobs it references');
+      return { status: 'waiting', sequence: manifest.sequence, missingBlobs };
+    }
+
+    await verifyArtifacts(manifest.artifacts, access, options.keyring);
+    const newBlobs = received.size;
+    await adoptAll(options, received);
+    received.clear();
+
+    const at = now().toISOString();
+    const highest = data.transfer.highestSequence;
+    if (highest > 0 && manifest.sequence > highest + 1) {
+      for (let missing = highest + 1; missing < manifest.sequence; missing += 1) data.transfer.missingSequences.push(missing);
+    }
+    for (const artifact of manifest.artifacts) {
+      const versions = (data.firstPublished[artifact.productId] ??= {});
+      versions[artifact.version] ??= at;
+    }
+    data.published = {
+      sequence: manifest.sequence,
+      manifestSha256: result.manifestSha256,
+      bundleCreatedAt: manifest.createdAt,
+      publishedAt: at,
+      products: manifest.products,
+      artifacts: manifest.artifacts,
+    };
+    data.transfer = { ...data.transfer, highestSequence: manifest.sequence, lastManifestSha256: result.manifestSha256, lastImportAt: at, lastBundle: bundle.name, waiting: null };
+    // The one atomic step: the new published state and the high-water marks together.
+    await options.database.write();
+    log.info({ sequence: manifest.sequence, artifacts: manifest.artifacts.length, newBlobs }, 'bundle imported and published');
+    return { status: 'published', sequence: manifest.sequence, artifacts: manifest.artifacts.length, newBlobs };
+  } catch (error) {
+    await Promise.all([...received.values()].map((blob) => rm(blob.temporaryFile, { force: true })));
+    if (!(error instanceof LgwanMirrorError)) throw error;
+    const quarantinedAs = await quarantineBundle(options, bundle, error, manifestForRecord);
+    data.refusals.unshift({ at: now().toISOString(), bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs });
+    data.refusals.splice(100);
+    await options.database.write();
+    log.error({ code: error.code, reason: error.message, quarantinedAs }, 'bundle refused');
+    return { status: 'refused', code: error.code, reason: error.message };
+  }
+}
+
+function lgwanBlobAccess(options: ImporterOptions, received: Map<string, ReceivedBlob>): BlobAccess {
+  const data = options.database.data;
+  return {
+    async digests(sha256) {
+      const fresh = received.get(sha256);
+      if (fresh) return fresh.digests;
+      const known = data.digests[sha256];
+      if (!known || (await options.store.size(sha256)) !== known.size) return undefined;
+      return { sha256, ...known };
+    },
+    read: (sha256) => readFile(received.get(sha256)?.temporaryFile ?? options.store.pathOf(sha256)),
+    file: async (sha256) => received.get(sha256)?.temporaryFile ?? options.store.pathOf(sha256),
+  };
+}
+
+/** Blobs go into the store before the index that names them; unpublished blobs are never served. */
+async function adoptAll(options: ImporterOptions, received: Map<string, ReceivedBlob>): Promise<void> {
+  for (const [sha256, blob] of received) {
+    await options.store.adopt(blob.temporaryFile, blob.digests, { sha256, size: blob.digests.size, what: sha256 });
+    options.database.data.digests[sha256] = { size: blob.digests.size, sha512: blob.digests.sha512 };
+  }
+}
+
+/** A copy: the spool is read-only for the LGWAN side. */
+async function quarantineBundle(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>, error: LgwanMirrorError, manifest: Manifest | undefined): Promise<string | null> {
+  const directory = path.join(options.storageRoot, 'quarantine');
+  const stamp = new Date().toISOString().replace(/[:.]/gu, '-');
+  const target = path.join(directory, `${stamp}-${bundle.name}`);
+  try {
+    await mkdir(directory, { recursive: true });
+    await copyFile(bundle.file, target, constants.COPYFILE_FICLONE);
+    await writeFile(`${target}.reason.json`, `${JSON.stringify({ bundle: bundle.name, code: error.code, reason: error.message, sequence: manifest?.sequence ?? null }, null, 2)}\n`);
+    return target;
+  } catch (copyError) {
+    options.logger.error({ error: errorMessage(copyError) }, 'could not copy the refused bundle to quarantine');
+    return null;
+  }
+}
+
+/** Imports every new bundle in the spool, oldest first. */
+export async function importFromSpool(options: ImporterOptions, spool: string): Promise<ImportOutcome[]> {
+  const outcomes: ImportOutcome[] = [];
+  for (const bundle of await listSpool(spool)) {
+    const seen = options.database.data.processed[bundle.name];
+    if (seen && seen.size === bundle.size && seen.mtimeMs === bundle.mtimeMs) continue;
+    const outcome = await importBundle(options, bundle);
+    options.database.data.processed[bundle.name] = { size: bundle.size, mtimeMs: bundle.mtimeMs, outcome: outcome.status };
+    await options.database.write();
+    outcomes.push(outcome);
+  }
+  return outcomes;
+}
+

@@ -1,0 +1,56 @@
+import type { Low } from 'lowdb';
+import type { Artifact, ProductSummary } from '../bundle/manifest.ts';
+import { openJsonState } from '../store/json-state.ts';
+
+export interface PublishedState {
+  sequence: number;
+  manifestSha256: string;
+  bundleCreatedAt: string;
+  publishedAt: string;
+  products: ProductSummary[];
+  artifacts: Artifact[];
+}
+
+export interface Refusal {
+  at: string;
+  bundle: string;
+  code: string;
+  reason: string;
+  quarantinedAs: string | null;
+}
+
+export interface LgwanState {
+  /** What the repository serves; replaced whole, in one atomic write, by each import. */
+  published: PublishedState | null;
+  /** High-water marks: advanced only after a bundle is fully verified and published. */
+  transfer: {
+    highestSequence: number;
+    lastManifestSha256: string | null;
+    lastImportAt: string | null;
+    lastBundle: string | null;
+    missingSequences: number[];
+    waiting: { bundle: string; sequence: number; missingBlobs: string[] } | null;
+  };
+  refusals: Refusal[];
+  /** Spool entries already handled (name → size/mtime/outcome), so a poll does not re-read them. */
+  processed: Record<string, { size: number; mtimeMs: number; outcome: string }>;
+  /** Digests computed while each blob was received. */
+  digests: Record<string, { size: number; sha512: string }>;
+  /** When each product version first became available here ("since when"). */
+  firstPublished: Record<string, Record<string, string>>;
+}
+
+export const emptyLgwanState: LgwanState = {
+  published: null,
+  transfer: { highestSequence: 0, lastManifestSha256: null, lastImportAt: null, lastBundle: null, missingSequences: [], waiting: null },
+  refusals: [],
+  processed: {},
+  digests: {},
+  firstPublished: {},
+};
+
+export type LgwanDatabase = Low<LgwanState>;
+
+export function openLgwanState(file: string): Promise<LgwanDatabase> {
+  return openJsonState(file, emptyLgwanState);
+}

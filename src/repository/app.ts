@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Router from '@koa/router';
+import Koa, { type Context } from 'koa';
+import type { Artifact } from '../bundle/manifest.ts';
+import { LgwanMirrorError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { LgwanDatabase } from '../importer/lgwan-state.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import { compareVersions } from '../versions/index.ts';
+import { languageOf } from './i18n.ts';
+import { publishedIndex } from './published-index.ts';
+import { serveImmutableFile } from './serve-file.ts';
+import { buildStatus } from './status-model.ts';
+import { renderStatusPage } from './status-page.ts';
+
+export interface RepositoryOptions {
+  database: LgwanDatabase;
+  store: BlobStore;
+  logger: Logger;
+  now?: () => Date;
+}
+
+const stylesheet = readFileSync(fileURLToPath(new URL('./assets/status.css', import.meta.url)));
+const openapi = readFileSync(fileURLToPath(new URL('./openapi.json', import.meta.url)));
+
+function describeArtifact(artifact: Artifact) {
+  return {
+    productId: artifact.productId,
+    version: artifact.version,
+    platform: artifact.platform,
+    locale: artifact.locale,
+    fileName: artifact.fileName,
+    role: artifact.role,
+    size: artifact.size,
+    sha256: artifact.sha256,
+    url: `/${artifact.path.split('/').map(encodeURIComponent).join('/')}`,
+    blobUrl: `/blobs/sha256/${artifact.sha256}`,
+  };
+}
+
+/**
+ * The LGWAN repository: read-only for endpoints. Serves only what the published state
+ * lists; a blob that is in the store but not published does not exist as far as any
+ * client can tell.
+ */
+export function createRepositoryApp(options: RepositoryOptions): Koa {
+  const now = options.now ?? (() => new Date());
+  const app = new Koa();
+  const router = new Router();
+  const state = () => options.database.data;
+
+  // One error hub: known errors map to statuses; messages are exposed for 4xx only.
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const status = error instanceof LgwanMirrorError && error.code === 'E_UNSAFE_NAME' ? 400 : ((error as { status?: number }).status ?? 500);
+      ctx.status = status;
+      ctx.body = { error: status < 500 ? (error as Error).message : 'internal error' };
+      if (status >= 500) options.logger.error({ err: error, path: ctx.path }, 'request failed');
+    }
+  });
+
+  const serveArtifact = async (ctx: Context, artifact: Artifact | undefined, immutable: boolean): Promise<void> => {
+    if (!artifact) {
+      // 404, never 403: freshclam backs off for a day on 403 (PROTOCOLS.md).
+      ctx.status = 404;
+      ctx.body = { error: 'not published' };
+      return;
+    }
+    const publishedAt = state().firstPublished[artifact.productId]?.[artifact.version] ?? state().published?.publishedAt ?? now().toISOString();
+    await serveImmutableFile(ctx, { file: options.store.pathOf(artifact.sha256), sha256: artifact.sha256, fileName: artifact.fileName, lastModified: new Date(publishedAt), immutable });
+  };
+
+  router.get('/', (ctx) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = renderStatusPage(buildStatus(state(), now()), languageOf(ctx.query.lang));
+  });
+  router.get('/assets/status.css', (ctx) => {
+    ctx.type = 'text/css; charset=utf-8';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = stylesheet;
+  });
+
+  router.get('/blobs/sha256/:digest', async (ctx) => {
+    const digest = ctx.params.digest ?? '';
+    await serveArtifact(ctx, /^[0-9a-f]{64}$/u.test(digest) ? publishedIndex(state().published).bySha256.get(digest) : undefined, true);
+  });
+
+  router.get('/api/v1/openapi.json', (ctx) => {
+    ctx.type = 'application/json';
+    ctx.body = openapi;
+  });
+  router.get('/api/v1/status', (ctx) => {
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = buildStatus(state(), now());
+  });
+  router.get('/api/v1/products', (ctx) => {
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = { products: buildStatus(state(), now()).products };
+  });
+  router.get('/api/v1/products/:id/releases', (ctx) => {
+    const published = state().published;
+    const product = published?.products.find((candidate) => candidate.id === ctx.params.id);
+    if (!product) {
+      ctx.status = 404;
+      ctx.body = { error: `no product ${ctx.params.id}` };
+      return;
+    }
+    const versions = new Map<string, Artifact[]>();
+    for (const artifact of published!.artifacts) if (artifact.productId === product.id) versions.set(artifact.version, [...(versions.get(artifact.version) ?? []), artifact]);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = {
+      product: product.id,
+      releases: [...versions]
+        .sort(([a], [b]) => compareVersions(product.scheme, b, a))
+        .map(([version, artifacts]) => ({ version, publishedAt: state().firstPublished[product.id]?.[version] ?? null, artifacts: artifacts.map(describeArtifact) })),
+    };
+  });
+  router.get('/api/v1/latest', (ctx) => {
+    const published = state().published;
+    const filter = { product: ctx.query.product, platform: ctx.query.platform, locale: ctx.query.locale };
+    const latest = new Map<string, { productId: string; platform: string; locale: string; version: string; artifacts: Artifact[] }>();
+    for (const product of published?.products ?? []) {
+      if (typeof filter.product === 'string' && filter.product !== product.id) continue;
+      for (const artifact of published!.artifacts) {
+        if (artifact.productId !== product.id || artifact.role !== 'payload') continue;
+        if (typeof filter.platform === 'string' && filter.platform !== artifact.platform) continue;
+        if (typeof filter.locale === 'string' && filter.locale !== artifact.locale) continue;
+        const key = `${product.id}\u0000${artifact.platform}\u0000${artifact.locale}`;
+        const current = latest.get(key);
+        const order = current ? compareVersions(product.scheme, artifact.version, current.version) : 1;
+        if (order > 0) latest.set(key, { productId: product.id, platform: artifact.platform, locale: artifact.locale, version: artifact.version, artifacts: [artifact] });
+        else if (order === 0) current!.artifacts.push(artifact);
+      }
+    }
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = { latest: [...latest.values()].map((entry) => ({ ...entry, artifacts: entry.artifacts.map(describeArtifact) })) };
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+
+  // Every published file under its vendor path: /pool/…, /apt/<mirror>/…, /clamav/….
+  app.use(async (ctx, next) => {
+    if (!/^\/(pool|apt|clamav)\//u.test(ctx.path)) return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      ctx.status = 405;
+      ctx.set('Allow', 'GET, HEAD');
+      return;
+    }
+    let relative = '';
+    try {
+      relative = decodeURIComponent(ctx.path.slice(1));
+    } catch {
+      ctx.throw(400, 'malformed percent-encoding');
+    }
+    const artifact = publishedIndex(state().published).byPath.get(relative);
+    // pool/ paths name a version; apt indices and ClamAV databases change content under one name.
+    await serveArtifact(ctx, artifact, relative.startsWith('pool/') || (artifact?.path.startsWith('apt/') === true && artifact.role === 'payload'));
+  });
+  return app;
+}

@@ -1,0 +1,34 @@
+import type { Artifact } from '../bundle/manifest.ts';
+import type { PublishedState } from '../importer/lgwan-state.ts';
+import { compareVersions } from '../versions/index.ts';
+
+export interface PublishedIndex {
+  sequence: number;
+  /** Repository path → artifact. Where retained versions share a path (`clamav/daily.cvd`), the newest wins. */
+  byPath: Map<string, Artifact>;
+  bySha256: Map<string, Artifact>;
+}
+
+const empty: PublishedIndex = { sequence: 0, byPath: new Map(), bySha256: new Map() };
+const cache = new WeakMap<PublishedState, PublishedIndex>();
+
+/** Derived from the published state and rebuilt only when an import switched it. */
+export function publishedIndex(state: PublishedState | null): PublishedIndex {
+  if (!state) return empty;
+  const cached = cache.get(state);
+  if (cached) return cached;
+  const schemes = new Map(state.products.map((product) => [product.id, product.scheme]));
+  const byPath = new Map<string, Artifact>();
+  const bySha256 = new Map<string, Artifact>();
+  for (const artifact of state.artifacts) {
+    bySha256.set(artifact.sha256, artifact);
+    const existing = byPath.get(artifact.path);
+    const scheme = schemes.get(artifact.productId);
+    if (!existing || (scheme && existing.productId === artifact.productId && compareVersions(scheme, artifact.version, existing.version) > 0)) {
+      byPath.set(artifact.path, artifact);
+    }
+  }
+  const index = { sequence: state.sequence, byPath, bySha256 };
+  cache.set(state, index);
+  return index;
+}

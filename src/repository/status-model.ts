@@ -1,0 +1,85 @@
+import type { LgwanState } from '../importer/lgwan-state.ts';
+import { compareVersions } from '../versions/index.ts';
+import type { ProductSummary } from '../bundle/manifest.ts';
+
+export interface ProductStatus {
+  id: string;
+  name: string;
+  vendor: string;
+  trust: ProductSummary['trust'];
+  retention: number;
+  latestSeen: { version: string; firstSeenAt: string } | null;
+  latestPublished: { version: string; since: string | null } | null;
+  publishedVersions: string[];
+  upToDate: boolean;
+  sourceHealth: ProductSummary['sourceHealth'];
+}
+
+export interface Alarm {
+  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet';
+  severity: 'critical' | 'warning';
+  at: string | null;
+  subject: string;
+  detail: string;
+}
+
+export interface RepositoryStatus {
+  generatedAt: string;
+  transfer: LgwanState['transfer'] & { bundleCreatedAt: string | null };
+  products: ProductStatus[];
+  refusals: LgwanState['refusals'];
+  alarms: Alarm[];
+}
+
+const failingAfter = 3;
+
+/** Every figure the status page shows, computed once; the page and /api/v1/status both render this. */
+export function buildStatus(state: LgwanState, now: Date): RepositoryStatus {
+  const published = state.published;
+  const products: ProductStatus[] = (published?.products ?? []).map((product) => {
+    const versions = [...new Set(published!.artifacts.filter((artifact) => artifact.productId === product.id).map((artifact) => artifact.version))].sort((a, b) =>
+      compareVersions(product.scheme, b, a),
+    );
+    const newest = versions[0];
+    return {
+      id: product.id,
+      name: product.name,
+      vendor: product.vendor,
+      trust: product.trust,
+      retention: product.retention,
+      latestSeen: product.latestSeen,
+      latestPublished: newest === undefined ? null : { version: newest, since: state.firstPublished[product.id]?.[newest] ?? null },
+      publishedVersions: versions,
+      upToDate: newest !== undefined && product.latestSeen !== null && compareVersions(product.scheme, newest, product.latestSeen.version) >= 0,
+      sourceHealth: product.sourceHealth,
+    };
+  });
+
+  const alarms: Alarm[] = [];
+  if (!published) alarms.push({ kind: 'no-bundle-yet', severity: 'warning', at: null, subject: 'transfer', detail: 'no bundle has been imported yet' });
+  for (const refusal of state.refusals.slice(0, 10)) {
+    alarms.push({ kind: 'refused-bundle', severity: 'critical', at: refusal.at, subject: refusal.bundle, detail: `${refusal.code}: ${refusal.reason}` });
+  }
+  if (state.transfer.missingSequences.length > 0) {
+    alarms.push({ kind: 'sequence-gap', severity: 'warning', at: state.transfer.lastImportAt, subject: 'transfer', detail: state.transfer.missingSequences.join(', ') });
+  }
+  if (state.transfer.waiting) {
+    const waiting = state.transfer.waiting;
+    alarms.push({ kind: 'waiting-for-blobs', severity: 'warning', at: null, subject: waiting.bundle, detail: waiting.missingBlobs.slice(0, 5).join(', ') });
+  }
+  for (const product of products) {
+    if (product.sourceHealth.consecutiveFailures >= failingAfter) {
+      alarms.push({ kind: 'source-failing', severity: 'warning', at: product.sourceHealth.lastErrorAt, subject: product.id, detail: product.sourceHealth.lastError ?? '' });
+    }
+    if (product.latestSeen && !product.upToDate) {
+      alarms.push({ kind: 'not-yet-published', severity: 'warning', at: product.latestSeen.firstSeenAt, subject: product.id, detail: product.latestSeen.version });
+    }
+  }
+  return {
+    generatedAt: now.toISOString(),
+    transfer: { ...state.transfer, bundleCreatedAt: published?.bundleCreatedAt ?? null },
+    products,
+    refusals: state.refusals.slice(0, 20),
+    alarms,
+  };
+}

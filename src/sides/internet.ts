@@ -1,0 +1,75 @@
+import path from 'node:path';
+import cron from 'node-cron';
+import { loadCatalog, type LoadedCatalogEntry } from '../catalog/load-catalog.ts';
+import type { InternetConfig } from '../config/config.ts';
+import { errorMessage } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { Downloader } from '../fetch/download.ts';
+import { createHttpClient, defaultHttpPolicy } from '../fetch/http-client.ts';
+import { createProgress } from '../fetch/progress.ts';
+import { openInternetState, type InternetDatabase } from '../fetcher/internet-state.ts';
+import { makeAndSendBundle, type BundleOutcome } from '../fetcher/make-bundle.ts';
+import { runFetch, type ProductFetchOutcome } from '../fetcher/run-fetch.ts';
+import { loadTransferPrivateKey } from '../bundle/transfer-key.ts';
+import { BlobStore } from '../store/blob-store.ts';
+import { PinnedKeyring } from '../verify/pinned-keys.ts';
+
+export interface InternetSide {
+  config: InternetConfig;
+  entries: LoadedCatalogEntry[];
+  database: InternetDatabase;
+  store: BlobStore;
+  fetchAll(): Promise<ProductFetchOutcome[]>;
+  send(options?: { force?: boolean }): Promise<BundleOutcome>;
+  /** fetch, then bundle + send; what each scheduled run does. */
+  runOnce(): Promise<{ fetched: ProductFetchOutcome[]; bundle: BundleOutcome }>;
+}
+
+export async function openInternetSide(config: InternetConfig, logger: Logger, options: { interactive?: boolean; backoffMs?: number } = {}): Promise<InternetSide> {
+  const entries = await loadCatalog(config.catalogs);
+  const keyring = await PinnedKeyring.load(config.keys);
+  const store = new BlobStore(path.join(config.storage, 'blobs'));
+  await store.clearTemporaries();
+  const database = await openInternetState(path.join(config.storage, 'state.json'));
+  const policy = { ...defaultHttpPolicy, originRewrites: new Map(Object.entries(config.originRewrites)) };
+  const downloader = new Downloader({
+    client: createHttpClient(policy),
+    policy,
+    store,
+    logger,
+    progress: createProgress(logger, options.interactive),
+    concurrencyPerHost: config.concurrencyPerHost,
+    backoffMs: options.backoffMs,
+  });
+  const side: InternetSide = {
+    config,
+    entries,
+    database,
+    store,
+    fetchAll: () => runFetch({ entries, database, store, downloader, keyring, logger, storageRoot: config.storage }),
+    async send(sendOptions = {}) {
+      const { privateKey, keyId } = await loadTransferPrivateKey(config.transferKey);
+      return makeAndSendBundle({ entries, database, store, spool: config.spool, privateKey, keyId, logger, expiryDays: config.bundleExpiryDays, force: sendOptions.force });
+    },
+    async runOnce() {
+      const fetched = await side.fetchAll();
+      return { fetched, bundle: await side.send() };
+    },
+  };
+  return side;
+}
+
+/** Runs at start, then on the cron schedule; `noOverlap` skips a tick while a run is still going. */
+export function scheduleInternetSide(side: InternetSide, logger: Logger): { stop(): void } {
+  const run = async () => {
+    try {
+      const { fetched, bundle } = await side.runOnce();
+      logger.info({ fetched: fetched.map((outcome) => `${outcome.productId}:${outcome.status}`), bundle }, 'scheduled run finished');
+    } catch (error) {
+      logger.error({ error: errorMessage(error) }, 'scheduled run failed');
+    }
+  };
+  const task = cron.schedule(side.config.schedule, run, { noOverlap: true, name: 'internet-side' });
+  void run();
+  return { stop: () => void task.stop() };
+}

@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import * as openpgp from 'openpgp';
+import { deterministicBytes } from './deterministic-bytes.ts';
+
+export interface MozillaProductOptions {
+  product: 'firefox' | 'thunderbird';
+  versions: string[];
+  /** What product-details announces; changeable at run time. */
+  latest: string;
+  platforms: string[];
+  locales: string[];
+  fileSize: number;
+}
+
+export interface SimulatorOptions {
+  /** Folder holding debian/ and clamav/ real vendor data (test/fixtures). */
+  fixtures: string;
+  /** Armored private key the simulated Mozilla signs SHA512SUMS with. */
+  mozillaSigningKey: string;
+  mozilla: MozillaProductOptions;
+}
+
+/** Faults a test can switch on to play a lying or broken vendor. */
+export interface SimulatorFaults {
+  /** URL paths whose body gets one byte flipped. */
+  corrupt: Set<string>;
+  /** Armored private key used instead of the real one for SHA512SUMS.asc. */
+  signSumsWith?: string;
+  /** URL path → number of requests to answer by cutting the connection half-way. */
+  cutAfterHalf: Map<string, number>;
+  /** URL path → number of requests to answer with 503. */
+  unavailable: Map<string, number>;
+}
+
+export interface VendorSimulator {
+  url: string;
+  /** The origin catalog files name for the simulator (reserved, never resolves). */
+  catalogOrigin: string;
+  options: SimulatorOptions;
+  faults: SimulatorFaults;
+  /** Requests received, in order, for assertions (method, path, range). */
+  requests: { method: string; path: string; range?: string }[];
+  close(): Promise<void>;
+}
+
+export const simulatorCatalogOrigin = 'https://vendor-simulator.invalid';
+
+const displayName = { firefox: 'Firefox', thunderbird: 'Thunderbird' } as const;
+
+function mozillaFiles(options: MozillaProductOptions, version: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const name = displayName[options.product];
+  for (const platform of options.platforms) {
+    for (const locale of options.locales) {
+      const installer = platform.startsWith('win') ? `${name} Setup ${version}.exe` : `${options.product}-${version}.tar.xz`;
+      files.set(`${platform}/${locale}/${installer}`, deterministicBytes(`${options.product}/${version}/${platform}/${locale}/installer`, options.fileSize));
+      files.set(`update/${platform}/${locale}/${options.product}-${version}.complete.mar`, deterministicBytes(`${options.product}/${version}/${platform}/${locale}/mar`, options.fileSize));
+    }
+  }
+  // Mozilla's lists cover every locale; the mirror selects. A locale no catalog asks for:
+  files.set(`win64/de/${name} Setup ${version}.exe`, deterministicBytes(`${options.product}/${version}/de`, 1024));
+  return files;
+}
+
+function hashList(files: Map<string, Buffer>): string {
+  return [...files].map(([file, bytes]) => `${createHash('sha512').update(bytes).digest('hex')}  ${file}\n`).join('');
+}
+
+/**
+ * A local stand-in for vendor origins, speaking their real formats: Mozilla's
+ * product-details feed, release folders with SHA512SUMS + detached OpenPGP signature,
+ * Debian's signed suite (real fixture) and ClamAV's CVD (real fixture). It serves
+ * `Range` like the vendors' CDNs do, and can be told to lie (see SimulatorFaults).
+ */
+export async function startVendorSimulator(options: SimulatorOptions): Promise<VendorSimulator> {
+  const faults: SimulatorFaults = { corrupt: new Set(), cutAfterHalf: new Map(), unavailable: new Map() };
+  const requests: VendorSimulator['requests'] = [];
+  const debian = path.join(options.fixtures, 'debian', 'bookworm-updates');
+  const fixtureFiles = new Map<string, string>([
+    ['/debian/dists/bookworm-updates/InRelease', path.join(debian, 'InRelease')],
+    ['/debian/dists/bookworm-updates/main/binary-amd64/Packages', path.join(debian, 'Packages')],
+    ['/debian/pool/main/c/ca-certificates/ca-certificates_20230311+deb12u1_all.deb', path.join(debian, 'ca-certificates_20230311+deb12u1_all.deb')],
+    ['/clamav/bytecode.cvd', path.join(options.fixtures, 'clamav', 'bytecode.cvd')],
+  ]);
+  const releaseCache = new Map<string, { files: Map<string, Buffer>; sums: string; signatures: Map<string, string> }>();
+
+  async function signature(armoredKey: string, text: string): Promise<string> {
+    const signingKeys = await openpgp.readPrivateKey({ armoredKey });
+    return openpgp.sign({ message: await openpgp.createMessage({ text }), signingKeys, detached: true, format: 'armored' }) as Promise<string>;
+  }
+
+  async function release(version: string) {
+    let cached = releaseCache.get(version);
+    if (!cached) {
+      const files = mozillaFiles(options.mozilla, version);
+      cached = { files, sums: hashList(files), signatures: new Map() };
+      releaseCache.set(version, cached);
+    }
+    return cached;
+  }
+
+  async function body(urlPath: string): Promise<Buffer | undefined> {
+    const fixture = fixtureFiles.get(urlPath);
+    if (fixture) return readFile(fixture);
+    const moz = options.mozilla;
+    if (urlPath === `/product-details/1.0/${moz.product}_versions.json`) {
+      const key = moz.product === 'firefox' ? 'LATEST_FIREFOX_VERSION' : 'LATEST_THUNDERBIRD_VERSION';
+      return Buffer.from(JSON.stringify({ [key]: moz.latest, FIREFOX_ESR: '', FIREFOX_ESR_NEXT: '' }));
+    }
+    const prefix = `/pub/${moz.product}/releases/`;
+    if (!urlPath.startsWith(prefix)) return undefined;
+    const [version, ...rest] = urlPath.slice(prefix.length).split('/');
+    if (!version || !moz.versions.includes(version)) return undefined;
+    const data = await release(version);
+    const inside = rest.join('/');
+    if (inside === 'SHA512SUMS') return Buffer.from(data.sums);
+    if (inside === 'SHA512SUMS.asc') {
+      const key = faults.signSumsWith ?? options.mozillaSigningKey;
+      let signed = data.signatures.get(key);
+      if (!signed) {
+        signed = await signature(key, data.sums);
+        data.signatures.set(key, signed);
+      }
+      return Buffer.from(signed);
+    }
+    return data.files.get(inside);
+  }
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const urlPath = decodeURIComponent(new URL(request.url ?? '/', 'http://simulator').pathname);
+    requests.push({ method: request.method ?? 'GET', path: urlPath, range: request.headers.range });
+    const unavailable = faults.unavailable.get(urlPath) ?? 0;
+    if (unavailable > 0) {
+      faults.unavailable.set(urlPath, unavailable - 1);
+      response.writeHead(503).end();
+      return;
+    }
+    let content = await body(urlPath);
+    if (!content) {
+      response.writeHead(404).end();
+      return;
+    }
+    if (faults.corrupt.has(urlPath)) {
+      content = Buffer.from(content);
+      content[Math.floor(content.length / 2)]! ^= 0xff;
+    }
+    let start = 0;
+    let end = content.length - 1;
+    const range = /^bytes=(\d+)-(\d*)$/u.exec(request.headers.range ?? '');
+    if (range) {
+      start = Number(range[1]);
+      end = range[2] ? Math.min(Number(range[2]), end) : end;
+      response.writeHead(206, { 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${content.length}`, 'accept-ranges': 'bytes' });
+    } else {
+      response.writeHead(200, { 'content-length': content.length, 'accept-ranges': 'bytes' });
+    }
+    const slice = content.subarray(start, end + 1);
+    const cuts = faults.cutAfterHalf.get(urlPath) ?? 0;
+    if (cuts > 0 && request.method !== 'HEAD') {
+      faults.cutAfterHalf.set(urlPath, cuts - 1);
+      response.write(slice.subarray(0, Math.floor(slice.length / 2)), () => response.destroy());
+      return;
+    }
+    response.end(request.method === 'HEAD' ? undefined : slice);
+  };
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      response.writeHead(500).end(String(error));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    catalogOrigin: simulatorCatalogOrigin,
+    options,
+    faults,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A throwaway vendor signing key (the demo makes one at first run; tests make one per run). */
+export async function generateVendorKey(name: string): Promise<{ privateKey: string; publicKey: string; fingerprint: string }> {
+  const { privateKey, publicKey } = await openpgp.generateKey({ userIDs: [{ name, email: 'release@vendor-simulator.invalid' }], format: 'armored' });
+  const key = await openpgp.readKey({ armoredKey: publicKey });
+  return { privateKey, publicKey, fingerprint: key.getFingerprint().toUpperCase() };
+}

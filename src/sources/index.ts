@@ -1,0 +1,17 @@
+import type { Source } from '../catalog/schema.ts';
+import { aptAdapter } from './apt.ts';
+import { clamavAdapter } from './clamav.ts';
+import { mozillaAdapter } from './mozilla.ts';
+import type { SourceAdapter } from './source-context.ts';
+
+export type { FetchedRelease, SourceAdapter, SourceContext } from './source-context.ts';
+
+const adapters: Record<Source['type'], SourceAdapter> = {
+  mozilla: mozillaAdapter,
+  apt: aptAdapter,
+  clamav: clamavAdapter,
+};
+
+export function adapterFor(source: Source): SourceAdapter {
+  return adapters[source.type];
+}

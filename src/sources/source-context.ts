@@ -1,0 +1,77 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Artifact } from '../bundle/manifest.ts';
+import type { CatalogEntry } from '../catalog/schema.ts';
+import { errorCode, errorMessage } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Downloader, DownloadRequest } from '../fetch/download.ts';
+import { HashingFileSink, type BlobDigests, type BlobStore } from '../store/blob-store.ts';
+import type { PinnedKeyring } from '../verify/pinned-keys.ts';
+
+export interface FetchedRelease {
+  version: string;
+  artifacts: Artifact[];
+}
+
+export interface SourceContext {
+  entry: CatalogEntry;
+  downloader: Downloader;
+  store: BlobStore;
+  keyring: PinnedKeyring;
+  logger: Logger;
+  quarantineDirectory: string;
+  /** Digests of every blob this fetch added, as computed while it streamed in. */
+  recorded: Map<string, BlobDigests>;
+}
+
+/** One adapter per vendor family: finds the newest version and fetches + verifies its artifacts. */
+export interface SourceAdapter {
+  latestVersion(context: SourceContext): Promise<string>;
+  fetchRelease(context: SourceContext, version: string): Promise<FetchedRelease>;
+}
+
+/**
+ * Downloads into the store's tmp folder and runs `check` on the digests computed while
+ * streaming. A failed check moves the file to quarantine with a reason file beside it;
+ * only a passed check adopts the blob into the store.
+ */
+export async function downloadChecked(
+  context: SourceContext,
+  request: DownloadRequest,
+  check: (digests: BlobDigests, temporaryFile: string) => void | Promise<void>,
+): Promise<BlobDigests> {
+  const downloaded = await context.downloader.download(request);
+  try {
+    await check(downloaded, downloaded.temporaryFile);
+  } catch (error) {
+    await quarantine(context, downloaded.temporaryFile, request, error);
+    throw error;
+  }
+  await context.store.adopt(downloaded.temporaryFile, downloaded, { what: request.url });
+  context.recorded.set(downloaded.sha256, downloaded);
+  return downloaded;
+}
+
+async function quarantine(context: SourceContext, file: string, request: DownloadRequest, error: unknown): Promise<void> {
+  const stamp = new Date().toISOString().replace(/[:.]/gu, '-');
+  const target = path.join(context.quarantineDirectory, `${stamp}-${context.entry.id}-${path.basename(request.label).replace(/[^A-Za-z0-9._-]/gu, '_')}`);
+  await mkdir(context.quarantineDirectory, { recursive: true });
+  await rename(file, target);
+  await writeFile(`${target}.reason.json`, `${JSON.stringify({ product: context.entry.id, url: request.url, code: errorCode(error), reason: errorMessage(error), at: new Date().toISOString() }, null, 2)}\n`);
+  context.logger.error({ productId: context.entry.id, url: request.url, quarantined: target, error: errorMessage(error) }, 'verification failed; file quarantined');
+}
+
+/** Material (hash lists, signatures, indices) is small: fetched to memory and also stored as a blob. */
+export async function storeBuffer(context: SourceContext, data: Buffer, label: string): Promise<BlobDigests> {
+  const { file, handle } = await context.store.createTemporary(label);
+  const sink = new HashingFileSink(handle, { maxBytes: data.length, what: label });
+  try {
+    await new Promise<void>((resolve, reject) => sink.end(data, (error?: Error | null) => (error ? reject(error) : resolve())));
+  } finally {
+    await handle.close();
+  }
+  const digests = sink.digests();
+  await context.store.adopt(file, digests, { what: label, size: data.length });
+  context.recorded.set(digests.sha256, digests);
+  return digests;
+}

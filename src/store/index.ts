@@ -1,0 +1,2 @@
+export { BlobStore, HashingFileSink, type BlobDigests } from './blob-store.ts';
+export { openJsonState } from './json-state.ts';

@@ -1,0 +1,39 @@
+import { readFile } from 'node:fs/promises';
+import { Low, type Adapter } from 'lowdb';
+import { writeFileAtomic } from '../core/atomic-file.ts';
+
+/*
+ * lowdb's own JSONFile adapter renames a temp file into place but never fsyncs, so a
+ * power cut can leave an empty state file behind. This adapter keeps lowdb's model (one
+ * in-memory object, written whole) with a durable write: temp, fsync, rename, fsync dir.
+ * One writer process per file (lowdb has no lock): each side owns its own state file.
+ */
+class DurableJsonFile<T> implements Adapter<T> {
+  readonly #file: string;
+
+  constructor(file: string) {
+    this.#file = file;
+  }
+
+  async read(): Promise<T | null> {
+    try {
+      return JSON.parse(await readFile(this.#file, 'utf8')) as T;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async write(data: T): Promise<void> {
+    await writeFileAtomic(this.#file, `${JSON.stringify(data, null, 1)}\n`);
+  }
+}
+
+/** Opens a lowdb database at `file`, filled with `defaults` when the file does not exist yet. */
+export async function openJsonState<T extends object>(file: string, defaults: T): Promise<Low<T>> {
+  const database = new Low<T>(new DurableJsonFile<T>(file), structuredClone(defaults));
+  await database.read();
+  // Fields added in later versions get their defaults without losing what is stored.
+  database.data = { ...structuredClone(defaults), ...database.data };
+  return database;
+}

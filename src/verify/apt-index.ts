@@ -1,0 +1,77 @@
+import { IntegrityError } from '../core/errors.ts';
+
+export interface ReleaseFile {
+  fields: Map<string, string>;
+  /** path relative to dists/<suite>/ → SHA-256 and size, from the `SHA256:` section. */
+  sha256: Map<string, { sha256: string; size: number }>;
+  date?: Date;
+  validUntil?: Date;
+}
+
+/** Parses deb822 stanzas; continuation lines (starting with a space) belong to the previous field. */
+function parseStanzas(text: string): Map<string, string>[] {
+  const stanzas: Map<string, string>[] = [];
+  let current = new Map<string, string>();
+  let lastField: string | undefined;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') {
+      if (current.size > 0) stanzas.push(current);
+      current = new Map();
+      lastField = undefined;
+    } else if (line.startsWith(' ') || line.startsWith('\t')) {
+      if (lastField !== undefined) current.set(lastField, `${current.get(lastField)}\n${line.slice(1)}`);
+    } else {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      lastField = line.slice(0, colon);
+      current.set(lastField, line.slice(colon + 1).trim());
+    }
+  }
+  if (current.size > 0) stanzas.push(current);
+  return stanzas;
+}
+
+export function parseRelease(text: string, what: string): ReleaseFile {
+  const [fields] = parseStanzas(text);
+  if (!fields) throw new IntegrityError(`${what}: empty Release file`, { what });
+  const sha256 = new Map<string, { sha256: string; size: number }>();
+  for (const line of (fields.get('SHA256') ?? '').split('\n')) {
+    const match = /^([0-9a-f]{64})\s+(\d+)\s+(\S+)$/u.exec(line.trim());
+    if (match) sha256.set(match[3]!, { sha256: match[1]!, size: Number(match[2]) });
+  }
+  if (sha256.size === 0) throw new IntegrityError(`${what}: no SHA256 section`, { what });
+  const dateOf = (field: string): Date | undefined => {
+    const value = fields.get(field);
+    if (value === undefined) return undefined;
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) throw new IntegrityError(`${what}: field ${field} is not a date: ${value}`, { what, field });
+    return date;
+  };
+  return { fields, sha256, date: dateOf('Date'), validUntil: dateOf('Valid-Until') };
+}
+
+export interface PackageEntry {
+  package: string;
+  version: string;
+  architecture: string;
+  filename: string;
+  size: number;
+  sha256: string;
+}
+
+export function parsePackages(text: string, what: string): PackageEntry[] {
+  return parseStanzas(text).map((stanza, index) => {
+    const entry = {
+      package: stanza.get('Package'),
+      version: stanza.get('Version'),
+      architecture: stanza.get('Architecture'),
+      filename: stanza.get('Filename'),
+      size: Number(stanza.get('Size')),
+      sha256: stanza.get('SHA256'),
+    };
+    if (!entry.package || !entry.version || !entry.filename || !entry.sha256 || !/^[0-9a-f]{64}$/u.test(entry.sha256) || !Number.isSafeInteger(entry.size)) {
+      throw new IntegrityError(`${what}: stanza ${index + 1} lacks Package, Version, Filename, Size or SHA256`, { what, stanza: index + 1 });
+    }
+    return entry as PackageEntry;
+  });
+}

@@ -1,0 +1,75 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as openpgp from 'openpgp';
+import { keyPinsSchema } from '../catalog/schema.ts';
+import { UserFacingError } from '../core/errors.ts';
+import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
+
+export interface PinnedKey {
+  name: string;
+  file: string;
+  /** Only the primary keys whose fingerprints are pinned; other keys in the file are ignored. */
+  publicKeys: openpgp.PublicKey[];
+  fingerprints: string[];
+}
+
+/**
+ * Vendor keys named in `<dir>/pins.yaml`. A key file that lacks a pinned fingerprint is an
+ * error: a pin that silently matches nothing would turn every check into a failure later,
+ * far from the cause.
+ */
+export class PinnedKeyring {
+  readonly #keys = new Map<string, PinnedKey>();
+
+  static async load(directories: readonly string[]): Promise<PinnedKeyring> {
+    const keyring = new PinnedKeyring();
+    for (const directory of directories) await keyring.#loadDirectory(directory);
+    return keyring;
+  }
+
+  async #loadDirectory(directory: string): Promise<void> {
+    const pinsFile = path.join(directory, 'pins.yaml');
+    const parsed = await readYamlWithSchema(pinsFile, keyPinsSchema).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (parsed === undefined) return;
+    if (!parsed.ok) throw new UserFacingError('E_KEY', parsed.problems.map(formatProblem).join('\n'), { details: { file: pinsFile } });
+    for (const [name, pin] of Object.entries(parsed.value.keys)) {
+      const file = path.join(directory, pin.file);
+      const bytes = await readFile(file).catch((cause: unknown) => {
+        throw new UserFacingError('E_KEY', `${pinsFile}: key "${name}": cannot read ${file}`, { cause, details: { file } });
+      });
+      const all = await readKeys(bytes).catch((cause: unknown) => {
+        throw new UserFacingError('E_KEY', `${file}: not an OpenPGP public key or keyring (${String(cause)})`, { cause, details: { file } });
+      });
+      const publicKeys: openpgp.PublicKey[] = [];
+      for (const fingerprint of pin.fingerprints) {
+        const match = all.find((key) => key.getFingerprint().toUpperCase() === fingerprint);
+        if (!match) throw new UserFacingError('E_KEY', `${pinsFile}: key "${name}": fingerprint ${fingerprint} is not a primary key in ${pin.file}`, { details: { file, fingerprint } });
+        publicKeys.push(match.toPublic());
+      }
+      this.#keys.set(name, { name, file, publicKeys, fingerprints: pin.fingerprints });
+    }
+  }
+
+  get(name: string): PinnedKey {
+    const key = this.#keys.get(name);
+    if (!key) throw new UserFacingError('E_KEY', `no pinned key named "${name}" (add it to keys/pins.yaml with its fingerprint)`, { details: { key: name } });
+    return key;
+  }
+
+  has(name: string): boolean {
+    return this.#keys.has(name);
+  }
+
+  names(): string[] {
+    return [...this.#keys.keys()];
+  }
+}
+
+async function readKeys(bytes: Buffer): Promise<openpgp.Key[]> {
+  const text = bytes.toString('latin1');
+  if (text.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) return openpgp.readKeys({ armoredKeys: bytes.toString('utf8') });
+  return openpgp.readKeys({ binaryKeys: new Uint8Array(bytes) });
+}

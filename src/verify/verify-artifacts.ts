@@ -1,0 +1,140 @@
+import { IntegrityError, SignatureError } from '../core/errors.ts';
+import type { Artifact } from '../bundle/manifest.ts';
+import type { BlobDigests } from '../store/blob-store.ts';
+import { parsePackages, parseRelease, type PackageEntry, type ReleaseFile } from './apt-index.ts';
+import { verifyCvdFile } from './clamav-cvd.ts';
+import { parseHashList } from './hash-list.ts';
+import { verifyClearsigned, verifyDetachedSignature } from './openpgp-signature.ts';
+import type { PinnedKeyring } from './pinned-keys.ts';
+
+/** What the verifying side knows about blobs: digests it computed itself while writing them. */
+export interface BlobAccess {
+  digests(sha256: string): Promise<BlobDigests | undefined>;
+  /** Reads a small verification-material blob (hash list, signature, InRelease, Packages). */
+  read(sha256: string): Promise<Buffer>;
+  /** A path for streaming a large blob (only CVDs need one). */
+  file(sha256: string): Promise<string>;
+}
+
+/**
+ * Checks every artifact against the vendor's own verification material, with this side's
+ * pinned keys. The fetcher runs it before anything enters a bundle and the LGWAN importer
+ * runs it again before anything is published: a stolen transfer key alone cannot publish
+ * what the vendor did not sign. Large blobs are never re-read: their SHA-512/256 were
+ * computed while they streamed in.
+ */
+export async function verifyArtifacts(artifacts: readonly Artifact[], access: BlobAccess, keyring: PinnedKeyring): Promise<void> {
+  const bySha256 = new Map<string, Artifact>();
+  for (const artifact of artifacts) bySha256.set(artifact.sha256, artifact);
+  const memo = new Map<string, Promise<unknown>>();
+  const once = <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    let pending = memo.get(key) as Promise<T> | undefined;
+    if (!pending) {
+      pending = work();
+      memo.set(key, pending);
+    }
+    return pending;
+  };
+
+  const requireArtifact = (sha256: string, method: Artifact['verification']['method'], from: Artifact): Artifact => {
+    const material = bySha256.get(sha256);
+    if (!material || material.verification.method !== method) {
+      throw new IntegrityError(`${from.path}: its verification refers to blob ${sha256}, which is not a ${method} artifact of this set`, { path: from.path });
+    }
+    return material;
+  };
+
+  const digestsOf = async (artifact: Artifact): Promise<BlobDigests> => {
+    const digests = await access.digests(artifact.sha256);
+    if (!digests) throw new IntegrityError(`${artifact.path}: blob ${artifact.sha256} is missing`, { path: artifact.path, sha256: artifact.sha256 });
+    if (digests.sha256 !== artifact.sha256 || digests.size !== artifact.size) {
+      throw new IntegrityError(`${artifact.path}: blob has ${digests.size} bytes / sha256 ${digests.sha256}, the record says ${artifact.size} / ${artifact.sha256}`, { path: artifact.path });
+    }
+    return digests;
+  };
+
+  const verifiedHashList = (artifact: Artifact): Promise<Map<string, string>> =>
+    once(`hash-list:${artifact.sha256}`, async () => {
+      await verifyOne(artifact);
+      return parseHashList((await access.read(artifact.sha256)).toString('utf8'), artifact.path);
+    });
+
+  const verifiedRelease = (artifact: Artifact): Promise<ReleaseFile> =>
+    once(`release:${artifact.sha256}`, async () => {
+      if (artifact.verification.method !== 'apt-inrelease') throw new Error('unreachable');
+      await digestsOf(artifact);
+      const signed = await verifyClearsigned((await access.read(artifact.sha256)).toString('utf8'), keyring.get(artifact.verification.key), artifact.path);
+      return parseRelease(signed.text, artifact.path);
+    });
+
+  const verifiedPackages = (artifact: Artifact): Promise<Map<string, PackageEntry>> =>
+    once(`packages:${artifact.sha256}`, async () => {
+      await verifyOne(artifact);
+      const entries = parsePackages((await access.read(artifact.sha256)).toString('utf8'), artifact.path);
+      return new Map(entries.map((entry) => [entry.filename, entry]));
+    });
+
+  async function verifyOne(artifact: Artifact): Promise<void> {
+    return once(`artifact:${artifact.path}`, async () => {
+      const digests = await digestsOf(artifact);
+      const verification = artifact.verification;
+      switch (verification.method) {
+        case 'openpgp-detached': {
+          const [data, signature] = await Promise.all([access.read(artifact.sha256), access.read(verification.signature)]);
+          await verifyDetachedSignature(data, signature, keyring.get(verification.key), artifact.path);
+          return;
+        }
+        case 'signature-of': {
+          const subject = requireArtifact(verification.subject, 'openpgp-detached', artifact);
+          if (subject.verification.method !== 'openpgp-detached' || subject.verification.signature !== artifact.sha256) {
+            throw new SignatureError(`${artifact.path}: is not the signature of ${subject.path}`, { path: artifact.path });
+          }
+          await verifyOne(subject);
+          return;
+        }
+        case 'hash-list-entry': {
+          const list = await verifiedHashList(requireArtifact(verification.hashList, 'openpgp-detached', artifact));
+          const listed = list.get(verification.entry);
+          if (!verification.entry.endsWith(`/${artifact.fileName}`) && verification.entry !== artifact.fileName) {
+            throw new IntegrityError(`${artifact.path}: hash list entry "${verification.entry}" names another file`, { path: artifact.path });
+          }
+          if (listed === undefined) throw new IntegrityError(`${artifact.path}: "${verification.entry}" is not in the signed hash list`, { path: artifact.path });
+          if (listed !== digests.sha512) {
+            throw new IntegrityError(`${artifact.path}: SHA-512 ${digests.sha512.slice(0, 16)}… differs from the signed hash list's ${listed.slice(0, 16)}…`, { path: artifact.path });
+          }
+          return;
+        }
+        case 'apt-inrelease':
+          await verifiedRelease(artifact);
+          return;
+        case 'apt-index': {
+          const release = await verifiedRelease(requireArtifact(verification.release, 'apt-inrelease', artifact));
+          const listed = release.sha256.get(verification.entry);
+          if (!listed) throw new IntegrityError(`${artifact.path}: "${verification.entry}" is not listed in the signed InRelease`, { path: artifact.path });
+          if (listed.sha256 !== digests.sha256 || listed.size !== digests.size) {
+            throw new IntegrityError(`${artifact.path}: differs from the signed InRelease (sha256 ${listed.sha256}, ${listed.size} bytes)`, { path: artifact.path });
+          }
+          return;
+        }
+        case 'apt-package': {
+          const packages = await verifiedPackages(requireArtifact(verification.index, 'apt-index', artifact));
+          const listed = packages.get(verification.filename);
+          if (!listed) throw new IntegrityError(`${artifact.path}: "${verification.filename}" is not in the signed Packages index`, { path: artifact.path });
+          if (listed.sha256 !== digests.sha256 || listed.size !== digests.size) {
+            throw new IntegrityError(`${artifact.path}: differs from the signed Packages entry (${listed.package} ${listed.version}, sha256 ${listed.sha256})`, { path: artifact.path });
+          }
+          return;
+        }
+        case 'clamav-cvd': {
+          const header = await verifyCvdFile(await access.file(artifact.sha256), artifact.path);
+          if (String(header.version) !== artifact.version) {
+            throw new IntegrityError(`${artifact.path}: the CVD header says version ${header.version}, the record says ${artifact.version}`, { path: artifact.path });
+          }
+          return;
+        }
+      }
+    });
+  }
+
+  for (const artifact of artifacts) await verifyOne(artifact);
+}
