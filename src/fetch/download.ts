@@ -93,7 +93,7 @@ export class Downloader {
       const maxBytes = request.expectedSize ?? request.maxBytes ?? defaultMaxBytes;
       const { file, handle } = await this.#options.store.createTemporary(request.label);
       const bar = this.#options.progress?.start(request.label, request.expectedSize);
-      let resume: ReturnType<HashingFileSink['hashState']> | undefined;
+      let resume: Awaited<ReturnType<HashingFileSink['settledHashState']>> | undefined;
       let succeeded = false;
       try {
         for (let attempt = 1; ; attempt += 1) {
@@ -126,7 +126,7 @@ export class Downloader {
             succeeded = true;
             return { ...digests, url: request.url, temporaryFile: file };
           } catch (error) {
-            resume = error instanceof RestartFromZero ? undefined : sink.hashState();
+            resume = error instanceof RestartFromZero ? undefined : await sink.settledHashState();
             if (error instanceof RestartFromZero) {
               await handle.truncate(0);
               continue;

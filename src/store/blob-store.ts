@@ -24,6 +24,7 @@ export class HashingFileSink extends Writable {
   readonly #maxBytes: number;
   readonly #what: string;
   bytesWritten: number;
+  #inFlight: Promise<void> = Promise.resolve();
 
   constructor(handle: FileHandle, options: { maxBytes: number; what: string; resumeFrom?: { bytes: number; sha256: Hash; sha512: Hash } }) {
     super({ highWaterMark: 1 << 20 });
@@ -40,7 +41,7 @@ export class HashingFileSink extends Writable {
       callback(new LgwanMirrorError('E_SIZE_LIMIT', `${this.#what}: more than the expected ${this.#maxBytes} bytes`, { details: { what: this.#what, limit: this.#maxBytes } }));
       return;
     }
-    this.#handle.write(chunk, 0, chunk.length, this.bytesWritten).then(
+    this.#inFlight = this.#handle.write(chunk, 0, chunk.length, this.bytesWritten).then(
       () => {
         this.bytesWritten += chunk.length;
         this.#sha256.update(chunk);
@@ -56,8 +57,12 @@ export class HashingFileSink extends Writable {
     this.#handle.sync().then(() => callback(), (error: Error) => callback(error));
   }
 
-  /** Hash states that can continue a resumed download. */
-  hashState(): { bytes: number; sha256: Hash; sha512: Hash } {
+  /**
+   * Hash states that can continue a resumed download. Waits for a write still in flight
+   * when the connection broke, so the offset and the hashes describe the same bytes.
+   */
+  async settledHashState(): Promise<{ bytes: number; sha256: Hash; sha512: Hash }> {
+    await this.#inFlight;
     return { bytes: this.bytesWritten, sha256: this.#sha256, sha512: this.#sha512 };
   }
 

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { silentLogger } from '../../src/core/logger.ts';
+import { Downloader } from '../../src/fetch/download.ts';
+import { createHttpClient, defaultHttpPolicy } from '../../src/fetch/http-client.ts';
+import { BlobStore } from '../../src/store/blob-store.ts';
+import { deterministicBytes } from '../../src/simulator/deterministic-bytes.ts';
+
+interface Origin {
+  url: string;
+  requests: { range?: string }[];
+  server: Server;
+}
+
+/** An origin that cuts the first response half-way and, optionally, ignores Range. */
+async function origin(body: Buffer, behaviour: { cutFirst?: boolean; ignoreRange?: boolean; failFirst?: number; gzip?: boolean }): Promise<Origin> {
+  const requests: Origin['requests'] = [];
+  let failures = behaviour.failFirst ?? 0;
+  const server = createServer((request, response) => {
+    requests.push({ range: request.headers.range });
+    if (request.url !== '/file.bin') {
+      response.writeHead(404).end();
+      return;
+    }
+    if (failures > 0) {
+      failures -= 1;
+      response.writeHead(503).end();
+      return;
+    }
+    const range = /^bytes=(\d+)-$/u.exec(request.headers.range ?? '');
+    if (range && !behaviour.ignoreRange) {
+      const start = Number(range[1]);
+      response.writeHead(206, { 'content-length': body.length - start, 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` });
+      response.end(body.subarray(start));
+      return;
+    }
+    response.writeHead(200, { 'content-length': body.length, ...(behaviour.gzip ? { 'content-encoding': 'gzip' } : {}) });
+    if (behaviour.cutFirst && requests.length === 1) {
+      response.write(body.subarray(0, body.length / 2), () => response.destroy());
+      return;
+    }
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/file.bin`, requests, server };
+}
+
+async function downloaderIn(t: { teardown(fn: () => Promise<void>): void }) {
+  const root = await mkdtemp(path.join(tmpdir(), 'lgwan-download-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const store = new BlobStore(root);
+  const downloader = new Downloader({ client: createHttpClient(defaultHttpPolicy), policy: defaultHttpPolicy, store, logger: silentLogger, backoffMs: 5 });
+  return { store, downloader };
+}
+
+const body = deterministicBytes('download-test', 3 * 1024 * 1024 + 17);
+const expected = { sha256: createHash('sha256').update(body).digest('hex'), sha512: createHash('sha512').update(body).digest('hex') };
+
+test('a connection cut half-way is resumed with Range and the hashes cover every byte exactly once', async (t) => {
+  const server = await origin(body, { cutFirst: true });
+  t.teardown(() => void server.server.close());
+  const { downloader } = await downloaderIn(t);
+  const result = await downloader.download({ url: server.url, label: 'file.bin', expectedSize: body.length });
+  t.is(result.size, body.length);
+  t.is(result.sha256, expected.sha256);
+  t.is(result.sha512, expected.sha512);
+  t.deepEqual(await readFile(result.temporaryFile), body);
+  t.is(server.requests.length, 2);
+  t.regex(server.requests[1]!.range ?? '', /^bytes=\d+-$/u);
+  t.not(server.requests[1]!.range, 'bytes=0-');
+});
+
+test('an origin that ignores Range on resume is read again from the start, not appended twice', async (t) => {
+  const server = await origin(body, { cutFirst: true, ignoreRange: true });
+  t.teardown(() => void server.server.close());
+  const { downloader } = await downloaderIn(t);
+  const result = await downloader.download({ url: server.url, label: 'file.bin', expectedSize: body.length });
+  t.is(result.sha256, expected.sha256);
+  t.is((await readFile(result.temporaryFile)).length, body.length);
+});
+
+test('temporary server errors are retried with backoff', async (t) => {
+  const server = await origin(body, { failFirst: 2 });
+  t.teardown(() => void server.server.close());
+  const { downloader } = await downloaderIn(t);
+  const result = await downloader.download({ url: server.url, label: 'file.bin' });
+  t.is(result.sha256, expected.sha256);
+  t.is(server.requests.length, 3);
+});
+
+test('a body longer than the vendor metadata promised is cut off and refused', async (t) => {
+  const server = await origin(body, {});
+  t.teardown(() => void server.server.close());
+  const { downloader, store } = await downloaderIn(t);
+  const error = await t.throwsAsync(downloader.download({ url: server.url, label: 'file.bin', expectedSize: 1024 }));
+  t.is((error as { code?: string }).code, 'E_SIZE_LIMIT');
+  t.regex(error!.message, /more than the expected 1024 bytes/u);
+  t.is(server.requests.length, 1, 'a size violation is not retried');
+  t.deepEqual(await readdir(store.temporaryRoot), [], 'the partial file is removed');
+});
+
+test('a 404 fails at once with a message naming the URL and status', async (t) => {
+  const { downloader } = await downloaderIn(t);
+  const server = await origin(body, {});
+  t.teardown(() => void server.server.close());
+  const error = await t.throwsAsync(downloader.download({ url: server.url.replace('file.bin', 'missing'), label: 'x' }));
+  t.regex(error!.message, /^GET http:\/\/127\.0\.0\.1:\d+\/missing: HTTP 404$/u);
+  t.is(server.requests.length, 1, 'a 404 is not retried');
+});
+
+test('compressed transfer encodings are not decoded: the bytes hashed are the bytes the vendor sent', async (t) => {
+  const server = await origin(body, { gzip: true });
+  t.teardown(() => void server.server.close());
+  const { downloader } = await downloaderIn(t);
+  const result = await downloader.download({ url: server.url, label: 'file.bin' });
+  t.is(result.sha256, expected.sha256);
+});
