@@ -1,0 +1,75 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { loadCatalog } from '../../src/catalog/load-catalog.ts';
+import { projectRoot } from '../helpers/environment.ts';
+
+const run = promisify(execFile);
+const cli = path.join(projectRoot, 'bin', 'lgwan-mirror.js');
+
+const valid = `id: clamav-test
+name: ClamAV test
+vendor: Cisco Talos
+scheme: integer
+trust: vendor-signature
+source:
+  type: clamav
+  baseUrl: https://database.example.invalid/
+  database: daily
+`;
+
+async function catalogWith(files: Record<string, string>): Promise<string> {
+  const directory = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-'));
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(directory, name), text);
+  return directory;
+}
+
+test('a valid catalog file loads with defaults applied', async (t) => {
+  const [entry] = await loadCatalog(await catalogWith({ 'clamav.yaml': valid }));
+  t.like(entry, { id: 'clamav-test', retention: 3, source: { type: 'clamav', database: 'daily' } });
+});
+
+test('a field of the wrong kind is reported with file, line, field and what was expected', async (t) => {
+  const directory = await catalogWith({ 'clamav.yaml': valid.replace('database: daily', 'database: weekly') });
+  const error = await t.throwsAsync(loadCatalog(directory));
+  t.is((error as { code?: string }).code, 'E_CATALOG_INVALID');
+  t.regex(error!.message, /clamav\.yaml:9: field "source\.database": Invalid option: expected one of "main"\|"daily"\|"bytecode"/u);
+});
+
+test('an unknown field is refused rather than ignored (a typo must not silently disable a check)', async (t) => {
+  const directory = await catalogWith({ 'clamav.yaml': `${valid}signingKy: clamav\n` });
+  const error = await t.throwsAsync(loadCatalog(directory));
+  t.regex(error!.message, /clamav\.yaml:1: .*Unrecognized key: "signingKy"/u);
+});
+
+test('a missing field is reported at its parent, and a YAML syntax error at its line', async (t) => {
+  const missing = await t.throwsAsync(loadCatalog(await catalogWith({ 'a.yaml': valid.replace('scheme: integer\n', '') })));
+  t.regex(missing!.message, /a\.yaml:1: field "scheme": Invalid option/u);
+  const syntax = await t.throwsAsync(loadCatalog(await catalogWith({ 'b.yaml': `${valid}  bad: [unclosed\n` })));
+  t.regex(syntax!.message, /b\.yaml:\d+: /u);
+});
+
+test('two files with the same product id are refused', async (t) => {
+  const error = await t.throwsAsync(loadCatalog(await catalogWith({ 'a.yaml': valid, 'b.yaml': valid })));
+  t.regex(error!.message, /b\.yaml: field "id": product id "clamav-test" is already used by .*a\.yaml/u);
+});
+
+test('an insecure or relative URL is refused', async (t) => {
+  const error = await t.throwsAsync(loadCatalog(await catalogWith({ 'a.yaml': valid.replace('https://database.example.invalid/', 'ftp://x/') })));
+  t.regex(error!.message, /field "source\.baseUrl": an http:\/\/ or https:\/\/ URL/u);
+});
+
+test('"lgwan-mirror catalog validate" passes on the shipped catalogs and fails, naming the file, on a bad one', async (t) => {
+  const { stdout } = await run(process.execPath, [cli, 'catalog', 'validate']);
+  t.regex(stdout, /ok {2}catalogs\/demo\/firefox\.yaml \(demo-firefox, mozilla, trust signed-hash-list\)/u);
+  const bad = await catalogWith({ 'bad.yaml': valid.replace('trust: vendor-signature', 'trust: trust-me') });
+  const failure = await t.throwsAsync(run(process.execPath, [cli, 'catalog', 'validate', '--catalogs', bad]));
+  const { stdout: out, stderr } = failure as unknown as { stdout: string; stderr: string; code: number };
+  t.is((failure as unknown as { code: number }).code, 1);
+  t.regex(out, /ERR .*bad\.yaml:5: field "trust": Invalid option/u);
+  t.regex(stderr, /^lgwan-mirror: 1 catalog problem\(s\) found$/mu);
+  t.notRegex(stderr, /at .*\.ts:\d+/u, 'no stack trace for an admin mistake');
+});
