@@ -33,11 +33,17 @@ export interface RepositoryStatus {
 
 const failingAfter = 3;
 
-/** Every figure the status page shows, computed once; the page and /api/v1/status both render this. */
-export function buildStatus(state: LgwanState, now: Date): RepositoryStatus {
+/* Product rows change only when an import switches the published state (firstPublished is
+   written in the same step), so they are computed once per published state, not per request. */
+const productRowsCache = new WeakMap<NonNullable<LgwanState['published']>, ProductStatus[]>();
+
+function productRows(state: LgwanState): ProductStatus[] {
   const published = state.published;
-  const products: ProductStatus[] = (published?.products ?? []).map((product) => {
-    const versions = [...new Set(published!.artifacts.filter((artifact) => artifact.productId === product.id).map((artifact) => artifact.version))].sort((a, b) =>
+  if (!published) return [];
+  const cached = productRowsCache.get(published);
+  if (cached) return cached;
+  const rows = published.products.map((product) => {
+    const versions = [...new Set(published.artifacts.filter((artifact) => artifact.productId === product.id).map((artifact) => artifact.version))].sort((a, b) =>
       compareVersions(product.scheme, b, a),
     );
     const newest = versions[0];
@@ -54,6 +60,14 @@ export function buildStatus(state: LgwanState, now: Date): RepositoryStatus {
       sourceHealth: product.sourceHealth,
     };
   });
+  productRowsCache.set(published, rows);
+  return rows;
+}
+
+/** Every figure the status page shows, computed once; the page and /api/v1/status both render this. */
+export function buildStatus(state: LgwanState, now: Date): RepositoryStatus {
+  const published = state.published;
+  const products = productRows(state);
 
   const alarms: Alarm[] = [];
   if (!published) alarms.push({ kind: 'no-bundle-yet', severity: 'warning', at: null, subject: 'transfer', detail: 'no bundle has been imported yet' });

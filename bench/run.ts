@@ -1,0 +1,8 @@
+// npm run bench: every benchmark, each printing ratios against a reference run on this machine.
+import { benchServing } from './serve-vs-nginx.ts';
+import { ensureTools } from './tools.ts';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const largeMiB = Number(process.env.BENCH_LARGE_MIB ?? 256);
+ensureTools();
+await benchServing({ largeMiB, seconds });

@@ -1,0 +1,92 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export function have(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The references run on this machine: nginx, wrk and curl from Debian, installed on first use. */
+export function ensureTools(): void {
+  const missing = [['nginx', 'nginx-light'], ['wrk', 'wrk'], ['curl', 'curl']].filter(([command]) => !have(command!));
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) throw new Error(`install ${missing.map(([, pkg]) => pkg).join(' ')} (apt-get) to run the benchmarks`);
+  console.log(`installing ${missing.map(([, pkg]) => pkg).join(' ')} …`);
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing.map(([, pkg]) => pkg!)], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+export interface WrkResult {
+  requestsPerSecond: number;
+  bytesPerSecond: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  errors: number;
+}
+
+function toMilliseconds(value: string): number {
+  const match = /^([\d.]+)(us|ms|s)$/u.exec(value);
+  if (!match) return Number.NaN;
+  const amount = Number(match[1]);
+  return match[2] === 'us' ? amount / 1000 : match[2] === 's' ? amount * 1000 : amount;
+}
+
+function toBytes(value: string): number {
+  const match = /^([\d.]+)([KMG]?B)$/u.exec(value);
+  if (!match) return Number.NaN;
+  const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[match[2] as 'B' | 'KB' | 'MB' | 'GB'];
+  return Number(match[1]) * unit;
+}
+
+export function wrk(url: string, options: { threads: number; connections: number; seconds: number }): WrkResult {
+  const output = execFileSync('wrk', ['--latency', `-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, url], { encoding: 'utf8' });
+  const requests = /Requests\/sec:\s+([\d.]+)/u.exec(output);
+  const transfer = /Transfer\/sec:\s+([\d.]+[KMG]?B)/u.exec(output);
+  const p50 = /\s50%\s+([\d.]+(?:us|ms|s))/u.exec(output);
+  const p99 = /\s99%\s+([\d.]+(?:us|ms|s))/u.exec(output);
+  const errors = /Non-2xx or 3xx responses:\s+(\d+)/u.exec(output);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/u.exec(output);
+  return {
+    requestsPerSecond: Number(requests?.[1]),
+    bytesPerSecond: transfer ? toBytes(transfer[1]!) : Number.NaN,
+    latencyP50Ms: p50 ? toMilliseconds(p50[1]!) : Number.NaN,
+    latencyP99Ms: p99 ? toMilliseconds(p99[1]!) : Number.NaN,
+    errors: Number(errors?.[1] ?? 0) + (socketErrors ? socketErrors.slice(1).reduce((sum, count) => sum + Number(count), 0) : 0),
+  };
+}
+
+/** One download with curl; bytes per second as curl measured it. */
+export function curlSpeed(url: string): number {
+  return Number(execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download}', url], { encoding: 'utf8' }));
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Resident and peak resident memory of a process, in MiB, from /proc. */
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'mu').exec(status)?.[1] ?? Number.NaN) / 1024;
+  return { rssMiB: field('VmRSS'), peakMiB: field('VmHWM') };
+}
+
+export function startProcess(command: string, args: string[], readyPattern: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = readyPattern.exec(output);
+      if (match) resolve({ child, match });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${command} exited with ${code}: ${output}`)));
+  });
+}
