@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { link, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,6 @@ import { generateTransferKeyPair } from '../src/bundle/transfer-key.ts';
 import type { Artifact } from '../src/bundle/manifest.ts';
 import { openLgwanState } from '../src/importer/lgwan-state.ts';
 import { BlobStore } from '../src/store/blob-store.ts';
-import { deterministicBytes } from '../src/simulator/deterministic-bytes.ts';
 import { curlSpeed, median, memoryOf, startProcess, wrk } from './tools.ts';
 
 const mib = 1024 * 1024;
@@ -19,7 +18,7 @@ async function writeBlob(store: BlobStore, seed: string, size: number): Promise<
   const hash = createHash('sha256');
   const out = createWriteStream(temporary);
   for (let offset = 0; offset < size; offset += 4 * mib) {
-    const chunk = deterministicBytes(`${seed}/${offset}`, Math.min(4 * mib, size - offset));
+    const chunk = randomBytes(Math.min(4 * mib, size - offset));
     hash.update(chunk);
     if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }

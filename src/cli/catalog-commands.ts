@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { readCatalogDirectory } from '../catalog/load-catalog.ts';
 import { catalogEntrySchema, keyPinsSchema } from '../catalog/schema.ts';
+import { configSchema } from '../config/config.ts';
 import { UserFacingError } from '../core/errors.ts';
 import { formatProblem, type YamlProblem } from '../core/yaml-file.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
@@ -31,19 +32,23 @@ export async function validateCatalogs(directories: string[], keyDirectories: st
   return { lines, problems };
 }
 
-/** Publishes the JSON Schemas editors use (yaml-language-server reads the `$schema` comment). */
-export async function writeSchemas(directory = path.join(projectRoot, 'catalogs')): Promise<string[]> {
-  const written: string[] = [];
-  for (const [name, schema, title] of [
-    ['catalog.schema.json', catalogEntrySchema, 'lgwan-mirror product catalog entry'],
-    ['pins.schema.json', keyPinsSchema, 'lgwan-mirror pinned vendor keys'],
+/** The JSON Schemas editors use (yaml-language-server reads the `$schema` comment), by file. */
+export function renderSchemas(root = projectRoot): Map<string, string> {
+  const schemas = new Map<string, string>();
+  for (const [file, schema, title] of [
+    ['catalogs/catalog.schema.json', catalogEntrySchema, 'lgwan-mirror product catalog entry'],
+    ['catalogs/pins.schema.json', keyPinsSchema, 'lgwan-mirror pinned vendor keys'],
+    ['docs/config.schema.json', configSchema, 'lgwan-mirror configuration'],
   ] as const) {
-    const file = path.join(directory, name);
-    const json = { title, ...z.toJSONSchema(schema, { io: 'input' }) };
-    await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
-    written.push(file);
+    schemas.set(path.join(root, file), `${JSON.stringify({ title, ...z.toJSONSchema(schema, { io: 'input' }) }, null, 2)}\n`);
   }
-  return written;
+  return schemas;
+}
+
+export async function writeSchemas(): Promise<string[]> {
+  const schemas = renderSchemas();
+  for (const [file, text] of schemas) await writeFile(file, text);
+  return [...schemas.keys()];
 }
 
 export function assertNoProblems(report: { problems: number }): void {

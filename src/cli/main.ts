@@ -58,7 +58,7 @@ catalog
   });
 catalog
   .command('schema')
-  .description('write the JSON Schemas for catalog and pins files (for editors)')
+  .description('write the JSON Schemas of catalog, pins and config files (for editors)')
   .action(async () => {
     for (const file of await writeSchemas()) console.log(file);
   });

@@ -73,3 +73,24 @@ test('"lgwan-mirror catalog validate" passes on the shipped catalogs and fails, 
   t.regex(stderr, /^lgwan-mirror: 1 catalog problem\(s\) found$/mu);
   t.notRegex(stderr, /at .*\.ts:\d+/u, 'no stack trace for an admin mistake');
 });
+
+test('the published JSON Schemas match the schemas the code validates with', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const { renderSchemas } = await import('../../src/cli/catalog-commands.ts');
+  for (const [file, text] of renderSchemas()) {
+    t.is(await readFile(file, 'utf8'), text, `${file} is stale: run "lgwan-mirror catalog schema"`);
+  }
+});
+
+test('the example configuration file is valid and documents every option', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const { loadConfig, configSchema } = await import('../../src/config/config.ts');
+  const example = path.join(projectRoot, 'deploy', 'lgwan-mirror.example.yaml');
+  const config = await loadConfig(example);
+  t.is(config.lgwan.port, 8080);
+  t.is(config.internet.spool, path.join(projectRoot, 'storage', 'spool'));
+  const text = await readFile(example, 'utf8');
+  for (const section of ['internet', 'lgwan'] as const) {
+    for (const option of Object.keys(configSchema.shape[section].unwrap().shape)) t.regex(text, new RegExp(`^ +#? ?${option}:`, 'mu'), `${section}.${option} is documented`);
+  }
+});
