@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { parse, stringify } from 'yaml';
+import { loadTransferPrivateKey, loadTransferPublicKey } from '../../src/bundle/transfer-key.ts';
+import { createEnvironment, projectRoot } from '../helpers/environment.ts';
+import { cliPath } from '../helpers/processes.ts';
+
+const run = promisify(execFile);
+
+test('"keys init" makes an Ed25519 pair: a private key only its owner can read and the public key to copy across', async (t) => {
+  const root = await mkdtemp(path.join(tmpdir(), 'lgwan-keys-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  await writeFile(path.join(root, 'config.yaml'), stringify({ internet: { storage: 'internet' }, lgwan: { storage: 'lgwan' } }));
+  const { stdout } = await run(process.execPath, [cliPath, 'keys', 'init', '--config', path.join(root, 'config.yaml')]);
+  const privateFile = path.join(root, 'internet', 'transfer-key.pem');
+  const publicFile = path.join(root, 'internet', 'transfer-key.pub.pem');
+  t.is((await stat(privateFile)).mode & 0o777, 0o600);
+  const [{ keyId }, { keyId: publicKeyId }] = await Promise.all([loadTransferPrivateKey(privateFile), loadTransferPublicKey(publicFile)]);
+  t.is(keyId, publicKeyId);
+  t.regex(stdout, new RegExp(`key id: +${keyId}`, 'u'));
+  t.regex(stdout, /copy to the LGWAN side as .*lgwan\/transfer-key\.pub\.pem/u);
+});
+
+test('an invalid catalog file stops the internet side with file, line and field, and nothing already published changes', async (t) => {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  await (await environment.openInternet()).runOnce();
+  const lgwan = await environment.openLgwan();
+  await lgwan.importOnce();
+  const published = structuredClone(lgwan.database.data.published);
+  const spoolBefore = await readdir(environment.config.internet.spool);
+
+  // An admin adds a product with a mistake in it.
+  const catalogs = path.join(environment.root, 'catalogs');
+  await cp(path.join(projectRoot, 'catalogs', 'demo'), catalogs, { recursive: true });
+  const firefox = await readFile(path.join(catalogs, 'firefox.yaml'), 'utf8');
+  await writeFile(path.join(catalogs, 'thunderbird.yaml'), firefox.replace('id: demo-firefox', 'id: demo-thunderbird').replace('product: firefox', 'product: thunderbrid'));
+  const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
+  const config = parse(await readFile(configFile, 'utf8')) as { internet: { catalogs: string } };
+  config.internet.catalogs = catalogs;
+  await writeFile(configFile, stringify(config));
+
+  const failure = (await t.throwsAsync(run(process.execPath, [cliPath, 'send', '--config', configFile]))) as unknown as { code: number; stderr: string };
+  t.is(failure.code, 1);
+  t.regex(failure.stderr, /thunderbird\.yaml:\d+: field "source\.product": Invalid option: expected one of "firefox"\|"thunderbird"/u);
+  t.notRegex(failure.stderr, /^\s+at /mu, 'no stack trace');
+  t.deepEqual(await readdir(environment.config.internet.spool), spoolBefore, 'no bundle was sent');
+  await lgwan.importOnce();
+  t.deepEqual(lgwan.database.data.published, published);
+});
