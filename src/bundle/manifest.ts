@@ -57,6 +57,8 @@ export const artifactSchema = z.strictObject({
   /** `payload` is what endpoints install; `material` is vendor verification material served beside it. */
   role: z.enum(['payload', 'material']),
   verification: verificationSchema,
+  /** Protocol metadata an update protocol needs (e.g. Mozilla's buildId for a complete MAR). */
+  attributes: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,31}$/u), z.string().max(256)).optional(),
 });
 export type Artifact = z.infer<typeof artifactSchema>;
 
@@ -69,6 +71,24 @@ export const productSummarySchema = z.strictObject({
   retention: z.int().min(1),
   /** Newest version the internet side has seen at the vendor, and when it first saw it. */
   latestSeen: z.strictObject({ version: z.string(), firstSeenAt: z.iso.datetime() }).nullable(),
+  /** Which native update protocol serves the product, and its parameters. */
+  protocol: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('mozilla'), product: z.enum(['firefox', 'thunderbird']), channel: z.enum(['release', 'esr', 'beta']) }),
+      z.strictObject({ type: z.literal('apt'), mirror: z.string(), suite: z.string() }),
+      z.strictObject({ type: z.literal('clamav'), database: z.string() }),
+    ])
+    .optional(),
+  winget: z
+    .strictObject({
+      packageIdentifier: z.string(),
+      publisher: z.string(),
+      license: z.string(),
+      shortDescription: z.string(),
+      installerType: z.string(),
+      silentSwitch: z.string().optional(),
+    })
+    .optional(),
   sourceHealth: z.strictObject({
     lastSuccessAt: z.iso.datetime().nullable(),
     lastErrorAt: z.iso.datetime().nullable(),

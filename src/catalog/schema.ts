@@ -22,6 +22,8 @@ const mozillaSource = z.strictObject({
   product: z.enum(['firefox', 'thunderbird']),
   versionsUrl: fileUrl.describe('product-details JSON, e.g. …/1.0/firefox_versions.json'),
   versionKey: z.string().min(1).describe('field of that JSON holding the version to mirror, e.g. LATEST_FIREFOX_VERSION or FIREFOX_ESR'),
+  /** The update channel endpoints on this line report (%CHANNEL% in AppUpdateURL). */
+  channel: z.enum(['release', 'esr', 'beta']).default('release'),
   releasesUrl: httpUrl.describe('the releases folder, e.g. …/pub/firefox/releases/'),
   platforms: z.array(z.enum(['win64', 'win32', 'win64-aarch64', 'linux-x86_64', 'linux-i686', 'mac'])).min(1),
   locales: z.array(z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/u, 'a locale such as ja or en-US')).min(1),
@@ -49,6 +51,19 @@ const clamavSource = z.strictObject({
 
 export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource]);
 
+/** How the product appears in the winget REST source (MSI/EXE/MSP installers). */
+const wingetSchema = z.strictObject({
+  packageIdentifier: z
+    .string()
+    .regex(/^[^.\s\\/:*?"<>|\u0001-\u001f]{1,32}(\.[^.\s\\/:*?"<>|\u0001-\u001f]{1,32}){1,7}$/u, 'a winget package identifier such as Mozilla.Firefox'),
+  publisher: z.string().min(2).max(256),
+  license: z.string().min(3).max(512),
+  shortDescription: z.string().min(3).max(256),
+  installerType: z.enum(['msi', 'exe', 'nullsoft', 'inno', 'wix', 'burn']),
+  silentSwitch: z.string().min(1).max(512).optional(),
+});
+export type WingetMetadata = z.infer<typeof wingetSchema>;
+
 export const catalogEntrySchema = z.strictObject({
   $schema: z.string().optional(),
   id: identifier.describe('unique product id, used in repository URLs'),
@@ -58,6 +73,7 @@ export const catalogEntrySchema = z.strictObject({
   trust: z.enum(trustLevels),
   retention: z.int().min(1).max(100).default(3).describe('how many versions the LGWAN side keeps published'),
   source: sourceSchema,
+  winget: wingetSchema.optional().describe('publish the Windows installers of this product in the winget REST source'),
 });
 
 export type CatalogEntry = z.infer<typeof catalogEntrySchema>;

@@ -135,6 +135,7 @@ program
         poller.stop();
         server.close();
         server.closeAllConnections();
+        void side.close();
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);

@@ -21,6 +21,18 @@ export interface BundleOptions {
   now?: () => Date;
 }
 
+function protocolOf(entry: LoadedCatalogEntry): ProductSummary['protocol'] {
+  const source = entry.source;
+  switch (source.type) {
+    case 'mozilla':
+      return { type: 'mozilla', product: source.product, channel: source.channel };
+    case 'apt':
+      return { type: 'apt', mirror: source.mirror, suite: source.suite };
+    case 'clamav':
+      return { type: 'clamav', database: source.database };
+  }
+}
+
 export type BundleOutcome = { status: 'sent'; sequence: number; file: string; blobs: number; bytes: number } | { status: 'unchanged'; sequence: number };
 
 /**
@@ -38,6 +50,8 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
     products.push({
       id: entry.id, name: entry.name, vendor: entry.vendor, scheme: entry.scheme, trust: entry.trust, retention: entry.retention,
       latestSeen: state.latestSeen,
+      protocol: protocolOf(entry),
+      ...(entry.winget ? { winget: entry.winget } : {}),
       sourceHealth: state.health,
     });
     for (const release of state.releases) artifacts.push(...release.artifacts);

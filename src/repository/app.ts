@@ -8,6 +8,8 @@ import type { Logger } from '../core/logger.ts';
 import type { LgwanDatabase } from '../importer/lgwan-state.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { compareVersions } from '../versions/index.ts';
+import type { Inventory } from '../coverage/inventory.ts';
+import { handleMozillaUpdate } from './protocols/mozilla-aus.ts';
 import { languageOf } from './i18n.ts';
 import { publishedIndex } from './published-index.ts';
 import { serveImmutableFile } from './serve-file.ts';
@@ -18,6 +20,8 @@ export interface RepositoryOptions {
   database: LgwanDatabase;
   store: BlobStore;
   logger: Logger;
+  /** Where native update checks and agent check-ins are recorded; none in a read-only replica. */
+  inventory?: Inventory;
   now?: () => Date;
 }
 
@@ -142,6 +146,12 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
 
   app.use(router.routes());
   app.use(router.allowedMethods());
+
+  app.use(async (ctx, next) => {
+    if (!ctx.path.startsWith('/mozilla/update/')) return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') ctx.throw(405);
+    handleMozillaUpdate(ctx, state(), options.inventory);
+  });
 
   // Every published file under its vendor path: /pool/…, /apt/<mirror>/…, /clamav/….
   app.use(async (ctx, next) => {

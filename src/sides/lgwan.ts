@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.ts';
 import { importFromSpool, type ImportOutcome } from '../importer/import-bundle.ts';
 import { openLgwanState, type LgwanDatabase } from '../importer/lgwan-state.ts';
 import { createRepositoryApp } from '../repository/app.ts';
+import { Inventory } from '../coverage/inventory.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
 
@@ -14,6 +15,9 @@ export interface LgwanSide {
   config: LgwanConfig;
   database: LgwanDatabase;
   store: BlobStore;
+  inventory: Inventory;
+  /** Writes pending inventory records; call before the process exits. */
+  close(): Promise<void>;
   importOnce(): Promise<ImportOutcome[]>;
   listen(port?: number, host?: string): Promise<{ server: Server; url: string }>;
 }
@@ -28,11 +32,14 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
   const store = new BlobStore(path.join(config.storage, 'blobs'));
   await store.clearTemporaries();
   const database = await openLgwanState(path.join(config.storage, 'state.json'));
+  const inventory = await Inventory.open(config.storage);
   let importing: Promise<ImportOutcome[]> | undefined;
   return {
     config,
     database,
     store,
+    inventory,
+    close: () => inventory.close(),
     importOnce() {
       // One importer at a time: a poll that finds one running waits for it instead.
       importing ??= importFromSpool({ database, store, keyring, publicKey, keyId, storageRoot: config.storage, logger }, config.spool).finally(() => {
@@ -41,7 +48,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
       return importing;
     },
     async listen(port = config.port, host = config.host) {
-      const app = createRepositoryApp({ database, store, logger });
+      const app = createRepositoryApp({ database, store, logger, inventory });
       app.on('error', (error: unknown) => logger.warn({ error: errorMessage(error) }, 'connection error'));
       const server = app.listen(port, host);
       await new Promise<void>((resolve, reject) => {

@@ -61,9 +61,20 @@ function mozillaFiles(options: MozillaProductOptions, version: string): Map<stri
       files.set(`update/${platform}/${locale}/${options.product}-${version}.complete.mar`, deterministicBytes(`${options.product}/${version}/${platform}/${locale}/mar`, options.fileSize));
     }
   }
+  for (const platform of options.platforms) {
+    files.set(`${platform}_info.txt`, Buffer.from(`buildID=${simulatedBuildId(version, platform)}\n`));
+  }
   // Mozilla's lists cover every locale; the mirror selects. A locale no catalog asks for:
   files.set(`win64/de/${name} Setup ${version}.exe`, deterministicBytes(`${options.product}/${version}/de`, 1024));
   return files;
+}
+
+/** A build ID as Mozilla writes them (YYYYMMDDhhmmss), derived from the version so that it is stable. */
+export function simulatedBuildId(version: string, platform: string): string {
+  const digest = createHash('sha256').update(`${version}/${platform}`).digest();
+  const day = 1 + (digest[0]! % 28);
+  const hour = digest[1]! % 24;
+  return `2026${String(1 + (digest[2]! % 12)).padStart(2, '0')}${String(day).padStart(2, '0')}${String(hour).padStart(2, '0')}${String(digest[3]! % 60).padStart(2, '0')}${String(digest[4]! % 60).padStart(2, '0')}`;
 }
 
 function hashList(files: Map<string, Buffer>): string {

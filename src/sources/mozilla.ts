@@ -72,6 +72,25 @@ export const mozillaAdapter: SourceAdapter = {
       },
     ];
 
+    // Each platform's build ID (needed in update.xml) from <platform>_info.txt, itself listed in the signed SHA512SUMS.
+    const buildIds = new Map<string, string>();
+    for (const platform of source.platforms) {
+      const fileName = `${platform}_info.txt`;
+      const listed = sums.get(fileName);
+      if (!listed) throw new IntegrityError(`${entry.id} ${version}: SHA512SUMS lists no ${fileName} (the build ID of ${platform})`, { productId: entry.id, version, platform });
+      const bytes = await context.downloader.fetchBuffer(`${releaseUrl}${fileName}`, 64 * 1024);
+      const blob = await storeBuffer(context, bytes, fileName);
+      if (blob.sha512 !== listed) throw new IntegrityError(`${releaseUrl}${fileName}: SHA-512 differs from the signed SHA512SUMS`, { productId: entry.id, version });
+      const buildId = /^buildID=(\d{14})$/mu.exec(bytes.toString('utf8'))?.[1];
+      if (!buildId) throw new IntegrityError(`${releaseUrl}${fileName}: no buildID=<14 digits> line`, { productId: entry.id, version });
+      buildIds.set(platform, buildId);
+      artifacts.push({
+        productId: entry.id, version, platform, locale: 'any', fileName, path: `pool/${entry.id}/${version}/${platform}/any/${fileName}`,
+        size: blob.size, sha256: blob.sha256, role: 'material',
+        verification: { method: 'hash-list-entry', hashList: sumsBlob.sha256, entry: fileName, algorithm: 'sha512' },
+      });
+    }
+
     const wanted: { platform: string; locale: string; listPath: string; fileName: string }[] = [];
     for (const platform of source.platforms) {
       for (const locale of source.locales) {
@@ -107,6 +126,7 @@ export const mozillaAdapter: SourceAdapter = {
         path: `pool/${entry.id}/${version}/${file.platform}/${file.locale}/${file.fileName}`,
         size: digests.size, sha256: digests.sha256, role: 'payload',
         verification: { method: 'hash-list-entry', hashList: sumsBlob.sha256, entry: file.listPath, algorithm: 'sha512' },
+        attributes: { buildId: buildIds.get(file.platform)! },
       });
     }
     return { version, artifacts };

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import test, { type ExecutionContext } from 'ava';
+import { simulatedBuildId } from '../../src/simulator/vendor-simulator.ts';
+import { createEnvironment } from '../helpers/environment.ts';
+
+async function repositoryWithTwoReleases(t: ExecutionContext) {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  const internet = await environment.openInternet();
+  await internet.runOnce();
+  environment.simulator.options.mozilla.latest = '131.0.1';
+  await internet.runOnce();
+  const lgwan = await environment.openLgwan();
+  t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published', 'published']);
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  const check = async (query: { version: string; target?: string; locale?: string; channel?: string; product?: string; pin?: string }) => {
+    const parts = [query.product ?? 'Firefox', query.version, '20240101000000', query.target ?? 'WINNT_x86_64-msvc-x64', query.locale ?? 'ja', query.channel ?? 'release', 'Windows_NT%2010.0.0.0.19045.3803%20(x64)', 'ISET:SSE4_2,MEM:16000', 'default', 'default'];
+    const response = await fetch(`${url}/mozilla/update/6/${parts.join('/')}/update.xml${query.pin ? `?force=1&pin=${encodeURIComponent(query.pin)}` : ''}`, { headers: { 'cache-control': 'no-cache' } });
+    t.is(response.status, 200);
+    return response.text();
+  };
+  return { url, lgwan, check };
+}
+
+function parseUpdate(xml: string) {
+  const update = /<update ([^>]*)>/u.exec(xml)?.[1];
+  const patch = /<patch ([^>]*)\/>/u.exec(xml)?.[1];
+  if (!update || !patch) return undefined;
+  const attributes = (text: string) => Object.fromEntries([...text.matchAll(/(\w+)="([^"]*)"/gu)].map((match) => [match[1], match[2]]));
+  return { update: attributes(update), patch: attributes(patch) };
+}
+
+test('an older Firefox is offered the newest published complete MAR with its exact size, SHA-512 and build ID', async (t) => {
+  const { check } = await repositoryWithTwoReleases(t);
+  const xml = await check({ version: '130.0' });
+  t.regex(xml, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<updates>/u);
+  const parsed = parseUpdate(xml)!;
+  t.like(parsed.update, { type: 'minor', appVersion: '131.0.1', displayVersion: '131.0.1', buildID: simulatedBuildId('131.0.1', 'win64') });
+  t.like(parsed.patch, { type: 'complete', hashFunction: 'sha512' });
+  t.regex(parsed.patch.URL!, /^http:\/\/127\.0\.0\.1:\d+\/pool\/demo-firefox\/131\.0\.1\/win64\/ja\/firefox-131\.0\.1\.complete\.mar$/u);
+  const mar = Buffer.from(await (await fetch(parsed.patch.URL!)).arrayBuffer());
+  t.is(Number(parsed.patch.size), mar.length);
+  t.true(mar.length > 0);
+  t.is(parsed.patch.hashValue, createHash('sha512').update(mar).digest('hex'));
+});
+
+test('a current or newer client, an unknown locale, platform or channel get an empty <updates/>', async (t) => {
+  const { check } = await repositoryWithTwoReleases(t);
+  for (const query of [{ version: '131.0.1' }, { version: '132.0' }, { version: '130.0', locale: 'de' }, { version: '130.0', channel: 'esr' }, { version: '130.0', target: 'SunOS_sparc' }, { version: '130.0', product: 'Thunderbird' }, { version: 'garbage' }]) {
+    const xml = await check(query);
+    t.is(parseUpdate(xml), undefined, JSON.stringify(query));
+    t.regex(xml, /<updates><\/updates>/u);
+  }
+});
+
+test('the pin parameter is enforced by the server and an older release is never offered', async (t) => {
+  const { check } = await repositoryWithTwoReleases(t);
+  t.is(parseUpdate(await check({ version: '130.0', pin: '131.0.' }))?.update.appVersion, '131.0.1');
+  t.is(parseUpdate(await check({ version: '130.0', pin: '131.' }))?.update.appVersion, '131.0.1');
+  t.is(parseUpdate(await check({ version: '130.0', pin: '130.' })), undefined, 'nothing newer inside the pin');
+  t.is(parseUpdate(await check({ version: '131.0' }))?.update.appVersion, '131.0.1');
+  t.is(parseUpdate(await check({ version: '131.0.1', pin: '131.0' })), undefined);
+});
+
+test('Linux clients get the Linux MAR, and every check is an inventory record of version, platform, locale and channel', async (t) => {
+  const { check, lgwan } = await repositoryWithTwoReleases(t);
+  const parsed = parseUpdate(await check({ version: '130.0', target: 'Linux_x86_64-gcc3', locale: 'en-US' }))!;
+  t.regex(parsed.patch.URL!, /\/linux-x86_64\/en-US\/firefox-131\.0\.1\.complete\.mar$/u);
+  t.is(parsed.update.buildID, simulatedBuildId('131.0.1', 'linux-x86_64'));
+  const endpoint = lgwan.inventory.endpoints().find((candidate) => candidate.kind === 'address');
+  t.truthy(endpoint);
+  t.like(endpoint!.products['firefox/linux-x86_64/release'], { product: 'firefox', version: '130.0', platform: 'linux-x86_64', locale: 'en-US', channel: 'release', source: 'mozilla-aus' });
+  t.deepEqual(Object.keys(endpoint!.products['firefox/linux-x86_64/release']!).sort(), ['channel', 'locale', 'platform', 'product', 'seenAt', 'source', 'version'], 'nothing more than that is stored');
+});
