@@ -3,6 +3,7 @@ import { copyFile, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { bundleFileName } from '../src/transfer/spool-names.ts';
+import { BlobStore } from '../src/store/blob-store.ts';
 import type { LgwanSide } from '../src/sides/lgwan.ts';
 import { manifestOf, readTar, resign, sha256, writeTar } from './helpers/bundle-surgery.ts';
 import { createEnvironment, type Environment } from './helpers/environment.ts';
@@ -167,5 +168,26 @@ test('a stolen transfer key cannot publish a file the vendor did not sign: the L
   const { outcomes, blobsBefore } = await importCrafted(environment, lgwan, 900, (file) => writeTar(file, forged));
   t.like(outcomes.at(-1), { status: 'refused', code: 'E_SIGNATURE' });
   t.regex((outcomes.at(-1) as { reason: string }).reason, /SHA512SUMS: no good signature by pinned key "mozilla-demo"/u);
+  await assertUnchanged(t, lgwan, before, blobsBefore);
+});
+
+test('a tampered ClamAV database is refused at import even when the bundle is validly signed', async (t) => {
+  const { environment, lgwan, pendingFile, before } = await publishedAndPending(t);
+  const entries = await readTar(pendingFile);
+  const manifest = manifestOf(entries);
+  const genuine = manifest.artifacts.find((artifact) => artifact.path === 'clamav/bytecode.cvd')!;
+  const cvd = await readFile(new BlobStore(path.join(environment.config.internet.storage, 'blobs')).pathOf(genuine.sha256));
+  cvd[cvd.length - 100]! ^= 0xff;
+  const digest = sha256(cvd);
+  const forgedManifest = {
+    ...manifest,
+    artifacts: manifest.artifacts.map((artifact) => (artifact.path === 'clamav/bytecode.cvd' ? { ...artifact, sha256: digest } : artifact)),
+    blobs: [...manifest.blobs, { sha256: digest, size: cvd.length }],
+  };
+  const stolenKey = createPrivateKey(await readFile(environment.config.internet.transferKey));
+  const forged = resign([...entries, { name: `blobs/${digest}`, data: cvd }], forgedManifest, stolenKey);
+  const { outcomes, blobsBefore } = await importCrafted(environment, lgwan, 900, (file) => writeTar(file, forged));
+  t.like(outcomes.at(-1), { status: 'refused', code: 'E_INTEGRITY' });
+  t.regex((outcomes.at(-1) as { reason: string }).reason, /clamav\/bytecode\.cvd: body MD5 [0-9a-f]{32} differs from the header's/u);
   await assertUnchanged(t, lgwan, before, blobsBefore);
 });

@@ -10,6 +10,7 @@ import type { BlobStore } from '../store/blob-store.ts';
 import { compareVersions } from '../versions/index.ts';
 import type { Inventory } from '../coverage/inventory.ts';
 import { handleMozillaUpdate } from './protocols/mozilla-aus.ts';
+import { cvdBuildTime, recordFreshclam } from './protocols/freshclam.ts';
 import { languageOf } from './i18n.ts';
 import { publishedIndex } from './published-index.ts';
 import { serveImmutableFile } from './serve-file.ts';
@@ -74,7 +75,10 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       return;
     }
     const publishedAt = state().firstPublished[artifact.productId]?.[artifact.version] ?? state().published?.publishedAt ?? now().toISOString();
-    await serveImmutableFile(ctx, { file: options.store.pathOf(artifact.sha256), sha256: artifact.sha256, fileName: artifact.fileName, lastModified: new Date(publishedAt), immutable });
+    const file = options.store.pathOf(artifact.sha256);
+    // freshclam sends If-Modified-Since = the build time in its local CVD header: answer with the same clock.
+    const lastModified = artifact.verification.method === 'clamav-cvd' ? await cvdBuildTime(file, artifact.sha256) : new Date(publishedAt);
+    await serveImmutableFile(ctx, { file, sha256: artifact.sha256, fileName: artifact.fileName, lastModified, immutable });
   };
 
   router.get('/', (ctx) => {
@@ -166,6 +170,15 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       relative = decodeURIComponent(ctx.path.slice(1));
     } catch {
       ctx.throw(400, 'malformed percent-encoding');
+    }
+    if (relative.startsWith('clamav/')) {
+      recordFreshclam(ctx, options.inventory);
+      // ClamAV skips signature checks on .cld files: never serve one, so clients take the signed .cvd.
+      if (relative.endsWith('.cld')) {
+        ctx.status = 404;
+        ctx.body = { error: 'not published' };
+        return;
+      }
     }
     const artifact = publishedIndex(state().published).byPath.get(relative);
     // pool/ paths name a version; apt indices and ClamAV databases change content under one name.

@@ -1,0 +1,104 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import test, { type ExecutionContext } from 'ava';
+import { createEnvironment, fixtures } from '../helpers/environment.ts';
+import { logRequests } from '../helpers/request-log.ts';
+
+const run = promisify(execFile);
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/** The real freshclam from Debian's clamav-freshclam, pointed at the repository with PrivateMirror. */
+async function freshclam(root: string, mirror: string): Promise<{ code: number; output: string; database: string }> {
+  const database = path.join(root, 'clamav-db');
+  await mkdir(database, { recursive: true });
+  const config = path.join(root, 'freshclam.conf');
+  await writeFile(
+    config,
+    [
+      `DatabaseDirectory ${database}`,
+      `UpdateLogFile ${path.join(root, 'freshclam.log')}`,
+      'DatabaseOwner root',
+      `PrivateMirror ${mirror}`,
+      'ExcludeDatabase daily',
+      'ExcludeDatabase main',
+      'ScriptedUpdates no',
+      'DNSDatabaseInfo no',
+      'Foreground yes',
+      '',
+    ].join('\n'),
+  );
+  try {
+    const { stdout, stderr } = await run('freshclam', [`--config-file=${config}`], { timeout: 60_000 });
+    return { code: 0, output: stdout + stderr, database };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, output: failure.stdout + failure.stderr, database };
+  }
+}
+
+async function repository(t: ExecutionContext) {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  await (await environment.openInternet()).runOnce();
+  const lgwan = await environment.openLgwan();
+  await lgwan.importOnce();
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  return { environment, lgwan, url, requests: logRequests(server) };
+}
+
+test('the real freshclam updates bytecode.cvd from the repository, then finds it current with a 304', async (t) => {
+  const { environment, lgwan, url, requests } = await repository(t);
+  const first = await freshclam(environment.root, `${url}/clamav`);
+  t.is(first.code, 0, first.output);
+  t.regex(first.output, /bytecode\.cvd updated \(version: 268/u);
+  const fixture = await readFile(path.join(fixtures, 'clamav', 'bytecode.cvd'));
+  t.is(sha256(await readFile(path.join(first.database, 'bytecode.cvd'))), sha256(fixture));
+
+  // What the real client asked: .cld first (404, so it takes the signed .cvd), a header probe, then the file.
+  const clamav = requests.filter((request) => request.url.startsWith('/clamav/'));
+  t.like(clamav[0], { url: '/clamav/bytecode.cld', status: 404 });
+  t.true(clamav.some((request) => request.url === '/clamav/bytecode.cvd' && request.range === 'bytes=0-511' && request.status === 206));
+  t.true(clamav.some((request) => request.url === '/clamav/bytecode.cvd' && request.range === undefined && request.status === 200));
+  t.false(requests.some((request) => request.status === 403), 'never 403: freshclam would back off for a day');
+
+  requests.length = 0;
+  const second = await freshclam(environment.root, `${url}/clamav`);
+  t.is(second.code, 0, second.output);
+  t.regex(second.output, /bytecode\.cvd database is up-to-date \(version: 268/u);
+  const probe = requests.find((request) => request.url === '/clamav/bytecode.cvd');
+  t.truthy(probe?.ifModifiedSince, 'freshclam sent the build time of its copy');
+  t.is(probe?.status, 304, 'If-Modified-Since is compared with the CVD header build time');
+  t.false(requests.some((request) => request.url === '/clamav/bytecode.cvd' && request.status === 200), 'nothing downloaded again');
+
+  // The User-Agent's persistent UUID identifies the endpoint.
+  await lgwan.inventory.flush();
+  const endpoint = lgwan.inventory.endpoints().find((candidate) => candidate.kind === 'freshclam-uuid');
+  t.regex(endpoint?.id ?? '', /^[0-9a-f-]{36}$/u);
+  t.like(endpoint?.products.clamav, { product: 'clamav', version: '1.4.6', source: 'freshclam' });
+});
+
+test('a tampered CVD forced onto the repository is refused by the real freshclam too', async (t) => {
+  const { environment, lgwan, url } = await repository(t);
+  // Simulate an operator bypassing the importer: the importer itself refuses this (see importer-refusals).
+  const original = await readFile(path.join(fixtures, 'clamav', 'bytecode.cvd'));
+  const tampered = Buffer.from(original);
+  tampered[tampered.length - 100]! ^= 0xff;
+  const digest = sha256(tampered);
+  await mkdir(path.dirname(lgwan.store.pathOf(digest)), { recursive: true });
+  await writeFile(lgwan.store.pathOf(digest), tampered);
+  const published = lgwan.database.data.published!;
+  lgwan.database.data.published = {
+    ...published,
+    artifacts: published.artifacts.map((artifact) => (artifact.path === 'clamav/bytecode.cvd' ? { ...artifact, sha256: digest } : artifact)),
+  };
+  t.is(sha256(Buffer.from(await (await fetch(`${url}/clamav/bytecode.cvd`)).arrayBuffer())), digest, 'the repository now serves the tampered file');
+
+  const result = await freshclam(environment.root, `${url}/clamav`);
+  t.not(result.code, 0, result.output);
+  t.regex(result.output, /(MD5|signature|verification|Verification)/u);
+  t.false((await readdir(result.database)).includes('bytecode.cvd'), 'no database was installed');
+});
