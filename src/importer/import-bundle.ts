@@ -84,7 +84,7 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
       return { status: 'waiting', sequence: manifest.sequence, missingBlobs };
     }
 
-    await verifyArtifacts(manifest.artifacts, access, options.keyring);
+    const report = await verifyArtifacts(manifest.artifacts, access, options.keyring);
     const newBlobs = received.size;
     await adoptAll(options, received);
     received.clear();
@@ -94,6 +94,7 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
     if (highest > 0 && manifest.sequence > highest + 1) {
       for (let missing = highest + 1; missing < manifest.sequence; missing += 1) data.transfer.missingSequences.push(missing);
     }
+    for (const [sha256, validUntil] of report.releaseValidUntil) data.releaseValidUntil[sha256] = validUntil.toISOString();
     for (const artifact of manifest.artifacts) {
       const versions = (data.firstPublished[artifact.productId] ??= {});
       versions[artifact.version] ??= at;

@@ -38,6 +38,8 @@ export interface LgwanState {
   digests: Record<string, { size: number; sha512: string }>;
   /** When each product version first became available here ("since when"). */
   firstPublished: Record<string, Record<string, string>>;
+  /** sha256 of each imported apt InRelease → its Valid-Until: apt refuses the suite after it. */
+  releaseValidUntil: Record<string, string>;
 }
 
 export const emptyLgwanState: LgwanState = {
@@ -47,6 +49,7 @@ export const emptyLgwanState: LgwanState = {
   processed: {},
   digests: {},
   firstPublished: {},
+  releaseValidUntil: {},
 };
 
 export type LgwanDatabase = Low<LgwanState>;

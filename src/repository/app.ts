@@ -11,6 +11,7 @@ import { compareVersions } from '../versions/index.ts';
 import type { Inventory } from '../coverage/inventory.ts';
 import { handleMozillaUpdate } from './protocols/mozilla-aus.ts';
 import { cvdBuildTime, recordFreshclam } from './protocols/freshclam.ts';
+import { recordApt } from './protocols/apt.ts';
 import { languageOf } from './i18n.ts';
 import { publishedIndex } from './published-index.ts';
 import { serveImmutableFile } from './serve-file.ts';
@@ -171,6 +172,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     } catch {
       ctx.throw(400, 'malformed percent-encoding');
     }
+    if (relative.startsWith('apt/')) recordApt(ctx, options.inventory);
     if (relative.startsWith('clamav/')) {
       recordFreshclam(ctx, options.inventory);
       // ClamAV skips signature checks on .cld files: never serve one, so clients take the signed .cvd.
@@ -182,7 +184,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     }
     const artifact = publishedIndex(state().published).byPath.get(relative);
     // pool/ paths name a version; apt indices and ClamAV databases change content under one name.
-    await serveArtifact(ctx, artifact, relative.startsWith('pool/') || (artifact?.path.startsWith('apt/') === true && artifact.role === 'payload'));
+    const immutable = relative.startsWith('pool/') || relative.includes('/by-hash/') || (artifact?.path.startsWith('apt/') === true && artifact.role === 'payload');
+    await serveArtifact(ctx, artifact, immutable);
   });
   return app;
 }

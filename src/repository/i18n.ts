@@ -97,6 +97,7 @@ export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string;
     'source-failing': { title: '取得元で失敗が続いています', action: 'インターネット側のログとベンダー URL を確認してください。' },
     'not-yet-published': { title: 'ベンダーの新版が未反映です', action: '次の転送を待つか、転送経路と取り込みの警報を確認してください。' },
     'no-bundle-yet': { title: 'まだバンドルを取り込んでいません', action: 'インターネット側の fetch と転送フォルダの設定を確認してください。' },
+    'apt-valid-until': { title: 'apt リポジトリの有効期限 (Valid-Until) が近づいています', action: '期限後は apt が更新を拒否します。インターネット側で新しい InRelease を取得し、転送してください。' },
   },
   en: {
     'refused-bundle': { title: 'A bundle was refused', action: 'Read the reason in the quarantine folder and check the internet side\'s key and sender. Published content is unchanged.' },
@@ -105,5 +106,6 @@ export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string;
     'source-failing': { title: 'A vendor source keeps failing', action: 'Check the internet side log and the vendor URL.' },
     'not-yet-published': { title: 'A vendor release is not on LGWAN yet', action: 'Wait for the next transfer, or check the transfer and import alarms.' },
     'no-bundle-yet': { title: 'No bundle imported yet', action: 'Check the internet side fetch and the spool folder settings.' },
+    'apt-valid-until': { title: "An apt suite's Valid-Until is near", action: 'After it, apt refuses the mirror. Fetch a fresh InRelease on the internet side and transfer it.' },
   },
 };

@@ -28,6 +28,13 @@ export function publishedIndex(state: PublishedState | null): PublishedIndex {
       byPath.set(artifact.path, artifact);
     }
   }
+  // apt clients with Acquire-By-Hash fetch indices as <dir>/by-hash/SHA256/<hex>: the same
+  // blobs under their digests, so a client mid-update never sees a newer index than its InRelease.
+  for (const artifact of state.artifacts) {
+    if (artifact.verification.method !== 'apt-index') continue;
+    const byHash = `${artifact.path.slice(0, artifact.path.lastIndexOf('/'))}/by-hash/SHA256/${artifact.sha256}`;
+    if (!byPath.has(byHash)) byPath.set(byHash, artifact);
+  }
   const index = { sequence: state.sequence, byPath, bySha256 };
   cache.set(state, index);
   return index;

@@ -1,5 +1,6 @@
 import type { LgwanState } from '../importer/lgwan-state.ts';
 import { compareVersions } from '../versions/index.ts';
+import { publishedIndex } from './published-index.ts';
 import type { ProductSummary } from '../bundle/manifest.ts';
 
 export interface ProductStatus {
@@ -16,7 +17,7 @@ export interface ProductStatus {
 }
 
 export interface Alarm {
-  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet';
+  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until';
   severity: 'critical' | 'warning';
   at: string | null;
   subject: string;
@@ -32,6 +33,8 @@ export interface RepositoryStatus {
 }
 
 const failingAfter = 3;
+/** Warn this long before an apt suite's Valid-Until: a weekly security InRelease needs a fresh bundle in time. */
+const validUntilWarning = 3 * 86_400_000;
 
 /* Product rows change only when an import switches the published state (firstPublished is
    written in the same step), so they are computed once per published state, not per request. */
@@ -87,6 +90,15 @@ export function buildStatus(state: LgwanState, now: Date): RepositoryStatus {
     }
     if (product.latestSeen && !product.upToDate) {
       alarms.push({ kind: 'not-yet-published', severity: 'warning', at: product.latestSeen.firstSeenAt, subject: product.id, detail: product.latestSeen.version });
+    }
+  }
+  for (const artifact of publishedIndex(published).byPath.values()) {
+    if (artifact.verification.method !== 'apt-inrelease') continue;
+    const validUntil = state.releaseValidUntil[artifact.sha256];
+    if (!validUntil) continue;
+    const left = Date.parse(validUntil) - now.getTime();
+    if (left < validUntilWarning) {
+      alarms.push({ kind: 'apt-valid-until', severity: left <= 0 ? 'critical' : 'warning', at: validUntil, subject: artifact.path, detail: `Valid-Until ${validUntil}` });
     }
   }
   return {

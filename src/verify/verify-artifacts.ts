@@ -23,7 +23,13 @@ export interface BlobAccess {
  * what the vendor did not sign. Large blobs are never re-read: their SHA-512/256 were
  * computed while they streamed in.
  */
-export async function verifyArtifacts(artifacts: readonly Artifact[], access: BlobAccess, keyring: PinnedKeyring): Promise<void> {
+/** Facts learnt from verified vendor material that later stages need. */
+export interface VerificationReport {
+  /** sha256 of each verified InRelease → its Valid-Until, when it has one. */
+  releaseValidUntil: Map<string, Date>;
+}
+
+export async function verifyArtifacts(artifacts: readonly Artifact[], access: BlobAccess, keyring: PinnedKeyring): Promise<VerificationReport> {
   const bySha256 = new Map<string, Artifact>();
   for (const artifact of artifacts) bySha256.set(artifact.sha256, artifact);
   const memo = new Map<string, Promise<unknown>>();
@@ -137,4 +143,11 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
   }
 
   for (const artifact of artifacts) await verifyOne(artifact);
+  const report: VerificationReport = { releaseValidUntil: new Map() };
+  for (const artifact of artifacts) {
+    if (artifact.verification.method !== 'apt-inrelease') continue;
+    const validUntil = (await verifiedRelease(artifact)).validUntil;
+    if (validUntil) report.releaseValidUntil.set(artifact.sha256, validUntil);
+  }
+  return report;
 }

@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import test, { type ExecutionContext } from 'ava';
+import { createEnvironment, fixtures, projectRoot } from '../helpers/environment.ts';
+import { logRequests } from '../helpers/request-log.ts';
+
+const run = promisify(execFile);
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * The real apt-get with its own Dir:: tree (nothing of the machine's apt configuration is
+ * read or written), signature checking on: signed-by= Debian's keyring, no trusted=yes,
+ * no check-valid-until=no.
+ */
+async function aptGet(root: string, repository: string, args: string[]): Promise<{ code: number; output: string; cwd: string }> {
+  const base = path.join(root, 'apt');
+  for (const folder of ['etc/apt/sources.list.d', 'etc/apt/preferences.d', 'etc/apt/apt.conf.d', 'etc/apt/trusted.gpg.d', 'state/lists/partial', 'cache/archives/partial', 'downloads']) {
+    await mkdir(path.join(base, folder), { recursive: true });
+  }
+  await writeFile(path.join(base, 'status'), '');
+  const keyring = path.join(projectRoot, 'catalogs', 'keys', 'debian-archive-keyring.gpg');
+  await writeFile(path.join(base, 'etc/apt/sources.list'), `deb [signed-by=${keyring}] ${repository}/apt/debian bookworm-updates main\n`);
+  const options = [
+    `Dir::Etc=${base}/etc/apt`,
+    `Dir::State=${base}/state`,
+    `Dir::State::status=${base}/status`,
+    `Dir::Cache=${base}/cache`,
+    'APT::Sandbox::User=root',
+    'Debug::NoLocking=1',
+    'APT::Architecture=amd64',
+    'APT::Architectures::=amd64',
+    'Acquire::Languages=none',
+  ].flatMap((option) => ['-o', option]);
+  const cwd = path.join(base, 'downloads');
+  try {
+    const { stdout, stderr } = await run('apt-get', [...options, ...args], { cwd, timeout: 60_000 });
+    return { code: 0, output: stdout + stderr, cwd };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, output: failure.stdout + failure.stderr, cwd };
+  }
+}
+
+async function repository(t: ExecutionContext) {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  await (await environment.openInternet()).runOnce();
+  const lgwan = await environment.openLgwan();
+  await lgwan.importOnce();
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  return { environment, lgwan, url, requests: logRequests(server) };
+}
+
+test('the real apt-get updates from the mirrored suite with Debian signature checking and downloads ca-certificates', async (t) => {
+  const { environment, lgwan, url, requests } = await repository(t);
+  const update = await aptGet(environment.root, url, ['update']);
+  t.is(update.code, 0, update.output);
+  t.notRegex(update.output, /(NO_PUBKEY|not signed|insecure|BADSIG|Hash Sum mismatch)/iu);
+  const download = await aptGet(environment.root, url, ['download', 'ca-certificates']);
+  t.is(download.code, 0, download.output);
+  const deb = await readFile(path.join(download.cwd, 'ca-certificates_20230311+deb12u1_all.deb'));
+  t.is(sha256(deb), '0d5f444f594e48c1e16a41d8fc628a09b24c658916a1274025c2330f2a802bed');
+  t.deepEqual(deb, await readFile(path.join(fixtures, 'debian', 'bookworm-updates', 'ca-certificates_20230311+deb12u1_all.deb')));
+
+  // InRelease verbatim; the index fetched by its hash (Acquire-By-Hash: yes), byte for byte.
+  t.true(requests.some((request) => request.url === '/apt/debian/dists/bookworm-updates/InRelease' && request.status === 200));
+  t.true(requests.some((request) => request.url === '/apt/debian/dists/bookworm-updates/main/binary-amd64/by-hash/SHA256/80a1f6ee524222c49f230fc5700d00f946d0a47eb5258180106dd03df126e16a' && request.status === 200));
+  t.false(requests.some((request) => request.status >= 500 || request.status === 403));
+
+  await lgwan.inventory.flush();
+  const endpoint = lgwan.inventory.endpoints().find((candidate) => candidate.products.apt);
+  t.like(endpoint?.products.apt, { product: 'apt', source: 'apt' });
+  t.regex(endpoint?.products.apt?.version ?? '', /^2\.\d+/u);
+});
+
+test('an InRelease whose signed text was altered is refused by the real apt-get', async (t) => {
+  const { environment, lgwan, url } = await repository(t);
+  const original = await readFile(path.join(fixtures, 'debian', 'bookworm-updates', 'InRelease'), 'utf8');
+  const tampered = Buffer.from(original.replace('Debian 12 - Updates', 'Debian 12 - Updatez'));
+  const digest = sha256(tampered);
+  await mkdir(path.dirname(lgwan.store.pathOf(digest)), { recursive: true });
+  await writeFile(lgwan.store.pathOf(digest), tampered);
+  const published = lgwan.database.data.published!;
+  lgwan.database.data.published = { ...published, artifacts: published.artifacts.map((artifact) => (artifact.fileName === 'InRelease' ? { ...artifact, sha256: digest, size: tampered.length } : artifact)) };
+
+  const update = await aptGet(environment.root, url, ['update']);
+  t.regex(update.output, /(BADSIG|signatures were invalid|is not signed)/u, update.output);
+  const lists = await readdir(path.join(environment.root, 'apt', 'state', 'lists'));
+  t.false(lists.some((name) => name.includes('InRelease')), 'apt kept no list from the forged suite');
+});
