@@ -12,6 +12,7 @@ import type { Inventory } from '../coverage/inventory.ts';
 import { handleMozillaUpdate } from './protocols/mozilla-aus.ts';
 import { cvdBuildTime, recordFreshclam } from './protocols/freshclam.ts';
 import { recordApt } from './protocols/apt.ts';
+import { handleCheckIn } from './protocols/agent.ts';
 import { languageOf } from './i18n.ts';
 import { publishedIndex } from './published-index.ts';
 import { serveImmutableFile } from './serve-file.ts';
@@ -98,6 +99,9 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     await serveArtifact(ctx, /^[0-9a-f]{64}$/u.test(digest) ? publishedIndex(state().published).bySha256.get(digest) : undefined, true);
   });
 
+  router.post('/api/v1/agent/checkin', async (ctx) => {
+    await handleCheckIn(ctx, state(), options.inventory);
+  });
   router.get('/api/v1/openapi.json', (ctx) => {
     ctx.type = 'application/json';
     ctx.body = openapi;

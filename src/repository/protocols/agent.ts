@@ -1,0 +1,119 @@
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { Artifact } from '../../bundle/manifest.ts';
+import type { Inventory } from '../../coverage/inventory.ts';
+import type { LgwanState } from '../../importer/lgwan-state.ts';
+import { compareVersions } from '../../versions/index.ts';
+
+/** Check-ins are small: an endpoint lists a few dozen products. */
+export const maxCheckInBytes = 64 * 1024;
+
+const token = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._+~:-]*$/u, 'letters, digits and . _ + ~ : -');
+export const checkInSchema = z.strictObject({
+  agentId: token.describe('stable id of this endpoint (the agent keeps it in its state folder)'),
+  agentVersion: token.optional(),
+  os: z.enum(['windows', 'linux']),
+  installed: z
+    .array(z.strictObject({ product: token, version: token, platform: token.optional(), locale: token.optional() }))
+    .max(500),
+});
+export type CheckIn = z.infer<typeof checkInSchema>;
+
+export interface AgentAction {
+  product: string;
+  installedVersion: string;
+  version: string;
+  platform: string;
+  locale: string;
+  files: { fileName: string; url: string; sha256: string; size: number }[];
+}
+
+/** Installers an agent can run: not MARs (Firefox's own updater), not apt packages or CVDs (their own clients). */
+function installable(artifact: Artifact): boolean {
+  return artifact.role === 'payload' && !artifact.fileName.endsWith('.complete.mar') && artifact.verification.method !== 'apt-package' && artifact.verification.method !== 'clamav-cvd';
+}
+
+/** What each reported product should be updated to: the newest published installer newer than what runs. */
+export function planActions(state: LgwanState, checkIn: CheckIn): AgentAction[] {
+  const published = state.published;
+  if (!published) return [];
+  const actions: AgentAction[] = [];
+  for (const item of checkIn.installed) {
+    const product = published.products.find((candidate) => candidate.id === item.product);
+    if (!product) continue;
+    const newer = (a: string, b: string) => {
+      try {
+        return compareVersions(product.scheme, a, b) > 0;
+      } catch {
+        return false;
+      }
+    };
+    const candidates = published.artifacts.filter(
+      (artifact) =>
+        artifact.productId === product.id &&
+        installable(artifact) &&
+        (item.platform === undefined || artifact.platform === item.platform) &&
+        (item.locale === undefined || artifact.locale === item.locale || artifact.locale === 'any'),
+    );
+    let target: string | undefined;
+    for (const artifact of candidates) if (newer(artifact.version, item.version) && (!target || newer(artifact.version, target))) target = artifact.version;
+    if (!target) continue;
+    const files = candidates.filter((artifact) => artifact.version === target);
+    const first = files[0]!;
+    actions.push({
+      product: product.id,
+      installedVersion: item.version,
+      version: target,
+      platform: first.platform,
+      locale: first.locale,
+      files: files.map((artifact) => ({ fileName: artifact.fileName, url: `/${artifact.path.split('/').map(encodeURIComponent).join('/')}`, sha256: artifact.sha256, size: artifact.size })),
+    });
+  }
+  return actions;
+}
+
+async function readLimitedBody(ctx: Context): Promise<string> {
+  const declared = Number(ctx.get('Content-Length') || '0');
+  if (declared > maxCheckInBytes) ctx.throw(413, `a check-in is at most ${maxCheckInBytes} bytes`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > maxCheckInBytes) ctx.throw(413, `a check-in is at most ${maxCheckInBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * POST /api/v1/agent/checkin: the endpoint's inventory in, what to install out. JSON by
+ * default; `Accept: text/tab-separated-values` gives one line per file for the POSIX sh
+ * agent (product, installed, target version, file name, sha256, size, URL).
+ */
+export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: Inventory | undefined): Promise<void> {
+  if (!ctx.is('application/json')) ctx.throw(415, 'send the check-in as application/json');
+  const text = await readLimitedBody(ctx);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    ctx.throw(400, 'the check-in is not valid JSON');
+  }
+  const parsed = checkInSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    ctx.throw(400, `field "${issue.path.join('.')}": ${issue.message}`);
+  }
+  const checkIn = parsed.data;
+  for (const item of checkIn.installed) {
+    inventory?.record({ endpoint: { kind: 'agent', id: checkIn.agentId }, source: 'agent', product: item.product, version: item.version, platform: item.platform, locale: item.locale });
+  }
+  const actions = planActions(state, checkIn);
+  ctx.set('Cache-Control', 'no-store');
+  if (ctx.accepts('application/json', 'text/tab-separated-values') === 'text/tab-separated-values') {
+    ctx.type = 'text/tab-separated-values; charset=utf-8';
+    ctx.body = actions.flatMap((action) => action.files.map((file) => [action.product, action.installedVersion, action.version, file.fileName, file.sha256, file.size, file.url].join('\t') + '\n')).join('');
+    return;
+  }
+  ctx.body = { actions, checkInIntervalSeconds: 3600 };
+}

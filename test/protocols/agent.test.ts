@@ -1,0 +1,114 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import test, { type ExecutionContext } from 'ava';
+import { createEnvironment, projectRoot } from '../helpers/environment.ts';
+import { logRequests } from '../helpers/request-log.ts';
+
+const run = promisify(execFile);
+const agentScript = path.join(projectRoot, 'deploy', 'agent', 'lgwan-agent.sh');
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+async function repository(t: ExecutionContext) {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  await (await environment.openInternet()).runOnce();
+  const lgwan = await environment.openLgwan();
+  await lgwan.importOnce();
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  return { environment, lgwan, url, requests: logRequests(server) };
+}
+
+/** A Linux host whose "Firefox" is a version file and whose install command copies the verified file. */
+async function host(root: string, repositoryUrl: string, installedVersion: string) {
+  const directory = path.join(root, 'host');
+  await mkdir(path.join(directory, 'installed'), { recursive: true });
+  await writeFile(path.join(directory, 'firefox.version'), `${installedVersion}\n`);
+  const config = path.join(directory, 'lgwan-agent.conf');
+  await writeFile(
+    config,
+    `LGWAN_REPOSITORY=${repositoryUrl}
+LGWAN_STATE_DIR=${directory}/state
+LGWAN_PRODUCTS='
+demo-firefox|linux-x86_64|ja|cat ${directory}/firefox.version|cp "{file}" ${directory}/installed/firefox-{version}.tar.xz && printf %s {version} > ${directory}/firefox.version
+'
+`,
+  );
+  const runAgent = async () => {
+    try {
+      await run('sh', [agentScript, config], { timeout: 60_000 });
+      return 0;
+    } catch (error) {
+      return (error as { code: number }).code;
+    }
+  };
+  return { directory, config, runAgent, log: () => readFile(path.join(directory, 'state', 'agent.log'), 'utf8') };
+}
+
+test('the sh agent checks in, downloads, verifies and installs the newer release, then reports it', async (t) => {
+  const { environment, lgwan, url } = await repository(t);
+  const machine = await host(environment.root, url, '130.0');
+  t.is(await machine.runAgent(), 0);
+  const installed = await readFile(path.join(machine.directory, 'installed', 'firefox-131.0.tar.xz'));
+  const artifact = lgwan.database.data.published!.artifacts.find((candidate) => candidate.path === 'pool/demo-firefox/131.0/linux-x86_64/ja/firefox-131.0.tar.xz')!;
+  t.is(sha256(installed), artifact.sha256);
+  t.is((await readFile(path.join(machine.directory, 'firefox.version'), 'utf8')).trim(), '131.0');
+  t.regex(await machine.log(), /demo-firefox: 130\.0 -> 131\.0, downloading firefox-131\.0\.tar\.xz/u);
+  t.regex(await machine.log(), /demo-firefox: installed 131\.0/u);
+  t.deepEqual(await readdir(path.join(machine.directory, 'state', 'downloads')), [], 'no leftovers');
+
+  await lgwan.inventory.flush();
+  const endpoint = lgwan.inventory.endpoints().find((candidate) => candidate.kind === 'agent');
+  t.like(endpoint?.products['demo-firefox/linux-x86_64'], { version: '131.0', source: 'agent', locale: 'ja' }, 'the second check-in reported the new version');
+
+  // Up to date: the next run downloads nothing.
+  const before = await machine.log();
+  t.is(await machine.runAgent(), 0);
+  t.notRegex((await machine.log()).slice(before.length), /downloading/u);
+});
+
+test('the sh agent resumes a partial download with Range and refuses a file whose SHA-256 does not match', async (t) => {
+  const { environment, lgwan, url, requests } = await repository(t);
+  const artifact = lgwan.database.data.published!.artifacts.find((candidate) => candidate.path === 'pool/demo-firefox/131.0/linux-x86_64/ja/firefox-131.0.tar.xz')!;
+  const bytes = Buffer.from(await (await fetch(`${url}/blobs/sha256/${artifact.sha256}`)).arrayBuffer());
+
+  const resumed = await host(path.join(environment.root, 'resume'), url, '130.0');
+  await mkdir(path.join(resumed.directory, 'state', 'downloads'), { recursive: true });
+  await writeFile(path.join(resumed.directory, 'state', 'downloads', `${artifact.sha256}.part`), bytes.subarray(0, 100_000));
+  t.is(await resumed.runAgent(), 0);
+  t.true(requests.some((request) => request.url.endsWith('firefox-131.0.tar.xz') && request.range === 'bytes=100000-' && request.status === 206));
+  t.is(sha256(await readFile(path.join(resumed.directory, 'installed', 'firefox-131.0.tar.xz'))), artifact.sha256);
+
+  // A partial file damaged on disk: the completed file no longer matches, so nothing is installed.
+  const damaged = await host(path.join(environment.root, 'damaged'), url, '130.0');
+  await mkdir(path.join(damaged.directory, 'state', 'downloads'), { recursive: true });
+  const wrong = Buffer.from(bytes.subarray(0, 100_000));
+  wrong[10]! ^= 0xff;
+  await writeFile(path.join(damaged.directory, 'state', 'downloads', `${artifact.sha256}.part`), wrong);
+  t.is(await damaged.runAgent(), 0);
+  t.regex(await damaged.log(), /SHA-256 mismatch for firefox-131\.0\.tar\.xz .*nothing installed/u);
+  t.deepEqual(await readdir(path.join(damaged.directory, 'installed')), []);
+  t.is((await readFile(path.join(damaged.directory, 'firefox.version'), 'utf8')).trim(), '130.0');
+  t.deepEqual(await readdir(path.join(damaged.directory, 'state', 'downloads')), [], 'the bad file is discarded; the next run starts over');
+});
+
+test('the check-in API validates its input and answers clear 4xx errors', async (t) => {
+  const { url } = await repository(t);
+  const post = (body: string, type = 'application/json') => fetch(`${url}/api/v1/agent/checkin`, { method: 'POST', headers: { 'content-type': type }, body });
+  const invalid = await post('{not json');
+  t.is(invalid.status, 400);
+  t.deepEqual(await invalid.json(), { error: 'the check-in is not valid JSON' });
+  const field = await post(JSON.stringify({ agentId: 'pc-001', os: 'windows', installed: [{ product: 'demo-firefox', version: '130.0; rm -rf /' }] }));
+  t.is(field.status, 400);
+  t.regex(((await field.json()) as { error: string }).error, /^field "installed\.0\.version": letters, digits/u);
+  t.is((await post(JSON.stringify({ agentId: 'pc-001', os: 'windows', installed: [] }), 'text/plain')).status, 415);
+  t.is((await post(JSON.stringify({ agentId: 'pc-001', os: 'windows', installed: [], extra: 'x'.repeat(70_000) }))).status, 413);
+  const ok = await post(JSON.stringify({ agentId: 'pc-001', os: 'windows', installed: [{ product: 'demo-firefox', version: '130.0', platform: 'win64', locale: 'ja' }, { product: 'unknown-product', version: '1.0' }] }));
+  t.is(ok.status, 200);
+  const answer = (await ok.json()) as { actions: { product: string; version: string; files: { fileName: string; url: string }[] }[]; checkInIntervalSeconds: number };
+  t.deepEqual(answer.actions.map((action) => [action.product, action.version, action.files.map((file) => file.fileName)]), [['demo-firefox', '131.0', ['Firefox Setup 131.0.exe']]]);
+  t.is((await fetch(`${url}${answer.actions[0]!.files[0]!.url}`)).status, 200);
+});
