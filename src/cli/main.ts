@@ -130,16 +130,19 @@ program
       const logger = createLogger('lgwan');
       const side = await openLgwanSide(config.lgwan, logger);
       const { server, url } = await side.listen(options.port);
+      const secure = config.lgwan.tls ? await side.listenTls() : undefined;
       const poller = pollSpool(side, logger);
       const stop = () => {
         poller.stop();
-        server.close();
-        server.closeAllConnections();
+        for (const listener of [server, secure?.server]) {
+          listener?.close();
+          listener?.closeAllConnections();
+        }
         void side.close();
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
-      logger.info({ url, spool: config.lgwan.spool }, 'LGWAN side serving');
+      logger.info({ url, httpsUrl: secure?.url, spool: config.lgwan.spool }, 'LGWAN side serving');
     }
   });
 

@@ -23,6 +23,14 @@ const lgwanSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: z.int().min(0).max(65535).default(8080),
   importIntervalSeconds: z.int().min(1).max(86_400).default(30),
+  tls: z
+    .strictObject({
+      cert: z.string().describe('PEM certificate chain (from your internal CA)'),
+      key: z.string().describe('PEM private key'),
+      port: z.int().min(0).max(65535).default(8443),
+    })
+    .optional()
+    .describe('an HTTPS listener as well, for clients that require TLS (winget)'),
 });
 
 export const configSchema = z.strictObject({
@@ -74,6 +82,7 @@ export async function loadConfig(file: string | undefined): Promise<Config> {
       keys: raw.lgwan.keys.map(resolve),
       spool: resolve(raw.lgwan.spool),
       transferPublicKey: raw.lgwan.transferPublicKey ? resolve(raw.lgwan.transferPublicKey) : path.join(lgwanStorage, 'transfer-key.pub.pem'),
+      tls: raw.lgwan.tls ? { ...raw.lgwan.tls, cert: resolve(raw.lgwan.tls.cert), key: resolve(raw.lgwan.tls.key) } : undefined,
     }),
   });
 }

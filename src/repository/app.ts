@@ -13,6 +13,8 @@ import { handleMozillaUpdate } from './protocols/mozilla-aus.ts';
 import { cvdBuildTime, recordFreshclam } from './protocols/freshclam.ts';
 import { recordApt } from './protocols/apt.ts';
 import { handleCheckIn } from './protocols/agent.ts';
+import { handleWinget } from './protocols/winget.ts';
+import { readLimitedBody } from './read-limited-body.ts';
 import { languageOf } from './i18n.ts';
 import { publishedIndex } from './published-index.ts';
 import { serveImmutableFile } from './serve-file.ts';
@@ -155,6 +157,14 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
 
   app.use(router.routes());
   app.use(router.allowedMethods());
+
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/winget' && !ctx.path.startsWith('/winget/')) return next();
+    await handleWinget(ctx, state(), options.inventory, async () => {
+      if (!ctx.is('application/json')) ctx.throw(415, 'send application/json');
+      return JSON.parse(await readLimitedBody(ctx, 64 * 1024)) as unknown;
+    });
+  });
 
   app.use(async (ctx, next) => {
     if (!ctx.path.startsWith('/mozilla/update/')) return next();

@@ -1,8 +1,10 @@
-import type { Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import path from 'node:path';
 import { loadTransferPublicKey } from '../bundle/transfer-key.ts';
 import type { LgwanConfig } from '../config/config.ts';
-import { errorMessage } from '../core/errors.ts';
+import { UserFacingError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { importFromSpool, type ImportOutcome } from '../importer/import-bundle.ts';
 import { openLgwanState, type LgwanDatabase } from '../importer/lgwan-state.ts';
@@ -20,6 +22,8 @@ export interface LgwanSide {
   close(): Promise<void>;
   importOnce(): Promise<ImportOutcome[]>;
   listen(port?: number, host?: string): Promise<{ server: Server; url: string }>;
+  /** The HTTPS listener (config lgwan.tls), for clients that refuse plain HTTP such as winget. */
+  listenTls(port?: number, host?: string): Promise<{ server: Server; url: string }>;
 }
 
 /**
@@ -34,6 +38,24 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
   const database = await openLgwanState(path.join(config.storage, 'state.json'));
   const inventory = await Inventory.open(config.storage);
   let importing: Promise<ImportOutcome[]> | undefined;
+  let repository: ReturnType<typeof createRepositoryApp> | undefined;
+  const app = () => {
+    if (!repository) {
+      repository = createRepositoryApp({ database, store, logger, inventory });
+      repository.on('error', (error: unknown) => logger.warn({ error: errorMessage(error) }, 'connection error'));
+    }
+    return repository;
+  };
+  const start = async (server: Server, scheme: 'http' | 'https', port: number, host: string) => {
+    server.listen(port, host);
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    const address = server.address();
+    const actualPort = typeof address === 'object' && address ? address.port : port;
+    return { server, url: `${scheme}://${host}:${actualPort}` };
+  };
   return {
     config,
     database,
@@ -47,17 +69,13 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
       });
       return importing;
     },
-    async listen(port = config.port, host = config.host) {
-      const app = createRepositoryApp({ database, store, logger, inventory });
-      app.on('error', (error: unknown) => logger.warn({ error: errorMessage(error) }, 'connection error'));
-      const server = app.listen(port, host);
-      await new Promise<void>((resolve, reject) => {
-        server.once('listening', resolve);
-        server.once('error', reject);
+    listen: (port = config.port, host = config.host) => start(createServer(app().callback()), 'http', port, host),
+    async listenTls(port = config.tls?.port, host = config.host) {
+      if (!config.tls || port === undefined) throw new UserFacingError('E_CONFIG_INVALID', 'lgwan.tls (cert, key, port) is not configured');
+      const [cert, key] = await Promise.all([readFile(config.tls.cert), readFile(config.tls.key)]).catch((cause: NodeJS.ErrnoException) => {
+        throw new UserFacingError('E_CONFIG_INVALID', `cannot read the TLS certificate or key: ${cause.message}`, { cause });
       });
-      const address = server.address();
-      const actualPort = typeof address === 'object' && address ? address.port : port;
-      return { server, url: `http://${host}:${actualPort}` };
+      return start(createHttpsServer({ cert, key }, app().callback()), 'https', port, host);
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Artifact } from '../../bundle/manifest.ts';
 import type { Inventory } from '../../coverage/inventory.ts';
 import type { LgwanState } from '../../importer/lgwan-state.ts';
 import { compareVersions } from '../../versions/index.ts';
+import { readLimitedBody } from '../read-limited-body.ts';
 
 /** Check-ins are small: an endpoint lists a few dozen products. */
 export const maxCheckInBytes = 64 * 1024;
@@ -72,19 +73,6 @@ export function planActions(state: LgwanState, checkIn: CheckIn): AgentAction[] 
   return actions;
 }
 
-async function readLimitedBody(ctx: Context): Promise<string> {
-  const declared = Number(ctx.get('Content-Length') || '0');
-  if (declared > maxCheckInBytes) ctx.throw(413, `a check-in is at most ${maxCheckInBytes} bytes`);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > maxCheckInBytes) ctx.throw(413, `a check-in is at most ${maxCheckInBytes} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /**
  * POST /api/v1/agent/checkin: the endpoint's inventory in, what to install out. JSON by
  * default; `Accept: text/tab-separated-values` gives one line per file for the POSIX sh
@@ -92,7 +80,7 @@ async function readLimitedBody(ctx: Context): Promise<string> {
  */
 export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: Inventory | undefined): Promise<void> {
   if (!ctx.is('application/json')) ctx.throw(415, 'send the check-in as application/json');
-  const text = await readLimitedBody(ctx);
+  const text = await readLimitedBody(ctx, maxCheckInBytes);
   let json: unknown;
   try {
     json = JSON.parse(text);
