@@ -1,8 +1,11 @@
 // npm run bench: every benchmark, each printing ratios against a reference run on this machine.
 import { benchServing } from './serve-vs-nginx.ts';
 import { ensureTools } from './tools.ts';
+import { benchUpdateChecks } from './update-checks.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const largeMiB = Number(process.env.BENCH_LARGE_MIB ?? 256);
 ensureTools();
-await benchServing({ largeMiB, seconds });
+const only = process.env.BENCH_ONLY;
+if (!only || only === 'serving') await benchServing({ largeMiB, seconds });
+if (!only || only === 'update-checks') await benchUpdateChecks({ seconds, connections: 1000 });

@@ -42,8 +42,9 @@ function toBytes(value: string): number {
   return Number(match[1]) * unit;
 }
 
-export function wrk(url: string, options: { threads: number; connections: number; seconds: number }): WrkResult {
-  const output = execFileSync('wrk', ['--latency', `-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, url], { encoding: 'utf8' });
+export function wrk(url: string, options: { threads: number; connections: number; seconds: number; script?: string }): WrkResult {
+  const args = ['--latency', `-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '10s', ...(options.script ? ['-s', options.script] : []), url];
+  const output = execFileSync('wrk', args, { encoding: 'utf8' });
   const requests = /Requests\/sec:\s+([\d.]+)/u.exec(output);
   const transfer = /Transfer\/sec:\s+([\d.]+[KMG]?B)/u.exec(output);
   const p50 = /\s50%\s+([\d.]+(?:us|ms|s))/u.exec(output);

@@ -47,7 +47,8 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     return repository;
   };
   const start = async (server: Server, scheme: 'http' | 'https', port: number, host: string) => {
-    server.listen(port, host);
+    // Node defaults to a backlog of 511: a burst of update checks beyond it waits for SYN retransmits (1 s, 3 s).
+    server.listen({ port, host, backlog: 4096 });
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', reject);

@@ -11,7 +11,7 @@ const run = promisify(execFile);
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 /** The real freshclam from Debian's clamav-freshclam, pointed at the repository with PrivateMirror. */
-async function freshclam(root: string, mirror: string): Promise<{ code: number; output: string; database: string }> {
+async function freshclam(root: string, mirror: string, directive: 'PrivateMirror' | 'DatabaseMirror' = 'PrivateMirror'): Promise<{ code: number; output: string; database: string }> {
   const database = path.join(root, 'clamav-db');
   await mkdir(database, { recursive: true });
   const config = path.join(root, 'freshclam.conf');
@@ -21,7 +21,7 @@ async function freshclam(root: string, mirror: string): Promise<{ code: number; 
       `DatabaseDirectory ${database}`,
       `UpdateLogFile ${path.join(root, 'freshclam.log')}`,
       'DatabaseOwner root',
-      `PrivateMirror ${mirror}`,
+      `${directive} ${mirror}`,
       'ExcludeDatabase daily',
       'ExcludeDatabase main',
       'ScriptedUpdates no',
@@ -79,6 +79,15 @@ test('the real freshclam updates bytecode.cvd from the repository, then finds it
   const endpoint = lgwan.inventory.endpoints().find((candidate) => candidate.kind === 'freshclam-uuid');
   t.regex(endpoint?.id ?? '', /^[0-9a-f-]{36}$/u);
   t.like(endpoint?.products.clamav, { product: 'clamav', version: '1.4.6', source: 'freshclam' });
+});
+
+test('the real freshclam also updates through DatabaseMirror with DNS off', async (t) => {
+  const { environment, url, requests } = await repository(t);
+  const result = await freshclam(environment.root, `${url}/clamav`, 'DatabaseMirror');
+  t.is(result.code, 0, result.output);
+  t.regex(result.output, /bytecode\.cvd updated \(version: 268/u);
+  t.false(requests.some((request) => request.url.endsWith('.cld') && request.status === 200));
+  t.is(sha256(await readFile(path.join(result.database, 'bytecode.cvd'))), sha256(await readFile(path.join(fixtures, 'clamav', 'bytecode.cvd'))));
 });
 
 test('a tampered CVD forced onto the repository is refused by the real freshclam too', async (t) => {
