@@ -114,9 +114,15 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
     return cached;
   }
 
+  let syntheticApt: Promise<Map<string, Buffer>> | undefined;
+
   async function body(urlPath: string): Promise<Buffer | undefined> {
     const fixture = fixtureFiles.get(urlPath);
     if (fixture) return readFile(fixture);
+    if (urlPath.startsWith('/synthetic-apt/')) {
+      syntheticApt ??= syntheticAptSuite(options.mozillaSigningKey);
+      return (await syntheticApt).get(urlPath);
+    }
     const moz = options.mozilla;
     if (urlPath === `/product-details/1.0/${moz.product}_versions.json`) {
       const key = moz.product === 'firefox' ? 'LATEST_FIREFOX_VERSION' : 'LATEST_THUNDERBIRD_VERSION';
@@ -198,6 +204,32 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A small apt suite in Debian's layout, signed by the simulator's vendor key, with all
+ * three release files Debian publishes: InRelease (clearsigned), Release and Release.gpg
+ * (detached). The real Debian fixture has only InRelease.
+ */
+async function syntheticAptSuite(armoredKey: string): Promise<Map<string, Buffer>> {
+  const signingKeys = await openpgp.readPrivateKey({ armoredKey });
+  const deb = deterministicBytes('synthetic-apt/hello_2.10-3_all.deb', 4096);
+  const packages = Buffer.from(
+    `Package: hello\nVersion: 2.10-3\nArchitecture: all\nFilename: pool/main/h/hello/hello_2.10-3_all.deb\nSize: ${deb.length}\nSHA256: ${createHash('sha256').update(deb).digest('hex')}\nDescription: example package\n\n`,
+  );
+  const release =
+    `Origin: Simulator\nLabel: Simulator\nSuite: stable\nCodename: stable\nDate: ${new Date(Date.now() - 3_600_000).toUTCString()}\n` +
+    `Valid-Until: ${new Date(Date.now() + 7 * 86_400_000).toUTCString()}\nAcquire-By-Hash: yes\nArchitectures: amd64 all\nComponents: main\nSHA256:\n` +
+    ` ${createHash('sha256').update(packages).digest('hex')} ${packages.length} main/binary-amd64/Packages\n`;
+  const clearsigned = await openpgp.sign({ message: await openpgp.createCleartextMessage({ text: release }), signingKeys });
+  const detached = await openpgp.sign({ message: await openpgp.createMessage({ text: release }), signingKeys, detached: true, format: 'armored' });
+  return new Map([
+    ['/synthetic-apt/dists/stable/InRelease', Buffer.from(clearsigned)],
+    ['/synthetic-apt/dists/stable/Release', Buffer.from(release)],
+    ['/synthetic-apt/dists/stable/Release.gpg', Buffer.from(detached as string)],
+    ['/synthetic-apt/dists/stable/main/binary-amd64/Packages', packages],
+    ['/synthetic-apt/pool/main/h/hello/hello_2.10-3_all.deb', deb],
+  ]);
 }
 
 /** A throwaway vendor signing key (the demo makes one at first run; tests make one per run). */

@@ -4,12 +4,22 @@ import type { AptSource } from '../catalog/schema.ts';
 import { assertSafeRelativePath } from '../core/safe-name.ts';
 import { compareVersions } from '../versions/index.ts';
 import { parsePackages, parseRelease, type ReleaseFile } from '../verify/apt-index.ts';
-import { verifyClearsigned } from '../verify/openpgp-signature.ts';
+import { verifyClearsigned, verifyDetachedSignature } from '../verify/openpgp-signature.ts';
 import { downloadChecked, storeBuffer, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): AptSource {
   if (context.entry.source.type !== 'apt') throw new Error('apt adapter given another source type');
   return context.entry.source;
+}
+
+/** A file the archive may or may not publish: undefined on 404, any other failure is an error. */
+async function fetchOptional(context: SourceContext, url: string): Promise<Buffer | undefined> {
+  try {
+    return await context.downloader.fetchBuffer(url, 64 * 1024 * 1024);
+  } catch (error) {
+    if (error instanceof UpstreamError && error.details.status === 404) return undefined;
+    throw error;
+  }
 }
 
 /** A suite snapshot is named by its InRelease `Date`, as a dotted version: 20261120.021110. */
@@ -58,6 +68,25 @@ export const aptAdapter: SourceAdapter = {
         size: inRelease.size, sha256: inRelease.sha256, role: 'material', verification: { method: 'apt-inrelease', key: source.signingKey },
       },
     ];
+
+    // Release + Release.gpg, when the archive publishes them: older clients and some tools read these.
+    const releaseBytes = await fetchOptional(context, `${source.baseUrl}dists/${source.suite}/Release`);
+    const releaseSignature = releaseBytes ? await fetchOptional(context, `${source.baseUrl}dists/${source.suite}/Release.gpg`) : undefined;
+    if (releaseBytes && releaseSignature) {
+      await verifyDetachedSignature(releaseBytes, releaseSignature, context.keyring.get(source.signingKey), `${source.baseUrl}dists/${source.suite}/Release`);
+      const releaseBlob = await storeBuffer(context, releaseBytes, 'Release');
+      const signatureBlob = await storeBuffer(context, releaseSignature, 'Release.gpg');
+      artifacts.push(
+        {
+          productId: entry.id, version, platform: 'any', locale: 'any', fileName: 'Release', path: `${distsPath}/Release`,
+          size: releaseBlob.size, sha256: releaseBlob.sha256, role: 'material', verification: { method: 'openpgp-detached', key: source.signingKey, signature: signatureBlob.sha256 },
+        },
+        {
+          productId: entry.id, version, platform: 'any', locale: 'any', fileName: 'Release.gpg', path: `${distsPath}/Release.gpg`,
+          size: signatureBlob.size, sha256: signatureBlob.sha256, role: 'material', verification: { method: 'signature-of', subject: releaseBlob.sha256 },
+        },
+      );
+    }
 
     let packagesText: { text: string; sha256: string } | undefined;
     for (const indexFile of source.indexFiles) {

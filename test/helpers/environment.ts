@@ -35,7 +35,9 @@ export async function createEnvironment(options: { mozilla?: Partial<MozillaProd
     const directory = path.join(root, side, 'vendor-keys');
     await mkdir(directory, { recursive: true });
     await writeFile(path.join(directory, 'mozilla-demo.asc'), vendorKey.publicKey);
-    await writeFile(path.join(directory, 'pins.yaml'), stringify({ keys: { 'mozilla-demo': { file: 'mozilla-demo.asc', fingerprints: [vendorKey.fingerprint] } } }));
+    // The simulator signs its Mozilla releases and its synthetic apt suite with the same per-run key.
+    const pin = { file: 'mozilla-demo.asc', fingerprints: [vendorKey.fingerprint] };
+    await writeFile(path.join(directory, 'pins.yaml'), stringify({ keys: { 'mozilla-demo': pin, 'simulator-archive': pin } }));
   }
   // The LGWAN side's own copy of the pinned keys.
   await cp(path.join(projectRoot, 'catalogs', 'keys'), path.join(root, 'lgwan', 'keys'), { recursive: true });

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
+import { stringify } from 'yaml';
 import { createEnvironment, fixtures, projectRoot } from '../helpers/environment.ts';
 import { logRequests } from '../helpers/request-log.ts';
 
@@ -92,3 +94,53 @@ test('an InRelease whose signed text was altered is refused by the real apt-get'
   const lists = await readdir(path.join(environment.root, 'apt', 'state', 'lists'));
   t.false(lists.some((name) => name.includes('InRelease')), 'apt kept no list from the forged suite');
 });
+
+test('a suite that also publishes Release and Release.gpg is mirrored with both, verified, and the real gpgv accepts them', async (t) => {
+  const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+  t.teardown(environment.cleanup);
+  const internet = await environment.openInternet();
+  const { fetched } = await internet.runOnce();
+  t.deepEqual(fetched.map((outcome) => outcome.status), ['fetched']);
+  const lgwan = await environment.openLgwan();
+  t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+
+  const served = async (name: string) => Buffer.from(await (await fetch(`${url}/apt/simulator/dists/stable/${name}`)).arrayBuffer());
+  const vendor = async (name: string) => Buffer.from(await (await fetch(`${environment.simulator.url}/synthetic-apt/dists/stable/${name}`)).arrayBuffer());
+  for (const name of ['InRelease', 'Release', 'Release.gpg']) t.deepEqual(await served(name), await vendor(name), `${name} byte for byte`);
+
+  const directory = path.join(environment.root, 'gpgv');
+  await mkdir(directory, { recursive: true });
+  await writeFile(path.join(directory, 'key.asc'), environment.vendorKey.publicKey);
+  await run('gpg', ['--batch', '--yes', '--dearmor', '--output', path.join(directory, 'key.gpg'), path.join(directory, 'key.asc')]);
+  await writeFile(path.join(directory, 'Release'), await served('Release'));
+  await writeFile(path.join(directory, 'Release.gpg'), await served('Release.gpg'));
+  const { stderr } = await run('gpgv', ['--keyring', path.join(directory, 'key.gpg'), path.join(directory, 'Release.gpg'), path.join(directory, 'Release')]);
+  t.regex(stderr, /Good signature/u);
+
+  // The same suite's Valid-Until was recorded at import for the status page.
+  const inRelease = lgwan.database.data.published!.artifacts.find((artifact) => artifact.fileName === 'InRelease')!;
+  t.truthy(lgwan.database.data.releaseValidUntil[inRelease.sha256]);
+});
+
+test('a Release whose detached signature does not verify stops the suite on the internet side', async (t) => {
+  const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+  t.teardown(environment.cleanup);
+  environment.simulator.faults.corrupt.add('/synthetic-apt/dists/stable/Release');
+  const { fetched } = await (await environment.openInternet()).runOnce();
+  t.is(fetched[0]!.status, 'failed');
+  t.regex(fetched[0]!.error!, /dists\/stable\/Release: no good signature by pinned key "simulator-archive"/u);
+});
+
+async function syntheticCatalog(): Promise<string> {
+  const directory = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-'));
+  await writeFile(
+    path.join(directory, 'synthetic.yaml'),
+    stringify({
+      id: 'simulator-stable', name: 'Simulator stable suite', vendor: 'Simulator', scheme: 'dotted', trust: 'vendor-signature',
+      source: { type: 'apt', mirror: 'simulator', baseUrl: 'https://vendor-simulator.invalid/synthetic-apt/', suite: 'stable', indexFiles: ['main/binary-amd64/Packages'], packages: ['hello'], signingKey: 'simulator-archive' },
+    }),
+  );
+  return directory;
+}
