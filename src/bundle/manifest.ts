@@ -71,6 +71,10 @@ export const productSummarySchema = z.strictObject({
   retention: z.int().min(1),
   /** Newest version the internet side has seen at the vendor, and when it first saw it. */
   latestSeen: z.strictObject({ version: z.string(), firstSeenAt: z.iso.datetime() }).nullable(),
+  /** When the internet side first saw, fetched and first bundled each retained release (patch latency). */
+  releases: z
+    .array(z.strictObject({ version: z.string(), firstSeenAt: z.iso.datetime(), fetchedAt: z.iso.datetime(), firstBundledAt: z.iso.datetime().nullable() }))
+    .optional(),
   /** Which native update protocol serves the product, and its parameters. */
   protocol: z
     .discriminatedUnion('type', [

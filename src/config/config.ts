@@ -11,6 +11,7 @@ const internetSchema = z.strictObject({
   transferKey: z.string().optional().describe('Ed25519 private key; default <storage>/transfer-key.pem'),
   schedule: z.string().default('17 */2 * * *').describe('cron expression for fetch + bundle + send'),
   bundleExpiryDays: z.int().min(1).max(365).default(30),
+  heartbeatHours: z.number().min(0.01).max(24 * 30).default(24).describe('resend the unchanged state after this long, so the LGWAN side can tell quiet from cut'),
   concurrencyPerHost: z.int().min(1).max(32).default(4),
   originRewrites: z.record(z.string(), z.string()).default({}).describe('catalog origin → origin actually contacted (demo and tests)'),
 });
@@ -23,6 +24,11 @@ const lgwanSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: z.int().min(0).max(65535).default(8080),
   importIntervalSeconds: z.int().min(1).max(86_400).default(30),
+  transferStaleHours: z.number().min(0.01).default(48).describe('alarm when no bundle was created for this long (the internet side sends one at least every heartbeatHours)'),
+  releaseLagHours: z.number().min(0).default(24).describe('alarm when a vendor release seen by the internet side is not published here after this long'),
+  endpointStaleDays: z.number().min(0.01).default(30).describe('endpoints not seen for this long are marked stale (never deleted)'),
+  diskLowPercent: z.number().min(0).max(100).default(10).describe('alarm when free space on the storage volume falls below this share'),
+  trustProxy: z.boolean().default(false).describe('take the client address from X-Forwarded-For (only behind your own edge cache)'),
   tls: z
     .strictObject({
       cert: z.string().describe('PEM certificate chain (from your internal CA)'),

@@ -22,8 +22,23 @@ export interface EndpointRecord {
   firstSeen: string;
   lastSeen: string;
   /** product key (product[/platform][/channel]) → what the endpoint runs. */
-  products: Record<string, { product: string; version: string; platform?: string; locale?: string; channel?: string; source: string; seenAt: string }>;
+  products: Record<string, EndpointProduct>;
 }
+
+export interface EndpointProduct {
+  product: string;
+  version: string;
+  platform?: string;
+  locale?: string;
+  channel?: string;
+  source: string;
+  seenAt: string;
+  /** When each recent version was first seen on this endpoint: how fast updates spread. */
+  firstSeen: Record<string, string>;
+}
+
+/** Versions remembered per endpoint and product; older ones say nothing about current releases. */
+const historyLength = 8;
 
 export interface InventoryState {
   endpoints: Record<string, EndpointRecord>;
@@ -61,6 +76,9 @@ export class Inventory {
     const endpoint = (endpoints[key] ??= { kind: observation.endpoint.kind, id: observation.endpoint.id, firstSeen: at, lastSeen: at, products: {} });
     endpoint.lastSeen = at;
     const productKey = [observation.product, observation.platform, observation.channel].filter(Boolean).join('/');
+    const firstSeen = { ...endpoint.products[productKey]?.firstSeen };
+    firstSeen[observation.version] ??= at;
+    const versions = Object.entries(firstSeen).sort(([, a], [, b]) => a.localeCompare(b));
     endpoint.products[productKey] = {
       product: observation.product,
       version: observation.version,
@@ -69,6 +87,7 @@ export class Inventory {
       ...(observation.channel ? { channel: observation.channel } : {}),
       source: observation.source,
       seenAt: at,
+      firstSeen: Object.fromEntries(versions.slice(-historyLength)),
     };
     this.#dirty = true;
   }

@@ -6,6 +6,8 @@ export interface ReleaseRecord {
   version: string;
   firstSeenAt: string;
   fetchedAt: string;
+  /** When this release first went into a bundle (transfer time for patch latency). */
+  firstBundledAt?: string;
   artifacts: Artifact[];
 }
 
@@ -32,6 +34,8 @@ export interface InternetState {
     lastManifestSha256: string | null;
     /** Fingerprint of the state the last bundle described; an unchanged state sends no bundle. */
     lastStateDigest: string | null;
+    /** When the last bundle was written; a quiet vendor still gets a heartbeat bundle. */
+    lastBundleAt: string | null;
     sentBlobs: Record<string, true>;
   };
 }
@@ -39,7 +43,7 @@ export interface InternetState {
 export const emptyInternetState: InternetState = {
   products: {},
   digests: {},
-  transfer: { lastSequence: 0, lastManifestSha256: null, lastStateDigest: null, sentBlobs: {} },
+  transfer: { lastSequence: 0, lastManifestSha256: null, lastStateDigest: null, lastBundleAt: null, sentBlobs: {} },
 };
 
 export function emptyProductState(): ProductState {

@@ -18,6 +18,11 @@ export interface BundleOptions {
   expiryDays?: number;
   /** Send even when the state is unchanged. */
   force?: boolean;
+  /**
+   * Send the (unchanged) state again after this long, so the LGWAN side can tell a quiet
+   * vendor from a cut link and bundles never reach their expiry.
+   */
+  heartbeatHours?: number;
   now?: () => Date;
 }
 
@@ -43,6 +48,7 @@ export type BundleOutcome = { status: 'sent'; sequence: number; file: string; bl
 export async function makeAndSendBundle(options: BundleOptions): Promise<BundleOutcome> {
   const now = options.now ?? (() => new Date());
   const data = options.database.data;
+  const createdAt = now();
   const products: ProductSummary[] = [];
   const artifacts: Artifact[] = [];
   for (const entry of options.entries) {
@@ -50,6 +56,7 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
     products.push({
       id: entry.id, name: entry.name, vendor: entry.vendor, scheme: entry.scheme, trust: entry.trust, retention: entry.retention,
       latestSeen: state.latestSeen,
+      releases: state.releases.map((release) => ({ version: release.version, firstSeenAt: release.firstSeenAt, fetchedAt: release.fetchedAt, firstBundledAt: release.firstBundledAt ?? createdAt.toISOString() })),
       protocol: protocolOf(entry),
       ...(entry.winget ? { winget: entry.winget } : {}),
       sourceHealth: state.health,
@@ -58,13 +65,13 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
   }
   // Timestamps of successful polls change every run; they alone are no reason to send.
   const stateDigest = createHash('sha256')
-    .update(JSON.stringify({ artifacts, products: products.map((product) => ({ ...product, sourceHealth: { ...product.sourceHealth, lastSuccessAt: null } })) }))
+    .update(JSON.stringify({ artifacts, products: products.map((product) => ({ ...product, releases: undefined, sourceHealth: { ...product.sourceHealth, lastSuccessAt: null } })) }))
     .digest('hex');
-  if (!options.force && stateDigest === data.transfer.lastStateDigest) return { status: 'unchanged', sequence: data.transfer.lastSequence };
+  const heartbeatDue = data.transfer.lastBundleAt === null || createdAt.getTime() - Date.parse(data.transfer.lastBundleAt) >= (options.heartbeatHours ?? 24) * 3_600_000;
+  if (!options.force && !heartbeatDue && stateDigest === data.transfer.lastStateDigest) return { status: 'unchanged', sequence: data.transfer.lastSequence };
 
   const blobs = new Map<string, number>();
   for (const artifact of artifacts) if (!data.transfer.sentBlobs[artifact.sha256]) blobs.set(artifact.sha256, artifact.size);
-  const createdAt = now();
   const manifest: Manifest = {
     format: bundleFormat,
     sequence: data.transfer.lastSequence + 1,
@@ -81,6 +88,8 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
   data.transfer.lastSequence = manifest.sequence;
   data.transfer.lastManifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');
   data.transfer.lastStateDigest = stateDigest;
+  data.transfer.lastBundleAt = manifest.createdAt;
+  for (const entry of options.entries) for (const release of data.products[entry.id]?.releases ?? []) release.firstBundledAt ??= manifest.createdAt;
   for (const sha256 of blobs.keys()) data.transfer.sentBlobs[sha256] = true;
   await options.database.write();
   const bytes = [...blobs.values()].reduce((sum, size) => sum + size, 0);

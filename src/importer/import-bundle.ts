@@ -95,6 +95,12 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
       for (let missing = highest + 1; missing < manifest.sequence; missing += 1) data.transfer.missingSequences.push(missing);
     }
     for (const [sha256, validUntil] of report.releaseValidUntil) data.releaseValidUntil[sha256] = validUntil.toISOString();
+    for (const product of manifest.products) {
+      for (const release of product.releases ?? []) {
+        const timeline = (data.releaseTimeline[product.id] ??= {});
+        timeline[release.version] ??= { firstSeenAt: release.firstSeenAt, fetchedAt: release.fetchedAt, firstBundledAt: release.firstBundledAt };
+      }
+    }
     for (const artifact of manifest.artifacts) {
       const versions = (data.firstPublished[artifact.productId] ??= {});
       versions[artifact.version] ??= at;

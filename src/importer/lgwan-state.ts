@@ -40,6 +40,8 @@ export interface LgwanState {
   firstPublished: Record<string, Record<string, string>>;
   /** sha256 of each imported apt InRelease → its Valid-Until: apt refuses the suite after it. */
   releaseValidUntil: Record<string, string>;
+  /** Per product and version, the internet side's timings (kept after retention drops the files). */
+  releaseTimeline: Record<string, Record<string, { firstSeenAt: string; fetchedAt: string; firstBundledAt: string | null }>>;
 }
 
 export const emptyLgwanState: LgwanState = {
@@ -50,6 +52,7 @@ export const emptyLgwanState: LgwanState = {
   digests: {},
   firstPublished: {},
   releaseValidUntil: {},
+  releaseTimeline: {},
 };
 
 export type LgwanDatabase = Low<LgwanState>;

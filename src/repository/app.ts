@@ -10,7 +10,7 @@ import type { BlobStore } from '../store/blob-store.ts';
 import { compareVersions } from '../versions/index.ts';
 import type { Inventory } from '../coverage/inventory.ts';
 import { handleMozillaUpdate } from './protocols/mozilla-aus.ts';
-import { cvdBuildTime, recordFreshclam } from './protocols/freshclam.ts';
+import { cvdBuildTime, recordDatabaseVersion, recordFreshclam } from './protocols/freshclam.ts';
 import { recordApt } from './protocols/apt.ts';
 import { handleCheckIn } from './protocols/agent.ts';
 import { handleWinget } from './protocols/winget.ts';
@@ -27,6 +27,8 @@ export interface RepositoryOptions {
   logger: Logger;
   /** Where native update checks and agent check-ins are recorded; none in a read-only replica. */
   inventory?: Inventory;
+  /** Client addresses from X-Forwarded-For: only behind the operator's own edge cache. */
+  trustProxy?: boolean;
   now?: () => Date;
 }
 
@@ -55,7 +57,7 @@ function describeArtifact(artifact: Artifact) {
  */
 export function createRepositoryApp(options: RepositoryOptions): Koa {
   const now = options.now ?? (() => new Date());
-  const app = new Koa();
+  const app = new Koa({ proxy: options.trustProxy ?? false });
   const router = new Router();
   const state = () => options.database.data;
 
@@ -200,6 +202,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     // pool/ paths name a version; apt indices and ClamAV databases change content under one name.
     const immutable = relative.startsWith('pool/') || relative.includes('/by-hash/') || (artifact?.path.startsWith('apt/') === true && artifact.role === 'payload');
     await serveArtifact(ctx, artifact, immutable);
+    if (artifact?.verification.method === 'clamav-cvd') recordDatabaseVersion(ctx, options.inventory, artifact);
   });
   return app;
 }

@@ -41,7 +41,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
   let repository: ReturnType<typeof createRepositoryApp> | undefined;
   const app = () => {
     if (!repository) {
-      repository = createRepositoryApp({ database, store, logger, inventory });
+      repository = createRepositoryApp({ database, store, logger, inventory, trustProxy: config.trustProxy });
       repository.on('error', (error: unknown) => logger.warn({ error: errorMessage(error) }, 'connection error'));
     }
     return repository;

@@ -70,6 +70,6 @@ test('Linux clients get the Linux MAR, and every check is an inventory record of
   t.is(parsed.update.buildID, simulatedBuildId('131.0.1', 'linux-x86_64'));
   const endpoint = lgwan.inventory.endpoints().find((candidate) => candidate.kind === 'address');
   t.truthy(endpoint);
-  t.like(endpoint!.products['firefox/linux-x86_64/release'], { product: 'firefox', version: '130.0', platform: 'linux-x86_64', locale: 'en-US', channel: 'release', source: 'mozilla-aus' });
-  t.deepEqual(Object.keys(endpoint!.products['firefox/linux-x86_64/release']!).sort(), ['channel', 'locale', 'platform', 'product', 'seenAt', 'source', 'version'], 'nothing more than that is stored');
+  t.like(endpoint!.products['demo-firefox/linux-x86_64/release'], { product: 'demo-firefox', version: '130.0', platform: 'linux-x86_64', locale: 'en-US', channel: 'release', source: 'mozilla-aus' });
+  t.deepEqual(Object.keys(endpoint!.products['demo-firefox/linux-x86_64/release']!).sort(), ['channel', 'firstSeen', 'locale', 'platform', 'product', 'seenAt', 'source', 'version'], 'nothing more than that is stored');
 });

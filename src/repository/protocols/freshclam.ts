@@ -31,10 +31,20 @@ const userAgentPattern = /^ClamAV\/([0-9][0-9A-Za-z.+-]*)\s*\((?:.*?UUID:\s*([0-
 export function recordFreshclam(ctx: Context, inventory: Inventory | undefined): void {
   const match = userAgentPattern.exec(ctx.get('User-Agent'));
   if (!match || !inventory) return;
-  inventory.record({
-    endpoint: match[2] ? { kind: 'freshclam-uuid', id: match[2].toLowerCase() } : { kind: 'address', id: ctx.ip },
-    source: 'freshclam',
-    product: 'clamav',
-    version: match[1]!,
-  });
+  inventory.record({ endpoint: freshclamIdentity(ctx, match), source: 'freshclam', product: 'clamav', version: match[1]! });
+}
+
+function freshclamIdentity(ctx: Context, match: RegExpExecArray) {
+  return match[2] ? { kind: 'freshclam-uuid' as const, id: match[2].toLowerCase() } : { kind: 'address' as const, id: ctx.ip };
+}
+
+/**
+ * After a database answer: a 304 means the endpoint holds the served version, a whole 200
+ * means it is about to. (A 206 header probe alone says nothing yet.)
+ */
+export function recordDatabaseVersion(ctx: Context, inventory: Inventory | undefined, artifact: { productId: string; version: string; platform: string }): void {
+  const match = userAgentPattern.exec(ctx.get('User-Agent'));
+  if (!match || !inventory) return;
+  if (ctx.status !== 304 && !(ctx.status === 200 && ctx.get('Range') === '' && ctx.method === 'GET')) return;
+  inventory.record({ endpoint: freshclamIdentity(ctx, match), source: 'freshclam', product: artifact.productId, version: artifact.version, platform: artifact.platform });
 }

@@ -114,10 +114,12 @@ export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: 
       : undefined,
   );
   if (safeCompare('mozilla', check.version, check.version) !== undefined) {
+    // The catalog product this endpoint's line belongs to, so coverage can count it.
+    const catalogProduct = state.published?.products.find((product) => product.protocol?.type === 'mozilla' && product.protocol.product === check.product && product.protocol.channel === check.channel);
     inventory?.record({
       endpoint: { kind: 'address', id: ctx.ip },
       source: 'mozilla-aus',
-      product: check.product,
+      product: catalogProduct?.id ?? check.product,
       version: check.version,
       platform: platformOfBuildTarget(check.buildTarget) ?? check.buildTarget,
       locale: check.locale,

@@ -1,0 +1,262 @@
+import type { ProductSummary } from '../bundle/manifest.ts';
+import type { LgwanState } from '../importer/lgwan-state.ts';
+import { compareVersions } from '../versions/index.ts';
+import type { EndpointRecord } from './inventory.ts';
+
+export interface VersionCount {
+  version: string;
+  count: number;
+}
+
+export interface EndpointBehind {
+  endpoint: string;
+  version: string;
+  platform: string | null;
+  channel: string | null;
+  /** Published versions newer than the endpoint's (null when its version does not parse). */
+  versionsBehind: number | null;
+  /** Days since a newer version became available here. */
+  daysBehind: number;
+  lastSeen: string;
+}
+
+export interface SegmentCoverage {
+  platform: string | null;
+  channel: string | null;
+  endpoints: number;
+  current: number;
+  share: number | null;
+}
+
+export interface ReleaseLatency {
+  version: string;
+  /** First seen at the vendor by the fetcher (the feeds we read give no publication time). */
+  firstSeenAt: string | null;
+  fetchedAt: string | null;
+  bundledAt: string | null;
+  publishedAt: string | null;
+  firstEndpointAt: string | null;
+  p50At: string | null;
+  p90At: string | null;
+  hours: { toPublish: number | null; toFirstEndpoint: number | null; toP50: number | null; toP90: number | null };
+}
+
+export interface ProductCoverage {
+  productId: string;
+  name: string;
+  vendor: string;
+  trust: ProductSummary['trust'];
+  newestVendor: string | null;
+  newestPublished: string | null;
+  publishedSince: string | null;
+  endpoints: number;
+  staleEndpoints: number;
+  current: number;
+  share: number | null;
+  histogram: VersionCount[];
+  segments: SegmentCoverage[];
+  behind: EndpointBehind[];
+  latency: ReleaseLatency[];
+  latencySummary: { releases: number; medianHoursToPublish: number | null; medianHoursToP90: number | null };
+}
+
+export interface CoverageReport {
+  generatedAt: string;
+  endpoints: { total: number; active: number; stale: number };
+  products: ProductCoverage[];
+}
+
+const hour = 3_600_000;
+const day = 24 * hour;
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+const hoursBetween = (from: string | null, to: string | null) => (from && to ? Math.round(((Date.parse(to) - Date.parse(from)) / hour) * 10) / 10 : null);
+
+/**
+ * Ranks every version a product's data mentions once, so that the many comparisons below
+ * are integer comparisons (100,000 endpoints × 30 products is the size to plan for).
+ * A version that does not parse under the product's scheme gets no rank.
+ */
+function rankVersions(scheme: ProductSummary['scheme'], versions: Iterable<string>): Map<string, number> {
+  const valid = [...new Set(versions)].filter((version) => {
+    try {
+      compareVersions(scheme, version, version);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  valid.sort((a, b) => compareVersions(scheme, a, b));
+  const ranks = new Map<string, number>();
+  valid.forEach((version, index) => {
+    const previous = valid[index - 1];
+    // Equal versions ("115.9.1esr" and "115.9.1") share a rank.
+    ranks.set(version, previous !== undefined && compareVersions(scheme, previous, version) === 0 ? ranks.get(previous)! : index);
+  });
+  return ranks;
+}
+
+/** Coverage, version spread and patch latency of every published product, from the endpoint inventory. */
+export function computeCoverage(state: LgwanState, endpoints: readonly EndpointRecord[], options: { now: Date; endpointStaleDays: number; latencyReleases?: number }): CoverageReport {
+  const now = options.now.getTime();
+  const staleBefore = now - options.endpointStaleDays * day;
+  const isStale = (endpoint: EndpointRecord) => Date.parse(endpoint.lastSeen) < staleBefore;
+  const published = state.published;
+  const products: ProductCoverage[] = [];
+
+  // Group inventory records by product once.
+  const recordsByProduct = new Map<string, { endpoint: EndpointRecord; record: EndpointRecord['products'][string] }[]>();
+  for (const endpoint of endpoints) {
+    for (const record of Object.values(endpoint.products)) {
+      let list = recordsByProduct.get(record.product);
+      if (!list) recordsByProduct.set(record.product, (list = []));
+      list.push({ endpoint, record });
+    }
+  }
+
+  for (const product of published?.products ?? []) {
+    const publishedVersions = new Set(published!.artifacts.filter((artifact) => artifact.productId === product.id).map((artifact) => artifact.version));
+    const timeline = state.releaseTimeline[product.id] ?? {};
+    const firstPublished = state.firstPublished[product.id] ?? {};
+    const records = recordsByProduct.get(product.id) ?? [];
+    const ranks = rankVersions(product.scheme, [
+      ...publishedVersions,
+      ...Object.keys(timeline),
+      ...Object.keys(firstPublished),
+      ...(product.latestSeen ? [product.latestSeen.version] : []),
+      ...records.flatMap(({ record }) => [record.version, ...Object.keys(record.firstSeen ?? {})]),
+    ]);
+    const rankOf = (version: string) => ranks.get(version);
+    let newestPublished: string | null = null;
+    for (const version of publishedVersions) if (newestPublished === null || (rankOf(version) ?? -1) > (rankOf(newestPublished) ?? -1)) newestPublished = version;
+    const newestRank = newestPublished === null ? undefined : rankOf(newestPublished);
+    // Versions ever published here, by rank, with their first publication time.
+    const publications = Object.entries(firstPublished)
+      .map(([version, at]) => ({ rank: rankOf(version), at: Date.parse(at) }))
+      .filter((entry): entry is { rank: number; at: number } => entry.rank !== undefined);
+
+    const active = records.filter(({ endpoint }) => !isStale(endpoint));
+    const staleEndpoints = new Set(records.filter(({ endpoint }) => isStale(endpoint)).map(({ endpoint }) => `${endpoint.kind}:${endpoint.id}`)).size;
+    const histogram = new Map<string, number>();
+    const segments = new Map<string, SegmentCoverage>();
+    const behind: EndpointBehind[] = [];
+    let current = 0;
+    for (const { endpoint, record } of active) {
+      histogram.set(record.version, (histogram.get(record.version) ?? 0) + 1);
+      const rank = rankOf(record.version);
+      const isCurrent = rank !== undefined && newestRank !== undefined && rank >= newestRank;
+      const key = `${record.platform ?? ''}\u0000${record.channel ?? ''}`;
+      const segment = segments.get(key) ?? { platform: record.platform ?? null, channel: record.channel ?? null, endpoints: 0, current: 0, share: null };
+      segment.endpoints += 1;
+      if (isCurrent) {
+        current += 1;
+        segment.current += 1;
+      } else if (newestRank !== undefined) {
+        let availableSince = Number.POSITIVE_INFINITY;
+        const newer = new Set<number>();
+        for (const publication of publications) {
+          if (rank === undefined || publication.rank > rank) {
+            availableSince = Math.min(availableSince, publication.at);
+            if (publication.rank <= newestRank) newer.add(publication.rank);
+          }
+        }
+        for (const version of publishedVersions) {
+          const publishedRank = rankOf(version);
+          if (publishedRank !== undefined && (rank === undefined || publishedRank > rank)) newer.add(publishedRank);
+        }
+        behind.push({
+          endpoint: `${endpoint.kind}:${endpoint.id}`,
+          version: record.version,
+          platform: record.platform ?? null,
+          channel: record.channel ?? null,
+          versionsBehind: rank === undefined ? null : newer.size,
+          daysBehind: Number.isFinite(availableSince) ? Math.max(0, Math.floor((now - availableSince) / day)) : 0,
+          lastSeen: endpoint.lastSeen,
+        });
+      }
+      segments.set(key, segment);
+    }
+    for (const segment of segments.values()) segment.share = segment.endpoints === 0 ? null : segment.current / segment.endpoints;
+    behind.sort((a, b) => b.daysBehind - a.daysBehind || a.endpoint.localeCompare(b.endpoint));
+
+    // Patch latency of recent releases: vendor → fetched → bundled → published → endpoints.
+    const releaseVersions = [...new Set([...Object.keys(timeline), ...Object.keys(firstPublished)])]
+      .filter((version) => rankOf(version) !== undefined)
+      .sort((a, b) => rankOf(b)! - rankOf(a)!)
+      .slice(0, options.latencyReleases ?? 10);
+    // Per active record: (rank, first seen time) pairs, to find when it first ran a version at least as new.
+    const adoption = active.map(({ record }) =>
+      Object.entries(record.firstSeen ?? { [record.version]: record.seenAt })
+        .map(([version, at]) => ({ rank: rankOf(version), at: Date.parse(at) }))
+        .filter((entry): entry is { rank: number; at: number } => entry.rank !== undefined),
+    );
+    const latency: ReleaseLatency[] = releaseVersions.map((version) => {
+      const rank = rankOf(version)!;
+      const reached: number[] = [];
+      for (const entries of adoption) {
+        let earliest = Number.POSITIVE_INFINITY;
+        for (const entry of entries) if (entry.rank >= rank && entry.at < earliest) earliest = entry.at;
+        if (Number.isFinite(earliest)) reached.push(earliest);
+      }
+      reached.sort((a, b) => a - b);
+      const population = active.length;
+      const at = (share: number) => {
+        const needed = Math.ceil(share * population);
+        return needed > 0 && reached.length >= needed ? new Date(reached[needed - 1]!).toISOString() : null;
+      };
+      const times = timeline[version];
+      const publishedAt = firstPublished[version] ?? null;
+      const firstEndpointAt = reached.length > 0 ? new Date(reached[0]!).toISOString() : null;
+      const p50At = at(0.5);
+      const p90At = at(0.9);
+      return {
+        version,
+        firstSeenAt: times?.firstSeenAt ?? null,
+        fetchedAt: times?.fetchedAt ?? null,
+        bundledAt: times?.firstBundledAt ?? null,
+        publishedAt,
+        firstEndpointAt,
+        p50At,
+        p90At,
+        hours: {
+          toPublish: hoursBetween(times?.firstSeenAt ?? null, publishedAt),
+          toFirstEndpoint: hoursBetween(publishedAt, firstEndpointAt),
+          toP50: hoursBetween(publishedAt, p50At),
+          toP90: hoursBetween(publishedAt, p90At),
+        },
+      };
+    });
+
+    products.push({
+      productId: product.id,
+      name: product.name,
+      vendor: product.vendor,
+      trust: product.trust,
+      newestVendor: product.latestSeen?.version ?? null,
+      newestPublished,
+      publishedSince: newestPublished === null ? null : (firstPublished[newestPublished] ?? null),
+      endpoints: active.length,
+      staleEndpoints,
+      current,
+      share: active.length === 0 ? null : current / active.length,
+      histogram: [...histogram].map(([version, count]) => ({ version, count })).sort((a, b) => (rankOf(b.version) ?? -1) - (rankOf(a.version) ?? -1) || b.count - a.count),
+      segments: [...segments.values()].sort((a, b) => `${a.platform}${a.channel}`.localeCompare(`${b.platform}${b.channel}`)),
+      behind,
+      latency,
+      latencySummary: {
+        releases: latency.length,
+        medianHoursToPublish: median(latency.map((release) => release.hours.toPublish).filter((value): value is number => value !== null)),
+        medianHoursToP90: median(latency.map((release) => release.hours.toP90).filter((value): value is number => value !== null)),
+      },
+    });
+  }
+
+  const stale = endpoints.filter(isStale).length;
+  return { generatedAt: options.now.toISOString(), endpoints: { total: endpoints.length, active: endpoints.length - stale, stale }, products };
+}
