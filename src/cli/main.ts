@@ -154,7 +154,11 @@ program
   .action(async (options: { config?: string; json?: boolean }) => {
     const config = await loadConfig(options.config);
     const side = await openLgwanSide(config.lgwan, createLogger('status', 'warn'));
-    const status = buildStatus(side.database.data, new Date());
+    const status = buildStatus(side.database.data, new Date(), {
+      transferStaleHours: config.lgwan.transferStaleHours,
+      releaseLagHours: config.lgwan.releaseLagHours,
+      diskLowPercent: config.lgwan.diskLowPercent,
+    });
     if (options.json) {
       console.log(JSON.stringify(status, null, 2));
       return;

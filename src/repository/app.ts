@@ -15,11 +15,11 @@ import { recordApt } from './protocols/apt.ts';
 import { handleCheckIn } from './protocols/agent.ts';
 import { handleWinget } from './protocols/winget.ts';
 import { readLimitedBody } from './read-limited-body.ts';
-import { languageOf } from './i18n.ts';
 import { publishedIndex } from './published-index.ts';
 import { serveImmutableFile } from './serve-file.ts';
-import { buildStatus } from './status-model.ts';
-import { renderStatusPage } from './status-page.ts';
+import { buildStatus, defaultThresholds, type AlarmThresholds } from './status-model.ts';
+import { addCoverageRoutes } from './coverage-routes.ts';
+import { CoverageView } from './coverage-view.ts';
 
 export interface RepositoryOptions {
   database: LgwanDatabase;
@@ -29,6 +29,12 @@ export interface RepositoryOptions {
   inventory?: Inventory;
   /** Client addresses from X-Forwarded-For: only behind the operator's own edge cache. */
   trustProxy?: boolean;
+  thresholds?: AlarmThresholds;
+  endpointStaleDays?: number;
+  /** How long a computed coverage report is reused (the page, API, CSV and /metrics share it). */
+  coverageTtlMs?: number;
+  /** Free and total bytes of the storage volume, refreshed by the caller. */
+  disk?: () => { freeBytes: number; totalBytes: number; path: string } | undefined;
   now?: () => Date;
 }
 
@@ -87,11 +93,10 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     await serveImmutableFile(ctx, { file, sha256: artifact.sha256, fileName: artifact.fileName, lastModified, immutable });
   };
 
-  router.get('/', (ctx) => {
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.body = renderStatusPage(buildStatus(state(), now()), languageOf(ctx.query.lang));
-  });
+  const status = () => buildStatus(state(), now(), options.thresholds ?? defaultThresholds, options.disk?.());
+  const endpointStaleDays = options.endpointStaleDays ?? 30;
+  const coverageView = new CoverageView(state, options.inventory, { endpointStaleDays, ttlMs: options.coverageTtlMs ?? 5000 });
+  addCoverageRoutes(router, { status, coverage: () => coverageView.report(now()), inventory: options.inventory, endpointStaleDays, now });
   router.get('/assets/status.css', (ctx) => {
     ctx.type = 'text/css; charset=utf-8';
     ctx.set('Cache-Control', 'public, max-age=3600');
@@ -112,11 +117,11 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   });
   router.get('/api/v1/status', (ctx) => {
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = buildStatus(state(), now());
+    ctx.body = status();
   });
   router.get('/api/v1/products', (ctx) => {
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = { products: buildStatus(state(), now()).products };
+    ctx.body = { products: status().products };
   });
   router.get('/api/v1/products/:id/releases', (ctx) => {
     const published = state().published;

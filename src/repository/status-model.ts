@@ -17,7 +17,7 @@ export interface ProductStatus {
 }
 
 export interface Alarm {
-  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until';
+  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low';
   severity: 'critical' | 'warning';
   at: string | null;
   subject: string;
@@ -67,8 +67,21 @@ function productRows(state: LgwanState): ProductStatus[] {
   return rows;
 }
 
+export interface AlarmThresholds {
+  transferStaleHours: number;
+  releaseLagHours: number;
+  diskLowPercent: number;
+}
+
+export const defaultThresholds: AlarmThresholds = { transferStaleHours: 48, releaseLagHours: 24, diskLowPercent: 10 };
+
 /** Every figure the status page shows, computed once; the page and /api/v1/status both render this. */
-export function buildStatus(state: LgwanState, now: Date): RepositoryStatus {
+export function buildStatus(
+  state: LgwanState,
+  now: Date,
+  thresholds: AlarmThresholds = defaultThresholds,
+  disk?: { freeBytes: number; totalBytes: number; path: string },
+): RepositoryStatus {
   const published = state.published;
   const products = productRows(state);
 
@@ -88,9 +101,17 @@ export function buildStatus(state: LgwanState, now: Date): RepositoryStatus {
     if (product.sourceHealth.consecutiveFailures >= failingAfter) {
       alarms.push({ kind: 'source-failing', severity: 'warning', at: product.sourceHealth.lastErrorAt, subject: product.id, detail: product.sourceHealth.lastError ?? '' });
     }
-    if (product.latestSeen && !product.upToDate) {
+    // A release seen at the vendor is expected here within releaseLagHours (the transfer takes time).
+    if (product.latestSeen && !product.upToDate && now.getTime() - Date.parse(product.latestSeen.firstSeenAt) >= thresholds.releaseLagHours * 3_600_000) {
       alarms.push({ kind: 'not-yet-published', severity: 'warning', at: product.latestSeen.firstSeenAt, subject: product.id, detail: product.latestSeen.version });
     }
+  }
+  // The internet side sends at least a heartbeat bundle daily: silence means the path is cut.
+  if (published && now.getTime() - Date.parse(published.bundleCreatedAt) >= thresholds.transferStaleHours * 3_600_000) {
+    alarms.push({ kind: 'transfer-stale', severity: 'critical', at: published.bundleCreatedAt, subject: 'transfer', detail: `last bundle ${state.transfer.lastBundle ?? ''} created ${published.bundleCreatedAt}` });
+  }
+  if (disk && disk.totalBytes > 0 && (disk.freeBytes / disk.totalBytes) * 100 < thresholds.diskLowPercent) {
+    alarms.push({ kind: 'disk-low', severity: 'critical', at: now.toISOString(), subject: disk.path, detail: `${Math.round(disk.freeBytes / 1024 ** 3)} GiB free of ${Math.round(disk.totalBytes / 1024 ** 3)} GiB` });
   }
   for (const artifact of publishedIndex(published).byPath.values()) {
     if (artifact.verification.method !== 'apt-inrelease') continue;

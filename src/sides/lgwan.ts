@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import path from 'node:path';
@@ -39,9 +39,27 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
   const inventory = await Inventory.open(config.storage);
   let importing: Promise<ImportOutcome[]> | undefined;
   let repository: ReturnType<typeof createRepositoryApp> | undefined;
+  // Free space on the storage volume, for the disk-low alarm; read once a minute, never per request.
+  let disk: { freeBytes: number; totalBytes: number; path: string } | undefined;
+  const refreshDisk = async () => {
+    const info = await statfs(config.storage).catch(() => undefined);
+    disk = info ? { freeBytes: info.bavail * info.bsize, totalBytes: info.blocks * info.bsize, path: config.storage } : undefined;
+  };
+  await refreshDisk();
+  const diskTimer = setInterval(() => void refreshDisk(), 60_000);
+  diskTimer.unref();
   const app = () => {
     if (!repository) {
-      repository = createRepositoryApp({ database, store, logger, inventory, trustProxy: config.trustProxy });
+      repository = createRepositoryApp({
+        database,
+        store,
+        logger,
+        inventory,
+        trustProxy: config.trustProxy,
+        thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent },
+        endpointStaleDays: config.endpointStaleDays,
+        disk: () => disk,
+      });
       repository.on('error', (error: unknown) => logger.warn({ error: errorMessage(error) }, 'connection error'));
     }
     return repository;
@@ -62,7 +80,10 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     database,
     store,
     inventory,
-    close: () => inventory.close(),
+    close: () => {
+      clearInterval(diskTimer);
+      return inventory.close();
+    },
     importOnce() {
       // One importer at a time: a poll that finds one running waits for it instead.
       importing ??= importFromSpool({ database, store, keyring, publicKey, keyId, storageRoot: config.storage, logger }, config.spool).finally(() => {

@@ -1,0 +1,107 @@
+import type Router from '@koa/router';
+import type { CoverageReport } from '../coverage/compute-coverage.ts';
+import type { Inventory } from '../coverage/inventory.ts';
+import { languageOf } from './i18n.ts';
+import { createMetrics } from './metrics.ts';
+import { renderCatalogPage } from './pages/catalog-page.ts';
+import { endpointsPerPage, renderEndpointPage, renderEndpointsPage } from './pages/endpoints-page.ts';
+import { renderOverviewPage } from './pages/overview-page.ts';
+import { renderProductPage } from './pages/product-page.ts';
+import type { RepositoryStatus } from './status-model.ts';
+
+export interface CoverageRoutesOptions {
+  status(): RepositoryStatus;
+  coverage(): CoverageReport;
+  inventory: Inventory | undefined;
+  endpointStaleDays: number;
+  now(): Date;
+}
+
+const csvCell = (value: unknown) => {
+  const text = value === null || value === undefined ? '' : String(value);
+  // Quote everything that could break a row; a leading = + - @ would be a formula in a spreadsheet.
+  return /[",\n\r]/u.test(text) || /^[=+\-@]/u.test(text) ? `"${text.replace(/"/gu, '""').replace(/^([=+\-@])/u, "'$1")}"` : text;
+};
+
+/** The coverage dashboard's pages and the JSON, CSV and Prometheus views of the same figures. */
+export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions): void {
+  const html = (ctx: { type: string; set(name: string, value: string): void }) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.set('Cache-Control', 'no-cache');
+  };
+
+  router.get('/', (ctx) => {
+    html(ctx);
+    ctx.body = renderOverviewPage(options.status(), options.coverage(), languageOf(ctx.query.lang));
+  });
+  router.get('/products/:id', (ctx) => {
+    html(ctx);
+    const id = ctx.params.id ?? '';
+    const product = options.coverage().products.find((candidate) => candidate.productId === id);
+    if (!product) ctx.status = 404;
+    ctx.body = renderProductPage(product, id, languageOf(ctx.query.lang));
+  });
+  router.get('/endpoints', (ctx) => {
+    html(ctx);
+    ctx.body = renderEndpointsPage(options.inventory?.endpoints() ?? [], Number(ctx.query.page ?? 1) || 1, options.now(), options.endpointStaleDays, languageOf(ctx.query.lang));
+  });
+  router.get('/endpoints/:key', (ctx) => {
+    html(ctx);
+    const key = ctx.params.key ?? '';
+    const endpoint = options.inventory?.endpoints().find((candidate) => `${candidate.kind}:${candidate.id}` === key);
+    if (!endpoint) ctx.status = 404;
+    ctx.body = renderEndpointPage(endpoint, key, options.coverage(), options.now(), options.endpointStaleDays, languageOf(ctx.query.lang));
+  });
+  router.get('/catalog', (ctx) => {
+    html(ctx);
+    ctx.body = renderCatalogPage(options.status(), languageOf(ctx.query.lang));
+  });
+
+  router.get('/api/v1/coverage', (ctx) => {
+    const report = options.coverage();
+    ctx.set('Cache-Control', 'no-cache');
+    // The lists of endpoints behind can be long: the summary gives their count, the product view the list.
+    ctx.body = { ...report, products: report.products.map(({ behind, ...product }) => ({ ...product, behindCount: behind.length })) };
+  });
+  router.get('/api/v1/products/:id/coverage', (ctx) => {
+    const product = options.coverage().products.find((candidate) => candidate.productId === ctx.params.id);
+    if (!product) return ctx.throw(404, `no product ${ctx.params.id}`);
+    const limit = Math.min(Math.max(Number(ctx.query.limit ?? 1000) || 1000, 1), 10_000);
+    const offset = Math.max(Number(ctx.query.offset ?? 0) || 0, 0);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = { ...product, behindCount: product.behind.length, behind: product.behind.slice(offset, offset + limit), offset, limit };
+  });
+  router.get('/api/v1/endpoints', (ctx) => {
+    const all = [...(options.inventory?.endpoints() ?? [])].sort((a, b) => b.lastSeen.localeCompare(a.lastSeen));
+    const limit = Math.min(Math.max(Number(ctx.query.limit ?? endpointsPerPage) || endpointsPerPage, 1), 10_000);
+    const offset = Math.max(Number(ctx.query.offset ?? 0) || 0, 0);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = { total: all.length, offset, limit, endpoints: all.slice(offset, offset + limit) };
+  });
+  router.get('/api/v1/endpoints/:key', (ctx) => {
+    const endpoint = options.inventory?.endpoints().find((candidate) => `${candidate.kind}:${candidate.id}` === ctx.params.key);
+    if (!endpoint) ctx.throw(404, `no endpoint ${ctx.params.key}`);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = endpoint;
+  });
+  router.get('/api/v1/coverage.csv', (ctx) => {
+    const rows = [
+      ['product', 'name', 'vendor_newest', 'lgwan_newest', 'published_since', 'endpoints', 'current', 'share_percent', 'behind', 'stale_endpoints', 'median_hours_to_publish', 'median_hours_to_p90', 'trust'],
+      ...options.coverage().products.map((product) => [
+        product.productId, product.name, product.newestVendor, product.newestPublished, product.publishedSince, product.endpoints, product.current,
+        product.share === null ? null : Math.round(product.share * 1000) / 10, product.behind.length, product.staleEndpoints,
+        product.latencySummary.medianHoursToPublish, product.latencySummary.medianHoursToP90, product.trust,
+      ]),
+    ];
+    ctx.type = 'text/csv; charset=utf-8';
+    ctx.set('Content-Disposition', 'attachment; filename="lgwan-coverage.csv"');
+    // A byte-order mark so that Excel on Japanese Windows reads UTF-8, not Shift_JIS.
+    ctx.body = `\uFEFF${rows.map((row) => row.map(csvCell).join(',')).join('\r\n')}\r\n`;
+  });
+
+  const metrics = createMetrics(() => ({ status: options.status(), coverage: options.coverage() }));
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metrics.contentType;
+    ctx.body = await metrics.metrics();
+  });
+}

@@ -1,0 +1,51 @@
+import type { CoverageReport } from '../../coverage/compute-coverage.ts';
+import type { EndpointRecord } from '../../coverage/inventory.ts';
+import { dictionaries, type Language } from '../i18n.ts';
+import { escapeHtml, href, layout, time } from './layout.ts';
+
+export const endpointsPerPage = 100;
+
+function isStale(endpoint: EndpointRecord, now: Date, staleDays: number): boolean {
+  return now.getTime() - Date.parse(endpoint.lastSeen) > staleDays * 86_400_000;
+}
+
+/** `/endpoints`: every endpoint, most recently seen first, a page at a time. */
+export function renderEndpointsPage(endpoints: readonly EndpointRecord[], page: number, now: Date, staleDays: number, language: Language): string {
+  const t = dictionaries[language];
+  const sorted = [...endpoints].sort((a, b) => b.lastSeen.localeCompare(a.lastSeen));
+  const pages = Math.max(1, Math.ceil(sorted.length / endpointsPerPage));
+  const current = Math.min(Math.max(1, page), pages);
+  const rows = sorted
+    .slice((current - 1) * endpointsPerPage, current * endpointsPerPage)
+    .map((endpoint) => {
+      const key = `${endpoint.kind}:${endpoint.id}`;
+      const products = Object.values(endpoint.products)
+        .map((record) => `${escapeHtml(record.product)} ${escapeHtml(record.version)}`)
+        .join(', ');
+      return `<tr><td><a href="${href(`/endpoints/${encodeURIComponent(key)}`, language)}"><code>${escapeHtml(key)}</code></a></td><td>${products}</td><td>${time(endpoint.lastSeen, language)}</td><td>${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : escapeHtml(t.active)}</td></tr>`;
+    })
+    .join('');
+  const pager = `<p>${current > 1 ? `<a href="${href('/endpoints', language, { page: current - 1 })}">${escapeHtml(t.previous)}</a>` : ''} ${current} / ${pages} ${current < pages ? `<a href="${href('/endpoints', language, { page: current + 1 })}">${escapeHtml(t.next)}</a>` : ''}</p>`;
+  const body = `<h2>${escapeHtml(t.endpointsPage)} (${endpoints.length})</h2>
+<table><thead><tr><th>${escapeHtml(t.endpoint)}</th><th>${escapeHtml(t.product)}</th><th>${escapeHtml(t.lastSeen)}</th><th>${escapeHtml(t.state)}</th></tr></thead><tbody>${rows}</tbody></table>${pager}`;
+  return layout({ title: t.endpointsPage, language, path: '/endpoints', query: { page: current }, body });
+}
+
+/** `/endpoints/<kind:id>`: what one endpoint runs against what is published. */
+export function renderEndpointPage(endpoint: EndpointRecord | undefined, key: string, coverage: CoverageReport, now: Date, staleDays: number, language: Language): string {
+  const t = dictionaries[language];
+  const path = `/endpoints/${encodeURIComponent(key)}`;
+  if (!endpoint) return layout({ title: key, language, path, body: `<h2><code>${escapeHtml(key)}</code></h2><p>${escapeHtml(t.unknownEndpoint)}</p>` });
+  const newest = new Map(coverage.products.map((product) => [product.productId, product.newestPublished]));
+  const rows = Object.values(endpoint.products)
+    .map((record) => {
+      const target = newest.get(record.product);
+      const state = target === undefined ? '' : target === record.version ? `<span class="badge ok">${escapeHtml(t.upToDate)}</span>` : `<span class="badge warn">${escapeHtml(t.behind)}</span>`;
+      return `<tr><td>${escapeHtml(record.product)}</td><td>${escapeHtml(record.version)}</td><td>${escapeHtml(target ?? '—')}</td><td>${escapeHtml(record.platform ?? '—')}</td><td>${escapeHtml(record.channel ?? '—')}</td><td>${escapeHtml(record.source)}</td><td>${time(record.seenAt, language)}</td><td>${state}</td></tr>`;
+    })
+    .join('');
+  const body = `<h2><code>${escapeHtml(key)}</code> ${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : ''}</h2>
+<dl><dt>${escapeHtml(t.kind)}</dt><dd>${escapeHtml(endpoint.kind)}</dd><dt>${escapeHtml(t.firstSeenEndpoint)}</dt><dd>${time(endpoint.firstSeen, language)}</dd><dt>${escapeHtml(t.lastSeen)}</dt><dd>${time(endpoint.lastSeen, language)}</dd></dl>
+<table><thead><tr><th>${escapeHtml(t.product)}</th><th>${escapeHtml(t.version)}</th><th>${escapeHtml(t.newestPublished)}</th><th>${escapeHtml(t.platform)}</th><th>${escapeHtml(t.channel)}</th><th>${escapeHtml(t.source)}</th><th>${escapeHtml(t.lastSeen)}</th><th>${escapeHtml(t.state)}</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return layout({ title: key, language, path, body });
+}
