@@ -39,6 +39,7 @@ export interface RepositoryOptions {
 }
 
 const stylesheet = readFileSync(fileURLToPath(new URL('./assets/status.css', import.meta.url)));
+const icon = readFileSync(fileURLToPath(new URL('./assets/icon.svg', import.meta.url)));
 const openapi = readFileSync(fileURLToPath(new URL('./openapi.json', import.meta.url)));
 
 function describeArtifact(artifact: Artifact) {
@@ -97,6 +98,12 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   const endpointStaleDays = options.endpointStaleDays ?? 30;
   const coverageView = new CoverageView(state, options.inventory, { endpointStaleDays, ttlMs: options.coverageTtlMs ?? 5000 });
   addCoverageRoutes(router, { status, coverage: () => coverageView.report(now()), inventory: options.inventory, endpointStaleDays, now });
+  // Browsers ask for /favicon.ico on their own; answering keeps their consoles clean.
+  router.get(['/assets/icon.svg', '/favicon.ico'], (ctx) => {
+    ctx.type = 'image/svg+xml';
+    ctx.set('Cache-Control', 'public, max-age=86400');
+    ctx.body = icon;
+  });
   router.get('/assets/status.css', (ctx) => {
     ctx.type = 'text/css; charset=utf-8';
     ctx.set('Cache-Control', 'public, max-age=3600');

@@ -35,6 +35,7 @@ export function latencyTimeline(releases: readonly ReleaseLatency[], labels: { p
   const axisWidth = 560;
   const scale = (hours: number) => Math.max(0, (hours / max) * axisWidth);
   const legendY = rows.length * rowHeight + 18;
+  const legendRowHeight = 18;
   const body = rows
     .map((release, index) => {
       const y = index * rowHeight + 4;
@@ -54,8 +55,8 @@ export function latencyTimeline(releases: readonly ReleaseLatency[], labels: { p
     ['#2e7d4f', labels.p50],
     ['#8fc7a3', labels.p90],
   ]
-    .map(([color, label], index) => `<rect x="${labelWidth + index * 190}" y="${legendY - 10}" width="12" height="12" fill="${color}"/><text x="${labelWidth + index * 190 + 18}" y="${legendY}">${escapeHtml(label)}</text>`)
+    .map(([color, label], index) => `<rect x="${labelWidth}" y="${legendY - 10 + index * legendRowHeight}" width="12" height="12" fill="${color}"/><text x="${labelWidth + 18}" y="${legendY + index * legendRowHeight}">${escapeHtml(label)}</text>`)
     .join('');
-  const height = legendY + 10;
+  const height = legendY + 2 * legendRowHeight + 10;
   return `<svg class="chart" role="img" aria-label="${escapeHtml(title)}" viewBox="0 0 ${labelWidth + axisWidth + 20} ${height}" width="${labelWidth + axisWidth + 20}" height="${height}">${body}${legend}<text x="${labelWidth + axisWidth}" y="${legendY}" text-anchor="end">${Math.round(max)} h</text></svg>`;
 }

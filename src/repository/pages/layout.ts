@@ -53,6 +53,7 @@ export function layout(options: { title: string; language: Language; path: strin
 ${options.refresh === false ? '' : '<meta http-equiv="refresh" content="60">'}
 <title>${escapeHtml(options.title)} — ${escapeHtml(t.title)}</title>
 <link rel="stylesheet" href="/assets/status.css">
+<link rel="icon" href="/assets/icon.svg" type="image/svg+xml">
 </head>
 <body>
 <header><h1><a href="${href('/', options.language)}">${escapeHtml(t.title)}</a></h1>
