@@ -2,6 +2,7 @@
 import { benchServing } from './serve-vs-nginx.ts';
 import { ensureTools } from './tools.ts';
 import { benchUpdateChecks } from './update-checks.ts';
+import { benchCoverage } from './coverage.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const largeMiB = Number(process.env.BENCH_LARGE_MIB ?? 256);
@@ -9,3 +10,4 @@ ensureTools();
 const only = process.env.BENCH_ONLY;
 if (!only || only === 'serving') await benchServing({ largeMiB, seconds });
 if (!only || only === 'update-checks') await benchUpdateChecks({ seconds, connections: 1000 });
+if (!only || only === 'coverage') benchCoverage();

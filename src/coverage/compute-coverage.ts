@@ -106,106 +106,129 @@ function rankVersions(scheme: ProductSummary['scheme'], versions: Iterable<strin
 export function computeCoverage(state: LgwanState, endpoints: readonly EndpointRecord[], options: { now: Date; endpointStaleDays: number; latencyReleases?: number }): CoverageReport {
   const now = options.now.getTime();
   const staleBefore = now - options.endpointStaleDays * day;
-  const isStale = (endpoint: EndpointRecord) => Date.parse(endpoint.lastSeen) < staleBefore;
   const published = state.published;
   const products: ProductCoverage[] = [];
+  // Timestamps repeat a lot (one check-in stamps many products): parse each string once.
+  const parsedTimes = new Map<string, number>();
+  const parseTime = (value: string) => {
+    let parsed = parsedTimes.get(value);
+    if (parsed === undefined) parsedTimes.set(value, (parsed = Date.parse(value)));
+    return parsed;
+  };
 
-  // Group inventory records by product once.
-  const recordsByProduct = new Map<string, { endpoint: EndpointRecord; record: EndpointRecord['products'][string] }[]>();
+  // Group inventory records by product once; staleness is a property of the endpoint.
+  interface Observation {
+    key: string;
+    endpoint: EndpointRecord;
+    record: EndpointRecord['products'][string];
+    stale: boolean;
+  }
+  const recordsByProduct = new Map<string, Observation[]>();
+  let staleCount = 0;
   for (const endpoint of endpoints) {
-    for (const record of Object.values(endpoint.products)) {
+    const stale = parseTime(endpoint.lastSeen) < staleBefore;
+    if (stale) staleCount += 1;
+    const key = `${endpoint.kind}:${endpoint.id}`;
+    for (const productKey in endpoint.products) {
+      const record = endpoint.products[productKey]!;
       let list = recordsByProduct.get(record.product);
       if (!list) recordsByProduct.set(record.product, (list = []));
-      list.push({ endpoint, record });
+      list.push({ key, endpoint, record, stale });
     }
   }
 
   for (const product of published?.products ?? []) {
-    const publishedVersions = new Set(published!.artifacts.filter((artifact) => artifact.productId === product.id).map((artifact) => artifact.version));
+    const publishedVersions = new Set<string>();
+    for (const artifact of published!.artifacts) if (artifact.productId === product.id) publishedVersions.add(artifact.version);
     const timeline = state.releaseTimeline[product.id] ?? {};
     const firstPublished = state.firstPublished[product.id] ?? {};
     const records = recordsByProduct.get(product.id) ?? [];
-    const ranks = rankVersions(product.scheme, [
-      ...publishedVersions,
-      ...Object.keys(timeline),
-      ...Object.keys(firstPublished),
-      ...(product.latestSeen ? [product.latestSeen.version] : []),
-      ...records.flatMap(({ record }) => [record.version, ...Object.keys(record.firstSeen ?? {})]),
-    ]);
+    const mentioned = new Set<string>([...publishedVersions, ...Object.keys(timeline), ...Object.keys(firstPublished)]);
+    if (product.latestSeen) mentioned.add(product.latestSeen.version);
+    for (const { record } of records) {
+      mentioned.add(record.version);
+      for (const version in record.firstSeen) mentioned.add(version);
+    }
+    const ranks = rankVersions(product.scheme, mentioned);
     const rankOf = (version: string) => ranks.get(version);
     let newestPublished: string | null = null;
     for (const version of publishedVersions) if (newestPublished === null || (rankOf(version) ?? -1) > (rankOf(newestPublished) ?? -1)) newestPublished = version;
     const newestRank = newestPublished === null ? undefined : rankOf(newestPublished);
-    // Versions ever published here, by rank, with their first publication time.
-    const publications = Object.entries(firstPublished)
-      .map(([version, at]) => ({ rank: rankOf(version), at: Date.parse(at) }))
-      .filter((entry): entry is { rank: number; at: number } => entry.rank !== undefined);
 
-    const active = records.filter(({ endpoint }) => !isStale(endpoint));
-    const staleEndpoints = new Set(records.filter(({ endpoint }) => isStale(endpoint)).map(({ endpoint }) => `${endpoint.kind}:${endpoint.id}`)).size;
-    const histogram = new Map<string, number>();
-    const segments = new Map<string, SegmentCoverage>();
-    const behind: EndpointBehind[] = [];
-    let current = 0;
-    for (const { endpoint, record } of active) {
-      histogram.set(record.version, (histogram.get(record.version) ?? 0) + 1);
-      const rank = rankOf(record.version);
-      const isCurrent = rank !== undefined && newestRank !== undefined && rank >= newestRank;
-      const key = `${record.platform ?? ''}\u0000${record.channel ?? ''}`;
-      const segment = segments.get(key) ?? { platform: record.platform ?? null, channel: record.channel ?? null, endpoints: 0, current: 0, share: null };
-      segment.endpoints += 1;
-      if (isCurrent) {
-        current += 1;
-        segment.current += 1;
-      } else if (newestRank !== undefined) {
+    // How far behind depends only on the version an endpoint runs: one answer per rank.
+    const publications = Object.entries(firstPublished)
+      .map(([version, at]) => ({ rank: rankOf(version), at: parseTime(at) }))
+      .filter((entry): entry is { rank: number; at: number } => entry.rank !== undefined);
+    const publishedRanks = [...publishedVersions].map(rankOf).filter((rank): rank is number => rank !== undefined);
+    const behindByRank = new Map<number | undefined, { versionsBehind: number | null; daysBehind: number }>();
+    const behindOf = (rank: number | undefined) => {
+      let answer = behindByRank.get(rank);
+      if (!answer) {
         let availableSince = Number.POSITIVE_INFINITY;
         const newer = new Set<number>();
         for (const publication of publications) {
           if (rank === undefined || publication.rank > rank) {
             availableSince = Math.min(availableSince, publication.at);
-            if (publication.rank <= newestRank) newer.add(publication.rank);
+            if (newestRank !== undefined && publication.rank <= newestRank) newer.add(publication.rank);
           }
         }
-        for (const version of publishedVersions) {
-          const publishedRank = rankOf(version);
-          if (publishedRank !== undefined && (rank === undefined || publishedRank > rank)) newer.add(publishedRank);
-        }
-        behind.push({
-          endpoint: `${endpoint.kind}:${endpoint.id}`,
-          version: record.version,
-          platform: record.platform ?? null,
-          channel: record.channel ?? null,
-          versionsBehind: rank === undefined ? null : newer.size,
-          daysBehind: Number.isFinite(availableSince) ? Math.max(0, Math.floor((now - availableSince) / day)) : 0,
-          lastSeen: endpoint.lastSeen,
-        });
+        for (const publishedRank of publishedRanks) if (rank === undefined || publishedRank > rank) newer.add(publishedRank);
+        answer = { versionsBehind: rank === undefined ? null : newer.size, daysBehind: Number.isFinite(availableSince) ? Math.max(0, Math.floor((now - availableSince) / day)) : 0 };
+        behindByRank.set(rank, answer);
       }
-      segments.set(key, segment);
-    }
-    for (const segment of segments.values()) segment.share = segment.endpoints === 0 ? null : segment.current / segment.endpoints;
-    behind.sort((a, b) => b.daysBehind - a.daysBehind || a.endpoint.localeCompare(b.endpoint));
+      return answer;
+    };
 
-    // Patch latency of recent releases: vendor → fetched → bundled → published → endpoints.
     const releaseVersions = [...new Set([...Object.keys(timeline), ...Object.keys(firstPublished)])]
       .filter((version) => rankOf(version) !== undefined)
       .sort((a, b) => rankOf(b)! - rankOf(a)!)
       .slice(0, options.latencyReleases ?? 10);
-    // Per active record: (rank, first seen time) pairs, to find when it first ran a version at least as new.
-    const adoption = active.map(({ record }) =>
-      Object.entries(record.firstSeen ?? { [record.version]: record.seenAt })
-        .map(([version, at]) => ({ rank: rankOf(version), at: Date.parse(at) }))
-        .filter((entry): entry is { rank: number; at: number } => entry.rank !== undefined),
-    );
-    const latency: ReleaseLatency[] = releaseVersions.map((version) => {
-      const rank = rankOf(version)!;
-      const reached: number[] = [];
-      for (const entries of adoption) {
-        let earliest = Number.POSITIVE_INFINITY;
-        for (const entry of entries) if (entry.rank >= rank && entry.at < earliest) earliest = entry.at;
-        if (Number.isFinite(earliest)) reached.push(earliest);
+    const releaseRanks = releaseVersions.map((version) => rankOf(version)!);
+    const reachedTimes: number[][] = releaseVersions.map(() => []);
+
+    const histogram = new Map<string, number>();
+    const segments = new Map<string, SegmentCoverage>();
+    const behind: EndpointBehind[] = [];
+    const staleEndpoints = new Set<string>();
+    let current = 0;
+    let population = 0;
+    for (const { key, endpoint, record, stale } of records) {
+      if (stale) {
+        staleEndpoints.add(key);
+        continue;
       }
-      reached.sort((a, b) => a - b);
-      const population = active.length;
+      population += 1;
+      histogram.set(record.version, (histogram.get(record.version) ?? 0) + 1);
+      const rank = rankOf(record.version);
+      const isCurrent = rank !== undefined && newestRank !== undefined && rank >= newestRank;
+      const segmentKey = `${record.platform ?? ''}\u0000${record.channel ?? ''}`;
+      let segment = segments.get(segmentKey);
+      if (!segment) segments.set(segmentKey, (segment = { platform: record.platform ?? null, channel: record.channel ?? null, endpoints: 0, current: 0, share: null }));
+      segment.endpoints += 1;
+      if (isCurrent) {
+        current += 1;
+        segment.current += 1;
+      } else if (newestRank !== undefined) {
+        const { versionsBehind, daysBehind } = behindOf(rank);
+        behind.push({ endpoint: key, version: record.version, platform: record.platform ?? null, channel: record.channel ?? null, versionsBehind, daysBehind, lastSeen: endpoint.lastSeen });
+      }
+      // When this endpoint first ran each release or anything newer.
+      const firstSeen = record.firstSeen ?? { [record.version]: record.seenAt };
+      for (let index = 0; index < releaseRanks.length; index += 1) {
+        let earliest = Number.POSITIVE_INFINITY;
+        for (const version in firstSeen) {
+          const seenRank = rankOf(version);
+          if (seenRank !== undefined && seenRank >= releaseRanks[index]!) earliest = Math.min(earliest, parseTime(firstSeen[version]!));
+        }
+        if (Number.isFinite(earliest)) reachedTimes[index]!.push(earliest);
+      }
+    }
+    for (const segment of segments.values()) segment.share = segment.endpoints === 0 ? null : segment.current / segment.endpoints;
+    behind.sort((a, b) => b.daysBehind - a.daysBehind || (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
+
+    // Patch latency of recent releases: vendor → fetched → bundled → published → endpoints.
+    const latency: ReleaseLatency[] = releaseVersions.map((version, index) => {
+      const reached = reachedTimes[index]!.sort((a, b) => a - b);
       const at = (share: number) => {
         const needed = Math.ceil(share * population);
         return needed > 0 && reached.length >= needed ? new Date(reached[needed - 1]!).toISOString() : null;
@@ -241,10 +264,10 @@ export function computeCoverage(state: LgwanState, endpoints: readonly EndpointR
       newestVendor: product.latestSeen?.version ?? null,
       newestPublished,
       publishedSince: newestPublished === null ? null : (firstPublished[newestPublished] ?? null),
-      endpoints: active.length,
-      staleEndpoints,
+      endpoints: population,
+      staleEndpoints: staleEndpoints.size,
       current,
-      share: active.length === 0 ? null : current / active.length,
+      share: population === 0 ? null : current / population,
       histogram: [...histogram].map(([version, count]) => ({ version, count })).sort((a, b) => (rankOf(b.version) ?? -1) - (rankOf(a.version) ?? -1) || b.count - a.count),
       segments: [...segments.values()].sort((a, b) => `${a.platform}${a.channel}`.localeCompare(`${b.platform}${b.channel}`)),
       behind,
@@ -257,6 +280,5 @@ export function computeCoverage(state: LgwanState, endpoints: readonly EndpointR
     });
   }
 
-  const stale = endpoints.filter(isStale).length;
-  return { generatedAt: options.now.toISOString(), endpoints: { total: endpoints.length, active: endpoints.length - stale, stale }, products };
+  return { generatedAt: options.now.toISOString(), endpoints: { total: endpoints.length, active: endpoints.length - staleCount, stale: staleCount }, products };
 }
