@@ -1,0 +1,76 @@
+import test, { type ExecutionContext } from 'ava';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { loadConfig } from '../../src/config/config.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { openLgwanSide } from '../../src/sides/lgwan.ts';
+import { createEnvironment } from '../helpers/environment.ts';
+
+async function repositoryWithEndpoints(t: ExecutionContext) {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  await (await environment.openInternet()).runOnce();
+  const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
+  const config = parse(await readFile(configFile, 'utf8')) as { lgwan: Record<string, unknown> };
+  config.lgwan.trustProxy = true;
+  await writeFile(configFile, stringify(config));
+  const lgwan = await openLgwanSide((await loadConfig(configFile)).lgwan, silentLogger);
+  await lgwan.importOnce();
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  for (const [agentId, version] of [['pc-1', '131.0'], ['pc-2', '130.0'], ['pc-3', '=cmd|calc']]) {
+    const body = JSON.stringify({ agentId, os: 'windows', installed: [{ product: 'demo-firefox', version: version!.replace(/[^A-Za-z0-9.]/gu, ''), platform: 'win64', locale: 'ja' }] });
+    await (await fetch(`${url}/api/v1/agent/checkin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).text();
+  }
+  return { url, lgwan };
+}
+
+test('the coverage API, the CSV export and /metrics report the same figures', async (t) => {
+  const { url } = await repositoryWithEndpoints(t);
+  const api = (await (await fetch(`${url}/api/v1/coverage`)).json()) as { endpoints: { total: number }; products: { productId: string; endpoints: number; current: number; share: number; behindCount: number; newestPublished: string }[] };
+  const firefox = api.products.find((product) => product.productId === 'demo-firefox')!;
+  t.like(firefox, { endpoints: 3, current: 1, behindCount: 2, newestPublished: '131.0' });
+  t.is(api.endpoints.total, 3);
+
+  const csvResponse = await fetch(`${url}/api/v1/coverage.csv`);
+  t.regex(csvResponse.headers.get('content-type') ?? '', /^text\/csv/u);
+  const bytes = Buffer.from(await csvResponse.arrayBuffer());
+  t.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 with a byte-order mark for Excel on Japanese Windows');
+  const csv = bytes.subarray(3).toString('utf8');
+  t.true(csv.startsWith('product,name,vendor_newest,lgwan_newest'));
+  const rows = csv.trim().split('\r\n').map((line) => line.split(','));
+  t.is(rows.length, 1 + api.products.length);
+  const firefoxRow = rows.find((row) => row[0] === 'demo-firefox')!;
+  t.deepEqual([firefoxRow[3], firefoxRow[5], firefoxRow[6], firefoxRow[7], firefoxRow[8]], ['131.0', '3', '1', '33.3', '2']);
+
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  t.regex(metrics, /^# TYPE lgwan_mirror_product_current_ratio gauge$/mu);
+  const value = (name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'mu').exec(metrics)?.[1]);
+  t.is(value('lgwan_mirror_product_endpoints', 'product="demo-firefox"'), 3);
+  t.is(value('lgwan_mirror_product_current_ratio', 'product="demo-firefox"'), firefox.share);
+  t.is(value('lgwan_mirror_product_behind_endpoints', 'product="demo-firefox"'), 2);
+  t.is(value('lgwan_mirror_product_up_to_date', 'product="demo-clamav-bytecode"'), 1);
+  t.is(Number(/^lgwan_mirror_transfer_sequence (\d+)$/mu.exec(metrics)?.[1]), 1);
+});
+
+test('product and endpoint views page through long lists and answer 404 for unknown names', async (t) => {
+  const { url } = await repositoryWithEndpoints(t);
+  const product = (await (await fetch(`${url}/api/v1/products/demo-firefox/coverage?limit=1&offset=1`)).json()) as { behindCount: number; behind: { endpoint: string }[]; histogram: { version: string; count: number }[] };
+  t.is(product.behindCount, 2);
+  t.is(product.behind.length, 1);
+  t.deepEqual(product.histogram.map((entry) => entry.version), ['131.0', '130.0', 'cmdcalc']);
+  const endpoints = (await (await fetch(`${url}/api/v1/endpoints?limit=2`)).json()) as { total: number; endpoints: { id: string }[] };
+  t.is(endpoints.total, 3);
+  t.is(endpoints.endpoints.length, 2);
+  const one = (await (await fetch(`${url}/api/v1/endpoints/agent:pc-2`)).json()) as { products: Record<string, { version: string }> };
+  t.is(one.products['demo-firefox/win64']?.version, '130.0');
+  t.is((await fetch(`${url}/api/v1/endpoints/agent:nobody`)).status, 404);
+  t.is((await fetch(`${url}/api/v1/products/nothing/coverage`)).status, 404);
+  const page = await fetch(`${url}/products/nothing`);
+  t.is(page.status, 404);
+  t.regex(await page.text(), /この製品は公開されていません。/u);
+  const endpointPage = await (await fetch(`${url}/endpoints/agent%3Apc-2?lang=en`)).text();
+  t.regex(endpointPage, /<td>demo-firefox<\/td><td>130\.0<\/td><td>131\.0<\/td>/u);
+  t.regex(endpointPage, /badge warn">behind/u);
+});
