@@ -1,12 +1,9 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { chromium } from 'playwright-core';
-import { parse, stringify } from 'yaml';
-import { loadConfig } from '../../src/config/config.ts';
-import { silentLogger } from '../../src/core/logger.ts';
-import { openLgwanSide } from '../../src/sides/lgwan.ts';
-import { createEnvironment, projectRoot } from '../helpers/environment.ts';
+import { projectRoot } from '../helpers/environment.ts';
+import { publishedRepository } from '../helpers/published-repository.ts';
 
 const screenshots = path.join(projectRoot, 'test-results');
 
@@ -34,17 +31,7 @@ async function simulateEndpoints(url: string) {
 }
 
 test('the status page in a real headless Chromium shows the same coverage figures as the API, in Japanese and English, with no request leaving the repository', async (t) => {
-  const environment = await createEnvironment();
-  t.teardown(environment.cleanup);
-  await (await environment.openInternet()).runOnce();
-  const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
-  const config = parse(await readFile(configFile, 'utf8')) as { lgwan: Record<string, unknown> };
-  config.lgwan.trustProxy = true;
-  await writeFile(configFile, stringify(config));
-  const lgwan = await openLgwanSide((await loadConfig(configFile)).lgwan, silentLogger);
-  await lgwan.importOnce();
-  const { server, url } = await lgwan.listen(0);
-  t.teardown(() => void server.close());
+  const { url } = await publishedRepository(t, { lgwan: { trustProxy: true } });
   await simulateEndpoints(url);
 
   const api = (await (await fetch(`${url}/api/v1/coverage`)).json()) as { endpoints: { total: number }; products: { productId: string; endpoints: number; current: number; share: number | null; behindCount: number }[] };

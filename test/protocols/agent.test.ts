@@ -3,24 +3,14 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import test, { type ExecutionContext } from 'ava';
-import { createEnvironment, projectRoot } from '../helpers/environment.ts';
-import { logRequests } from '../helpers/request-log.ts';
+import test from 'ava';
+import { projectRoot } from '../helpers/environment.ts';
+import { publishedRepository } from '../helpers/published-repository.ts';
 
 const run = promisify(execFile);
 const agentScript = path.join(projectRoot, 'deploy', 'agent', 'lgwan-agent.sh');
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
-async function repository(t: ExecutionContext) {
-  const environment = await createEnvironment();
-  t.teardown(environment.cleanup);
-  await (await environment.openInternet()).runOnce();
-  const lgwan = await environment.openLgwan();
-  await lgwan.importOnce();
-  const { server, url } = await lgwan.listen(0);
-  t.teardown(() => void server.close());
-  return { environment, lgwan, url, requests: logRequests(server) };
-}
 
 /** A Linux host whose "Firefox" is a version file and whose install command copies the verified file. */
 async function host(root: string, repositoryUrl: string, installedVersion: string) {
@@ -49,7 +39,7 @@ demo-firefox|linux-x86_64|ja|cat ${directory}/firefox.version|cp "{file}" ${dire
 }
 
 test('the sh agent checks in, downloads, verifies and installs the newer release, then reports it', async (t) => {
-  const { environment, lgwan, url } = await repository(t);
+  const { environment, lgwan, url } = await publishedRepository(t);
   const machine = await host(environment.root, url, '130.0');
   t.is(await machine.runAgent(), 0);
   const installed = await readFile(path.join(machine.directory, 'installed', 'firefox-131.0.tar.xz'));
@@ -71,7 +61,7 @@ test('the sh agent checks in, downloads, verifies and installs the newer release
 });
 
 test('the sh agent resumes a partial download with Range and refuses a file whose SHA-256 does not match', async (t) => {
-  const { environment, lgwan, url, requests } = await repository(t);
+  const { environment, lgwan, url, requests } = await publishedRepository(t);
   const artifact = lgwan.database.data.published!.artifacts.find((candidate) => candidate.path === 'pool/demo-firefox/131.0/linux-x86_64/ja/firefox-131.0.tar.xz')!;
   const bytes = Buffer.from(await (await fetch(`${url}/blobs/sha256/${artifact.sha256}`)).arrayBuffer());
 
@@ -96,7 +86,7 @@ test('the sh agent resumes a partial download with Range and refuses a file whos
 });
 
 test('the check-in API validates its input and answers clear 4xx errors', async (t) => {
-  const { url } = await repository(t);
+  const { url } = await publishedRepository(t);
   const post = (body: string, type = 'application/json') => fetch(`${url}/api/v1/agent/checkin`, { method: 'POST', headers: { 'content-type': type }, body });
   const invalid = await post('{not json');
   t.is(invalid.status, 400);

@@ -4,10 +4,10 @@ import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { stringify } from 'yaml';
 import { createEnvironment, fixtures, projectRoot } from '../helpers/environment.ts';
-import { logRequests } from '../helpers/request-log.ts';
+import { publishedRepository, runClient } from '../helpers/published-repository.ts';
 
 const run = promisify(execFile);
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
@@ -37,28 +37,12 @@ async function aptGet(root: string, repository: string, args: string[]): Promise
     'Acquire::Languages=none',
   ].flatMap((option) => ['-o', option]);
   const cwd = path.join(base, 'downloads');
-  try {
-    const { stdout, stderr } = await run('apt-get', [...options, ...args], { cwd, timeout: 60_000 });
-    return { code: 0, output: stdout + stderr, cwd };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, output: failure.stdout + failure.stderr, cwd };
-  }
+  return { ...(await runClient('apt-get', [...options, ...args], { cwd })), cwd };
 }
 
-async function repository(t: ExecutionContext) {
-  const environment = await createEnvironment();
-  t.teardown(environment.cleanup);
-  await (await environment.openInternet()).runOnce();
-  const lgwan = await environment.openLgwan();
-  await lgwan.importOnce();
-  const { server, url } = await lgwan.listen(0);
-  t.teardown(() => void server.close());
-  return { environment, lgwan, url, requests: logRequests(server) };
-}
 
 test('the real apt-get updates from the mirrored suite with Debian signature checking and downloads ca-certificates', async (t) => {
-  const { environment, lgwan, url, requests } = await repository(t);
+  const { environment, lgwan, url, requests } = await publishedRepository(t);
   const update = await aptGet(environment.root, url, ['update']);
   t.is(update.code, 0, update.output);
   t.notRegex(update.output, /(NO_PUBKEY|not signed|insecure|BADSIG|Hash Sum mismatch)/iu);
@@ -80,7 +64,7 @@ test('the real apt-get updates from the mirrored suite with Debian signature che
 });
 
 test('an InRelease whose signed text was altered is refused by the real apt-get', async (t) => {
-  const { environment, lgwan, url } = await repository(t);
+  const { environment, lgwan, url } = await publishedRepository(t);
   const original = await readFile(path.join(fixtures, 'debian', 'bookworm-updates', 'InRelease'), 'utf8');
   const tampered = Buffer.from(original.replace('Debian 12 - Updates', 'Debian 12 - Updatez'));
   const digest = sha256(tampered);

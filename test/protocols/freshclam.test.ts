@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import test, { type ExecutionContext } from 'ava';
-import { createEnvironment, fixtures } from '../helpers/environment.ts';
-import { logRequests } from '../helpers/request-log.ts';
+import test from 'ava';
+import { fixtures } from '../helpers/environment.ts';
+import { publishedRepository, runClient } from '../helpers/published-repository.ts';
 
-const run = promisify(execFile);
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 /** The real freshclam from Debian's clamav-freshclam, pointed at the repository with PrivateMirror. */
@@ -30,28 +27,12 @@ async function freshclam(root: string, mirror: string, directive: 'PrivateMirror
       '',
     ].join('\n'),
   );
-  try {
-    const { stdout, stderr } = await run('freshclam', [`--config-file=${config}`], { timeout: 60_000 });
-    return { code: 0, output: stdout + stderr, database };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, output: failure.stdout + failure.stderr, database };
-  }
+  return { ...(await runClient('freshclam', [`--config-file=${config}`])), database };
 }
 
-async function repository(t: ExecutionContext) {
-  const environment = await createEnvironment();
-  t.teardown(environment.cleanup);
-  await (await environment.openInternet()).runOnce();
-  const lgwan = await environment.openLgwan();
-  await lgwan.importOnce();
-  const { server, url } = await lgwan.listen(0);
-  t.teardown(() => void server.close());
-  return { environment, lgwan, url, requests: logRequests(server) };
-}
 
 test('the real freshclam updates bytecode.cvd from the repository, then finds it current with a 304', async (t) => {
-  const { environment, lgwan, url, requests } = await repository(t);
+  const { environment, lgwan, url, requests } = await publishedRepository(t);
   const first = await freshclam(environment.root, `${url}/clamav`);
   t.is(first.code, 0, first.output);
   t.regex(first.output, /bytecode\.cvd updated \(version: 268/u);
@@ -83,7 +64,7 @@ test('the real freshclam updates bytecode.cvd from the repository, then finds it
 });
 
 test('the real freshclam also updates through DatabaseMirror with DNS off', async (t) => {
-  const { environment, url, requests } = await repository(t);
+  const { environment, url, requests } = await publishedRepository(t);
   const result = await freshclam(environment.root, `${url}/clamav`, 'DatabaseMirror');
   t.is(result.code, 0, result.output);
   t.regex(result.output, /bytecode\.cvd updated \(version: 268/u);
@@ -92,7 +73,7 @@ test('the real freshclam also updates through DatabaseMirror with DNS off', asyn
 });
 
 test('a tampered CVD forced onto the repository is refused by the real freshclam too', async (t) => {
-  const { environment, lgwan, url } = await repository(t);
+  const { environment, lgwan, url } = await publishedRepository(t);
   // Simulate an operator bypassing the importer: the importer itself refuses this (see importer-refusals).
   const original = await readFile(path.join(fixtures, 'clamav', 'bytecode.cvd'));
   const tampered = Buffer.from(original);

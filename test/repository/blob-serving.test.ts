@@ -1,17 +1,11 @@
 import { createHash } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
-import { createEnvironment } from '../helpers/environment.ts';
+import { publishedRepository } from '../helpers/published-repository.ts';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 async function servingRepository(t: ExecutionContext) {
-  const environment = await createEnvironment({ mozilla: { fileSize: 1024 * 1024 } });
-  t.teardown(environment.cleanup);
-  await (await environment.openInternet()).runOnce();
-  const lgwan = await environment.openLgwan();
-  await lgwan.importOnce();
-  const { server, url } = await lgwan.listen(0);
-  t.teardown(() => void server.close());
+  const { lgwan, url } = await publishedRepository(t, { mozilla: { fileSize: 1024 * 1024 } });
   const artifact = lgwan.database.data.published!.artifacts.find((candidate) => candidate.fileName === 'firefox-131.0.complete.mar' && candidate.platform === 'win64' && candidate.locale === 'ja')!;
   const whole = new Uint8Array(await (await fetch(`${url}/blobs/sha256/${artifact.sha256}`)).arrayBuffer());
   return { url, artifact, whole, blobUrl: `${url}/blobs/sha256/${artifact.sha256}`, poolUrl: `${url}/pool/demo-firefox/131.0/win64/ja/firefox-131.0.complete.mar` };

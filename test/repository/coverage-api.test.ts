@@ -1,24 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { parse, stringify } from 'yaml';
-import { loadConfig } from '../../src/config/config.ts';
-import { silentLogger } from '../../src/core/logger.ts';
-import { openLgwanSide } from '../../src/sides/lgwan.ts';
-import { createEnvironment } from '../helpers/environment.ts';
+import { publishedRepository } from '../helpers/published-repository.ts';
 
 async function repositoryWithEndpoints(t: ExecutionContext) {
-  const environment = await createEnvironment();
-  t.teardown(environment.cleanup);
-  await (await environment.openInternet()).runOnce();
-  const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
-  const config = parse(await readFile(configFile, 'utf8')) as { lgwan: Record<string, unknown> };
-  config.lgwan.trustProxy = true;
-  await writeFile(configFile, stringify(config));
-  const lgwan = await openLgwanSide((await loadConfig(configFile)).lgwan, silentLogger);
-  await lgwan.importOnce();
-  const { server, url } = await lgwan.listen(0);
-  t.teardown(() => void server.close());
+  const { url, lgwan } = await publishedRepository(t, { lgwan: { trustProxy: true } });
   for (const [agentId, version] of [['pc-1', '131.0'], ['pc-2', '130.0'], ['pc-3', '=cmd|calc']]) {
     const body = JSON.stringify({ agentId, os: 'windows', installed: [{ product: 'demo-firefox', version: version!.replace(/[^A-Za-z0-9.]/gu, ''), platform: 'win64', locale: 'ja' }] });
     await (await fetch(`${url}/api/v1/agent/checkin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).text();

@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { ExecutionContext } from 'ava';
+import { parse, stringify } from 'yaml';
+import { loadConfig } from '../../src/config/config.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { openLgwanSide } from '../../src/sides/lgwan.ts';
+import { createEnvironment, type Environment } from './environment.ts';
+import { logRequests } from './request-log.ts';
+import type { MozillaProductOptions } from '../../src/simulator/vendor-simulator.ts';
+
+/**
+ * The common starting point of protocol and page tests: the demo catalog fetched, one
+ * bundle imported, the repository listening on 127.0.0.1, and every request it answers logged.
+ * `lgwan` overrides fields of the LGWAN config (e.g. trustProxy); cleanup is registered on `t`.
+ */
+export async function publishedRepository(t: ExecutionContext, options: { lgwan?: Record<string, unknown>; mozilla?: Partial<MozillaProductOptions> } = {}) {
+  const environment: Environment = await createEnvironment({ mozilla: options.mozilla });
+  t.teardown(environment.cleanup);
+  await (await environment.openInternet()).runOnce();
+  const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
+  if (options.lgwan) {
+    const config = parse(await readFile(configFile, 'utf8')) as { lgwan: Record<string, unknown> };
+    Object.assign(config.lgwan, options.lgwan);
+    await writeFile(configFile, stringify(config));
+  }
+  const lgwan = await openLgwanSide((await loadConfig(configFile)).lgwan, silentLogger);
+  await lgwan.importOnce();
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  return { environment, lgwan, url, server, requests: logRequests(server) };
+}
+
+const execute = promisify(execFile);
+
+/** Runs a real client and returns its exit code and output instead of throwing on failure. */
+export async function runClient(command: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await execute(command, args, { cwd: options.cwd, timeout: options.timeoutMs ?? 60_000 });
+    return { code: 0, output: stdout + stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout?: string; stderr?: string };
+    return { code: typeof failure.code === 'number' ? failure.code : 1, output: (failure.stdout ?? '') + (failure.stderr ?? '') };
+  }
+}
