@@ -11,6 +11,7 @@ const internetSchema = z.strictObject({
   transferKey: z.string().optional().describe('Ed25519 private key; default <storage>/transfer-key.pem'),
   schedule: z.string().default('17 */2 * * *').describe('cron expression for fetch + bundle + send'),
   bundleExpiryDays: z.int().min(1).max(365).default(30),
+  partMaxBytes: z.int().min(4096).default(1024 ** 3).describe("the transfer appliance's file size limit: larger bundles travel as parts with a signed table of contents"),
   heartbeatHours: z.number().min(0.01).max(24 * 30).default(24).describe('resend the unchanged state after this long, so the LGWAN side can tell quiet from cut'),
   concurrencyPerHost: z.int().min(1).max(32).default(4),
   originRewrites: z.record(z.string(), z.string()).default({}).describe('catalog origin → origin actually contacted (demo and tests)'),
@@ -28,6 +29,8 @@ const lgwanSchema = z.strictObject({
   releaseLagHours: z.number().min(0).default(24).describe('alarm when a vendor release seen by the internet side is not published here after this long'),
   endpointStaleDays: z.number().min(0.01).default(30).describe('endpoints not seen for this long are marked stale (never deleted)'),
   diskLowPercent: z.number().min(0).max(100).default(10).describe('alarm when free space on the storage volume falls below this share'),
+  stagingQuotaBytes: z.int().min(1024 * 1024).default(64 * 1024 ** 3).describe('room for reassembling bundles that arrive as parts'),
+  partsTimeoutHours: z.number().min(0).default(24).describe('how long to wait for the missing parts of a bundle before giving it up'),
   trustProxy: z.boolean().default(false).describe('take the client address from X-Forwarded-For (only behind your own edge cache)'),
   tls: z
     .strictObject({

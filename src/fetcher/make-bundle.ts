@@ -23,6 +23,8 @@ export interface BundleOptions {
    * vendor from a cut link and bundles never reach their expiry.
    */
   heartbeatHours?: number;
+  /** The transfer appliance's file size limit. */
+  partMaxBytes?: number;
   now?: () => Date;
 }
 
@@ -38,7 +40,7 @@ function protocolOf(entry: LoadedCatalogEntry): ProductSummary['protocol'] {
   }
 }
 
-export type BundleOutcome = { status: 'sent'; sequence: number; file: string; blobs: number; bytes: number } | { status: 'unchanged'; sequence: number };
+export type BundleOutcome = { status: 'sent'; sequence: number; file: string; parts: number; blobs: number; bytes: number } | { status: 'unchanged'; sequence: number };
 
 /**
  * Describes the complete state the LGWAN side should publish (every retained release of
@@ -83,7 +85,7 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
     artifacts,
     blobs: [...blobs].map(([sha256, size]) => ({ sha256, size })),
   };
-  const { file, manifestBytes } = await sendToSpool({ spool: options.spool, manifest, privateKey: options.privateKey, store: options.store });
+  const { file, manifestBytes, parts } = await sendToSpool({ spool: options.spool, manifest, privateKey: options.privateKey, store: options.store, partMaxBytes: options.partMaxBytes });
   // Recorded only once the bundle is durably in the spool.
   data.transfer.lastSequence = manifest.sequence;
   data.transfer.lastManifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');
@@ -93,6 +95,6 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
   for (const sha256 of blobs.keys()) data.transfer.sentBlobs[sha256] = true;
   await options.database.write();
   const bytes = [...blobs.values()].reduce((sum, size) => sum + size, 0);
-  options.logger.info({ sequence: manifest.sequence, file, blobs: blobs.size, bytes, artifacts: artifacts.length }, 'bundle written to spool');
-  return { status: 'sent', sequence: manifest.sequence, file, blobs: blobs.size, bytes };
+  options.logger.info({ sequence: manifest.sequence, file, parts, blobs: blobs.size, bytes, artifacts: artifacts.length }, 'bundle written to spool');
+  return { status: 'sent', sequence: manifest.sequence, file, parts, blobs: blobs.size, bytes };
 }

@@ -7,11 +7,16 @@ import { BundleRefusedError, LgwanMirrorError, errorMessage } from '../core/erro
 import type { Logger } from '../core/logger.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { listSpool, type SpooledBundle } from '../transfer/spool-receiver.ts';
+import { assembleParts, type Assembly } from '../transfer/parts-receiver.ts';
 import { verifyArtifacts, type BlobAccess } from '../verify/verify-artifacts.ts';
 import type { PinnedKeyring } from '../verify/pinned-keys.ts';
 import type { LgwanDatabase } from './lgwan-state.ts';
 
 export interface ImporterOptions {
+  /** Room for reassembling bundles sent as parts. */
+  stagingQuotaBytes?: number;
+  /** How long to wait for the missing parts of a bundle. */
+  partsTimeoutHours?: number;
   database: LgwanDatabase;
   store: BlobStore;
   keyring: PinnedKeyring;
@@ -121,13 +126,19 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
   } catch (error) {
     await Promise.all([...received.values()].map((blob) => rm(blob.temporaryFile, { force: true })));
     if (!(error instanceof LgwanMirrorError)) throw error;
-    const quarantinedAs = await quarantineBundle(options, bundle, error, manifestForRecord);
-    data.refusals.unshift({ at: now().toISOString(), bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs });
-    data.refusals.splice(100);
-    await options.database.write();
-    log.error({ code: error.code, reason: error.message, quarantinedAs }, 'bundle refused');
-    return { status: 'refused', code: error.code, reason: error.message };
+    return refuse(options, bundle, error, manifestForRecord?.sequence);
   }
+}
+
+/** Records a refusal with a quarantined copy and its reason; the published state is not touched. */
+async function refuse(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>, error: LgwanMirrorError, sequence: number | undefined): Promise<ImportOutcome> {
+  const data = options.database.data;
+  const quarantinedAs = await quarantineBundle(options, bundle, error, sequence);
+  data.refusals.unshift({ at: (options.now ?? (() => new Date()))().toISOString(), bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs });
+  data.refusals.splice(100);
+  await options.database.write();
+  options.logger.error({ bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs }, 'bundle refused');
+  return { status: 'refused', code: error.code, reason: error.message };
 }
 
 function lgwanBlobAccess(options: ImporterOptions, received: Map<string, ReceivedBlob>): BlobAccess {
@@ -154,14 +165,14 @@ async function adoptAll(options: ImporterOptions, received: Map<string, Received
 }
 
 /** A copy: the spool is read-only for the LGWAN side. */
-async function quarantineBundle(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>, error: LgwanMirrorError, manifest: Manifest | undefined): Promise<string | null> {
+async function quarantineBundle(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>, error: LgwanMirrorError, sequence: number | undefined): Promise<string | null> {
   const directory = path.join(options.storageRoot, 'quarantine');
   const stamp = new Date().toISOString().replace(/[:.]/gu, '-');
   const target = path.join(directory, `${stamp}-${bundle.name}`);
   try {
     await mkdir(directory, { recursive: true });
     await copyFile(bundle.file, target, constants.COPYFILE_FICLONE);
-    await writeFile(`${target}.reason.json`, `${JSON.stringify({ bundle: bundle.name, code: error.code, reason: error.message, sequence: manifest?.sequence ?? null }, null, 2)}\n`);
+    await writeFile(`${target}.reason.json`, `${JSON.stringify({ bundle: bundle.name, code: error.code, reason: error.message, sequence: sequence ?? null }, null, 2)}\n`);
     return target;
   } catch (copyError) {
     options.logger.error({ error: errorMessage(copyError) }, 'could not copy the refused bundle to quarantine');
@@ -172,14 +183,55 @@ async function quarantineBundle(options: ImporterOptions, bundle: Pick<SpooledBu
 /** Imports every new bundle in the spool, oldest first. */
 export async function importFromSpool(options: ImporterOptions, spool: string): Promise<ImportOutcome[]> {
   const outcomes: ImportOutcome[] = [];
-  for (const bundle of await listSpool(spool)) {
-    const seen = options.database.data.processed[bundle.name];
+  const data = options.database.data;
+  const entries = await listSpool(spool);
+  for (const bundle of entries) {
+    const seen = data.processed[bundle.name];
     if (seen && seen.size === bundle.size && seen.mtimeMs === bundle.mtimeMs) continue;
-    const outcome = await importBundle(options, bundle);
-    options.database.data.processed[bundle.name] = { size: bundle.size, mtimeMs: bundle.mtimeMs, outcome: outcome.status };
+    const outcome = bundle.kind === 'parts' ? await importParts(options, spool, bundle) : await importBundle(options, bundle);
+    if (outcome === undefined) continue;
+    data.processed[bundle.name] = { size: bundle.size, mtimeMs: bundle.mtimeMs, outcome: outcome.status };
     await options.database.write();
     outcomes.push(outcome);
   }
   return outcomes;
+}
+
+/**
+ * A bundle sent as parts: reassembled in the LGWAN side's staging folder, then imported
+ * like any bundle. Undefined while parts are still missing (looked at again next poll);
+ * after `partsTimeoutHours` the staged parts are dropped and the bundle is given up (a
+ * later bundle carries the whole state again).
+ */
+async function importParts(options: ImporterOptions, spool: string, toc: SpooledBundle): Promise<ImportOutcome | undefined> {
+  const data = options.database.data;
+  const now = (options.now ?? (() => new Date()))();
+  const staging = path.join(options.storageRoot, 'staging');
+  let assembly: Assembly;
+  try {
+    assembly = await assembleParts({ spool, staging, tocName: toc.name, publicKey: options.publicKey, keyId: options.keyId, quotaBytes: options.stagingQuotaBytes ?? 64 * 1024 ** 3 });
+  } catch (error) {
+    if (!(error instanceof LgwanMirrorError)) throw error;
+    delete data.transfer.incomplete[toc.name];
+    return refuse(options, toc, error, undefined);
+  }
+  if (assembly.status === 'incomplete') {
+    const record = (data.transfer.incomplete[toc.name] ??= { sequence: assembly.sequence, firstSeenAt: now.toISOString(), missing: [], timedOut: false });
+    record.missing = assembly.missing;
+    if (now.getTime() - Date.parse(record.firstSeenAt) > (options.partsTimeoutHours ?? 24) * 3_600_000) {
+      record.timedOut = true;
+      await rm(path.join(staging, String(assembly.sequence)), { recursive: true, force: true });
+      await options.database.write();
+      return { status: 'refused', code: 'E_INCOMPLETE', reason: `${toc.name}: parts still missing after ${options.partsTimeoutHours ?? 24} hours: ${assembly.missing.join(', ')}` };
+    }
+    await options.database.write();
+    return undefined;
+  }
+  delete data.transfer.incomplete[toc.name];
+  try {
+    return await importBundle(options, { file: assembly.file, name: toc.name });
+  } finally {
+    await rm(assembly.file, { force: true });
+  }
 }
 

@@ -30,6 +30,8 @@ export interface LgwanState {
     lastBundle: string | null;
     missingSequences: number[];
     waiting: { bundle: string; sequence: number; missingBlobs: string[] } | null;
+    /** Bundles sent as parts whose parts have not all arrived (by TOC name). */
+    incomplete: Record<string, { sequence: number; firstSeenAt: string; missing: string[]; timedOut: boolean }>;
   };
   refusals: Refusal[];
   /** Spool entries already handled (name → size/mtime/outcome), so a poll does not re-read them. */
@@ -46,7 +48,7 @@ export interface LgwanState {
 
 export const emptyLgwanState: LgwanState = {
   published: null,
-  transfer: { highestSequence: 0, lastManifestSha256: null, lastImportAt: null, lastBundle: null, missingSequences: [], waiting: null },
+  transfer: { highestSequence: 0, lastManifestSha256: null, lastImportAt: null, lastBundle: null, missingSequences: [], waiting: null, incomplete: {} },
   refusals: [],
   processed: {},
   digests: {},
@@ -57,6 +59,9 @@ export const emptyLgwanState: LgwanState = {
 
 export type LgwanDatabase = Low<LgwanState>;
 
-export function openLgwanState(file: string): Promise<LgwanDatabase> {
-  return openJsonState(file, emptyLgwanState);
+export async function openLgwanState(file: string): Promise<LgwanDatabase> {
+  const database = await openJsonState(file, emptyLgwanState);
+  // Fields added to transfer since the file was written.
+  database.data.transfer = { ...emptyLgwanState.transfer, ...database.data.transfer };
+  return database;
 }

@@ -1,8 +1,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { bundleFilePattern } from './spool-names.ts';
+import { bundleFilePattern, tocFilePattern } from './spool-names.ts';
 
 export interface SpooledBundle {
+  /** A whole bundle file, or the table of contents of one sent as parts. */
+  kind: 'bundle' | 'parts';
   name: string;
   file: string;
   size: number;
@@ -23,10 +25,10 @@ export async function listSpool(spool: string): Promise<SpooledBundle[]> {
     throw error;
   }
   const bundles: SpooledBundle[] = [];
-  for (const name of names.filter((candidate) => bundleFilePattern.test(candidate)).sort()) {
+  for (const name of names.filter((candidate) => bundleFilePattern.test(candidate) || tocFilePattern.test(candidate)).sort()) {
     const file = path.join(spool, name);
     const info = await stat(file).catch(() => undefined);
-    if (info?.isFile()) bundles.push({ name, file, size: info.size, mtimeMs: info.mtimeMs });
+    if (info?.isFile()) bundles.push({ kind: tocFilePattern.test(name) ? 'parts' : 'bundle', name, file, size: info.size, mtimeMs: info.mtimeMs });
   }
   return bundles;
 }
