@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { writeFileAtomic } from '../core/atomic-file.ts';
 
@@ -31,6 +32,11 @@ class DurableJsonFile<T> implements Adapter<T> {
 
 /** Opens a lowdb database at `file`, filled with `defaults` when the file does not exist yet. */
 export async function openJsonState<T extends object>(file: string, defaults: T): Promise<Low<T>> {
+  // Temp files of a write interrupted by a crash (kill -9, power cut): the file itself is intact.
+  const prefix = `.tmp-${path.basename(file)}-`;
+  for (const name of await readdir(path.dirname(file)).catch(() => [] as string[])) {
+    if (name.startsWith(prefix)) await rm(path.join(path.dirname(file), name), { force: true });
+  }
   const database = new Low<T>(new DurableJsonFile<T>(file), structuredClone(defaults));
   await database.read();
   // Fields added in later versions get their defaults without losing what is stored.
