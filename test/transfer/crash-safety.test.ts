@@ -28,7 +28,7 @@ async function filesUnder(directory: string): Promise<string[]> {
 }
 
 test('kill -9 of the importer at random points never leaves a half-published state, and the next run completes the import', async (t) => {
-  const environment = await createEnvironment({ mozilla: { fileSize: 3 * 1024 * 1024 } });
+  const environment = await createEnvironment({ mozilla: { fileSize: 16 * 1024 * 1024 } });
   t.teardown(environment.cleanup);
   const internet = await environment.openInternet();
   await internet.runOnce();
