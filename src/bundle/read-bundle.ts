@@ -127,6 +127,8 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
   } catch (error) {
     await Promise.all([...received.values()].map((blob) => rm(blob.temporaryFile, { force: true })));
     if (error instanceof BundleRefusedError) throw error;
+    // A full disk or an I/O error here is this side's problem, not the bundle's: retry later.
+    if (localFailures.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
     throw refuse('E_BUNDLE_INVALID', `not a readable bundle: ${(error as Error).message}`, file);
   } finally {
     extract.destroy();
@@ -134,6 +136,8 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
     await feeding;
   }
 }
+
+const localFailures = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'ENOMEM']);
 
 function parseManifest(bytes: Buffer, file: string): Manifest {
   let json: unknown;

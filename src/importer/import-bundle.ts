@@ -31,7 +31,9 @@ export type ImportOutcome =
   | { status: 'published'; sequence: number; artifacts: number; newBlobs: number }
   | { status: 'duplicate'; sequence: number }
   | { status: 'waiting'; sequence: number; missingBlobs: string[] }
-  | { status: 'refused'; code: string; reason: string };
+  | { status: 'refused'; code: string; reason: string }
+  /** This side could not finish (disk full, I/O error): nothing changed, the bundle is tried again. */
+  | { status: 'failed'; reason: string };
 
 /**
  * Imports one bundle: transfer signature, sequence and chain, every blob's size and
@@ -95,6 +97,16 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
     received.clear();
 
     const at = now().toISOString();
+    // The switch is made in memory and written in one step; if the write fails (disk full),
+    // memory goes back to what is on disk, so the repository keeps serving the old state.
+    const previous = {
+      published: data.published,
+      transfer: data.transfer,
+      firstPublished: structuredClone(data.firstPublished),
+      releaseValidUntil: { ...data.releaseValidUntil },
+      releaseTimeline: structuredClone(data.releaseTimeline),
+    };
+    data.transfer = { ...data.transfer, missingSequences: [...data.transfer.missingSequences] };
     const highest = data.transfer.highestSequence;
     if (highest > 0 && manifest.sequence > highest + 1) {
       for (let missing = highest + 1; missing < manifest.sequence; missing += 1) data.transfer.missingSequences.push(missing);
@@ -118,9 +130,14 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
       products: manifest.products,
       artifacts: manifest.artifacts,
     };
-    data.transfer = { ...data.transfer, highestSequence: manifest.sequence, lastManifestSha256: result.manifestSha256, lastImportAt: at, lastBundle: bundle.name, waiting: null };
+    data.transfer = { ...data.transfer, highestSequence: manifest.sequence, lastManifestSha256: result.manifestSha256, lastImportAt: at, lastBundle: bundle.name, waiting: null, lastImportError: null };
     // The one atomic step: the new published state and the high-water marks together.
-    await options.database.write();
+    try {
+      await options.database.write();
+    } catch (error) {
+      Object.assign(data, previous);
+      throw error;
+    }
     log.info({ sequence: manifest.sequence, artifacts: manifest.artifacts.length, newBlobs }, 'bundle imported and published');
     return { status: 'published', sequence: manifest.sequence, artifacts: manifest.artifacts.length, newBlobs };
   } catch (error) {
@@ -188,7 +205,18 @@ export async function importFromSpool(options: ImporterOptions, spool: string): 
   for (const bundle of entries) {
     const seen = data.processed[bundle.name];
     if (seen && seen.size === bundle.size && seen.mtimeMs === bundle.mtimeMs) continue;
-    const outcome = bundle.kind === 'parts' ? await importParts(options, spool, bundle) : await importBundle(options, bundle);
+    let outcome: ImportOutcome | undefined;
+    try {
+      outcome = bundle.kind === 'parts' ? await importParts(options, spool, bundle) : await importBundle(options, bundle);
+    } catch (error) {
+      const reason = `${bundle.name}: ${errorMessage(error)}`;
+      data.transfer.lastImportError = { at: (options.now ?? (() => new Date()))().toISOString(), bundle: bundle.name, reason };
+      options.logger.error({ bundle: bundle.name, error: errorMessage(error) }, 'import failed on this side; it will be retried');
+      // Best effort: with a full disk even this write may fail; the alarm is in memory either way.
+      await options.database.write().catch(() => undefined);
+      outcomes.push({ status: 'failed', reason });
+      break;
+    }
     if (outcome === undefined) continue;
     data.processed[bundle.name] = { size: bundle.size, mtimeMs: bundle.mtimeMs, outcome: outcome.status };
     await options.database.write();

@@ -30,6 +30,8 @@ export interface LgwanState {
     lastBundle: string | null;
     missingSequences: number[];
     waiting: { bundle: string; sequence: number; missingBlobs: string[] } | null;
+    /** The last import that failed on this side (disk full, I/O); cleared by the next successful import. */
+    lastImportError: { at: string; bundle: string; reason: string } | null;
     /** Bundles sent as parts whose parts have not all arrived (by TOC name). */
     incomplete: Record<string, { sequence: number; firstSeenAt: string; missing: string[]; timedOut: boolean }>;
   };
@@ -48,7 +50,7 @@ export interface LgwanState {
 
 export const emptyLgwanState: LgwanState = {
   published: null,
-  transfer: { highestSequence: 0, lastManifestSha256: null, lastImportAt: null, lastBundle: null, missingSequences: [], waiting: null, incomplete: {} },
+  transfer: { highestSequence: 0, lastManifestSha256: null, lastImportAt: null, lastBundle: null, missingSequences: [], waiting: null, incomplete: {}, lastImportError: null },
   refusals: [],
   processed: {},
   digests: {},

@@ -17,7 +17,7 @@ export interface ProductStatus {
 }
 
 export interface Alarm {
-  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle';
+  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle' | 'import-failed';
   severity: 'critical' | 'warning';
   at: string | null;
   subject: string;
@@ -92,6 +92,10 @@ export function buildStatus(
   }
   if (state.transfer.missingSequences.length > 0) {
     alarms.push({ kind: 'sequence-gap', severity: 'warning', at: state.transfer.lastImportAt, subject: 'transfer', detail: state.transfer.missingSequences.join(', ') });
+  }
+  if (state.transfer.lastImportError) {
+    const failure = state.transfer.lastImportError;
+    alarms.push({ kind: 'import-failed', severity: 'critical', at: failure.at, subject: failure.bundle, detail: failure.reason });
   }
   for (const [toc, incomplete] of Object.entries(state.transfer.incomplete ?? {})) {
     alarms.push({ kind: 'incomplete-bundle', severity: incomplete.timedOut ? 'critical' : 'warning', at: incomplete.firstSeenAt, subject: toc, detail: incomplete.missing.slice(0, 10).join(', ') });
