@@ -12,6 +12,13 @@ const internetSchema = z.strictObject({
   schedule: z.string().default('17 */2 * * *').describe('cron expression for fetch + bundle + send'),
   bundleExpiryDays: z.int().min(1).max(365).default(30),
   partMaxBytes: z.int().min(4096).default(1024 ** 3).describe("the transfer appliance's file size limit: larger bundles travel as parts with a signed table of contents"),
+  carousel: z
+    .strictObject({
+      everyHours: z.number().min(0.001).default(168).describe('send every referenced file again after this long (weekly by default)'),
+      maxBytes: z.int().min(0).default(4 * 1024 ** 3).describe('at most this many bytes of re-sent files per bundle'),
+    })
+    .prefault({})
+    .describe('the carousel that lets a receiver which lost anything catch up without a back channel'),
   heartbeatHours: z.number().min(0.01).max(24 * 30).default(24).describe('resend the unchanged state after this long, so the LGWAN side can tell quiet from cut'),
   concurrencyPerHost: z.int().min(1).max(32).default(4),
   originRewrites: z.record(z.string(), z.string()).default({}).describe('catalog origin → origin actually contacted (demo and tests)'),

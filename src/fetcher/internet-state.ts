@@ -36,7 +36,8 @@ export interface InternetState {
     lastStateDigest: string | null;
     /** When the last bundle was written; a quiet vendor still gets a heartbeat bundle. */
     lastBundleAt: string | null;
-    sentBlobs: Record<string, true>;
+    /** When each blob last went into a bundle: new blobs go at once, old ones again with the carousel. */
+    sentBlobs: Record<string, string>;
   };
 }
 

@@ -25,6 +25,12 @@ export interface BundleOptions {
   heartbeatHours?: number;
   /** The transfer appliance's file size limit. */
   partMaxBytes?: number;
+  /**
+   * The carousel: every referenced blob is sent again after `everyHours`, least recently sent
+   * first, at most `maxBytes` of them per bundle. A receiver that lost a bundle (or a new
+   * replica) catches up with no back channel.
+   */
+  carousel?: { everyHours: number; maxBytes: number };
   now?: () => Date;
 }
 
@@ -40,7 +46,7 @@ function protocolOf(entry: LoadedCatalogEntry): ProductSummary['protocol'] {
   }
 }
 
-export type BundleOutcome = { status: 'sent'; sequence: number; file: string; parts: number; blobs: number; bytes: number } | { status: 'unchanged'; sequence: number };
+export type BundleOutcome = { status: 'sent'; sequence: number; file: string; parts: number; blobs: number; resent: number; bytes: number } | { status: 'unchanged'; sequence: number };
 
 /**
  * Describes the complete state the LGWAN side should publish (every retained release of
@@ -69,11 +75,12 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
   const stateDigest = createHash('sha256')
     .update(JSON.stringify({ artifacts, products: products.map((product) => ({ ...product, releases: undefined, sourceHealth: { ...product.sourceHealth, lastSuccessAt: null } })) }))
     .digest('hex');
-  const heartbeatDue = data.transfer.lastBundleAt === null || createdAt.getTime() - Date.parse(data.transfer.lastBundleAt) >= (options.heartbeatHours ?? 24) * 3_600_000;
-  if (!options.force && !heartbeatDue && stateDigest === data.transfer.lastStateDigest) return { status: 'unchanged', sequence: data.transfer.lastSequence };
-
   const blobs = new Map<string, number>();
   for (const artifact of artifacts) if (!data.transfer.sentBlobs[artifact.sha256]) blobs.set(artifact.sha256, artifact.size);
+  const carousel = carouselBlobs(options, artifacts, blobs, createdAt);
+  const heartbeatDue = data.transfer.lastBundleAt === null || createdAt.getTime() - Date.parse(data.transfer.lastBundleAt) >= (options.heartbeatHours ?? 24) * 3_600_000;
+  if (!options.force && !heartbeatDue && carousel.size === 0 && stateDigest === data.transfer.lastStateDigest) return { status: 'unchanged', sequence: data.transfer.lastSequence };
+  for (const [sha256, size] of carousel) blobs.set(sha256, size);
   const manifest: Manifest = {
     format: bundleFormat,
     sequence: data.transfer.lastSequence + 1,
@@ -92,9 +99,30 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
   data.transfer.lastStateDigest = stateDigest;
   data.transfer.lastBundleAt = manifest.createdAt;
   for (const entry of options.entries) for (const release of data.products[entry.id]?.releases ?? []) release.firstBundledAt ??= manifest.createdAt;
-  for (const sha256 of blobs.keys()) data.transfer.sentBlobs[sha256] = true;
+  for (const sha256 of blobs.keys()) data.transfer.sentBlobs[sha256] = manifest.createdAt;
   await options.database.write();
   const bytes = [...blobs.values()].reduce((sum, size) => sum + size, 0);
   options.logger.info({ sequence: manifest.sequence, file, parts, blobs: blobs.size, bytes, artifacts: artifacts.length }, 'bundle written to spool');
-  return { status: 'sent', sequence: manifest.sequence, file, parts, blobs: blobs.size, bytes };
+  return { status: 'sent', sequence: manifest.sequence, file, parts, blobs: blobs.size, resent: carousel.size, bytes };
+}
+
+/** Blobs due for another pass of the carousel, least recently sent first, within the byte budget. */
+function carouselBlobs(options: BundleOptions, artifacts: readonly Artifact[], fresh: ReadonlyMap<string, number>, now: Date): Map<string, number> {
+  const due = new Map<string, number>();
+  if (!options.carousel) return due;
+  const sent = options.database.data.transfer.sentBlobs;
+  const cutoff = now.getTime() - options.carousel.everyHours * 3_600_000;
+  const candidates = new Map<string, { size: number; at: number }>();
+  for (const artifact of artifacts) {
+    if (fresh.has(artifact.sha256)) continue;
+    const at = Date.parse(sent[artifact.sha256] ?? '') || 0;
+    if (at <= cutoff) candidates.set(artifact.sha256, { size: artifact.size, at });
+  }
+  let budget = options.carousel.maxBytes;
+  for (const [sha256, { size }] of [...candidates].sort(([, a], [, b]) => a.at - b.at)) {
+    if (size > budget) continue;
+    budget -= size;
+    due.set(sha256, size);
+  }
+  return due;
 }

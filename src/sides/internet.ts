@@ -49,7 +49,7 @@ export async function openInternetSide(config: InternetConfig, logger: Logger, o
     fetchAll: () => runFetch({ entries, database, store, downloader, keyring, logger, storageRoot: config.storage }),
     async send(sendOptions = {}) {
       const { privateKey, keyId } = await loadTransferPrivateKey(config.transferKey);
-      return makeAndSendBundle({ entries, database, store, spool: config.spool, privateKey, keyId, logger, expiryDays: config.bundleExpiryDays, heartbeatHours: config.heartbeatHours, partMaxBytes: config.partMaxBytes, force: sendOptions.force });
+      return makeAndSendBundle({ entries, database, store, spool: config.spool, privateKey, keyId, logger, expiryDays: config.bundleExpiryDays, heartbeatHours: config.heartbeatHours, partMaxBytes: config.partMaxBytes, carousel: config.carousel, force: sendOptions.force });
     },
     async runOnce() {
       const fetched = await side.fetchAll();
