@@ -113,6 +113,11 @@ export const manifestSchema = z.strictObject({
   transferKeyId: sha256Hex,
   products: z.array(productSummarySchema),
   artifacts: z.array(artifactSchema),
+  /**
+   * Key rotation: the next transfer key, announced under the current key's signature. The
+   * LGWAN side then also accepts bundles signed by it; the first one promotes it.
+   */
+  nextTransferKey: z.strictObject({ keyId: sha256Hex, spki: z.string().max(200) }).optional(),
   /** The blobs carried in this bundle, in the order they follow the manifest. */
   blobs: z.array(z.strictObject({ sha256: sha256Hex, size: z.int().min(0) })),
 });

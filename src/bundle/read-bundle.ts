@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -7,7 +7,7 @@ import tar from 'tar-stream';
 import { BundleRefusedError, type ErrorCode } from '../core/errors.ts';
 import { HashingFileSink, type BlobDigests, type BlobStore } from '../store/blob-store.ts';
 import { bundleFormat, manifestEntryName, manifestSchema, maxManifestBytes, signatureEntryName, type Manifest } from './manifest.ts';
-import { verifyManifestSignature } from './transfer-key.ts';
+import { signerOf, type TrustedTransferKey } from './transfer-key.ts';
 
 export interface ReceivedBlob {
   temporaryFile: string;
@@ -18,8 +18,8 @@ export type ManifestDecision = 'read-blobs' | 'stop';
 
 export interface ReadBundleOptions {
   file: string;
-  publicKey: KeyObject;
-  keyId: string;
+  /** The transfer keys trusted now: the current one, and a next one announced by it. */
+  keys: readonly TrustedTransferKey[];
   /** Receives blobs into its tmp folder; nothing is adopted here. */
   store: BlobStore;
   /**
@@ -35,6 +35,8 @@ export interface ReadBundleResult {
   manifestSha256: string;
   decision: ManifestDecision;
   received: Map<string, ReceivedBlob>;
+  /** keyId of the transfer key that signed the manifest. */
+  signedBy: string;
 }
 
 function refuse(code: ErrorCode, message: string, file: string): BundleRefusedError {
@@ -70,6 +72,7 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
   let manifestSha256 = '';
   let decision: ManifestDecision = 'read-blobs';
   let listed = new Map<string, number>();
+  let signer: TrustedTransferKey | undefined;
   let index = 0;
   try {
     for await (const entry of extract) {
@@ -81,11 +84,12 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
       } else if (index === 1) {
         if (name !== signatureEntryName) throw refuse('E_BUNDLE_INVALID', `the second entry must be ${signatureEntryName}, found ${JSON.stringify(name)}`, file);
         const signature = await readSmallEntry(entry as unknown as Readable, size, 64, signatureEntryName, file);
-        if (!verifyManifestSignature(manifestBytes!, signature, options.publicKey)) {
+        signer = signerOf(manifestBytes!, signature, options.keys);
+        if (!signer) {
           throw refuse('E_SIGNATURE', 'the manifest signature does not verify with the pinned transfer key (tampered, or signed by another key)', file);
         }
         manifest = parseManifest(manifestBytes!, file);
-        if (manifest.transferKeyId !== options.keyId) throw refuse('E_SIGNATURE', `signed for transfer key ${manifest.transferKeyId}, the pinned key is ${options.keyId}`, file);
+        if (manifest.transferKeyId !== signer.keyId) throw refuse('E_SIGNATURE', `the manifest names transfer key ${manifest.transferKeyId} but was signed by ${signer.keyId}`, file);
         manifestSha256 = createHash('sha256').update(manifestBytes!).digest('hex');
         listed = new Map(manifest.blobs.map((blob) => [blob.sha256, blob.size]));
         if (listed.size !== manifest.blobs.length) throw refuse('E_BUNDLE_INVALID', 'manifest field "blobs" lists a blob twice', file);
@@ -123,7 +127,7 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
       const missing = [...listed.keys()].filter((sha256) => !received.has(sha256));
       if (missing.length > 0) throw refuse('E_BUNDLE_INVALID', `truncated: ${missing.length} listed blob(s) missing, first ${missing[0]}`, file);
     }
-    return { manifest, manifestBytes: manifestBytes!, manifestSha256, decision, received };
+    return { manifest, manifestBytes: manifestBytes!, manifestSha256, decision, received, signedBy: signer!.keyId };
   } catch (error) {
     await Promise.all([...received.values()].map((blob) => rm(blob.temporaryFile, { force: true })));
     if (error instanceof BundleRefusedError) throw error;

@@ -43,3 +43,27 @@ export function signManifest(manifestBytes: Uint8Array, privateKey: KeyObject): 
 export function verifyManifestSignature(manifestBytes: Uint8Array, signature: Uint8Array, publicKey: KeyObject): boolean {
   return signature.length === 64 && verify(null, manifestBytes, publicKey, signature);
 }
+
+export interface TrustedTransferKey {
+  keyId: string;
+  publicKey: KeyObject;
+}
+
+/** Which of the trusted keys (current, and an announced next one) made this signature, if any. */
+export function signerOf(bytes: Uint8Array, signature: Uint8Array, keys: readonly TrustedTransferKey[]): TrustedTransferKey | undefined {
+  return keys.find((key) => verifyManifestSignature(bytes, signature, key.publicKey));
+}
+
+export function publicKeyFromSpki(spkiBase64: string): KeyObject {
+  return createPublicKey({ key: Buffer.from(spkiBase64, 'base64'), format: 'der', type: 'spki' });
+}
+
+export function spkiOf(publicKey: KeyObject): string {
+  return (publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
+}
+
+/** Where "keys rotate" keeps the next key pair until "keys promote" makes it current. */
+export function nextKeyFiles(privateFile: string): { privateFile: string; publicFile: string } {
+  const base = privateFile.replace(/\.pem$/u, '');
+  return { privateFile: `${base}.next.pem`, publicFile: `${base}.next.pub.pem` };
+}

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/config.ts';
-import { generateTransferKeyPair } from '../bundle/transfer-key.ts';
+import { generateTransferKeyPair, nextKeyFiles } from '../bundle/transfer-key.ts';
+import { rename } from 'node:fs/promises';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { openInternetSide, scheduleInternetSide } from '../sides/internet.ts';
@@ -43,6 +44,31 @@ keys
     console.log(`private key: ${config.internet.transferKey} (keep on the internet side)`);
     console.log(`public key:  ${publicFile} → copy to the LGWAN side as ${config.lgwan.transferPublicKey}`);
     console.log(`key id:      ${keyId}`);
+  });
+
+keys
+  .command('rotate')
+  .description('make the next transfer key pair; every bundle now announces it under the current key')
+  .addOption(configOption())
+  .action(async (options: { config?: string }) => {
+    const config = await loadConfig(options.config);
+    const next = nextKeyFiles(config.internet.transferKey);
+    const { keyId } = await generateTransferKeyPair(next.privateFile, next.publicFile);
+    console.log(`next key id: ${keyId}`);
+    console.log('Bundles now announce it. When the LGWAN status page shows it as announced, run "lgwan-mirror keys promote".');
+  });
+keys
+  .command('promote')
+  .description('sign with the announced next key from now on (the LGWAN side switches at the first bundle it signs)')
+  .addOption(configOption())
+  .action(async (options: { config?: string }) => {
+    const config = await loadConfig(options.config);
+    const next = nextKeyFiles(config.internet.transferKey);
+    const retired = config.internet.transferKey.replace(/\.pem$/u, `.retired-${new Date().toISOString().replace(/[:.]/gu, '-')}.pem`);
+    await rename(config.internet.transferKey, retired);
+    await rename(next.privateFile, config.internet.transferKey);
+    await rename(next.publicFile, config.internet.transferKey.replace(/\.pem$/u, '.pub.pem'));
+    console.log(`now signing with ${config.internet.transferKey}; the old key is kept as ${retired} (delete it once the LGWAN side shows the rotation)`);
   });
 
 const catalog = program.command('catalog').description('product catalogs');

@@ -31,6 +31,8 @@ export interface BundleOptions {
    * replica) catches up with no back channel.
    */
   carousel?: { everyHours: number; maxBytes: number };
+  /** A next transfer key to announce, under the current key's signature (key rotation). */
+  nextTransferKey?: { keyId: string; spki: string };
   now?: () => Date;
 }
 
@@ -88,6 +90,7 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
     createdAt: createdAt.toISOString(),
     expiresAt: new Date(createdAt.getTime() + (options.expiryDays ?? 30) * 86_400_000).toISOString(),
     transferKeyId: options.keyId,
+    ...(options.nextTransferKey ? { nextTransferKey: options.nextTransferKey } : {}),
     products,
     artifacts,
     blobs: [...blobs].map(([sha256, size]) => ({ sha256, size })),

@@ -1,7 +1,7 @@
-import type { KeyObject } from 'node:crypto';
 import { copyFile, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readBundle, type ReceivedBlob } from '../bundle/read-bundle.ts';
+import { publicKeyFromSpki, spkiOf, transferKeyId, type TrustedTransferKey } from '../bundle/transfer-key.ts';
 import type { Manifest } from '../bundle/manifest.ts';
 import { BundleRefusedError, LgwanMirrorError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -20,8 +20,8 @@ export interface ImporterOptions {
   database: LgwanDatabase;
   store: BlobStore;
   keyring: PinnedKeyring;
-  publicKey: KeyObject;
-  keyId: string;
+  /** The transfer key pinned in the config: trusted until a rotation it signed replaces it. */
+  pinnedKey: TrustedTransferKey;
   storageRoot: string;
   logger: Logger;
   now?: () => Date;
@@ -50,8 +50,7 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
   try {
     const result = await readBundle({
       file: bundle.file,
-      publicKey: options.publicKey,
-      keyId: options.keyId,
+      keys: trustedKeys(options),
       store: options.store,
       onManifest(manifest, manifestSha256) {
         manifestForRecord = manifest;
@@ -105,7 +104,9 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
       firstPublished: structuredClone(data.firstPublished),
       releaseValidUntil: { ...data.releaseValidUntil },
       releaseTimeline: structuredClone(data.releaseTimeline),
+      transferKeys: structuredClone(data.transferKeys),
     };
+    recordKeyRotation(options, manifest, result.signedBy, bundle.name, at);
     data.transfer = { ...data.transfer, missingSequences: [...data.transfer.missingSequences] };
     const highest = data.transfer.highestSequence;
     if (highest > 0 && manifest.sequence > highest + 1) {
@@ -144,6 +145,38 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
     await Promise.all([...received.values()].map((blob) => rm(blob.temporaryFile, { force: true })));
     if (!(error instanceof LgwanMirrorError)) throw error;
     return refuse(options, bundle, error, manifestForRecord?.sequence);
+  }
+}
+
+/** The current transfer key, and the next one if the current key announced it. */
+export function trustedKeys(options: Pick<ImporterOptions, 'database' | 'pinnedKey'>): TrustedTransferKey[] {
+  const keys = options.database.data.transferKeys;
+  const current = keys.current ? { keyId: keys.current.keyId, publicKey: publicKeyFromSpki(keys.current.spki) } : options.pinnedKey;
+  return keys.next ? [current, { keyId: keys.next.keyId, publicKey: publicKeyFromSpki(keys.next.spki) }] : [current];
+}
+
+/**
+ * Key rotation, recorded with the import it came with (the same atomic write): a bundle
+ * signed by the announced next key promotes it and retires the old one for good; a bundle
+ * signed by the current key may announce a next key.
+ */
+function recordKeyRotation(options: ImporterOptions, manifest: Manifest, signedBy: string, bundleName: string, at: string): void {
+  const announced = manifest.nextTransferKey;
+  if (announced && transferKeyId(publicKeyFromSpki(announced.spki)) !== announced.keyId) {
+    throw new BundleRefusedError('E_BUNDLE_INVALID', `${bundleName}: the announced next transfer key does not match its key id`);
+  }
+  const keys = options.database.data.transferKeys;
+  const current = keys.current ?? { keyId: options.pinnedKey.keyId, spki: spkiOf(options.pinnedKey.publicKey), generation: 1, since: at };
+  if (keys.next && signedBy === keys.next.keyId) {
+    keys.history.push({ keyId: current.keyId, generation: current.generation, retiredAt: at, retiredBy: bundleName });
+    keys.current = { keyId: keys.next.keyId, spki: keys.next.spki, generation: current.generation + 1, since: at };
+    keys.next = null;
+    options.logger.warn({ keyId: keys.current.keyId, generation: keys.current.generation }, 'transfer key rotated');
+    return;
+  }
+  keys.current = current;
+  if (announced && signedBy === current.keyId && announced.keyId !== current.keyId && announced.keyId !== keys.next?.keyId) {
+    keys.next = { keyId: announced.keyId, spki: announced.spki, announcedAt: at, viaBundle: bundleName };
   }
 }
 
@@ -237,7 +270,7 @@ async function importParts(options: ImporterOptions, spool: string, toc: Spooled
   const staging = path.join(options.storageRoot, 'staging');
   let assembly: Assembly;
   try {
-    assembly = await assembleParts({ spool, staging, tocName: toc.name, publicKey: options.publicKey, keyId: options.keyId, quotaBytes: options.stagingQuotaBytes ?? 64 * 1024 ** 3 });
+    assembly = await assembleParts({ spool, staging, tocName: toc.name, keys: trustedKeys(options), quotaBytes: options.stagingQuotaBytes ?? 64 * 1024 ** 3 });
   } catch (error) {
     if (!(error instanceof LgwanMirrorError)) throw error;
     delete data.transfer.incomplete[toc.name];

@@ -44,6 +44,12 @@ export interface LgwanState {
   firstPublished: Record<string, Record<string, string>>;
   /** sha256 of each imported apt InRelease → its Valid-Until: apt refuses the suite after it. */
   releaseValidUntil: Record<string, string>;
+  /** Transfer key rotation: null current means the key pinned in the config (generation 1). */
+  transferKeys: {
+    current: { keyId: string; spki: string; generation: number; since: string } | null;
+    next: { keyId: string; spki: string; announcedAt: string; viaBundle: string } | null;
+    history: { keyId: string; generation: number; retiredAt: string; retiredBy: string }[];
+  };
   /** Per product and version, the internet side's timings (kept after retention drops the files). */
   releaseTimeline: Record<string, Record<string, { firstSeenAt: string; fetchedAt: string; firstBundledAt: string | null }>>;
 }
@@ -57,6 +63,7 @@ export const emptyLgwanState: LgwanState = {
   firstPublished: {},
   releaseValidUntil: {},
   releaseTimeline: {},
+  transferKeys: { current: null, next: null, history: [] },
 };
 
 export type LgwanDatabase = Low<LgwanState>;

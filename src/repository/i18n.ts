@@ -75,6 +75,10 @@ const ja = {
   unknownEndpoint: 'この端末の記録はありません。',
   moreBehind: '件のうち先頭を表示',
   source: '取得元',
+  transferKey: '転送鍵',
+  generation: '世代',
+  pinnedKey: '設定で固定した鍵',
+  nextKey: '次の鍵を告知済み',
 } as const;
 
 type Dictionary = { [K in keyof typeof ja]: string };
@@ -147,6 +151,10 @@ const en: Dictionary = {
   unknownEndpoint: 'No record of this endpoint.',
   moreBehind: 'in total; the first are shown',
   source: 'Source',
+  transferKey: 'Transfer key',
+  generation: 'generation',
+  pinnedKey: 'the key pinned in the config',
+  nextKey: 'next key announced',
 };
 
 export const dictionaries: Record<Language, Dictionary> = { ja, en };

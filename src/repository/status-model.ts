@@ -27,6 +27,8 @@ export interface Alarm {
 export interface RepositoryStatus {
   generatedAt: string;
   transfer: LgwanState['transfer'] & { bundleCreatedAt: string | null };
+  /** The transfer key in use (null keyId: the key pinned in the config), and a next one announced. */
+  transferKey: { generation: number; keyId: string | null; nextKeyId: string | null };
   products: ProductStatus[];
   refusals: LgwanState['refusals'];
   alarms: Alarm[];
@@ -132,6 +134,7 @@ export function buildStatus(
   return {
     generatedAt: now.toISOString(),
     transfer: { ...state.transfer, bundleCreatedAt: published?.bundleCreatedAt ?? null },
+    transferKey: { generation: state.transferKeys?.current?.generation ?? 1, keyId: state.transferKeys?.current?.keyId ?? null, nextKeyId: state.transferKeys?.next?.keyId ?? null },
     products,
     refusals: state.refusals.slice(0, 20),
     alarms,

@@ -10,7 +10,8 @@ import { createProgress } from '../fetch/progress.ts';
 import { openInternetState, type InternetDatabase } from '../fetcher/internet-state.ts';
 import { makeAndSendBundle, type BundleOutcome } from '../fetcher/make-bundle.ts';
 import { runFetch, type ProductFetchOutcome } from '../fetcher/run-fetch.ts';
-import { loadTransferPrivateKey } from '../bundle/transfer-key.ts';
+import { loadTransferPrivateKey, loadTransferPublicKey, nextKeyFiles, spkiOf } from '../bundle/transfer-key.ts';
+import { access } from 'node:fs/promises';
 import { BlobStore } from '../store/blob-store.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
 
@@ -49,7 +50,15 @@ export async function openInternetSide(config: InternetConfig, logger: Logger, o
     fetchAll: () => runFetch({ entries, database, store, downloader, keyring, logger, storageRoot: config.storage }),
     async send(sendOptions = {}) {
       const { privateKey, keyId } = await loadTransferPrivateKey(config.transferKey);
-      return makeAndSendBundle({ entries, database, store, spool: config.spool, privateKey, keyId, logger, expiryDays: config.bundleExpiryDays, heartbeatHours: config.heartbeatHours, partMaxBytes: config.partMaxBytes, carousel: config.carousel, force: sendOptions.force });
+      // During a rotation every bundle announces the next key until "keys promote" switches to it.
+      const next = await access(nextKeyFiles(config.transferKey).publicFile).then(
+        async () => {
+          const { publicKey, keyId: nextKeyId } = await loadTransferPublicKey(nextKeyFiles(config.transferKey).publicFile);
+          return { keyId: nextKeyId, spki: spkiOf(publicKey) };
+        },
+        () => undefined,
+      );
+      return makeAndSendBundle({ entries, database, store, spool: config.spool, privateKey, keyId, logger, expiryDays: config.bundleExpiryDays, heartbeatHours: config.heartbeatHours, partMaxBytes: config.partMaxBytes, carousel: config.carousel, nextTransferKey: next, force: sendOptions.force });
     },
     async runOnce() {
       const fetched = await side.fetchAll();

@@ -1,9 +1,9 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BundleRefusedError } from '../core/errors.ts';
-import { verifyManifestSignature } from '../bundle/transfer-key.ts';
+import { signerOf, type TrustedTransferKey } from '../bundle/transfer-key.ts';
 import { maxTocBytes, tocSchema, type PartsToc } from './parts-format.ts';
 import { bundleFileName, partFileName, tocFileName } from './spool-names.ts';
 
@@ -66,24 +66,22 @@ export async function assembleParts(options: {
   spool: string;
   staging: string;
   tocName: string;
-  publicKey: KeyObject;
-  keyId: string;
+  keys: readonly TrustedTransferKey[];
   quotaBytes: number;
 }): Promise<Assembly> {
   const tocBytes = await readLimited(path.join(options.spool, options.tocName), maxTocBytes);
   const signature = await readLimited(path.join(options.spool, `${options.tocName}.sig`), 64);
   const nameSequence = Number(/^bundle-(\d{10})\.toc$/u.exec(options.tocName)?.[1]);
   if (!tocBytes || !signature) return { status: 'incomplete', sequence: nameSequence, missing: [`${options.tocName}.sig`] };
-  if (!verifyManifestSignature(tocBytes, signature, options.publicKey)) {
-    throw new BundleRefusedError('E_SIGNATURE', `${options.tocName}: the table of contents is not signed by the pinned transfer key`);
-  }
+  const signer = signerOf(tocBytes, signature, options.keys);
+  if (!signer) throw new BundleRefusedError('E_SIGNATURE', `${options.tocName}: the table of contents is not signed by the pinned transfer key`);
   let toc: PartsToc;
   try {
     toc = tocSchema.parse(JSON.parse(tocBytes.toString('utf8')));
   } catch (error) {
     throw new BundleRefusedError('E_BUNDLE_INVALID', `${options.tocName}: not a valid table of contents (${(error as Error).message.split('\n')[0]})`);
   }
-  if (toc.transferKeyId !== options.keyId) throw new BundleRefusedError('E_SIGNATURE', `${options.tocName}: made for transfer key ${toc.transferKeyId}`);
+  if (toc.transferKeyId !== signer.keyId) throw new BundleRefusedError('E_SIGNATURE', `${options.tocName}: made for transfer key ${toc.transferKeyId}`);
   const consistent =
     tocFileName(toc.sequence) === options.tocName &&
     toc.parts.every((part, position) => part.index === position + 1 && part.name === partFileName(toc.sequence, part.index)) &&
