@@ -1,0 +1,106 @@
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import test, { type ExecutionContext } from 'ava';
+import { parse, stringify } from 'yaml';
+import { loadTransferPublicKey } from '../../src/bundle/transfer-key.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { openInternetSide } from '../../src/sides/internet.ts';
+import { openLgwanSide } from '../../src/sides/lgwan.ts';
+import { UdpReceiver } from '../../src/transfer/udp/udp-receiver.ts';
+import { UdpSender } from '../../src/transfer/udp/udp-sender.ts';
+import { createEnvironment } from '../helpers/environment.ts';
+import { startLossyRelay, type RelayFaults } from '../helpers/lossy-relay.ts';
+
+/** Internet side → outbox → UDP sender → lossy relay → UDP receiver → LGWAN inbox → importer. */
+async function diode(t: ExecutionContext, faults: RelayFaults) {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
+  const config = parse(await readFile(configFile, 'utf8')) as { internet: Record<string, unknown>; lgwan: Record<string, unknown> };
+  config.internet.spool = 'outbox';
+  config.internet.partMaxBytes = 1024 * 1024;
+  config.lgwan.spool = 'inbox';
+  await writeFile(configFile, stringify(config));
+  const loaded = await loadConfig(configFile);
+  const internet = await openInternetSide(loaded.internet, silentLogger, { interactive: false, backoffMs: 10 });
+  await internet.runOnce();
+  const pinned = await loadTransferPublicKey(loaded.lgwan.transferPublicKey);
+  const receiver = new UdpReceiver({
+    host: '127.0.0.1', port: 0, inbox: loaded.lgwan.spool, staging: path.join(environment.root, 'udp-staging'), keys: () => [pinned],
+    heartbeatFile: path.join(loaded.lgwan.storage, 'udp-heartbeat.json'), maxFileBytes: 1024 ** 3, reassemblySeconds: 30, logger: silentLogger,
+  });
+  const { port } = await receiver.start();
+  t.teardown(() => receiver.stop());
+  const relay = await startLossyRelay({ host: '127.0.0.1', port }, faults);
+  t.teardown(relay.close);
+  const sender = new UdpSender({
+    outbox: loaded.internet.spool, host: '127.0.0.1', port: relay.port, rateBitsPerSecond: 400e6, shardSize: 8192, dataShards: 16, repairRatio: 0.25, interleave: 8,
+    heartbeatSeconds: 3600, privateKey: createPrivateKey(await readFile(loaded.internet.transferKey)), logger: silentLogger,
+  });
+  t.teardown(() => sender.stop());
+  const outboxFiles = async () => (await readdir(loaded.internet.spool)).filter((name) => !name.startsWith('.')).sort();
+  const settle = async () => {
+    relay.flush();
+    await sleep(300);
+  };
+  return { environment, loaded, internet, receiver, receiverPort: port, relay, sender, outboxFiles, settle };
+}
+
+async function sameFiles(t: ExecutionContext, names: string[], from: string, to: string) {
+  for (const name of names) t.deepEqual(await readFile(path.join(to, name)), await readFile(path.join(from, name)), `${name} arrived byte-identical`);
+}
+
+test('bundles cross a lossy, reordering, duplicating UDP link byte-identical and are imported', async (t) => {
+  const { loaded, receiver, relay, sender, outboxFiles, settle } = await diode(t, { loss: 0.05, duplicate: 0.02, reorder: 0.05 });
+  const files = await outboxFiles();
+  t.true(files.length > 3, 'a TOC, its signature and several parts');
+  await sender.sendPass();
+  await settle();
+  t.true(relay.stats.dropped > 0 && relay.stats.duplicated > 0 && relay.stats.reordered > 0, JSON.stringify(relay.stats));
+  t.deepEqual((await readdir(loaded.lgwan.spool)).sort(), files);
+  await sameFiles(t, files, loaded.internet.spool, loaded.lgwan.spool);
+  t.true(receiver.stats.blocksRebuilt > 0, 'lost shards were rebuilt from repair shards');
+  const lgwan = await openLgwanSide(loaded.lgwan, silentLogger);
+  t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
+  await lgwan.close();
+});
+
+test('an outage longer than the repair shards cover leaves files incomplete, and the carousel completes them', async (t) => {
+  const { loaded, relay, sender, outboxFiles, settle } = await diode(t, { loss: 0, duplicate: 0, reorder: 0, outage: { from: 100, to: 300 } });
+  const files = await outboxFiles();
+  await sender.sendPass();
+  await settle();
+  t.is(relay.stats.dropped, 201, 'one burst of 201 datagrams: a whole interleaved group of blocks');
+  const afterFirst = (await readdir(loaded.lgwan.spool)).sort();
+  t.true(afterFirst.length < files.length, `incomplete after the outage: ${afterFirst.length} of ${files.length} files`);
+  for (const name of await readdir(path.join(loaded.lgwan.spool))) t.false(name.includes('partial'), 'partial files never appear in the inbox');
+  await sender.sendPass();
+  await settle();
+  t.deepEqual((await readdir(loaded.lgwan.spool)).sort(), files);
+  await sameFiles(t, files, loaded.internet.spool, loaded.lgwan.spool);
+});
+
+test('heartbeats signed by the transfer key are recorded; others are ignored', async (t) => {
+  const { loaded, sender, receiver, receiverPort, settle } = await diode(t, { loss: 0, duplicate: 0, reorder: 0 });
+  await sender.sendHeartbeat();
+  await settle();
+  const heartbeatFile = path.join(loaded.lgwan.storage, 'udp-heartbeat.json');
+  const heartbeat = JSON.parse(await readFile(heartbeatFile, 'utf8')) as { latestSequence: number; sentAt: string };
+  t.is(heartbeat.latestSequence, 1);
+  t.is(receiver.stats.heartbeats, 1);
+
+  const impostor = new UdpSender({
+    outbox: loaded.internet.spool, host: '127.0.0.1', port: receiverPort, rateBitsPerSecond: 1e6, shardSize: 1024, dataShards: 4, repairRatio: 0, interleave: 1,
+    heartbeatSeconds: 3600, privateKey: generateKeyPairSync('ed25519').privateKey, logger: silentLogger,
+  });
+  t.teardown(() => impostor.stop());
+  const rejected = receiver.stats.rejected;
+  await impostor.sendHeartbeat();
+  await settle();
+  t.is(receiver.stats.heartbeats, 1, 'not counted');
+  t.is(receiver.stats.rejected, rejected + 1);
+  t.deepEqual(JSON.parse(await readFile(heartbeatFile, 'utf8')), heartbeat, 'not recorded');
+});
