@@ -9,6 +9,8 @@ import { openLgwanSide, pollSpool } from '../sides/lgwan.ts';
 import { buildStatus } from '../repository/status-model.ts';
 import { assertNoProblems, validateCatalogs, writeSchemas } from './catalog-commands.ts';
 import { runDemo } from './demo.ts';
+import { startUdpReceiver } from '../sides/udp-receiver.ts';
+import { startUdpSender } from '../sides/udp-sender.ts';
 import path from 'node:path';
 import { projectRoot } from './project-paths.ts';
 
@@ -103,13 +105,38 @@ program
 
 program
   .command('send')
-  .description('internet side: write a signed bundle of the current state into the spool')
+  .description('internet side: write a signed bundle of the current state into the spool; with --udp, carry the spool over a UDP data diode')
   .addOption(configOption())
   .option('--force', 'send even if nothing changed')
-  .action(async (options: { config?: string; force?: boolean }) => {
+  .option('--udp', 'run the UDP sender (config internet.udp) until stopped')
+  .action(async (options: { config?: string; force?: boolean; udp?: boolean }) => {
     const config = await loadConfig(options.config);
+    if (options.udp) {
+      const logger = createLogger('udp-sender');
+      const sender = await startUdpSender(config.internet, logger);
+      const stop = () => void sender.stop();
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      logger.info({ to: `${config.internet.udp!.host}:${config.internet.udp!.port}`, spool: config.internet.spool }, 'UDP sender running');
+      return;
+    }
     const side = await openInternetSide(config.internet, createLogger('send'));
     console.log(JSON.stringify(await side.send({ force: options.force })));
+  });
+
+program
+  .command('receive')
+  .description('LGWAN side: receive files from a UDP data diode into the spool (config lgwan.udp)')
+  .addOption(configOption())
+  .requiredOption('--udp', 'receive over UDP (the only receiver there is: appliances deliver into the folder themselves)')
+  .action(async (options: { config?: string }) => {
+    const config = await loadConfig(options.config);
+    const logger = createLogger('udp-receiver');
+    const { receiver, port } = await startUdpReceiver(config.lgwan, logger);
+    const stop = () => void receiver.stop();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    logger.info({ port, spool: config.lgwan.spool }, 'UDP receiver running');
   });
 
 program

@@ -19,6 +19,19 @@ const internetSchema = z.strictObject({
     })
     .prefault({})
     .describe('the carousel that lets a receiver which lost anything catch up without a back channel'),
+  udp: z
+    .strictObject({
+      host: z.string().describe("the diode's receiving address (the LGWAN-side receiver)"),
+      port: z.int().min(1).max(65535).default(47474),
+      rateMbps: z.number().min(0.1).max(100_000).default(400).describe('sender rate limit in Mbit/s: stay below what the diode and receiver sustain'),
+      shardSize: z.int().min(512).max(64_000).multipleOf(8).default(1400).describe('payload bytes per datagram (1400 for a 1500-byte MTU, 8192 for jumbo frames)'),
+      dataShards: z.int().min(1).max(24).default(20),
+      repairRatio: z.number().min(0).max(0.3).default(0.1).describe('repair shards per data shard (0.1: 2 of every 22 datagrams may be lost in each block)'),
+      interleave: z.int().min(1).max(256).default(16).describe('blocks interleaved, so a burst of losses hits many blocks once each'),
+      heartbeatSeconds: z.number().min(0.5).default(5),
+    })
+    .optional()
+    .describe('send --udp: carry the spool over a one-way UDP link (hardware data diode)'),
   heartbeatHours: z.number().min(0.01).max(24 * 30).default(24).describe('resend the unchanged state after this long, so the LGWAN side can tell quiet from cut'),
   concurrencyPerHost: z.int().min(1).max(32).default(4),
   originRewrites: z.record(z.string(), z.string()).default({}).describe('catalog origin → origin actually contacted (demo and tests)'),
@@ -36,6 +49,16 @@ const lgwanSchema = z.strictObject({
   releaseLagHours: z.number().min(0).default(24).describe('alarm when a vendor release seen by the internet side is not published here after this long'),
   endpointStaleDays: z.number().min(0.01).default(30).describe('endpoints not seen for this long are marked stale (never deleted)'),
   diskLowPercent: z.number().min(0).max(100).default(10).describe('alarm when free space on the storage volume falls below this share'),
+  udp: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: z.int().min(1).max(65535).default(47474),
+      maxFileBytes: z.int().min(1024).default(64 * 1024 ** 3),
+      reassemblySeconds: z.number().min(1).default(600).describe('drop a partial file after this long without progress (the carousel resends it)'),
+      heartbeatStaleSeconds: z.number().min(1).default(30).describe('alarm "link cut" when no heartbeat arrived for this long'),
+    })
+    .optional()
+    .describe('receive --udp: write files arriving over a UDP data diode into the spool'),
   stagingQuotaBytes: z.int().min(1024 * 1024).default(64 * 1024 ** 3).describe('room for reassembling bundles that arrive as parts'),
   partsTimeoutHours: z.number().min(0).default(24).describe('how long to wait for the missing parts of a bundle before giving it up'),
   trustProxy: z.boolean().default(false).describe('take the client address from X-Forwarded-For (only behind your own edge cache)'),

@@ -35,6 +35,8 @@ export interface RepositoryOptions {
   coverageTtlMs?: number;
   /** Free and total bytes of the storage volume, refreshed by the caller. */
   disk?: () => { freeBytes: number; totalBytes: number; path: string } | undefined;
+  /** The last heartbeat of a UDP diode, if one is in use. */
+  heartbeat?: () => { receivedAt: string; latestSequence: number; staleSeconds: number } | undefined;
   now?: () => Date;
 }
 
@@ -94,7 +96,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     await serveImmutableFile(ctx, { file, sha256: artifact.sha256, fileName: artifact.fileName, lastModified, immutable });
   };
 
-  const status = () => buildStatus(state(), now(), options.thresholds ?? defaultThresholds, options.disk?.());
+  const status = () => buildStatus(state(), now(), options.thresholds ?? defaultThresholds, options.disk?.(), options.heartbeat?.());
   const endpointStaleDays = options.endpointStaleDays ?? 30;
   const coverageView = new CoverageView(state, options.inventory, { endpointStaleDays, ttlMs: options.coverageTtlMs ?? 5000 });
   addCoverageRoutes(router, { status, coverage: () => coverageView.report(now()), inventory: options.inventory, endpointStaleDays, now });

@@ -79,6 +79,10 @@ const ja = {
   generation: '世代',
   pinnedKey: '設定で固定した鍵',
   nextKey: '次の鍵を告知済み',
+  link: 'ダイオード回線',
+  linkIdle: '待機中',
+  linkReceiving: '受信中',
+  linkCut: '切断',
 } as const;
 
 type Dictionary = { [K in keyof typeof ja]: string };
@@ -155,6 +159,10 @@ const en: Dictionary = {
   generation: 'generation',
   pinnedKey: 'the key pinned in the config',
   nextKey: 'next key announced',
+  link: 'Diode link',
+  linkIdle: 'idle',
+  linkReceiving: 'receiving',
+  linkCut: 'cut',
 };
 
 export const dictionaries: Record<Language, Dictionary> = { ja, en };
@@ -185,6 +193,7 @@ export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string;
     'source-failing': { title: '取得元で失敗が続いています', action: 'インターネット側のログとベンダー URL を確認してください。' },
     'not-yet-published': { title: 'ベンダーの新版が未反映です', action: '次の転送を待つか、転送経路と取り込みの警報を確認してください。' },
     'no-bundle-yet': { title: 'まだバンドルを取り込んでいません', action: 'インターネット側の fetch と転送フォルダの設定を確認してください。' },
+    'link-cut': { title: 'データダイオードの回線が切れています', action: 'ハートビートが届いていません。ダイオード機器、ケーブル、インターネット側の send --udp を確認してください。公開中の内容はそのまま配信を続けます。' },
     'import-failed': { title: '取り込みがこのサーバー側の理由で失敗しました', action: 'ディスクの空きや権限を確認してください（理由欄）。公開中の内容は変わっていません。解消すると次の確認で自動的に再試行します。' },
     'incomplete-bundle': { title: '分割されたバンドルの一部が届いていません', action: '転送装置で欠けているファイル（理由欄）を確認してください。待ち時間を過ぎると諦め、次のバンドルが全状態を運びます。' },
     'transfer-stale': { title: '転送が止まっています', action: 'インターネット側は変更がなくても毎日バンドルを送ります。転送装置、スプールフォルダ、インターネット側の daemon を確認してください。公開中の内容はそのまま配信を続けます。' },
@@ -198,6 +207,7 @@ export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string;
     'source-failing': { title: 'A vendor source keeps failing', action: 'Check the internet side log and the vendor URL.' },
     'not-yet-published': { title: 'A vendor release is not on LGWAN yet', action: 'Wait for the next transfer, or check the transfer and import alarms.' },
     'no-bundle-yet': { title: 'No bundle imported yet', action: 'Check the internet side fetch and the spool folder settings.' },
+    'link-cut': { title: 'The data diode link is cut', action: 'No heartbeat is arriving. Check the diode, its cabling and the internet-side "send --udp". Published content keeps being served.' },
     'import-failed': { title: 'An import failed on this server', action: 'Check free disk space and permissions (see the reason). Published content is unchanged; the import is retried automatically once the cause is gone.' },
     'incomplete-bundle': { title: 'Parts of a split bundle have not arrived', action: 'Check the transfer appliance for the missing files (see the reason). After the wait the bundle is given up; the next one carries the whole state.' },
     'transfer-stale': { title: 'The transfer has stopped', action: 'The internet side sends a bundle at least daily even with nothing new. Check the transfer appliance, the spool folder and the internet-side daemon. Published content keeps being served.' },

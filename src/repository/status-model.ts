@@ -17,7 +17,7 @@ export interface ProductStatus {
 }
 
 export interface Alarm {
-  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle' | 'import-failed';
+  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle' | 'import-failed' | 'link-cut';
   severity: 'critical' | 'warning';
   at: string | null;
   subject: string;
@@ -27,6 +27,8 @@ export interface Alarm {
 export interface RepositoryStatus {
   generatedAt: string;
   transfer: LgwanState['transfer'] & { bundleCreatedAt: string | null };
+  /** Over a UDP diode: the last heartbeat, and whether the link is idle, receiving or cut. */
+  link: { receivedAt: string; latestSequence: number; state: 'idle' | 'receiving' | 'cut' } | null;
   /** The transfer key in use (null keyId: the key pinned in the config), and a next one announced. */
   transferKey: { generation: number; keyId: string | null; nextKeyId: string | null };
   products: ProductStatus[];
@@ -83,6 +85,7 @@ export function buildStatus(
   now: Date,
   thresholds: AlarmThresholds = defaultThresholds,
   disk?: { freeBytes: number; totalBytes: number; path: string },
+  heartbeat?: { receivedAt: string; latestSequence: number; staleSeconds: number },
 ): RepositoryStatus {
   const published = state.published;
   const products = productRows(state);
@@ -119,6 +122,15 @@ export function buildStatus(
   if (published && now.getTime() - Date.parse(published.bundleCreatedAt) >= thresholds.transferStaleHours * 3_600_000) {
     alarms.push({ kind: 'transfer-stale', severity: 'critical', at: published.bundleCreatedAt, subject: 'transfer', detail: `last bundle ${state.transfer.lastBundle ?? ''} created ${published.bundleCreatedAt}` });
   }
+  // Over a diode, heartbeats tell a quiet link from a cut one.
+  let link: RepositoryStatus['link'] = null;
+  if (heartbeat) {
+    const age = (now.getTime() - Date.parse(heartbeat.receivedAt)) / 1000;
+    link = { receivedAt: heartbeat.receivedAt, latestSequence: heartbeat.latestSequence, state: age > heartbeat.staleSeconds ? 'cut' : heartbeat.latestSequence > state.transfer.highestSequence ? 'receiving' : 'idle' };
+    if (link.state === 'cut') {
+      alarms.push({ kind: 'link-cut', severity: 'critical', at: heartbeat.receivedAt, subject: 'udp', detail: `no heartbeat for ${Math.round(age)} s (last announced sequence ${heartbeat.latestSequence})` });
+    }
+  }
   if (disk && disk.totalBytes > 0 && (disk.freeBytes / disk.totalBytes) * 100 < thresholds.diskLowPercent) {
     alarms.push({ kind: 'disk-low', severity: 'critical', at: now.toISOString(), subject: disk.path, detail: `${Math.round(disk.freeBytes / 1024 ** 3)} GiB free of ${Math.round(disk.totalBytes / 1024 ** 3)} GiB` });
   }
@@ -134,6 +146,7 @@ export function buildStatus(
   return {
     generatedAt: now.toISOString(),
     transfer: { ...state.transfer, bundleCreatedAt: published?.bundleCreatedAt ?? null },
+    link,
     transferKey: { generation: state.transferKeys?.current?.generation ?? 1, keyId: state.transferKeys?.current?.keyId ?? null, nextKeyId: state.transferKeys?.next?.keyId ?? null },
     products,
     refusals: state.refusals.slice(0, 20),

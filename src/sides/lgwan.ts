@@ -45,9 +45,19 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     const info = await statfs(config.storage).catch(() => undefined);
     disk = info ? { freeBytes: info.bavail * info.bsize, totalBytes: info.blocks * info.bsize, path: config.storage } : undefined;
   };
+  // The UDP receiver (a separate process) records heartbeats; read them with the disk figures.
+  let heartbeat: { receivedAt: string; latestSequence: number; staleSeconds: number } | undefined;
+  const refreshHeartbeat = async () => {
+    const text = await readFile(path.join(config.storage, 'udp-heartbeat.json'), 'utf8').catch(() => undefined);
+    const parsed = text === undefined ? undefined : (JSON.parse(text) as { receivedAt: string; latestSequence: number });
+    heartbeat = parsed && config.udp ? { receivedAt: parsed.receivedAt, latestSequence: parsed.latestSequence, staleSeconds: config.udp.heartbeatStaleSeconds } : undefined;
+  };
   await refreshDisk();
+  await refreshHeartbeat();
   const diskTimer = setInterval(() => void refreshDisk(), 60_000);
   diskTimer.unref();
+  const heartbeatTimer = setInterval(() => void refreshHeartbeat(), 2_000);
+  heartbeatTimer.unref();
   const app = () => {
     if (!repository) {
       repository = createRepositoryApp({
@@ -59,6 +69,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
         thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent },
         endpointStaleDays: config.endpointStaleDays,
         disk: () => disk,
+        heartbeat: () => heartbeat,
       });
       repository.on('error', (error: unknown) => logger.warn({ error: errorMessage(error) }, 'connection error'));
     }
@@ -82,6 +93,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     inventory,
     close: () => {
       clearInterval(diskTimer);
+      clearInterval(heartbeatTimer);
       return inventory.close();
     },
     importOnce() {

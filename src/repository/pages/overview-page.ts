@@ -52,6 +52,7 @@ ${rows}
 <dt>${escapeHtml(t.bundleCreated)}</dt><dd>${time(transfer.bundleCreatedAt, language)}</dd>
 <dt>${escapeHtml(t.lastImport)}</dt><dd>${time(transfer.lastImportAt, language)}</dd>
 <dt>${escapeHtml(t.refusals)}</dt><dd>${status.refusals.length}</dd>
+${status.link ? `<dt>${escapeHtml(t.link)}</dt><dd data-field="link">${escapeHtml({ idle: t.linkIdle, receiving: t.linkReceiving, cut: t.linkCut }[status.link.state])} · ${time(status.link.receivedAt, language)} · #${status.link.latestSequence}</dd>` : ''}
 <dt>${escapeHtml(t.transferKey)}</dt><dd>${escapeHtml(t.generation)} ${status.transferKey.generation} <code>${escapeHtml(status.transferKey.keyId?.slice(0, 16) ?? t.pinnedKey)}</code>${status.transferKey.nextKeyId ? ` · ${escapeHtml(t.nextKey)} <code>${escapeHtml(status.transferKey.nextKeyId.slice(0, 16))}</code>` : ''}</dd>
 </dl></section>`;
   return layout({ title: t.overview, language, path: '/', body });
