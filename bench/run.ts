@@ -3,6 +3,7 @@ import { benchServing } from './serve-vs-nginx.ts';
 import { ensureTools } from './tools.ts';
 import { benchUpdateChecks } from './update-checks.ts';
 import { benchCoverage } from './coverage.ts';
+import { benchImport, benchUdpDiode } from './udp-diode.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const largeMiB = Number(process.env.BENCH_LARGE_MIB ?? 256);
@@ -11,3 +12,5 @@ const only = process.env.BENCH_ONLY;
 if (!only || only === 'serving') await benchServing({ largeMiB, seconds });
 if (!only || only === 'update-checks') await benchUpdateChecks({ seconds, connections: 1000 });
 if (!only || only === 'coverage') benchCoverage();
+if (!only || only === 'udp') await benchUdpDiode({ fileMiB: Number(process.env.BENCH_UDP_MIB ?? 256) });
+if (!only || only === 'import') await benchImport({ fileMiB: Number(process.env.BENCH_IMPORT_MIB ?? 256) });

@@ -12,7 +12,7 @@ export function have(command: string): boolean {
 
 /** The references run on this machine: nginx, wrk and curl from Debian, installed on first use. */
 export function ensureTools(): void {
-  const missing = [['nginx', 'nginx-light'], ['wrk', 'wrk'], ['curl', 'curl']].filter(([command]) => !have(command!));
+  const missing = [['nginx', 'nginx-light'], ['wrk', 'wrk'], ['curl', 'curl'], ['udp-sender', 'udpcast'], ['nft', 'nftables']].filter(([command]) => !have(command!));
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) throw new Error(`install ${missing.map(([, pkg]) => pkg).join(' ')} (apt-get) to run the benchmarks`);
   console.log(`installing ${missing.map(([, pkg]) => pkg).join(' ')} …`);

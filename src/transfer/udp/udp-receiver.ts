@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { verify } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { createHash, verify } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDirectory, writeFileAtomic } from '../../core/atomic-file.ts';
@@ -58,7 +58,7 @@ export class UdpReceiver {
   readonly #incoming = new Map<string, Incoming>();
   readonly #delivered = new Set<string>();
   #sweeper: NodeJS.Timeout | undefined;
-  stats = { datagrams: 0, rejected: 0, duplicates: 0, filesCompleted: 0, blocksRebuilt: 0, heartbeats: 0 };
+  stats = { datagrams: 0, rejected: 0, duplicates: 0, filesCompleted: 0, blocksRebuilt: 0, heartbeats: 0, hashMismatches: 0 };
 
   constructor(options: UdpReceiverOptions) {
     this.#options = options;
@@ -99,7 +99,7 @@ export class UdpReceiver {
     }
     const deliveredKey = `${header.name}:${header.fileSize}`;
     if (this.#delivered.has(deliveredKey)) return;
-    const key = `${header.session}:${header.fileId}:${header.name}:${header.fileSize}:${header.k}:${header.m}:${header.shardSize}`;
+    const key = `${header.session}:${header.fileId}:${header.name}:${header.fileSize}:${header.k}:${header.m}:${header.shardSize}:${header.fileSha256.toString('hex')}`;
     let incoming = this.#incoming.get(key);
     if (!incoming) {
       // Already in the inbox from an earlier session (a restart, the carousel): nothing to do.
@@ -121,7 +121,9 @@ export class UdpReceiver {
     let block = incoming.blocks.get(header.blockIndex);
     if (!block) incoming.blocks.set(header.blockIndex, (block = { data: Buffer.alloc(k * shardSize), parity: Buffer.alloc(Math.max(1, m) * shardSize), present: 0, count: 0, busy: false }));
     const bit = 1 << header.shardIndex;
-    if (block.present & bit) {
+    // Once k shards are in, the block is being rebuilt in the thread pool: its buffers must
+    // not change under it, so later shards of the block are not copied in.
+    if (block.present & bit || block.busy) {
       this.stats.duplicates += 1;
       return;
     }
@@ -151,6 +153,16 @@ export class UdpReceiver {
     const handle = await incoming.handle;
     await handle.sync();
     await handle.close();
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(incoming.staging, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+    if (!hash.digest().equals(incoming.header.fileSha256)) {
+      // Never deliver a file that is not the one sent; the carousel brings it again.
+      this.#incoming.delete(key);
+      await rm(incoming.staging, { force: true });
+      this.stats.hashMismatches += 1;
+      this.#options.logger.error({ file: incoming.header.name }, 'reassembled file does not match its sha256; dropped');
+      return;
+    }
     await rename(incoming.staging, path.join(this.#options.inbox, incoming.header.name));
     await syncDirectory(this.#options.inbox);
     this.#incoming.delete(key);

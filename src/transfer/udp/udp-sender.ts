@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,6 +39,7 @@ export class UdpSender {
   readonly #session = randomBytes(8).readBigUInt64BE(0);
   readonly #sendCounts = new Map<string, number>();
   readonly #fileIds = new Map<string, number>();
+  readonly #digests = new Map<string, { size: number; mtimeMs: number; sha256: Buffer }>();
   #tokens = 0;
   #lastRefill = performance.now();
   #heartbeat: NodeJS.Timeout | undefined;
@@ -86,7 +88,14 @@ export class UdpSender {
     const { dataShards: k, shardSize, interleave } = this.#options;
     const m = this.repairShards;
     const file = path.join(this.#options.outbox, name);
-    const size = (await stat(file)).size;
+    const { size, mtimeMs } = await stat(file);
+    // The whole file's sha256 travels in every datagram: the receiver checks the assembled file.
+    let digest = this.#digests.get(name);
+    if (!digest || digest.size !== size || digest.mtimeMs !== mtimeMs) {
+      const hash = createHash('sha256');
+      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+      this.#digests.set(name, (digest = { size, mtimeMs, sha256: hash.digest() }));
+    }
     let fileId = this.#fileIds.get(name);
     if (fileId === undefined) this.#fileIds.set(name, (fileId = this.#fileIds.size + 1));
     const blockBytes = k * shardSize;
@@ -105,7 +114,7 @@ export class UdpSender {
         for (let shard = 0; shard < k + m; shard += 1) {
           for (const block of group) {
             const payload = shard < k ? block.data.subarray(shard * shardSize, (shard + 1) * shardSize) : block.parity.subarray((shard - k) * shardSize, (shard - k + 1) * shardSize);
-            await this.#send(encodeDatagram({ type: 1, k, m, session: this.#session, fileId, fileSize: size, shardSize, blockIndex: block.index, shardIndex: shard, name }, payload));
+            await this.#send(encodeDatagram({ type: 1, k, m, session: this.#session, fileId, fileSize: size, shardSize, blockIndex: block.index, shardIndex: shard, name, fileSha256: digest.sha256 }, payload));
           }
         }
       }

@@ -8,14 +8,16 @@ import { crc32 } from 'node:zlib';
  *  16  file id (4)           20  file size (8)      28  shard size (4)
  *  32  block index (4)       36  shard index (1)    37  reserved (1)
  *  38  name length (2)       40  name (48 bytes, ASCII)
- *  88  payload length (4)    92  CRC-32 of bytes 0–91 and the payload (4)
- *  96  payload
+ *  88  sha256 of the whole file (32)
+ * 120  payload length (4)   124  CRC-32 of bytes 0–123 and the payload (4)
+ * 128  payload
  *
- * The CRC catches damage on the wire; trust comes from the bundle's own signature, which
- * the importer checks. Names are only labels: the receiver accepts a fixed set of shapes.
+ * The CRC catches damage on the wire, the file's sha256 any mistake in reassembly; trust
+ * comes from the bundle's own signature, which the importer checks. Names are only labels:
+ * the receiver accepts a fixed set of shapes.
  */
 export const magic = Buffer.from('LGWD');
-export const headerLength = 96;
+export const headerLength = 128;
 export const wireVersion = 1;
 
 export const datagramTypes = { data: 1, heartbeat: 2 } as const;
@@ -31,6 +33,7 @@ export interface DataHeader {
   blockIndex: number;
   shardIndex: number;
   name: string;
+  fileSha256: Buffer;
 }
 
 export interface HeartbeatHeader {
@@ -58,10 +61,11 @@ export function encodeDatagram(header: DataHeader | HeartbeatHeader, payload: Bu
     const name = Buffer.from(header.name, 'ascii');
     datagram.writeUInt16BE(name.length, 38);
     name.copy(datagram, 40, 0, 48);
+    header.fileSha256.copy(datagram, 88, 0, 32);
   }
-  datagram.writeUInt32BE(payload.length, 88);
+  datagram.writeUInt32BE(payload.length, 120);
   payload.copy(datagram, headerLength);
-  datagram.writeUInt32BE(crc32(payload, crc32(datagram.subarray(0, 92))), 92);
+  datagram.writeUInt32BE(crc32(payload, crc32(datagram.subarray(0, 124))), 124);
   return datagram;
 }
 
@@ -71,10 +75,10 @@ export type Decoded = { header: DataHeader; payload: Buffer } | { header: Heartb
 export function decodeDatagram(datagram: Buffer): Decoded {
   if (datagram.length < headerLength || !datagram.subarray(0, 4).equals(magic)) return { error: 'not a transfer datagram' };
   if (datagram.readUInt8(4) !== wireVersion) return { error: `wire version ${datagram.readUInt8(4)}` };
-  const payloadLength = datagram.readUInt32BE(88);
+  const payloadLength = datagram.readUInt32BE(120);
   if (payloadLength !== datagram.length - headerLength) return { error: 'length mismatch' };
   const payload = datagram.subarray(headerLength);
-  if (crc32(payload, crc32(datagram.subarray(0, 92))) !== datagram.readUInt32BE(92)) return { error: 'CRC mismatch' };
+  if (crc32(payload, crc32(datagram.subarray(0, 124))) !== datagram.readUInt32BE(124)) return { error: 'CRC mismatch' };
   const type = datagram.readUInt8(5);
   const session = datagram.readBigUInt64BE(8);
   if (type === datagramTypes.heartbeat) return { header: { type: 2, session }, payload };
@@ -94,6 +98,7 @@ export function decodeDatagram(datagram: Buffer): Decoded {
     blockIndex: datagram.readUInt32BE(32),
     shardIndex: datagram.readUInt8(36),
     name,
+    fileSha256: Buffer.from(datagram.subarray(88, 120)),
   };
   if (header.k < 1 || header.shardIndex >= header.k + header.m || payload.length !== header.shardSize || header.shardSize % 8 !== 0) return { error: 'inconsistent shard header' };
   if (!Number.isSafeInteger(header.fileSize) || header.blockIndex * header.k * header.shardSize >= Math.max(header.fileSize, 1)) return { error: 'block outside the file' };
