@@ -52,6 +52,27 @@ export class HashingFileSink extends Writable {
     );
   }
 
+  /** Chunks queued while a write was in flight go to disk in one writev (tar streams give 64 KiB pieces). */
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    const buffers = chunks.map(({ chunk }) => chunk);
+    const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+    if (this.bytesWritten + total > this.#maxBytes) {
+      callback(new LgwanMirrorError('E_SIZE_LIMIT', `${this.#what}: more than the expected ${this.#maxBytes} bytes`, { details: { what: this.#what, limit: this.#maxBytes } }));
+      return;
+    }
+    this.#inFlight = this.#handle.writev(buffers, this.bytesWritten).then(
+      () => {
+        this.bytesWritten += total;
+        for (const buffer of buffers) {
+          this.#sha256.update(buffer);
+          this.#sha512.update(buffer);
+        }
+        callback();
+      },
+      (error: Error) => callback(error),
+    );
+  }
+
   /** Data reaches the disk before the file is renamed into the store. */
   override _final(callback: (error?: Error | null) => void): void {
     this.#handle.sync().then(() => callback(), (error: Error) => callback(error));
