@@ -80,6 +80,10 @@ export async function runFetch(options: FetchOptions): Promise<ProductFetchOutco
         // Second line of defence: the same check the LGWAN importer will run, on this side's own digests.
         await verifyArtifacts(release.artifacts, internetBlobAccess(options.store, options.database, recorded), options.keyring);
         for (const [sha256, digests] of recorded) options.database.data.digests[sha256] = { size: digests.size, sha512: digests.sha512 };
+        // One release per version, whatever else ran meanwhile: two sets of signature files
+        // for one version would make the LGWAN side (rightly) refuse the bundle.
+        const duplicate = state.releases.findIndex((release) => release.version === version);
+        if (duplicate !== -1) state.releases.splice(duplicate, 1);
         state.releases.push({ version, firstSeenAt: state.latestSeen.firstSeenAt, fetchedAt: now().toISOString(), artifacts: release.artifacts });
         state.releases.sort((a, b) => compareVersions(entry.scheme, b.version, a.version));
         state.releases.splice(entry.retention);

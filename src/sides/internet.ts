@@ -68,14 +68,25 @@ export async function openInternetSide(config: InternetConfig, logger: Logger, o
   return side;
 }
 
-/** Runs at start, then on the cron schedule; `noOverlap` skips a tick while a run is still going. */
+/**
+ * Runs at start, then on the cron schedule. A tick that finds a run still going is skipped:
+ * node-cron's `noOverlap` covers its own ticks, the guard here also the run at start.
+ */
 export function scheduleInternetSide(side: InternetSide, logger: Logger): { stop(): void } {
+  let running = false;
   const run = async () => {
+    if (running) {
+      logger.info('previous run still going; this tick is skipped');
+      return;
+    }
+    running = true;
     try {
       const { fetched, bundle } = await side.runOnce();
       logger.info({ fetched: fetched.map((outcome) => `${outcome.productId}:${outcome.status}`), bundle }, 'scheduled run finished');
     } catch (error) {
       logger.error({ error: errorMessage(error) }, 'scheduled run failed');
+    } finally {
+      running = false;
     }
   };
   const task = cron.schedule(side.config.schedule, run, { noOverlap: true, name: 'internet-side' });

@@ -28,7 +28,15 @@ export interface Environment {
  * an internet side and an LGWAN side with separate storage roots joined by a spool
  * folder, and the demo catalogs. Nothing leaves 127.0.0.1.
  */
-export async function createEnvironment(options: { mozilla?: Partial<MozillaProductOptions>; catalogs?: string } = {}): Promise<Environment> {
+export interface EnvironmentOptions {
+  mozilla?: Partial<MozillaProductOptions>;
+  catalogs?: string;
+  /** Config fields of each side to set (e.g. separate outbox and inbox folders, a part size). */
+  internet?: Record<string, unknown>;
+  lgwan?: Record<string, unknown>;
+}
+
+export async function createEnvironment(options: EnvironmentOptions = {}): Promise<Environment> {
   const root = await mkdtemp(path.join(tmpdir(), 'lgwan-mirror-test-'));
   const vendorKey = await generateVendorKey('Test Vendor Release Engineering');
   for (const side of ['internet', 'lgwan']) {
@@ -58,8 +66,9 @@ export async function createEnvironment(options: { mozilla?: Partial<MozillaProd
         keys: [path.join(projectRoot, 'catalogs', 'keys'), 'internet/vendor-keys'],
         spool: 'spool',
         originRewrites: { [simulatorCatalogOrigin]: simulator.url },
+        ...options.internet,
       },
-      lgwan: { storage: 'lgwan', keys: ['lgwan/keys', 'lgwan/vendor-keys'], spool: 'spool', port: 0 },
+      lgwan: { storage: 'lgwan', keys: ['lgwan/keys', 'lgwan/vendor-keys'], spool: 'spool', port: 0, ...options.lgwan },
     }),
   );
   const config = await loadConfig(configFile);

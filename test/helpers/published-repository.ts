@@ -1,12 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
-import { parse, stringify } from 'yaml';
-import { loadConfig } from '../../src/config/config.ts';
-import { silentLogger } from '../../src/core/logger.ts';
-import { openLgwanSide } from '../../src/sides/lgwan.ts';
 import { createEnvironment, type Environment } from './environment.ts';
 import { logRequests } from './request-log.ts';
 import type { MozillaProductOptions } from '../../src/simulator/vendor-simulator.ts';
@@ -17,16 +11,10 @@ import type { MozillaProductOptions } from '../../src/simulator/vendor-simulator
  * `lgwan` overrides fields of the LGWAN config (e.g. trustProxy); cleanup is registered on `t`.
  */
 export async function publishedRepository(t: ExecutionContext, options: { lgwan?: Record<string, unknown>; mozilla?: Partial<MozillaProductOptions> } = {}) {
-  const environment: Environment = await createEnvironment({ mozilla: options.mozilla });
+  const environment: Environment = await createEnvironment({ mozilla: options.mozilla, lgwan: options.lgwan });
   t.teardown(environment.cleanup);
   await (await environment.openInternet()).runOnce();
-  const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
-  if (options.lgwan) {
-    const config = parse(await readFile(configFile, 'utf8')) as { lgwan: Record<string, unknown> };
-    Object.assign(config.lgwan, options.lgwan);
-    await writeFile(configFile, stringify(config));
-  }
-  const lgwan = await openLgwanSide((await loadConfig(configFile)).lgwan, silentLogger);
+  const lgwan = await environment.openLgwan();
   await lgwan.importOnce();
   const { server, url } = await lgwan.listen(0);
   t.teardown(() => void server.close());

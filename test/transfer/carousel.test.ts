@@ -1,8 +1,5 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import test from 'ava';
-import { parse, stringify } from 'yaml';
-import { loadConfig } from '../../src/config/config.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { openInternetSide } from '../../src/sides/internet.ts';
 import { buildStatus } from '../../src/repository/status-model.ts';
@@ -11,13 +8,9 @@ import { loadTransferPrivateKey } from '../../src/bundle/transfer-key.ts';
 import { createEnvironment } from '../helpers/environment.ts';
 
 test('a receiver that lost a bundle waits for the files it missed, and the carousel brings them with no back channel', async (t) => {
-  const environment = await createEnvironment();
+  const environment = await createEnvironment({ internet: { carousel: { everyHours: 1, maxBytes: 64 * 1024 * 1024 } } });
   t.teardown(environment.cleanup);
-  const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
-  const config = parse(await readFile(configFile, 'utf8')) as { internet: Record<string, unknown> };
-  config.internet.carousel = { everyHours: 1, maxBytes: 64 * 1024 * 1024 };
-  await writeFile(configFile, stringify(config));
-  const loaded = await loadConfig(configFile);
+  const loaded = environment.config;
   const internet = await openInternetSide(loaded.internet, silentLogger, { interactive: false, backoffMs: 10 });
   const lgwan = await environment.openLgwan();
 

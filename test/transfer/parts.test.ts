@@ -2,8 +2,6 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { copyFile, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { parse, stringify } from 'yaml';
-import { loadConfig } from '../../src/config/config.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { openInternetSide } from '../../src/sides/internet.ts';
 import { openLgwanSide } from '../../src/sides/lgwan.ts';
@@ -16,16 +14,9 @@ import { createEnvironment } from '../helpers/environment.ts';
  * transfer appliance, copying files into the LGWAN side's inbox in whatever order it likes.
  */
 async function applianceSetup(t: ExecutionContext, lgwanOverrides: Record<string, unknown> = {}) {
-  const environment = await createEnvironment();
+  const environment = await createEnvironment({ internet: { spool: 'outbox', partMaxBytes: 256 * 1024 }, lgwan: { spool: 'inbox', ...lgwanOverrides } });
   t.teardown(environment.cleanup);
-  const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
-  const config = parse(await readFile(configFile, 'utf8')) as { internet: Record<string, unknown>; lgwan: Record<string, unknown> };
-  config.internet.spool = 'outbox';
-  config.internet.partMaxBytes = 256 * 1024;
-  config.lgwan.spool = 'inbox';
-  Object.assign(config.lgwan, lgwanOverrides);
-  await writeFile(configFile, stringify(config));
-  const loaded = await loadConfig(configFile);
+  const loaded = environment.config;
   const internet = await openInternetSide(loaded.internet, silentLogger, { interactive: false, backoffMs: 10 });
   const { bundle } = await internet.runOnce();
   t.is(bundle.status, 'sent');

@@ -1,10 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
-import { parse, stringify } from 'yaml';
-import { loadConfig } from '../../src/config/config.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { openInternetSide } from '../../src/sides/internet.ts';
 import { openLgwanSide } from '../../src/sides/lgwan.ts';
@@ -16,17 +14,14 @@ test.serial('over a veth pair between our own network namespaces, bundles arrive
   const network = await createNamespacePair();
   t.teardown(() => network.remove());
   // About 9 MiB in some 1,300 datagrams a pass: enough for 1 % random loss to hit.
-  const environment = await createEnvironment({ mozilla: { fileSize: 1024 * 1024 } });
+  const environment = await createEnvironment({
+    mozilla: { fileSize: 1024 * 1024 },
+    internet: { spool: 'outbox', partMaxBytes: 512 * 1024, udp: { host: network.receiverAddress, port: 47474, rateMbps: 200, shardSize: 8192, dataShards: 20, repairRatio: 0.1, interleave: 16, heartbeatSeconds: 1 } },
+    lgwan: { spool: 'inbox', udp: { host: network.receiverAddress, port: 47474, reassemblySeconds: 30, heartbeatStaleSeconds: 5 } },
+  });
   t.teardown(environment.cleanup);
   const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
-  const config = parse(await readFile(configFile, 'utf8')) as { internet: Record<string, unknown>; lgwan: Record<string, unknown> };
-  config.internet.spool = 'outbox';
-  config.internet.partMaxBytes = 512 * 1024;
-  config.internet.udp = { host: network.receiverAddress, port: 47474, rateMbps: 200, shardSize: 8192, dataShards: 20, repairRatio: 0.1, interleave: 16, heartbeatSeconds: 1 };
-  config.lgwan.spool = 'inbox';
-  config.lgwan.udp = { host: network.receiverAddress, port: 47474, reassemblySeconds: 30, heartbeatStaleSeconds: 5 };
-  await writeFile(configFile, stringify(config));
-  const loaded = await loadConfig(configFile);
+  const loaded = environment.config;
   const internet = await openInternetSide(loaded.internet, silentLogger, { interactive: false, backoffMs: 10 });
   await internet.runOnce();
   const outbox = loaded.internet.spool;

@@ -1,11 +1,9 @@
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
-import { parse, stringify } from 'yaml';
 import { loadTransferPublicKey } from '../../src/bundle/transfer-key.ts';
-import { loadConfig } from '../../src/config/config.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { openInternetSide } from '../../src/sides/internet.ts';
 import { openLgwanSide } from '../../src/sides/lgwan.ts';
@@ -16,15 +14,9 @@ import { startLossyRelay, type RelayFaults } from '../helpers/lossy-relay.ts';
 
 /** Internet side → outbox → UDP sender → lossy relay → UDP receiver → LGWAN inbox → importer. */
 async function diode(t: ExecutionContext, faults: RelayFaults) {
-  const environment = await createEnvironment();
+  const environment = await createEnvironment({ internet: { spool: 'outbox', partMaxBytes: 1024 * 1024 }, lgwan: { spool: 'inbox' } });
   t.teardown(environment.cleanup);
-  const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
-  const config = parse(await readFile(configFile, 'utf8')) as { internet: Record<string, unknown>; lgwan: Record<string, unknown> };
-  config.internet.spool = 'outbox';
-  config.internet.partMaxBytes = 1024 * 1024;
-  config.lgwan.spool = 'inbox';
-  await writeFile(configFile, stringify(config));
-  const loaded = await loadConfig(configFile);
+  const loaded = environment.config;
   const internet = await openInternetSide(loaded.internet, silentLogger, { interactive: false, backoffMs: 10 });
   await internet.runOnce();
   const pinned = await loadTransferPublicKey(loaded.lgwan.transferPublicKey);
