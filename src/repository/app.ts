@@ -13,6 +13,7 @@ import { handleMozillaUpdate } from './protocols/mozilla-aus.ts';
 import { cvdBuildTime, recordDatabaseVersion, recordFreshclam } from './protocols/freshclam.ts';
 import { recordApt } from './protocols/apt.ts';
 import { handleCheckIn } from './protocols/agent.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { handleWinget } from './protocols/winget.ts';
 import { readLimitedBody } from './read-limited-body.ts';
 import { publishedIndex } from './published-index.ts';
@@ -31,6 +32,9 @@ export interface RepositoryOptions {
   trustProxy?: boolean;
   thresholds?: AlarmThresholds;
   endpointStaleDays?: number;
+  /** Check-ins allowed per agent: a burst, then this many a minute. */
+  checkInBurst?: number;
+  checkInsPerMinute?: number;
   /** How long a computed coverage report is reused (the page, API, CSV and /metrics share it). */
   coverageTtlMs?: number;
   /** Free and total bytes of the storage volume, refreshed by the caller. */
@@ -117,8 +121,14 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     await serveArtifact(ctx, /^[0-9a-f]{64}$/u.test(digest) ? publishedIndex(state().published).bySha256.get(digest) : undefined, true);
   });
 
+  // Behind an edge cache every request comes from one address: the per-address limit is
+  // generous, the per-agent one strict (agents check in about hourly).
+  const checkInLimits = {
+    perAddress: new RateLimiter({ burst: 1000, perMinute: 1000 }),
+    perAgent: new RateLimiter({ burst: options.checkInBurst ?? 10, perMinute: options.checkInsPerMinute ?? 6 }),
+  };
   router.post('/api/v1/agent/checkin', async (ctx) => {
-    await handleCheckIn(ctx, state(), options.inventory);
+    await handleCheckIn(ctx, state(), options.inventory, checkInLimits);
   });
   router.get('/api/v1/openapi.json', (ctx) => {
     ctx.type = 'application/json';

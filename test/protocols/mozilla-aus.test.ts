@@ -47,7 +47,7 @@ test('an older Firefox is offered the newest published complete MAR with its exa
 
 test('a current or newer client, an unknown locale, platform or channel get an empty <updates/>', async (t) => {
   const { check } = await repositoryWithTwoReleases(t);
-  for (const query of [{ version: '131.0.1' }, { version: '132.0' }, { version: '130.0', locale: 'de' }, { version: '130.0', channel: 'esr' }, { version: '130.0', target: 'SunOS_sparc' }, { version: '130.0', product: 'Thunderbird' }, { version: 'garbage' }]) {
+  for (const query of [{ version: '131.0.1' }, { version: '132.0' }, { version: '130.0', locale: 'de' }, { version: '130.0', channel: 'esr' }, { version: '130.0', target: 'SunOS_sparc' }, { version: '130.0', product: 'Thunderbird' }]) {
     const xml = await check(query);
     t.is(parseUpdate(xml), undefined, JSON.stringify(query));
     t.regex(xml, /<updates><\/updates>/u);

@@ -5,6 +5,7 @@ import type { Inventory } from '../../coverage/inventory.ts';
 import type { LgwanState } from '../../importer/lgwan-state.ts';
 import { compareVersions } from '../../versions/index.ts';
 import { readLimitedBody } from '../read-limited-body.ts';
+import type { RateLimiter } from '../rate-limit.ts';
 
 /** Check-ins are small: an endpoint lists a few dozen products. */
 export const maxCheckInBytes = 64 * 1024;
@@ -78,7 +79,14 @@ export function planActions(state: LgwanState, checkIn: CheckIn): AgentAction[] 
  * default; `Accept: text/tab-separated-values` gives one line per file for the POSIX sh
  * agent (product, installed, target version, file name, sha256, size, URL).
  */
-export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: Inventory | undefined): Promise<void> {
+export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: Inventory | undefined, limits?: { perAddress: RateLimiter; perAgent: RateLimiter }): Promise<void> {
+  // Per client address before the body is read, per agent id after: a loop on one PC cannot
+  // crowd out the others, nor fill the inventory.
+  const byAddress = limits?.perAddress.take(ctx.ip);
+  if (typeof byAddress === 'number') {
+    ctx.set('Retry-After', String(byAddress));
+    ctx.throw(429, `too many check-ins from ${ctx.ip}; retry in ${byAddress} s`);
+  }
   if (!ctx.is('application/json')) ctx.throw(415, 'send the check-in as application/json');
   const text = await readLimitedBody(ctx, maxCheckInBytes);
   let json: unknown;
@@ -93,6 +101,11 @@ export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: 
     ctx.throw(400, `field "${issue.path.join('.')}": ${issue.message}`);
   }
   const checkIn = parsed.data;
+  const byAgent = limits?.perAgent.take(checkIn.agentId);
+  if (typeof byAgent === 'number') {
+    ctx.set('Retry-After', String(byAgent));
+    ctx.throw(429, `too many check-ins from agent ${checkIn.agentId}; retry in ${byAgent} s`);
+  }
   for (const item of checkIn.installed) {
     inventory?.record({ endpoint: { kind: 'agent', id: checkIn.agentId }, source: 'agent', product: item.product, version: item.version, platform: item.platform, locale: item.locale });
   }

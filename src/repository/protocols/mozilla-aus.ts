@@ -101,6 +101,8 @@ export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: 
   if (!check) {
     ctx.throw(404, 'not an update check: expected /mozilla/update/6/%PRODUCT%/%VERSION%/%BUILD_ID%/%BUILD_TARGET%/%LOCALE%/%CHANNEL%/…/update.xml');
   }
+  // Firefox always sends its own version here: anything else is not an update check.
+  if (safeCompare('mozilla', check.version, check.version) === undefined) ctx.throw(400, `"${check.version}" is not a Firefox or Thunderbird version`);
   const pin = typeof ctx.query.pin === 'string' && ctx.query.pin !== '' ? ctx.query.pin : undefined;
   const artifact = findUpdate(state, check, pin);
   const sha512 = artifact ? state.digests[artifact.sha256]?.sha512 : undefined;
@@ -113,7 +115,7 @@ export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: 
       ? { artifact, sha512, url: `${origin}/${artifact.path.split('/').map(encodeURIComponent).join('/')}`, detailsUrl: `${origin}/?product=${encodeURIComponent(artifact.productId)}` }
       : undefined,
   );
-  if (safeCompare('mozilla', check.version, check.version) !== undefined) {
+  {
     // The catalog product this endpoint's line belongs to, so coverage can count it.
     const catalogProduct = state.published?.products.find((product) => product.protocol?.type === 'mozilla' && product.protocol.product === check.product && product.protocol.channel === check.channel);
     inventory?.record({
