@@ -16,12 +16,14 @@ export interface RelayFaults {
  * sender to the receiver, dropping, duplicating and reordering them on request. It only
  * ever sends forward, like the diode it models.
  */
-export async function startLossyRelay(target: { host: string; port: number }, faults: RelayFaults) {
+export async function startLossyRelay(target: { host: string; port: number } | { host: string; port: number }[], faults: RelayFaults) {
+  // Several targets model a broadcast: a one-way link feeding more than one receiver.
+  const targets = Array.isArray(target) ? target : [target];
   const socket = createSocket({ type: 'udp4', recvBufferSize: 32 * 1024 * 1024, sendBufferSize: 32 * 1024 * 1024 });
   const stats = { received: 0, forwarded: 0, dropped: 0, duplicated: 0, reordered: 0 };
   const held: Buffer[] = [];
   const forward = (datagram: Buffer) => {
-    socket.send(datagram, target.port, target.host);
+    for (const { host, port } of targets) socket.send(datagram, port, host);
     stats.forwarded += 1;
   };
   socket.on('message', (datagram) => {
