@@ -6,39 +6,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { stringify } from 'yaml';
-import { createEnvironment, fixtures, projectRoot } from '../helpers/environment.ts';
-import { publishedRepository, runClient } from '../helpers/published-repository.ts';
+import { createEnvironment, fixtures } from '../helpers/environment.ts';
+import { publishedRepository } from '../helpers/published-repository.ts';
+import { aptGet } from '../helpers/real-clients.ts';
 
 const run = promisify(execFile);
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
-/**
- * The real apt-get with its own Dir:: tree (nothing of the machine's apt configuration is
- * read or written), signature checking on: signed-by= Debian's keyring, no trusted=yes,
- * no check-valid-until=no.
- */
-async function aptGet(root: string, repository: string, args: string[]): Promise<{ code: number; output: string; cwd: string }> {
-  const base = path.join(root, 'apt');
-  for (const folder of ['etc/apt/sources.list.d', 'etc/apt/preferences.d', 'etc/apt/apt.conf.d', 'etc/apt/trusted.gpg.d', 'state/lists/partial', 'cache/archives/partial', 'downloads']) {
-    await mkdir(path.join(base, folder), { recursive: true });
-  }
-  await writeFile(path.join(base, 'status'), '');
-  const keyring = path.join(projectRoot, 'catalogs', 'keys', 'debian-archive-keyring.gpg');
-  await writeFile(path.join(base, 'etc/apt/sources.list'), `deb [signed-by=${keyring}] ${repository}/apt/debian bookworm-updates main\n`);
-  const options = [
-    `Dir::Etc=${base}/etc/apt`,
-    `Dir::State=${base}/state`,
-    `Dir::State::status=${base}/status`,
-    `Dir::Cache=${base}/cache`,
-    'APT::Sandbox::User=root',
-    'Debug::NoLocking=1',
-    'APT::Architecture=amd64',
-    'APT::Architectures::=amd64',
-    'Acquire::Languages=none',
-  ].flatMap((option) => ['-o', option]);
-  const cwd = path.join(base, 'downloads');
-  return { ...(await runClient('apt-get', [...options, ...args], { cwd })), cwd };
-}
 
 
 test('the real apt-get updates from the mirrored suite with Debian signature checking and downloads ca-certificates', async (t) => {

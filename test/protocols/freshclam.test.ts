@@ -3,32 +3,11 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { fixtures } from '../helpers/environment.ts';
-import { publishedRepository, runClient } from '../helpers/published-repository.ts';
+import { publishedRepository } from '../helpers/published-repository.ts';
+import { freshclam } from '../helpers/real-clients.ts';
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
-/** The real freshclam from Debian's clamav-freshclam, pointed at the repository with PrivateMirror. */
-async function freshclam(root: string, mirror: string, directive: 'PrivateMirror' | 'DatabaseMirror' = 'PrivateMirror'): Promise<{ code: number; output: string; database: string }> {
-  const database = path.join(root, 'clamav-db');
-  await mkdir(database, { recursive: true });
-  const config = path.join(root, 'freshclam.conf');
-  await writeFile(
-    config,
-    [
-      `DatabaseDirectory ${database}`,
-      `UpdateLogFile ${path.join(root, 'freshclam.log')}`,
-      'DatabaseOwner root',
-      `${directive} ${mirror}`,
-      'ExcludeDatabase daily',
-      'ExcludeDatabase main',
-      'ScriptedUpdates no',
-      'DNSDatabaseInfo no',
-      'Foreground yes',
-      '',
-    ].join('\n'),
-  );
-  return { ...(await runClient('freshclam', [`--config-file=${config}`])), database };
-}
 
 
 test('the real freshclam updates bytecode.cvd from the repository, then finds it current with a 304', async (t) => {
