@@ -4,6 +4,7 @@ import { ensureTools } from './tools.ts';
 import { benchUpdateChecks } from './update-checks.ts';
 import { benchCoverage } from './coverage.ts';
 import { benchImport, benchUdpDiode } from './udp-diode.ts';
+import { benchSoak } from './soak.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const largeMiB = Number(process.env.BENCH_LARGE_MIB ?? 256);
@@ -14,3 +15,4 @@ if (!only || only === 'update-checks') await benchUpdateChecks({ seconds, connec
 if (!only || only === 'coverage') benchCoverage();
 if (!only || only === 'udp') await benchUdpDiode({ fileMiB: Number(process.env.BENCH_UDP_MIB ?? 256) });
 if (!only || only === 'import') await benchImport({ fileMiB: Number(process.env.BENCH_IMPORT_MIB ?? 256) });
+if (!only || only === 'soak') await benchSoak(Number(process.env.SOAK_SECONDS ?? 600));

@@ -1,4 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 
 export function have(command: string): boolean {
@@ -42,9 +43,31 @@ function toBytes(value: string): number {
   return Number(match[1]) * unit;
 }
 
-export function wrk(url: string, options: { threads: number; connections: number; seconds: number; script?: string }): WrkResult {
-  const args = ['--latency', `-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '10s', ...(options.script ? ['-s', options.script] : []), url];
-  const output = execFileSync('wrk', args, { encoding: 'utf8' });
+interface WrkOptions {
+  threads: number;
+  connections: number;
+  seconds: number;
+  script?: string;
+  /** A request slower than this counts as an error (10 s unless set). */
+  timeoutSeconds?: number;
+}
+
+function wrkArguments(url: string, options: WrkOptions): string[] {
+  return ['--latency', `-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', `${options.timeoutSeconds ?? 10}s`, ...(options.script ? ['-s', options.script] : []), url];
+}
+
+export function wrk(url: string, options: WrkOptions): WrkResult {
+  return parseWrk(execFileSync('wrk', wrkArguments(url, options), { encoding: 'utf8' }));
+}
+
+/** wrk in the background: several loads at once, with the event loop free to sample memory. */
+export async function wrkAsync(url: string, options: WrkOptions): Promise<WrkResult> {
+  const { stdout } = await promisify(execFile)('wrk', wrkArguments(url, options), { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return parseWrk(stdout);
+}
+
+function parseWrk(output: string): WrkResult {
+  if (process.env.BENCH_DEBUG) console.error(output);
   const requests = /Requests\/sec:\s+([\d.]+)/u.exec(output);
   const transfer = /Transfer\/sec:\s+([\d.]+[KMG]?B)/u.exec(output);
   const p50 = /\s50%\s+([\d.]+(?:us|ms|s))/u.exec(output);

@@ -66,6 +66,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
         logger,
         inventory,
         trustProxy: config.trustProxy,
+        checkInsPerMinute: config.checkInsPerMinute,
         thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent },
         endpointStaleDays: config.endpointStaleDays,
         disk: () => disk,
