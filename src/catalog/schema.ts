@@ -4,7 +4,7 @@ import { z } from 'zod';
 export const trustLevels = ['vendor-signature', 'signed-hash-list', 'vendor-hash-over-tls', 'tls-only', 'manually-confirmed'] as const;
 export type TrustLevel = (typeof trustLevels)[number];
 
-export const versionSchemes = ['semver', 'mozilla', 'dotted', 'dpkg', 'integer'] as const;
+export const versionSchemes = ['semver', 'mozilla', 'dotted', 'dpkg', 'integer', 'adobe', 'java'] as const;
 export type VersionScheme = (typeof versionSchemes)[number];
 
 const identifier = z

@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/config.ts';
+import { versionSchemes, type VersionScheme } from '../catalog/schema.ts';
+import { compareVersions } from '../versions/index.ts';
 import { generateTransferKeyPair, nextKeyFiles } from '../bundle/transfer-key.ts';
 import { rename } from 'node:fs/promises';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
@@ -71,6 +73,23 @@ keys
     await rename(next.privateFile, config.internet.transferKey);
     await rename(next.publicFile, config.internet.transferKey.replace(/\.pem$/u, '.pub.pem'));
     console.log(`now signing with ${config.internet.transferKey}; the old key is kept as ${retired} (delete it once the LGWAN side shows the rotation)`);
+  });
+
+program
+  .command('version')
+  .description('version orderings, as the mirror uses them')
+  .command('compare')
+  .description('print <, = or > for two versions under a scheme (exit 2 if one does not parse)')
+  .addOption(new Option('--scheme <scheme>', 'version scheme').choices([...versionSchemes]).makeOptionMandatory())
+  .argument('<a>')
+  .argument('<b>')
+  .action((a: string, b: string, options: { scheme: VersionScheme }) => {
+    try {
+      console.log(['<', '=', '>'][compareVersions(options.scheme, a, b) + 1]);
+    } catch (error) {
+      console.error(`lgwan-mirror: ${errorMessage(error)}`);
+      process.exitCode = 2;
+    }
   });
 
 const catalog = program.command('catalog').description('product catalogs');

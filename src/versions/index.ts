@@ -1,6 +1,8 @@
 import semver from 'semver';
 import type { VersionScheme } from '../catalog/schema.ts';
+import { compareAdobe } from './adobe.ts';
 import { compareDotted } from './dotted.ts';
+import { compareJava } from './java.ts';
 import { compareDpkg } from './dpkg.ts';
 import { compareInteger } from './integer.ts';
 import { compareMozilla } from './mozilla.ts';
@@ -21,6 +23,8 @@ const comparators: Record<VersionScheme, (a: string, b: string) => number> = {
   dotted: compareDotted,
   dpkg: compareDpkg,
   integer: compareInteger,
+  adobe: compareAdobe,
+  java: compareJava,
 };
 
 /** -1, 0 or 1. Throws InvalidVersionError for a string that does not parse under the scheme: never coerced. */
