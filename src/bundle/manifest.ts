@@ -41,6 +41,8 @@ export const verificationSchema = z.discriminatedUnion('method', [
   z.strictObject({ method: z.literal('apt-package'), index: sha256Hex, filename: z.string().min(1) }),
   /** A ClamAV CVD: header signature by ClamAV's built-in key over the body MD5. */
   z.strictObject({ method: z.literal('clamav-cvd') }),
+  /** A file an admin confirmed by hand: its sha256 must be in this side's own confirmations. */
+  z.strictObject({ method: z.literal('manual-confirmation') }),
 ]);
 export type Verification = z.infer<typeof verificationSchema>;
 

@@ -49,7 +49,26 @@ const clamavSource = z.strictObject({
   database: z.enum(['main', 'daily', 'bytecode']),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource]);
+/**
+ * A product with no machine-readable feed (JustSystems, …): an admin lists each release
+ * here, and confirms its sha256 in keys/manual-confirmations.yaml on both sides.
+ */
+const manualSource = z.strictObject({
+  type: z.literal('manual'),
+  files: z
+    .array(
+      z.strictObject({
+        version: z.string().min(1),
+        platform: z.string().regex(/^[A-Za-z0-9._-]+$/u, 'a plain platform name such as win64'),
+        locale: z.string().regex(/^[A-Za-z0-9._-]+$/u, 'a plain locale such as ja, or any').default('any'),
+        fileName: z.string().regex(/^[A-Za-z0-9._+~@ ()-]+$/u, 'a plain file name'),
+        url: fileUrl.optional().describe('where to download it; without one, the file is taken from the internet side\'s manual folder'),
+      }),
+    )
+    .min(1),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource]);
 
 /** How the product appears in the winget REST source (MSI/EXE/MSP installers). */
 const wingetSchema = z.strictObject({
@@ -81,6 +100,7 @@ export type Source = z.infer<typeof sourceSchema>;
 export type MozillaSource = z.infer<typeof mozillaSource>;
 export type AptSource = z.infer<typeof aptSource>;
 export type ClamavSource = z.infer<typeof clamavSource>;
+export type ManualSource = z.infer<typeof manualSource>;
 
 /** keys/pins.yaml: each vendor key named once, its file and the primary-key fingerprints accepted. */
 export const keyPinsSchema = z.strictObject({
@@ -95,3 +115,24 @@ export const keyPinsSchema = z.strictObject({
   ),
 });
 export type KeyPins = z.infer<typeof keyPinsSchema>;
+
+/**
+ * keys/manual-confirmations.yaml: files an admin checked by hand (with the vendor, on a
+ * verified medium), by sha256. Each side reads its own copy: a stolen transfer key alone
+ * cannot get an unconfirmed file published.
+ */
+export const manualConfirmationsSchema = z.strictObject({
+  $schema: z.string().optional(),
+  files: z.array(
+    z.strictObject({
+      product: identifier,
+      version: z.string().min(1),
+      fileName: z.string().min(1),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/u, '64 lower-case hex digits'),
+      confirmedBy: z.string().min(1).describe('who checked it'),
+      confirmedAt: z.iso.date().describe('when (YYYY-MM-DD)'),
+      how: z.string().min(1).describe('how it was checked, e.g. "vendor support portal, hash compared by phone"'),
+    }),
+  ),
+});
+export type ManualConfirmations = z.infer<typeof manualConfirmationsSchema>;

@@ -45,6 +45,8 @@ function protocolOf(entry: LoadedCatalogEntry): ProductSummary['protocol'] {
       return { type: 'apt', mirror: source.mirror, suite: source.suite };
     case 'clamav':
       return { type: 'clamav', database: source.database };
+    case 'manual':
+      return undefined;
   }
 }
 

@@ -62,6 +62,7 @@ export async function runFetch(options: FetchOptions): Promise<ProductFetchOutco
       keyring: options.keyring,
       logger: log,
       quarantineDirectory: path.join(options.storageRoot, 'quarantine'),
+      manualDirectory: path.join(options.storageRoot, 'manual'),
     };
     const adapter = adapterFor(entry.source);
     try {

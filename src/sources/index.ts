@@ -1,6 +1,7 @@
 import type { Source } from '../catalog/schema.ts';
 import { aptAdapter } from './apt.ts';
 import { clamavAdapter } from './clamav.ts';
+import { manualAdapter } from './manual.ts';
 import { mozillaAdapter } from './mozilla.ts';
 import type { SourceAdapter } from './source-context.ts';
 
@@ -10,6 +11,7 @@ const adapters: Record<Source['type'], SourceAdapter> = {
   mozilla: mozillaAdapter,
   apt: aptAdapter,
   clamav: clamavAdapter,
+  manual: manualAdapter,
 };
 
 export function adapterFor(source: Source): SourceAdapter {

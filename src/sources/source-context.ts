@@ -20,6 +20,8 @@ export interface SourceContext {
   keyring: PinnedKeyring;
   logger: Logger;
   quarantineDirectory: string;
+  /** Where an admin places files of manual sources: <folder>/<product id>/<file name>. */
+  manualDirectory: string;
   /** Digests of every blob this fetch added, as computed while it streamed in. */
   recorded: Map<string, BlobDigests>;
 }

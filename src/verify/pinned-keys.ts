@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
-import { keyPinsSchema } from '../catalog/schema.ts';
+import { keyPinsSchema, manualConfirmationsSchema, type ManualConfirmations } from '../catalog/schema.ts';
 import { UserFacingError } from '../core/errors.ts';
 import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
 
@@ -20,6 +20,7 @@ export interface PinnedKey {
  */
 export class PinnedKeyring {
   readonly #keys = new Map<string, PinnedKey>();
+  readonly #confirmations = new Map<string, ManualConfirmations['files'][number]>();
 
   static async load(directories: readonly string[]): Promise<PinnedKeyring> {
     const keyring = new PinnedKeyring();
@@ -27,7 +28,32 @@ export class PinnedKeyring {
     return keyring;
   }
 
+  async #loadConfirmations(directory: string): Promise<void> {
+    const file = path.join(directory, 'manual-confirmations.yaml');
+    const parsed = await readYamlWithSchema(file, manualConfirmationsSchema).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (parsed === undefined) return;
+    if (!parsed.ok) throw new UserFacingError('E_KEY', parsed.problems.map(formatProblem).join('\n'), { details: { file } });
+    for (const confirmation of parsed.value.files) this.#confirmations.set(confirmation.sha256, confirmation);
+  }
+
+  /** The admin's confirmation of a file, if this side has one. */
+  manualConfirmation(sha256: string): ManualConfirmations['files'][number] | undefined {
+    return this.#confirmations.get(sha256);
+  }
+
+  /** The confirmed sha256 of a product's file, for the internet side's manual source. */
+  confirmedSha256(product: string, version: string, fileName: string): string | undefined {
+    for (const confirmation of this.#confirmations.values()) {
+      if (confirmation.product === product && confirmation.version === version && confirmation.fileName === fileName) return confirmation.sha256;
+    }
+    return undefined;
+  }
+
   async #loadDirectory(directory: string): Promise<void> {
+    await this.#loadConfirmations(directory);
     const pinsFile = path.join(directory, 'pins.yaml');
     const parsed = await readYamlWithSchema(pinsFile, keyPinsSchema).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return undefined;

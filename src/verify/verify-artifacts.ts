@@ -131,6 +131,13 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
           }
           return;
         }
+        case 'manual-confirmation': {
+          const confirmation = keyring.manualConfirmation(digests.sha256);
+          if (!confirmation || confirmation.product !== artifact.productId || confirmation.version !== artifact.version) {
+            throw new SignatureError(`${artifact.path}: sha256 ${digests.sha256} is not confirmed for ${artifact.productId} ${artifact.version} in this side's keys/manual-confirmations.yaml`, { path: artifact.path });
+          }
+          return;
+        }
         case 'clamav-cvd': {
           const header = await verifyCvdFile(await access.file(artifact.sha256), artifact.path);
           if (String(header.version) !== artifact.version) {
