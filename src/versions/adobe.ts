@@ -1,3 +1,4 @@
+import { compareNumberLists } from './dotted.ts';
 import { InvalidVersionError } from './invalid-version.ts';
 
 /*
@@ -12,11 +13,5 @@ function parseAdobe(version: string): bigint[] {
 }
 
 export function compareAdobe(a: string, b: string): number {
-  const left = parseAdobe(a);
-  const right = parseAdobe(b);
-  for (let index = 0; index < Math.max(left.length, right.length); index += 1) {
-    const difference = (left[index] ?? 0n) - (right[index] ?? 0n);
-    if (difference !== 0n) return difference < 0n ? -1 : 1;
-  }
-  return 0;
+  return compareNumberLists(parseAdobe(a), parseAdobe(b));
 }

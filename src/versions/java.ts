@@ -1,3 +1,4 @@
+import { compareNumberLists } from './dotted.ts';
 import { InvalidVersionError } from './invalid-version.ts';
 
 /*
@@ -23,11 +24,5 @@ function parseJava(version: string): bigint[] {
 }
 
 export function compareJava(a: string, b: string): number {
-  const left = parseJava(a);
-  const right = parseJava(b);
-  for (let index = 0; index < 5; index += 1) {
-    const difference = left[index]! - right[index]!;
-    if (difference !== 0n) return difference < 0n ? -1 : 1;
-  }
-  return 0;
+  return compareNumberLists(parseJava(a), parseJava(b));
 }
