@@ -55,8 +55,11 @@ function mozillaFiles(options: MozillaProductOptions, version: string): Map<stri
   const files = new Map<string, Buffer>();
   const name = displayName[options.product];
   for (const platform of options.platforms) {
-    for (const locale of options.locales) {
-      const installer = platform.startsWith('win') ? `${name} Setup ${version}.exe` : `${options.product}-${version}.tar.xz`;
+    for (const configuredLocale of options.locales) {
+      // As on Mozilla's archive: macOS builds are .dmg, and Japanese for macOS is ja-JP-mac.
+      const locale = platform === 'mac' && configuredLocale === 'ja' ? 'ja-JP-mac' : configuredLocale;
+      const installer = platform.startsWith('win') ? `${name} Setup ${version}.exe`
+        : platform === 'mac' ? `${name} ${version}.dmg` : `${options.product}-${version}.tar.xz`;
       files.set(`${platform}/${locale}/${installer}`, deterministicBytes(`${options.product}/${version}/${platform}/${locale}/installer`, options.fileSize));
       files.set(`update/${platform}/${locale}/${options.product}-${version}.complete.mar`, deterministicBytes(`${options.product}/${version}/${platform}/${locale}/mar`, options.fileSize));
     }

@@ -22,6 +22,14 @@ function installerNames(source: MozillaSource, platform: string, version: string
 }
 
 /**
+ * Mozilla builds Japanese for macOS as its own locale, ja-JP-mac; macOS clients also report
+ * that code in their update checks, so the artifact carries it too.
+ */
+export function archiveLocale(platform: string, locale: string): string {
+  return platform === 'mac' && locale === 'ja' ? 'ja-JP-mac' : locale;
+}
+
+/**
  * Firefox and Thunderbird from Mozilla's release archive: version from product-details,
  * files from the release's SHA512SUMS, which is trusted only after its detached signature
  * verifies with the pinned Mozilla key.
@@ -93,7 +101,8 @@ export const mozillaAdapter: SourceAdapter = {
 
     const wanted: { platform: string; locale: string; listPath: string; fileName: string }[] = [];
     for (const platform of source.platforms) {
-      for (const locale of source.locales) {
+      for (const configuredLocale of source.locales) {
+        const locale = archiveLocale(platform, configuredLocale);
         if (source.files.includes('installer')) {
           const found = installerNames(source, platform, version).filter((name) => sums.has(`${platform}/${locale}/${name}`));
           if (found.length === 0) throw new IntegrityError(`${entry.id} ${version}: SHA512SUMS lists no installer for ${platform}/${locale}`, { productId: entry.id, version, platform, locale });

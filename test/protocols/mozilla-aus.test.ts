@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { parse, stringify } from 'yaml';
 import { simulatedBuildId } from '../../src/simulator/vendor-simulator.ts';
 import { createEnvironment } from '../helpers/environment.ts';
 
@@ -72,4 +76,24 @@ test('Linux clients get the Linux MAR, and every check is an inventory record of
   t.truthy(endpoint);
   t.like(endpoint!.products['demo-firefox/linux-x86_64/release'], { product: 'demo-firefox', version: '130.0', platform: 'linux-x86_64', locale: 'en-US', channel: 'release', source: 'mozilla-aus' });
   t.deepEqual(Object.keys(endpoint!.products['demo-firefox/linux-x86_64/release']!).sort(), ['channel', 'firstSeen', 'locale', 'platform', 'product', 'seenAt', 'source', 'version'], 'nothing more than that is stored');
+});
+
+test('macOS Japanese is fetched as Mozilla spells it (ja-JP-mac, .dmg) and offered to a Mac that reports that locale', async (t) => {
+  const catalogs = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-'));
+  const demo = parse(await readFile(new URL('../../catalogs/demo/firefox.yaml', import.meta.url), 'utf8')) as { source: Record<string, unknown> };
+  await writeFile(path.join(catalogs, 'firefox.yaml'), stringify({ ...demo, source: { ...demo.source, platforms: ['mac'], locales: ['ja'] } }));
+  const environment = await createEnvironment({ catalogs, mozilla: { platforms: ['mac'], locales: ['ja'] } });
+  t.teardown(environment.cleanup);
+  const { fetched } = await (await environment.openInternet()).runOnce();
+  t.like(fetched.find((outcome) => outcome.productId === 'demo-firefox'), { status: 'fetched', version: '131.0' });
+  const lgwan = await environment.openLgwan();
+  await lgwan.importOnce();
+  const payloads = lgwan.database.data.published!.artifacts.filter((artifact) => artifact.role === 'payload').map((artifact) => artifact.path).sort();
+  t.deepEqual(payloads, ['pool/demo-firefox/131.0/mac/ja-JP-mac/Firefox 131.0.dmg', 'pool/demo-firefox/131.0/mac/ja-JP-mac/firefox-131.0.complete.mar']);
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  const parts = ['Firefox', '130.0', '20240101000000', 'Darwin_aarch64-gcc3', 'ja-JP-mac', 'release', 'Darwin%2023.6.0', 'ISET:SSE4_2,MEM:16384', 'default', 'default'];
+  const xml = await (await fetch(`${url}/mozilla/update/6/${parts.join('/')}/update.xml`)).text();
+  t.like(parseUpdate(xml)?.update, { appVersion: '131.0', buildID: simulatedBuildId('131.0', 'mac') });
+  t.regex(parseUpdate(xml)!.patch.URL!, /\/pool\/demo-firefox\/131\.0\/mac\/ja-JP-mac\/firefox-131\.0\.complete\.mar$/u);
 });
