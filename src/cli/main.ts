@@ -10,6 +10,7 @@ import { openInternetSide, scheduleInternetSide } from '../sides/internet.ts';
 import { openLgwanSide, pollSpool } from '../sides/lgwan.ts';
 import { buildStatus } from '../repository/status-model.ts';
 import { assertNoProblems, validateCatalogs, writeSchemas } from './catalog-commands.ts';
+import { checkCatalogLive, formatLiveCheck } from './catalog-live-check.ts';
 import { runDemo } from './demo.ts';
 import { startUdpReceiver } from '../sides/udp-receiver.ts';
 import { startUdpSender } from '../sides/udp-sender.ts';
@@ -102,6 +103,28 @@ catalog
     const report = await validateCatalogs(options.catalogs, options.keys);
     for (const line of report.lines) console.log(line);
     assertNoProblems(report);
+  });
+catalog
+  .command('check')
+  .description('ask every production source for its latest version and verify its signed lists (needs internet; not run in CI)')
+  .option('--live', 'contact the vendors (required: this command exists to do that)')
+  .option('--timeout <seconds>', 'per network phase; a product gets three before it is reported', (value) => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('a positive number of seconds');
+    return parsed;
+  }, 15)
+  .addOption(configOption())
+  .action(async (options: { live?: boolean; timeout: number; config?: string }) => {
+    if (!options.live) throw new UserFacingError('E_USAGE', 'catalog check contacts the vendors only with --live; "catalog validate" checks the files offline');
+    const config = await loadConfig(options.config);
+    const rows = await checkCatalogLive({
+      catalogs: config.internet.catalogs, keys: config.internet.keys, originRewrites: config.internet.originRewrites,
+      timeoutSeconds: options.timeout, logger: createLogger('catalog-check', process.env.LGWAN_MIRROR_LOG_LEVEL ?? 'warn'),
+    });
+    for (const line of formatLiveCheck(rows)) console.log(line);
+    const failed = rows.filter((row) => !row.ok).length;
+    console.log(`${rows.length - failed} of ${rows.length} sources answered and verified`);
+    if (failed > 0) process.exitCode = 1;
   });
 catalog
   .command('schema')

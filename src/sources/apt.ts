@@ -52,6 +52,15 @@ export const aptAdapter: SourceAdapter = {
     return snapshotVersion(release, url);
   },
 
+  async probe(context) {
+    const source = sourceOf(context);
+    const { release, url } = await fetchVerifiedRelease(context);
+    const missing = source.indexFiles.filter((file) => !release.sha256.has(file));
+    if (missing.length > 0) throw new IntegrityError(`${url}: lists no ${missing.join(', ')}`, { url });
+    const validity = release.validUntil ? `, valid until ${release.validUntil.toISOString()}` : ', no Valid-Until';
+    return { artifactUrl: url, verification: `InRelease signed by pinned key "${source.signingKey}"${validity}; lists all ${source.indexFiles.length} wanted indices` };
+  },
+
   async fetchRelease(context, version) {
     const source = sourceOf(context);
     const entry = context.entry;

@@ -1,6 +1,6 @@
 import { IntegrityError } from '../core/errors.ts';
 import type { ClamavSource } from '../catalog/schema.ts';
-import { cvdHeaderLength, parseCvdHeader, verifyCvdFile } from '../verify/clamav-cvd.ts';
+import { cvdHeaderLength, parseCvdHeader, verifyCvdFile, verifyCvdHeaderSignature } from '../verify/clamav-cvd.ts';
 import { downloadChecked, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): ClamavSource {
@@ -19,6 +19,16 @@ export const clamavAdapter: SourceAdapter = {
     const url = `${source.baseUrl}${source.database}.cvd`;
     const head = await context.downloader.fetchBuffer(url, 16 * 1024 * 1024, { range: `bytes=0-${cvdHeaderLength - 1}` });
     return String(parseCvdHeader(head.subarray(0, cvdHeaderLength), url).version);
+  },
+
+  async probe(context, version) {
+    const source = sourceOf(context);
+    const url = `${source.baseUrl}${source.database}.cvd`;
+    const head = await context.downloader.fetchBuffer(url, 16 * 1024 * 1024, { range: `bytes=0-${cvdHeaderLength - 1}` });
+    const header = parseCvdHeader(head.subarray(0, cvdHeaderLength), url);
+    verifyCvdHeaderSignature(header, url);
+    if (String(header.version) !== version) throw new IntegrityError(`${url}: version changed from ${version} to ${header.version} during the check`, { url });
+    return { artifactUrl: url, verification: `CVD header signed by ClamAV's built-in key (built ${header.buildTime}, ${header.signatures} signatures); the body is checked on download` };
   },
 
   async fetchRelease(context, version) {

@@ -41,6 +41,18 @@ export const manualAdapter: SourceAdapter = {
     return versions.sort((a, b) => compareVersions(context.entry.scheme, b, a))[0]!;
   },
 
+  // Nothing to ask a vendor: report what the catalog lists and whether each file is confirmed.
+  async probe(context, version) {
+    const entry = context.entry;
+    const files = sourceOf(context).files.filter((candidate) => candidate.version === version);
+    const unconfirmed = files.filter((file) => !context.keyring.confirmedSha256(entry.id, version, file.fileName));
+    if (unconfirmed.length > 0) {
+      throw new IntegrityError(`${entry.id} ${version}: ${unconfirmed.map((file) => file.fileName).join(', ')} not confirmed in keys/manual-confirmations.yaml`, { productId: entry.id, version });
+    }
+    const first = files[0]!;
+    return { artifactUrl: first.url ?? `(placed by an admin: manual/${entry.id}/${first.fileName})`, verification: `manual: sha256 of all ${files.length} file(s) confirmed by an admin; no vendor feed` };
+  },
+
   async fetchRelease(context, version) {
     const entry = context.entry;
     const artifacts = [];

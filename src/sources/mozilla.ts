@@ -29,6 +29,41 @@ export function archiveLocale(platform: string, locale: string): string {
   return platform === 'mac' && locale === 'ja' ? 'ja-JP-mac' : locale;
 }
 
+interface WantedFile { platform: string; locale: string; listPath: string; fileName: string }
+
+/** The files the catalog asks for, as the signed hash list names them; each must be listed. */
+function wantedFiles(source: MozillaSource, productId: string, version: string, sums: Map<string, string>): WantedFile[] {
+  const wanted: WantedFile[] = [];
+  for (const platform of source.platforms) {
+    for (const configuredLocale of source.locales) {
+      const locale = archiveLocale(platform, configuredLocale);
+      if (source.files.includes('installer')) {
+        const found = installerNames(source, platform, version).filter((name) => sums.has(`${platform}/${locale}/${name}`));
+        if (found.length === 0) throw new IntegrityError(`${productId} ${version}: SHA512SUMS lists no installer for ${platform}/${locale}`, { productId, version, platform, locale });
+        for (const fileName of found) wanted.push({ platform, locale, fileName, listPath: `${platform}/${locale}/${fileName}` });
+      }
+      if (source.files.includes('complete-mar')) {
+        const fileName = `${source.product}-${version}.complete.mar`;
+        const listPath = `update/${platform}/${locale}/${fileName}`;
+        if (!sums.has(listPath)) throw new IntegrityError(`${productId} ${version}: SHA512SUMS lists no ${listPath}`, { productId, version, platform, locale });
+        wanted.push({ platform, locale, fileName, listPath });
+      }
+    }
+  }
+  return wanted;
+}
+
+/** Nothing listed in the hash list is believed before its signature verifies with the pinned key. */
+async function fetchSignedSums(context: SourceContext, source: MozillaSource, version: string) {
+  const releaseUrl = `${source.releasesUrl}${encodeURIComponent(version)}/`;
+  const [sumsBytes, signatureBytes] = await Promise.all([
+    context.downloader.fetchBuffer(`${releaseUrl}SHA512SUMS`, 64 * 1024 * 1024),
+    context.downloader.fetchBuffer(`${releaseUrl}SHA512SUMS.asc`, 64 * 1024),
+  ]);
+  await verifyDetachedSignature(sumsBytes, signatureBytes, context.keyring.get(source.signingKey), `${releaseUrl}SHA512SUMS`);
+  return { releaseUrl, sumsBytes, signatureBytes, sums: parseHashList(sumsBytes.toString('utf8'), `${releaseUrl}SHA512SUMS`) };
+}
+
 /**
  * Firefox and Thunderbird from Mozilla's release archive: version from product-details,
  * files from the release's SHA512SUMS, which is trusted only after its detached signature
@@ -52,17 +87,22 @@ export const mozillaAdapter: SourceAdapter = {
     return version;
   },
 
+  async probe(context, version) {
+    const source = sourceOf(context);
+    const { releaseUrl, sums } = await fetchSignedSums(context, source, version);
+    const wanted = wantedFiles(source, context.entry.id, version, sums);
+    const noBuildId = source.platforms.filter((platform) => !sums.has(`${platform}_info.txt`));
+    if (noBuildId.length > 0) throw new IntegrityError(`${releaseUrl}SHA512SUMS: lists no ${noBuildId.map((platform) => `${platform}_info.txt`).join(', ')} (build IDs)`, { version });
+    return {
+      artifactUrl: `${releaseUrl}${wanted[0]!.listPath.split('/').map(encodeURIComponent).join('/')}`,
+      verification: `SHA512SUMS signed by pinned key "${source.signingKey}"; lists all ${wanted.length} wanted files and the build IDs`,
+    };
+  },
+
   async fetchRelease(context, version): Promise<FetchedRelease> {
     const source = sourceOf(context);
     const entry = context.entry;
-    const releaseUrl = `${source.releasesUrl}${encodeURIComponent(version)}/`;
-    const [sumsBytes, signatureBytes] = await Promise.all([
-      context.downloader.fetchBuffer(`${releaseUrl}SHA512SUMS`, 64 * 1024 * 1024),
-      context.downloader.fetchBuffer(`${releaseUrl}SHA512SUMS.asc`, 64 * 1024),
-    ]);
-    // Nothing listed in the hash list is believed before its signature verifies.
-    await verifyDetachedSignature(sumsBytes, signatureBytes, context.keyring.get(source.signingKey), `${releaseUrl}SHA512SUMS`);
-    const sums = parseHashList(sumsBytes.toString('utf8'), `${releaseUrl}SHA512SUMS`);
+    const { releaseUrl, sumsBytes, signatureBytes, sums } = await fetchSignedSums(context, source, version);
 
     const sumsBlob = await storeBuffer(context, sumsBytes, 'SHA512SUMS');
     const signatureBlob = await storeBuffer(context, signatureBytes, 'SHA512SUMS.asc');
@@ -99,23 +139,7 @@ export const mozillaAdapter: SourceAdapter = {
       });
     }
 
-    const wanted: { platform: string; locale: string; listPath: string; fileName: string }[] = [];
-    for (const platform of source.platforms) {
-      for (const configuredLocale of source.locales) {
-        const locale = archiveLocale(platform, configuredLocale);
-        if (source.files.includes('installer')) {
-          const found = installerNames(source, platform, version).filter((name) => sums.has(`${platform}/${locale}/${name}`));
-          if (found.length === 0) throw new IntegrityError(`${entry.id} ${version}: SHA512SUMS lists no installer for ${platform}/${locale}`, { productId: entry.id, version, platform, locale });
-          for (const fileName of found) wanted.push({ platform, locale, fileName, listPath: `${platform}/${locale}/${fileName}` });
-        }
-        if (source.files.includes('complete-mar')) {
-          const fileName = `${source.product}-${version}.complete.mar`;
-          const listPath = `update/${platform}/${locale}/${fileName}`;
-          if (!sums.has(listPath)) throw new IntegrityError(`${entry.id} ${version}: SHA512SUMS lists no ${listPath}`, { productId: entry.id, version, platform, locale });
-          wanted.push({ platform, locale, fileName, listPath });
-        }
-      }
-    }
+    const wanted = wantedFiles(source, entry.id, version, sums);
 
     const downloaded = await Promise.all(
       wanted.map(async (file) => {

@@ -26,10 +26,19 @@ export interface SourceContext {
   recorded: Map<string, BlobDigests>;
 }
 
+/** What `catalog check --live` learns about a version without downloading its payloads. */
+export interface LiveProbe {
+  artifactUrl: string;
+  /** What was verified, in words an operator can act on. */
+  verification: string;
+}
+
 /** One adapter per vendor family: finds the newest version and fetches + verifies its artifacts. */
 export interface SourceAdapter {
   latestVersion(context: SourceContext): Promise<string>;
   fetchRelease(context: SourceContext, version: string): Promise<FetchedRelease>;
+  /** Verifies what can be verified cheaply (signed lists, headers) for the live check. */
+  probe(context: SourceContext, version: string): Promise<LiveProbe>;
 }
 
 /**

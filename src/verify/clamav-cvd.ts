@@ -93,8 +93,16 @@ export async function verifyCvdFile(file: string, what: string): Promise<CvdHead
   const parsed = parseCvdHeader(header, what);
   const bodyMd5 = body.digest('hex');
   if (bodyMd5 !== parsed.md5) throw new IntegrityError(`${what}: body MD5 ${bodyMd5} differs from the header's ${parsed.md5}`, { what });
-  if (decodeSignature(parsed.digitalSignature, what) !== parsed.md5) {
+  verifyCvdHeaderSignature(parsed, what);
+  return parsed;
+}
+
+/**
+ * The header's signature covers the MD5 the header states; alone it proves the header is
+ * ClamAV's, not that a body matches it (verifyCvdFile checks both).
+ */
+export function verifyCvdHeaderSignature(header: CvdHeader, what: string): void {
+  if (decodeSignature(header.digitalSignature, what) !== header.md5) {
     throw new SignatureError(`${what}: the CVD header signature does not match ClamAV's built-in key`, { what });
   }
-  return parsed;
 }
