@@ -5,6 +5,6 @@ import { openLgwanSide } from '../src/sides/lgwan.ts';
 
 const [configFile, port] = process.argv.slice(2);
 const config = await loadConfig(configFile);
-const side = await openLgwanSide(config.lgwan, silentLogger);
+const side = await openLgwanSide(config.lgwan, process.env.BENCH_DEBUG ? (await import('../src/core/logger.ts')).createLogger('repository', 'error') : silentLogger);
 const { url } = await side.listen(Number(port));
 console.log(`ready ${url}`);

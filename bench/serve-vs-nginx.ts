@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { link, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -9,7 +8,7 @@ import { generateTransferKeyPair } from '../src/bundle/transfer-key.ts';
 import type { Artifact } from '../src/bundle/manifest.ts';
 import { openLgwanState } from '../src/importer/lgwan-state.ts';
 import { BlobStore } from '../src/store/blob-store.ts';
-import { curlSpeed, median, memoryOf, startProcess, wrk } from './tools.ts';
+import { curlSpeed, median, memoryOf, startProcess, startStaticNginx, wrk } from './tools.ts';
 
 const mib = 1024 * 1024;
 
@@ -31,7 +30,7 @@ async function writeBlob(store: BlobStore, seed: string, size: number): Promise<
 function artifact(fileName: string, blob: { sha256: string; size: number }): Artifact {
   return {
     productId: 'bench', version: '1.0', platform: 'any', locale: 'any', fileName, path: `pool/bench/1.0/any/any/${fileName}`,
-    size: blob.size, sha256: blob.sha256, role: 'payload', verification: { method: 'clamav-cvd' },
+    size: blob.size, sha256: blob.sha256, role: 'payload', verification: { method: 'manual-confirmation' },
   };
 }
 
@@ -58,6 +57,7 @@ export async function benchServing(options: { largeMiB: number; seconds: number 
     await writeFile(configFile, stringify({ lgwan: { storage, keys: [], spool: path.join(root, 'spool') } }));
 
     const repository = await startProcess(process.execPath, ['--import=tsx', path.join(import.meta.dirname, 'repository-process.ts'), configFile, '0'], /ready (http:\/\/\S+)/u);
+    repository.child.stderr!.on('data', (d: Buffer) => process.env.BENCH_DEBUG && process.stderr.write(d));
     const repositoryUrl = repository.match[1]!;
     const pid = repository.child.pid!;
 
@@ -69,24 +69,8 @@ export async function benchServing(options: { largeMiB: number; seconds: number 
     await link(medium.file, path.join(nginxRoot, 'pool/bench/1.0/any/any/medium.bin'));
     const apiBody = await (await fetch(`${repositoryUrl}/api/v1/products`)).text();
     await writeFile(path.join(nginxRoot, 'api/v1/products'), apiBody);
-    const nginxPort = 20000 + Math.floor(Math.random() * 20000);
-    await writeFile(
-      path.join(root, 'nginx.conf'),
-      `daemon off; master_process off; user root; worker_processes 1; error_log ${root}/nginx-error.log; pid ${root}/nginx.pid;
-events { worker_connections 1024; }
-http { access_log off; sendfile on; tcp_nopush on; default_type application/octet-stream;
-  types { application/json products; }
-  client_body_temp_path ${root}/nginx-tmp; proxy_temp_path ${root}/nginx-tmp; fastcgi_temp_path ${root}/nginx-tmp; uwsgi_temp_path ${root}/nginx-tmp; scgi_temp_path ${root}/nginx-tmp;
-  server { listen 127.0.0.1:${nginxPort}; root ${nginxRoot}; } }
-`,
-    );
-    await mkdir(path.join(root, 'nginx-tmp'));
-    const nginxChild = spawn('nginx', ['-c', path.join(root, 'nginx.conf'), '-p', root], { stdio: 'ignore' });
-    const nginxUrl = `http://127.0.0.1:${nginxPort}`;
-    for (let attempt = 0; attempt < 50; attempt += 1) {
-      if (await fetch(`${nginxUrl}/api/v1/products`).then((response) => response.ok, () => false)) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const nginx = await startStaticNginx(root, nginxRoot, { types: 'types { application/json products; }' });
+    const nginxUrl = nginx.url;
 
     try {
       const idle = memoryOf(pid);
@@ -124,7 +108,7 @@ http { access_log off; sendfile on; tcp_nopush on; default_type application/octe
       if (size !== options.largeMiB * mib) throw new Error('large file has the wrong size');
     } finally {
       repository.child.kill();
-      nginxChild.kill();
+      nginx.stop();
     }
   } finally {
     await rm(root, { recursive: true, force: true });

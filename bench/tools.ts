@@ -1,6 +1,8 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 
 export function have(command: string): boolean {
   try {
@@ -113,4 +115,27 @@ export function startProcess(command: string, args: string[], readyPattern: RegE
     child.stderr!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${command} exited with ${code}: ${output}`)));
   });
+}
+
+/** nginx serving a folder as static files on 127.0.0.1 (one worker, sendfile), the reference origin. */
+export async function startStaticNginx(root: string, htmlRoot: string, options: { types?: string } = {}): Promise<{ url: string; stop(): void }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  await mkdir(path.join(root, 'nginx-tmp'), { recursive: true });
+  await writeFile(
+    path.join(root, 'nginx.conf'),
+    `daemon off; master_process off; user root; worker_processes 1; error_log ${root}/nginx-error.log; pid ${root}/nginx.pid;
+events { worker_connections 1024; }
+http { access_log off; sendfile on; tcp_nopush on; default_type application/octet-stream;
+  ${options.types ?? ''}
+  client_body_temp_path ${root}/nginx-tmp; proxy_temp_path ${root}/nginx-tmp; fastcgi_temp_path ${root}/nginx-tmp; uwsgi_temp_path ${root}/nginx-tmp; scgi_temp_path ${root}/nginx-tmp;
+  server { listen 127.0.0.1:${port}; root ${htmlRoot}; } }
+`,
+  );
+  const child = spawn('nginx', ['-c', path.join(root, 'nginx.conf'), '-p', root], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    if (await fetch(`${url}/`).then(() => true, () => false)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { url, stop: () => void child.kill() };
 }
