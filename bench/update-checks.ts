@@ -1,4 +1,5 @@
-import { writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { parse, stringify } from 'yaml';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createEnvironment } from '../test/helpers/environment.ts';
@@ -13,6 +14,12 @@ export async function benchUpdateChecks(options: { seconds: number; connections:
   const environment = await createEnvironment({ mozilla: { fileSize: 64 * 1024 } });
   try {
     await (await environment.openInternet()).runOnce();
+    // As in the soak: 10,000 endpoints behind an edge cache (X-Forwarded-For), each checking in
+    // far more often than hourly here, so the per-agent limit is lifted to measure throughput.
+    const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
+    const config = parse(await readFile(configFile, 'utf8')) as { lgwan: Record<string, unknown> };
+    Object.assign(config.lgwan, { trustProxy: true, checkInsPerMinute: 100_000 });
+    await writeFile(configFile, stringify(config));
     const lgwan = await environment.openLgwan();
     await lgwan.importOnce();
     await lgwan.close();
@@ -46,7 +53,16 @@ http { access_log off; default_type application/octet-stream;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const postScript = path.join(environment.root, 'post.lua');
-    await writeFile(postScript, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(checkIn)}\nwrk.headers["Content-Type"] = "application/json"\n`);
+    await writeFile(
+      postScript,
+      `-- One of 10,000 endpoints per request, each from its own address (rate limits are per agent and per address).
+request = function()
+  local id = math.random(1, 10000)
+  local body = '${checkIn.split('bench-pc-0001').join("pc-' .. id .. '")}'
+  return wrk.format("POST", nil, { ["Content-Type"] = "application/json", ["X-Forwarded-For"] = "10.0." .. math.floor(id / 256) .. "." .. (id % 256) }, body)
+end
+`,
+    );
 
     // A third reference: bare node:http with the same body, to separate Node's own cost from Koa's and ours.
     const plain = await startProcess(process.execPath, ['--import=tsx', path.join(import.meta.dirname, 'plain-node-server.ts'), path.join(root, 'html', 'update.xml')], /ready (http:\/\/\S+)/u);
