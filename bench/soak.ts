@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse, stringify } from 'yaml';
 import { createEnvironment } from '../test/helpers/environment.ts';
-import { memoryOf, startProcess, wrkAsync, type WrkResult } from './tools.ts';
+import { startPublishedRepository } from './published-repository.ts';
+import { memoryOf, wrkAsync, type WrkResult } from './tools.ts';
 
 /*
  * The mixed load of a prefecture: 10,000 endpoints polling (Firefox update checks from
@@ -44,18 +44,8 @@ async function load(target: string, downloadPath: string, seconds: number, scrip
 export async function benchSoak(seconds: number): Promise<void> {
   const environment = await createEnvironment({ mozilla: { fileSize: 2 * 1024 * 1024 } });
   try {
-    await (await environment.openInternet()).runOnce();
-    const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
-    const config = parse(await readFile(configFile, 'utf8')) as { lgwan: Record<string, unknown> };
-    // Behind an edge cache (addresses from X-Forwarded-For); each simulated agent checks in far
-    // more often than hourly here, so the per-agent limit is lifted to measure throughput.
-    Object.assign(config.lgwan, { trustProxy: true, checkInsPerMinute: 100_000 });
-    await writeFile(configFile, stringify(config));
-    const lgwan = await environment.openLgwan();
-    await lgwan.importOnce();
-    await lgwan.close();
-    const repository = await startProcess(process.execPath, ['--import=tsx', path.join(import.meta.dirname, 'repository-process.ts'), configFile, '0'], /ready (http:\/\/\S+)/u);
-    const repositoryUrl = repository.match[1]!;
+    const repository = await startPublishedRepository(environment);
+    const repositoryUrl = repository.url;
     const downloadPath = '/pool/demo-firefox/131.0/win64/ja/Firefox%20Setup%20131.0.exe';
     const polling = path.join(environment.root, 'polling.lua');
     await writeFile(polling, pollingScript(polling));
@@ -91,8 +81,12 @@ http { access_log off; sendfile on; default_type application/octet-stream;
       console.log(row('nginx', theirs));
       console.log(`ratios: checks ${(ours.polling.requestsPerSecond / theirs.polling.requestsPerSecond).toFixed(2)}, downloads ${(ours.downloads.bytesPerSecond / theirs.downloads.bytesPerSecond).toFixed(2)}`);
       console.log(`repository RSS every 10 s (MiB): ${ours.samples.map((sample) => sample.toFixed(0)).join(' ')}`);
-      const [first, last] = [ours.samples[1] ?? ours.samples[0] ?? 0, ours.samples.at(-1) ?? 0];
-      console.log(`memory from the second sample to the last: ${first.toFixed(0)} → ${last.toFixed(0)} MiB (${last - first > first * 0.2 ? 'GROWING' : 'flat'})`);
+      if (ours.samples.length < 3) {
+        console.log('memory: run too short to judge a trend (SOAK_SECONDS ≥ 30 gives three samples)');
+      } else {
+        const [first, last] = [ours.samples[1]!, ours.samples.at(-1)!];
+        console.log(`memory from the second sample to the last: ${first.toFixed(0)} → ${last.toFixed(0)} MiB (${last - first > first * 0.2 ? 'GROWING' : 'flat'})`);
+      }
     } finally {
       repository.child.kill();
       nginx.kill();

@@ -1,8 +1,8 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { parse, stringify } from 'yaml';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createEnvironment } from '../test/helpers/environment.ts';
+import { startPublishedRepository } from './published-repository.ts';
 import { startProcess, wrk, memoryOf } from './tools.ts';
 
 /**
@@ -13,19 +13,8 @@ import { startProcess, wrk, memoryOf } from './tools.ts';
 export async function benchUpdateChecks(options: { seconds: number; connections: number }): Promise<void> {
   const environment = await createEnvironment({ mozilla: { fileSize: 64 * 1024 } });
   try {
-    await (await environment.openInternet()).runOnce();
-    // As in the soak: 10,000 endpoints behind an edge cache (X-Forwarded-For), each checking in
-    // far more often than hourly here, so the per-agent limit is lifted to measure throughput.
-    const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
-    const config = parse(await readFile(configFile, 'utf8')) as { lgwan: Record<string, unknown> };
-    Object.assign(config.lgwan, { trustProxy: true, checkInsPerMinute: 100_000 });
-    await writeFile(configFile, stringify(config));
-    const lgwan = await environment.openLgwan();
-    await lgwan.importOnce();
-    await lgwan.close();
-
-    const repository = await startProcess(process.execPath, ['--import=tsx', path.join(import.meta.dirname, 'repository-process.ts'), path.join(environment.root, 'lgwan-mirror.yaml'), '0'], /ready (http:\/\/\S+)/u);
-    const repositoryUrl = repository.match[1]!;
+    const repository = await startPublishedRepository(environment);
+    const repositoryUrl = repository.url;
     const updatePath = '/mozilla/update/6/Firefox/130.0/20240101000000/WINNT_x86_64-msvc-x64/ja/release/Windows_NT%2010.0.0.0/ISET:SSE4_2/default/default/update.xml';
     const checkIn = JSON.stringify({ agentId: 'bench-pc-0001', os: 'windows', installed: [{ product: 'demo-firefox', version: '130.0', platform: 'win64', locale: 'ja' }] });
     const updateBody = await (await fetch(`${repositoryUrl}${updatePath}`)).text();
