@@ -37,7 +37,7 @@ const aptSource = z.strictObject({
   mirror: identifier,
   baseUrl: httpUrl.describe('archive root, the folder that holds dists/ and pool/'),
   suite: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/u, 'a suite name such as bookworm-updates'),
-  indexFiles: z.array(relativePath).min(1).describe('index paths relative to dists/<suite>/, each listed in InRelease, e.g. main/binary-amd64/Packages'),
+  indexFiles: z.array(relativePath).min(1).describe('index paths relative to dists/<suite>/, each listed in InRelease, e.g. main/binary-amd64/Packages.gz; packages are selected from the first Packages or Packages.gz'),
   packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9.+-]+$/u, 'a Debian package name')).min(1),
   signingKey: identifier,
 });

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { deterministicBytes } from './deterministic-bytes.ts';
 
@@ -220,10 +221,13 @@ async function syntheticAptSuite(armoredKey: string): Promise<Map<string, Buffer
   const packages = Buffer.from(
     `Package: hello\nVersion: 2.10-3\nArchitecture: all\nFilename: pool/main/h/hello/hello_2.10-3_all.deb\nSize: ${deb.length}\nSHA256: ${createHash('sha256').update(deb).digest('hex')}\nDescription: example package\n\n`,
   );
+  // As Debian's archive does, the index is also published gzip-compressed and listed in Release.
+  const packagesGz = gzipSync(packages);
   const release =
     `Origin: Simulator\nLabel: Simulator\nSuite: stable\nCodename: stable\nDate: ${new Date(Date.now() - 3_600_000).toUTCString()}\n` +
     `Valid-Until: ${new Date(Date.now() + 7 * 86_400_000).toUTCString()}\nAcquire-By-Hash: yes\nArchitectures: amd64 all\nComponents: main\nSHA256:\n` +
-    ` ${createHash('sha256').update(packages).digest('hex')} ${packages.length} main/binary-amd64/Packages\n`;
+    ` ${createHash('sha256').update(packages).digest('hex')} ${packages.length} main/binary-amd64/Packages\n` +
+    ` ${createHash('sha256').update(packagesGz).digest('hex')} ${packagesGz.length} main/binary-amd64/Packages.gz\n`;
   const clearsigned = await openpgp.sign({ message: await openpgp.createCleartextMessage({ text: release }), signingKeys });
   const detached = await openpgp.sign({ message: await openpgp.createMessage({ text: release }), signingKeys, detached: true, format: 'armored' });
   return new Map([
@@ -231,6 +235,7 @@ async function syntheticAptSuite(armoredKey: string): Promise<Map<string, Buffer
     ['/synthetic-apt/dists/stable/Release', Buffer.from(release)],
     ['/synthetic-apt/dists/stable/Release.gpg', Buffer.from(detached as string)],
     ['/synthetic-apt/dists/stable/main/binary-amd64/Packages', packages],
+    ['/synthetic-apt/dists/stable/main/binary-amd64/Packages.gz', packagesGz],
     ['/synthetic-apt/pool/main/h/hello/hello_2.10-3_all.deb', deb],
   ]);
 }

@@ -3,7 +3,7 @@ import type { Artifact } from '../bundle/manifest.ts';
 import type { AptSource } from '../catalog/schema.ts';
 import { assertSafeRelativePath } from '../core/safe-name.ts';
 import { compareVersions } from '../versions/index.ts';
-import { parsePackages, parseRelease, type ReleaseFile } from '../verify/apt-index.ts';
+import { isPackagesIndex, packagesIndexText, parsePackages, parseRelease, type ReleaseFile } from '../verify/apt-index.ts';
 import { verifyClearsigned, verifyDetachedSignature } from '../verify/openpgp-signature.ts';
 import { downloadChecked, storeBuffer, type SourceAdapter, type SourceContext } from './source-context.ts';
 
@@ -112,9 +112,9 @@ export const aptAdapter: SourceAdapter = {
         productId: entry.id, version, platform: 'any', locale: 'any', fileName, path: `${distsPath}/${indexFile}`,
         size: digests.size, sha256: digests.sha256, role: 'material', verification: { method: 'apt-index', release: inRelease.sha256, entry: indexFile },
       });
-      if (fileName === 'Packages') packagesText = { text: bytesOfIndex.toString('utf8'), sha256: digests.sha256 };
+      if (isPackagesIndex(fileName) && !packagesText) packagesText = { text: packagesIndexText(bytesOfIndex, url), sha256: digests.sha256 };
     }
-    if (!packagesText) throw new IntegrityError(`catalog ${entry.id}: source.indexFiles needs an uncompressed Packages index to select packages from`, { productId: entry.id });
+    if (!packagesText) throw new IntegrityError(`catalog ${entry.id}: source.indexFiles needs a Packages or Packages.gz index to select packages from`, { productId: entry.id });
 
     const packages = parsePackages(packagesText.text, `${distsPath}/Packages`);
     for (const name of source.packages) {

@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { IntegrityError } from '../core/errors.ts';
 
 export interface ReleaseFile {
@@ -57,6 +58,26 @@ export interface PackageEntry {
   filename: string;
   size: number;
   sha256: string;
+}
+
+/** Index names the mirror can select packages from: Debian's archive serves Packages only compressed. */
+export function isPackagesIndex(fileName: string): boolean {
+  return fileName === 'Packages' || fileName === 'Packages.gz';
+}
+
+const maxPackagesText = 1024 * 1024 * 1024;
+
+/**
+ * The text of a Packages index whose bytes were already checked against InRelease. A
+ * compressed index is inflated with a ceiling, so a hostile archive cannot exhaust memory.
+ */
+export function packagesIndexText(bytes: Buffer, what: string): string {
+  if (!what.endsWith('.gz')) return bytes.toString('utf8');
+  try {
+    return gunzipSync(bytes, { maxOutputLength: maxPackagesText }).toString('utf8');
+  } catch (cause) {
+    throw new IntegrityError(`${what}: cannot be decompressed (${String(cause)})`, { what });
+  }
 }
 
 export function parsePackages(text: string, what: string): PackageEntry[] {

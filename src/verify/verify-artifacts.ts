@@ -1,7 +1,7 @@
 import { IntegrityError, SignatureError } from '../core/errors.ts';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { BlobDigests } from '../store/blob-store.ts';
-import { parsePackages, parseRelease, type PackageEntry, type ReleaseFile } from './apt-index.ts';
+import { packagesIndexText, parsePackages, parseRelease, type PackageEntry, type ReleaseFile } from './apt-index.ts';
 import { verifyCvdFile } from './clamav-cvd.ts';
 import { parseHashList } from './hash-list.ts';
 import { verifyClearsigned, verifyDetachedSignature } from './openpgp-signature.ts';
@@ -76,7 +76,7 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
   const verifiedPackages = (artifact: Artifact): Promise<Map<string, PackageEntry>> =>
     once(`packages:${artifact.sha256}`, async () => {
       await verifyOne(artifact);
-      const entries = parsePackages((await access.read(artifact.sha256)).toString('utf8'), artifact.path);
+      const entries = parsePackages(packagesIndexText(await access.read(artifact.sha256), artifact.path), artifact.path);
       return new Map(entries.map((entry) => [entry.filename, entry]));
     });
 

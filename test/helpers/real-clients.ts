@@ -8,14 +8,18 @@ import { runClient } from './published-repository.ts';
  * read or written), signature checking on: signed-by= Debian's keyring, no trusted=yes,
  * no check-valid-until=no.
  */
-export async function aptGet(root: string, repository: string, args: string[]): Promise<{ code: number; output: string; cwd: string }> {
+export async function aptGet(
+  root: string,
+  repository: string,
+  args: string[],
+  suite: { keyring: string; mirror: string; name: string } = { keyring: path.join(projectRoot, 'catalogs', 'keys', 'debian-archive-keyring.gpg'), mirror: 'debian', name: 'bookworm-updates' },
+): Promise<{ code: number; output: string; cwd: string }> {
   const base = path.join(root, 'apt');
   for (const folder of ['etc/apt/sources.list.d', 'etc/apt/preferences.d', 'etc/apt/apt.conf.d', 'etc/apt/trusted.gpg.d', 'state/lists/partial', 'cache/archives/partial', 'downloads']) {
     await mkdir(path.join(base, folder), { recursive: true });
   }
   await writeFile(path.join(base, 'status'), '');
-  const keyring = path.join(projectRoot, 'catalogs', 'keys', 'debian-archive-keyring.gpg');
-  await writeFile(path.join(base, 'etc/apt/sources.list'), `deb [signed-by=${keyring}] ${repository}/apt/debian bookworm-updates main\n`);
+  await writeFile(path.join(base, 'etc/apt/sources.list'), `deb [signed-by=${suite.keyring}] ${repository}/apt/${suite.mirror} ${suite.name} main\n`);
   const options = [
     `Dir::Etc=${base}/etc/apt`,
     `Dir::State=${base}/state`,

@@ -91,13 +91,41 @@ test('a Release whose detached signature does not verify stops the suite on the 
   t.regex(fetched[0]!.error!, /dists\/stable\/Release: no good signature by pinned key "simulator-archive"/u);
 });
 
-async function syntheticCatalog(): Promise<string> {
+test('packages are selected from a gzip-compressed index, as Debian\'s archive serves it; the importer checks them again and the real apt-get downloads them', async (t) => {
+  const environment = await createEnvironment({ catalogs: await syntheticCatalog(['main/binary-amd64/Packages.gz']) });
+  t.teardown(environment.cleanup);
+  const { fetched } = await (await environment.openInternet()).runOnce();
+  t.deepEqual(fetched.map((outcome) => outcome.status), ['fetched'], fetched[0]?.error);
+  // Only the compressed index was asked for: it is all a Debian mirror has.
+  t.false(environment.simulator.requests.some((request) => request.path.endsWith('/binary-amd64/Packages')));
+  const lgwan = await environment.openLgwan();
+  t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
+  const paths = lgwan.database.data.published!.artifacts.map((artifact) => artifact.path);
+  t.true(paths.includes('apt/simulator/dists/stable/main/binary-amd64/Packages.gz'));
+  t.true(paths.includes('apt/simulator/pool/main/h/hello/hello_2.10-3_all.deb'));
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  // The real apt-get, trusting only the vendor's key, updates from the compressed index and downloads the package.
+  const keyring = path.join(environment.root, 'simulator-archive.gpg');
+  await writeFile(path.join(environment.root, 'simulator-archive.asc'), environment.vendorKey.publicKey);
+  await run('gpg', ['--batch', '--yes', '--dearmor', '--output', keyring, path.join(environment.root, 'simulator-archive.asc')]);
+  const suite = { keyring, mirror: 'simulator', name: 'stable' };
+  const update = await aptGet(environment.root, url, ['update'], suite);
+  t.is(update.code, 0, update.output);
+  t.notRegex(update.output, /(NO_PUBKEY|not signed|insecure|BADSIG|Hash Sum mismatch)/iu);
+  const download = await aptGet(environment.root, url, ['download', 'hello'], suite);
+  t.is(download.code, 0, download.output);
+  const vendorDeb = Buffer.from(await (await fetch(`${environment.simulator.url}/synthetic-apt/pool/main/h/hello/hello_2.10-3_all.deb`)).arrayBuffer());
+  t.deepEqual(await readFile(path.join(download.cwd, 'hello_2.10-3_all.deb')), vendorDeb);
+});
+
+async function syntheticCatalog(indexFiles = ['main/binary-amd64/Packages']): Promise<string> {
   const directory = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-'));
   await writeFile(
     path.join(directory, 'synthetic.yaml'),
     stringify({
       id: 'simulator-stable', name: 'Simulator stable suite', vendor: 'Simulator', scheme: 'dotted', trust: 'vendor-signature',
-      source: { type: 'apt', mirror: 'simulator', baseUrl: 'https://vendor-simulator.invalid/synthetic-apt/', suite: 'stable', indexFiles: ['main/binary-amd64/Packages'], packages: ['hello'], signingKey: 'simulator-archive' },
+      source: { type: 'apt', mirror: 'simulator', baseUrl: 'https://vendor-simulator.invalid/synthetic-apt/', suite: 'stable', indexFiles, packages: ['hello'], signingKey: 'simulator-archive' },
     }),
   );
   return directory;
