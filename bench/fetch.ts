@@ -53,8 +53,7 @@ export async function benchFetch(options: { fileMiB: number; runs?: number }): P
 
     // Ours: got stream → blob store temporary file, sha256 and sha512 computed while streaming.
     const store = new BlobStore(path.join(root, 'blobs'));
-    const policy = { ...defaultHttpPolicy };
-    const downloader = new Downloader({ client: createHttpClient(policy), policy, store, logger: createLogger('bench', 'warn'), attempts: 1 });
+    const downloader = new Downloader({ client: createHttpClient(defaultHttpPolicy), policy: defaultHttpPolicy, store, logger: createLogger('bench', 'warn'), attempts: 1 });
     const ours: number[] = [];
     for (let run = 0; run < runs; run += 1) {
       const started = performance.now();

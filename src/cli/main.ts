@@ -124,6 +124,9 @@ catalog
     for (const line of formatLiveCheck(rows)) console.log(line);
     const failed = rows.filter((row) => !row.ok).length;
     console.log(`${rows.length - failed} of ${rows.length} sources answered and verified`);
+    if (failed > 0 && failed === rows.length) {
+      console.log('no source answered: check that this machine reaches the internet (DNS, proxy, firewall) before suspecting the catalog');
+    }
     if (failed > 0) process.exitCode = 1;
   });
 catalog

@@ -25,7 +25,7 @@ function installerNames(source: MozillaSource, platform: string, version: string
  * Mozilla builds Japanese for macOS as its own locale, ja-JP-mac; macOS clients also report
  * that code in their update checks, so the artifact carries it too.
  */
-export function archiveLocale(platform: string, locale: string): string {
+function archiveLocale(platform: string, locale: string): string {
   return platform === 'mac' && locale === 'ja' ? 'ja-JP-mac' : locale;
 }
 
