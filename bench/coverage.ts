@@ -1,5 +1,6 @@
 import type { Artifact, ProductSummary } from '../src/bundle/manifest.ts';
 import { computeCoverage } from '../src/coverage/compute-coverage.ts';
+import { recordsCoverageSource } from '../src/coverage/coverage-source.ts';
 import type { EndpointRecord } from '../src/coverage/inventory.ts';
 import { emptyLgwanState, type LgwanState } from '../src/importer/lgwan-state.ts';
 import { renderOverviewPage } from '../src/repository/pages/overview-page.ts';
@@ -52,12 +53,18 @@ function timed<T>(work: () => T): { result: T; ms: number } {
   return { result, ms: Number(process.hrtime.bigint() - start) / 1e6 };
 }
 
+async function timedAsync<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const start = process.hrtime.bigint();
+  const result = await work();
+  return { result, ms: Number(process.hrtime.bigint() - start) / 1e6 };
+}
+
 /**
  * Coverage computation and status page rendering for 1,000 / 10,000 / 100,000 simulated
  * endpoints × 30 products, in one process; each row also shows the cost per endpoint and
  * the growth against the smallest size (linear growth keeps the per-endpoint cost flat).
  */
-export function benchCoverage(sizes: number[] = [1000, 10_000, 100_000], products = 30): void {
+export async function benchCoverage(sizes: number[] = [1000, 10_000, 100_000], products = 30): Promise<void> {
   const now = Date.now();
   const state = syntheticState(now, products);
   console.log(`\nCoverage: computation and rendering, ${products} products, on the embedded default (in-memory inventory)`);
@@ -65,8 +72,8 @@ export function benchCoverage(sizes: number[] = [1000, 10_000, 100_000], product
   let baseline: number | undefined;
   for (const size of sizes) {
     const endpoints = syntheticEndpoints(now, size, products);
-    computeCoverage(state, endpoints.slice(0, 100), { now: new Date(now), endpointStaleDays: 30 }); // warm-up
-    const coverage = timed(() => computeCoverage(state, endpoints, { now: new Date(now), endpointStaleDays: 30 }));
+    await computeCoverage(state, recordsCoverageSource(() => endpoints.slice(0, 100)), { now: new Date(now), endpointStaleDays: 30 }); // warm-up
+    const coverage = await timedAsync(() => computeCoverage(state, recordsCoverageSource(() => endpoints), { now: new Date(now), endpointStaleDays: 30 }));
     const status = buildStatus(state, new Date(now));
     const overview = timed(() => renderOverviewPage(status, coverage.result, 'ja'));
     const product = timed(() => renderProductPage(coverage.result.products[0], 'product-0', 'ja'));

@@ -13,7 +13,7 @@ ensureTools();
 const only = process.env.BENCH_ONLY;
 if (!only || only === 'serving') await benchServing({ largeMiB, seconds });
 if (!only || only === 'update-checks') await benchUpdateChecks({ seconds, connections: 1000 });
-if (!only || only === 'coverage') benchCoverage();
+if (!only || only === 'coverage') await benchCoverage();
 if (!only || only === 'udp') await benchUdpDiode({ fileMiB: Number(process.env.BENCH_UDP_MIB ?? 256) });
 if (!only || only === 'import') await benchImport({ fileMiB: Number(process.env.BENCH_IMPORT_MIB ?? 256) });
 if (!only || only === 'fetch') await benchFetch({ fileMiB: largeMiB });

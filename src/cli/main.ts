@@ -252,6 +252,8 @@ program
   .action(async (options: { config?: string; json?: boolean }) => {
     const config = await loadConfig(options.config);
     const side = await openLgwanSide(config.lgwan, createLogger('status', 'warn'));
+    // The inventory connection is not needed here; close it before printing so the command exits at once.
+    await side.close();
     const status = buildStatus(side.database.data, new Date(), {
       transferStaleHours: config.lgwan.transferStaleHours,
       releaseLagHours: config.lgwan.releaseLagHours,

@@ -62,6 +62,15 @@ const lgwanSchema = z.strictObject({
   stagingQuotaBytes: z.int().min(1024 * 1024).default(64 * 1024 ** 3).describe('room for reassembling bundles that arrive as parts'),
   partsTimeoutHours: z.number().min(0).default(24).describe('how long to wait for the missing parts of a bundle before giving it up'),
   checkInsPerMinute: z.number().min(0.01).default(6).describe('agent check-ins allowed per agent and minute (after a burst of 10); agents check in about hourly'),
+  inventory: z
+    .strictObject({
+      store: z.enum(['lowdb', 'postgresql']).default('lowdb').describe('lowdb: a JSON file in <storage> (one municipality); postgresql: a database shared by replicas (a provider)'),
+      url: z.string().regex(/^postgres(ql)?:\/\//u, 'a postgresql:// connection URL').optional().describe('postgresql://user@host:5432/database; keep the password in PGPASSWORD or ~/.pgpass, not here'),
+      flushSeconds: z.number().min(0.1).max(300).default(5).describe('observations are batched in memory and written this often'),
+    })
+    .refine((inventory) => inventory.store !== 'postgresql' || inventory.url !== undefined, { message: 'store: postgresql needs url', path: ['url'] })
+    .prefault({})
+    .describe('where the endpoint inventory (check-ins, versions seen) is kept'),
   trustProxy: z.boolean().default(false).describe('take the client address from X-Forwarded-For (only behind your own edge cache)'),
   tls: z
     .strictObject({

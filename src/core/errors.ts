@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'E_BUNDLE_INVALID'
   | 'E_UNSAFE_NAME'
   | 'E_VERSION_INVALID'
-  | 'E_USAGE';
+  | 'E_USAGE'
+  | 'E_DATABASE';
 
 export class LgwanMirrorError extends Error {
   readonly code: ErrorCode;
@@ -57,6 +58,13 @@ export class IntegrityError extends LgwanMirrorError {
 export class UpstreamError extends LgwanMirrorError {
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
     super('E_UPSTREAM', message, { details, cause });
+  }
+}
+
+/** The inventory database could not be reached, migrated, written or read. */
+export class DatabaseError extends UserFacingError {
+  constructor(database: string, action: string, cause: unknown) {
+    super('E_DATABASE', `inventory database ${database}: ${action} failed: ${errorMessage(cause)}`, { cause, details: { database, action } });
   }
 }
 

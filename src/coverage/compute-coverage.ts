@@ -1,7 +1,7 @@
 import type { ProductSummary } from '../bundle/manifest.ts';
 import type { LgwanState } from '../importer/lgwan-state.ts';
 import { compareVersions } from '../versions/index.ts';
-import type { EndpointRecord } from './inventory.ts';
+import type { CoverageSource, ProductTally, ProductTallyRequest } from './coverage-source.ts';
 
 export interface VersionCount {
   version: string;
@@ -103,61 +103,53 @@ function rankVersions(scheme: ProductSummary['scheme'], versions: Iterable<strin
 }
 
 /** Coverage, version spread and patch latency of every published product, from the endpoint inventory. */
-export function computeCoverage(state: LgwanState, endpoints: readonly EndpointRecord[], options: { now: Date; endpointStaleDays: number; latencyReleases?: number }): CoverageReport {
+export async function computeCoverage(state: LgwanState, source: CoverageSource, options: { now: Date; endpointStaleDays: number; latencyReleases?: number }): Promise<CoverageReport> {
   const now = options.now.getTime();
-  const staleBefore = now - options.endpointStaleDays * day;
+  const staleBefore = new Date(now - options.endpointStaleDays * day);
   const published = state.published;
-  const products: ProductCoverage[] = [];
-  // Timestamps repeat a lot (one check-in stamps many products): parse each string once.
-  const parsedTimes = new Map<string, number>();
-  const parseTime = (value: string) => {
-    let parsed = parsedTimes.get(value);
-    if (parsed === undefined) parsedTimes.set(value, (parsed = Date.parse(value)));
-    return parsed;
-  };
+  const mentionedByProduct = await source.versionsByProduct();
 
-  // Group inventory records by product once; staleness is a property of the endpoint.
-  interface Observation {
-    key: string;
-    endpoint: EndpointRecord;
-    record: EndpointRecord['products'][string];
-    stale: boolean;
+  interface Plan {
+    product: NonNullable<LgwanState['published']>['products'][number];
+    request: ProductTallyRequest;
+    publishedVersions: Set<string>;
+    newestPublished: string | null;
+    releaseVersions: string[];
+    rankOf(version: string): number | undefined;
   }
-  const recordsByProduct = new Map<string, Observation[]>();
-  let staleCount = 0;
-  for (const endpoint of endpoints) {
-    const stale = parseTime(endpoint.lastSeen) < staleBefore;
-    if (stale) staleCount += 1;
-    const key = `${endpoint.kind}:${endpoint.id}`;
-    for (const productKey in endpoint.products) {
-      const record = endpoint.products[productKey]!;
-      let list = recordsByProduct.get(record.product);
-      if (!list) recordsByProduct.set(record.product, (list = []));
-      list.push({ key, endpoint, record, stale });
-    }
-  }
-
+  const plans: Plan[] = [];
   for (const product of published?.products ?? []) {
     const publishedVersions = new Set<string>();
     for (const artifact of published!.artifacts) if (artifact.productId === product.id) publishedVersions.add(artifact.version);
     const timeline = state.releaseTimeline[product.id] ?? {};
     const firstPublished = state.firstPublished[product.id] ?? {};
-    const records = recordsByProduct.get(product.id) ?? [];
-    const mentioned = new Set<string>([...publishedVersions, ...Object.keys(timeline), ...Object.keys(firstPublished)]);
+    const mentioned = new Set<string>([...publishedVersions, ...Object.keys(timeline), ...Object.keys(firstPublished), ...(mentionedByProduct.get(product.id) ?? [])]);
     if (product.latestSeen) mentioned.add(product.latestSeen.version);
-    for (const { record } of records) {
-      mentioned.add(record.version);
-      for (const version in record.firstSeen) mentioned.add(version);
-    }
     const ranks = rankVersions(product.scheme, mentioned);
     const rankOf = (version: string) => ranks.get(version);
     let newestPublished: string | null = null;
     for (const version of publishedVersions) if (newestPublished === null || (rankOf(version) ?? -1) > (rankOf(newestPublished) ?? -1)) newestPublished = version;
-    const newestRank = newestPublished === null ? undefined : rankOf(newestPublished);
+    const releaseVersions = [...new Set([...Object.keys(timeline), ...Object.keys(firstPublished)])]
+      .filter((version) => rankOf(version) !== undefined)
+      .sort((a, b) => rankOf(b)! - rankOf(a)!)
+      .slice(0, options.latencyReleases ?? 10);
+    plans.push({
+      product, publishedVersions, newestPublished, releaseVersions, rankOf,
+      request: { product: product.id, ranks, newestRank: newestPublished === null ? undefined : rankOf(newestPublished), releaseRanks: releaseVersions.map((version) => rankOf(version)!) },
+    });
+  }
+  const [tallies, counts] = await Promise.all([source.tally({ staleBefore, products: plans.map((plan) => plan.request) }), source.endpointCounts(staleBefore)]);
+
+  const products: ProductCoverage[] = [];
+  for (const { product, request, publishedVersions, newestPublished, releaseVersions, rankOf } of plans) {
+    const timeline = state.releaseTimeline[product.id] ?? {};
+    const firstPublished = state.firstPublished[product.id] ?? {};
+    const tally = tallies.get(product.id) ?? emptyTally(releaseVersions.length);
+    const newestRank = request.newestRank;
 
     // How far behind depends only on the version an endpoint runs: one answer per rank.
     const publications = Object.entries(firstPublished)
-      .map(([version, at]) => ({ rank: rankOf(version), at: parseTime(at) }))
+      .map(([version, at]) => ({ rank: rankOf(version), at: Date.parse(at) }))
       .filter((entry): entry is { rank: number; at: number } => entry.rank !== undefined);
     const publishedRanks = [...publishedVersions].map(rankOf).filter((rank): rank is number => rank !== undefined);
     const behindByRank = new Map<number | undefined, { versionsBehind: number | null; daysBehind: number }>();
@@ -178,80 +170,28 @@ export function computeCoverage(state: LgwanState, endpoints: readonly EndpointR
       }
       return answer;
     };
-
-    const releaseVersions = [...new Set([...Object.keys(timeline), ...Object.keys(firstPublished)])]
-      .filter((version) => rankOf(version) !== undefined)
-      .sort((a, b) => rankOf(b)! - rankOf(a)!)
-      .slice(0, options.latencyReleases ?? 10);
-    const releaseRanks = releaseVersions.map((version) => rankOf(version)!);
-    const reachedTimes: number[][] = releaseVersions.map(() => []);
-
-    const histogram = new Map<string, number>();
-    const segments = new Map<string, SegmentCoverage>();
-    const behind: EndpointBehind[] = [];
-    const staleEndpoints = new Set<string>();
-    let current = 0;
-    let population = 0;
-    for (const { key, endpoint, record, stale } of records) {
-      if (stale) {
-        staleEndpoints.add(key);
-        continue;
-      }
-      population += 1;
-      histogram.set(record.version, (histogram.get(record.version) ?? 0) + 1);
-      const rank = rankOf(record.version);
-      const isCurrent = rank !== undefined && newestRank !== undefined && rank >= newestRank;
-      const segmentKey = `${record.platform ?? ''}\u0000${record.channel ?? ''}`;
-      let segment = segments.get(segmentKey);
-      if (!segment) segments.set(segmentKey, (segment = { platform: record.platform ?? null, channel: record.channel ?? null, endpoints: 0, current: 0, share: null }));
-      segment.endpoints += 1;
-      if (isCurrent) {
-        current += 1;
-        segment.current += 1;
-      } else if (newestRank !== undefined) {
-        const { versionsBehind, daysBehind } = behindOf(rank);
-        behind.push({ endpoint: key, version: record.version, platform: record.platform ?? null, channel: record.channel ?? null, versionsBehind, daysBehind, lastSeen: endpoint.lastSeen });
-      }
-      // When this endpoint first ran each release or anything newer.
-      const firstSeen = record.firstSeen ?? { [record.version]: record.seenAt };
-      for (let index = 0; index < releaseRanks.length; index += 1) {
-        let earliest = Number.POSITIVE_INFINITY;
-        for (const version in firstSeen) {
-          const seenRank = rankOf(version);
-          if (seenRank !== undefined && seenRank >= releaseRanks[index]!) earliest = Math.min(earliest, parseTime(firstSeen[version]!));
-        }
-        if (Number.isFinite(earliest)) reachedTimes[index]!.push(earliest);
-      }
-    }
-    for (const segment of segments.values()) segment.share = segment.endpoints === 0 ? null : segment.current / segment.endpoints;
+    const behind: EndpointBehind[] = tally.behind.map(({ rank, ...entry }) => ({ ...entry, ...behindOf(rank) }));
     behind.sort((a, b) => b.daysBehind - a.daysBehind || (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
 
     // Patch latency of recent releases: vendor → fetched → bundled → published → endpoints.
     const latency: ReleaseLatency[] = releaseVersions.map((version, index) => {
-      const reached = reachedTimes[index]!.sort((a, b) => a - b);
-      const at = (share: number) => {
-        const needed = Math.ceil(share * population);
-        return needed > 0 && reached.length >= needed ? new Date(reached[needed - 1]!).toISOString() : null;
-      };
+      const reached = tally.reached[index] ?? { count: 0, firstAt: null, p50At: null, p90At: null };
       const times = timeline[version];
       const publishedAt = firstPublished[version] ?? null;
-      const firstEndpointAt = reached.length > 0 ? new Date(reached[0]!).toISOString() : null;
-      const p50At = at(0.5);
-      const p90At = at(0.9);
       return {
         version,
         firstSeenAt: times?.firstSeenAt ?? null,
         fetchedAt: times?.fetchedAt ?? null,
         bundledAt: times?.firstBundledAt ?? null,
         publishedAt,
-        firstEndpointAt,
-        p50At,
-        p90At,
+        firstEndpointAt: reached.firstAt,
+        p50At: reached.p50At,
+        p90At: reached.p90At,
         hours: {
           toPublish: hoursBetween(times?.firstSeenAt ?? null, publishedAt),
-          toFirstEndpoint: hoursBetween(publishedAt, firstEndpointAt),
-          toP50: hoursBetween(publishedAt, p50At),
-          toP90: hoursBetween(publishedAt, p90At),
+          toFirstEndpoint: hoursBetween(publishedAt, reached.firstAt),
+          toP50: hoursBetween(publishedAt, reached.p50At),
+          toP90: hoursBetween(publishedAt, reached.p90At),
         },
       };
     });
@@ -264,12 +204,14 @@ export function computeCoverage(state: LgwanState, endpoints: readonly EndpointR
       newestVendor: product.latestSeen?.version ?? null,
       newestPublished,
       publishedSince: newestPublished === null ? null : (firstPublished[newestPublished] ?? null),
-      endpoints: population,
-      staleEndpoints: staleEndpoints.size,
-      current,
-      share: population === 0 ? null : current / population,
-      histogram: [...histogram].map(([version, count]) => ({ version, count })).sort((a, b) => (rankOf(b.version) ?? -1) - (rankOf(a.version) ?? -1) || b.count - a.count),
-      segments: [...segments.values()].sort((a, b) => `${a.platform}${a.channel}`.localeCompare(`${b.platform}${b.channel}`)),
+      endpoints: tally.population,
+      staleEndpoints: tally.staleEndpoints,
+      current: tally.current,
+      share: tally.population === 0 ? null : tally.current / tally.population,
+      histogram: [...tally.histogram].map(([version, count]) => ({ version, count })).sort((a, b) => (rankOf(b.version) ?? -1) - (rankOf(a.version) ?? -1) || b.count - a.count || (a.version < b.version ? -1 : 1)),
+      segments: tally.segments
+        .map((segment) => ({ ...segment, share: segment.endpoints === 0 ? null : segment.current / segment.endpoints }))
+        .sort((a, b) => `${a.platform}${a.channel}`.localeCompare(`${b.platform}${b.channel}`)),
       behind,
       latency,
       latencySummary: {
@@ -280,5 +222,9 @@ export function computeCoverage(state: LgwanState, endpoints: readonly EndpointR
     });
   }
 
-  return { generatedAt: options.now.toISOString(), endpoints: { total: endpoints.length, active: endpoints.length - staleCount, stale: staleCount }, products };
+  return { generatedAt: options.now.toISOString(), endpoints: { total: counts.total, active: counts.total - counts.stale, stale: counts.stale }, products };
+}
+
+function emptyTally(releases: number): ProductTally {
+  return { population: 0, staleEndpoints: 0, current: 0, histogram: new Map(), segments: [], behind: [], reached: Array.from({ length: releases }, () => ({ count: 0, firstAt: null, p50At: null, p90At: null })) };
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Low } from 'lowdb';
 import { openJsonState } from '../store/json-state.ts';
+import { endpointKey, recordsCoverageSource, type CoverageSource } from './coverage-source.ts';
 
 /** Where an endpoint's identity came from, strongest first. */
 export type IdentityKind = 'agent' | 'freshclam-uuid' | 'address';
@@ -38,70 +39,142 @@ export interface EndpointProduct {
 }
 
 /** Versions remembered per endpoint and product; older ones say nothing about current releases. */
-const historyLength = 8;
+export const historyLength = 8;
 
 export interface InventoryState {
   endpoints: Record<string, EndpointRecord>;
 }
 
+/** How the inventory's writes are going: shown as an alarm when the store cannot be written. */
+export interface InventoryHealth {
+  backend: 'lowdb' | 'postgresql';
+  pending: number;
+  lastWriteAt: string | null;
+  lastError: { at: string; message: string } | null;
+}
+
 /**
- * The endpoint inventory: one record per identity with, per product, the version it last
- * reported and when. Nothing else from a request is kept (no URLs, no user agents, no
- * OS details). Observations are batched in memory and written every few seconds, so an
- * update check never waits for a disk write.
+ * The endpoint inventory as the repository uses it, whatever holds it: lowdb (one JSON file,
+ * the embedded default for one municipality) or PostgreSQL (a prefecture's provider, several
+ * replicas sharing one database). Update checks only call `record`, which never waits for
+ * a write: both stores batch observations in memory and write them every few seconds.
  */
-export class Inventory {
+export interface InventoryStore extends CoverageSource {
+  readonly backend: InventoryHealth['backend'];
+  record(observation: InventoryObservation, now?: Date): void;
+  countEndpoints(): Promise<number>;
+  /** Most recently seen first (ties by key), a page at a time. */
+  listEndpoints(page: { offset: number; limit: number }): Promise<EndpointRecord[]>;
+  getEndpoint(key: string): Promise<EndpointRecord | undefined>;
+  health(): InventoryHealth;
+  /** Writes what is pending now. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const productKeyOf = (observation: Pick<InventoryObservation, 'product' | 'platform' | 'channel'>) =>
+  [observation.product, observation.platform, observation.channel].filter(Boolean).join('/');
+
+/** Folds one observation into an endpoint record (both stores keep records of this shape). */
+export function applyObservation(endpoints: Record<string, EndpointRecord>, observation: InventoryObservation, at: string): void {
+  const key = endpointKey(observation.endpoint);
+  const endpoint = (endpoints[key] ??= { kind: observation.endpoint.kind, id: observation.endpoint.id, firstSeen: at, lastSeen: at, products: {} });
+  if (at > endpoint.lastSeen) endpoint.lastSeen = at;
+  if (at < endpoint.firstSeen) endpoint.firstSeen = at;
+  const productKey = productKeyOf(observation);
+  const previous = endpoint.products[productKey];
+  const firstSeen = { ...previous?.firstSeen };
+  if (firstSeen[observation.version] === undefined || at < firstSeen[observation.version]!) firstSeen[observation.version] = at;
+  const versions = Object.entries(firstSeen).sort(([versionA, a], [versionB, b]) => a.localeCompare(b) || versionA.localeCompare(versionB));
+  // An observation older than what is stored (a late batch) adds history, not the current version.
+  const latest: Omit<EndpointProduct, 'firstSeen' | 'product'> = previous && previous.seenAt > at ? previous : { ...observation, seenAt: at };
+  endpoint.products[productKey] = {
+    product: observation.product,
+    version: latest.version,
+    ...(latest.platform ? { platform: latest.platform } : {}),
+    ...(latest.locale ? { locale: latest.locale } : {}),
+    ...(latest.channel ? { channel: latest.channel } : {}),
+    source: latest.source,
+    seenAt: latest.seenAt,
+    firstSeen: Object.fromEntries(versions.slice(-historyLength)),
+  };
+}
+
+/**
+ * The embedded default: one lowdb JSON file, held in memory. One record per identity with,
+ * per product, the version it last reported and when. Nothing else from a request is kept
+ * (no URLs, no user agents, no OS details). Observations are written every few seconds,
+ * so an update check never waits for a disk write.
+ */
+export class LowdbInventory implements InventoryStore {
+  readonly backend = 'lowdb' as const;
   readonly #database: Low<InventoryState>;
-  #dirty = false;
+  readonly #source: CoverageSource;
+  #dirty = 0;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
+  #lastWriteAt: string | null = null;
+  #lastError: InventoryHealth['lastError'] = null;
+  #sorted: EndpointRecord[] | undefined;
 
   private constructor(database: Low<InventoryState>, flushIntervalMs: number) {
     this.#database = database;
+    this.#source = recordsCoverageSource(() => Object.values(this.#database.data.endpoints));
     if (flushIntervalMs > 0) {
-      this.#timer = setInterval(() => void this.flush(), flushIntervalMs);
+      this.#timer = setInterval(() => void this.flush().catch(() => undefined), flushIntervalMs);
       this.#timer.unref();
     }
   }
 
-  static async open(storageRoot: string, options: { flushIntervalMs?: number } = {}): Promise<Inventory> {
+  static async open(storageRoot: string, options: { flushIntervalMs?: number } = {}): Promise<LowdbInventory> {
     const database = await openJsonState<InventoryState>(path.join(storageRoot, 'inventory.json'), { endpoints: {} });
-    return new Inventory(database, options.flushIntervalMs ?? 5000);
+    return new LowdbInventory(database, options.flushIntervalMs ?? 5000);
   }
 
   record(observation: InventoryObservation, now = new Date()): void {
-    const at = now.toISOString();
-    const key = `${observation.endpoint.kind}:${observation.endpoint.id}`;
-    const endpoints = this.#database.data.endpoints;
-    const endpoint = (endpoints[key] ??= { kind: observation.endpoint.kind, id: observation.endpoint.id, firstSeen: at, lastSeen: at, products: {} });
-    endpoint.lastSeen = at;
-    const productKey = [observation.product, observation.platform, observation.channel].filter(Boolean).join('/');
-    const firstSeen = { ...endpoint.products[productKey]?.firstSeen };
-    firstSeen[observation.version] ??= at;
-    const versions = Object.entries(firstSeen).sort(([, a], [, b]) => a.localeCompare(b));
-    endpoint.products[productKey] = {
-      product: observation.product,
-      version: observation.version,
-      ...(observation.platform ? { platform: observation.platform } : {}),
-      ...(observation.locale ? { locale: observation.locale } : {}),
-      ...(observation.channel ? { channel: observation.channel } : {}),
-      source: observation.source,
-      seenAt: at,
-      firstSeen: Object.fromEntries(versions.slice(-historyLength)),
-    };
-    this.#dirty = true;
+    applyObservation(this.#database.data.endpoints, observation, now.toISOString());
+    this.#dirty += 1;
+    this.#sorted = undefined;
   }
 
-  endpoints(): EndpointRecord[] {
-    return Object.values(this.#database.data.endpoints);
+  versionsByProduct = () => this.#source.versionsByProduct();
+  tally: CoverageSource['tally'] = (request) => this.#source.tally(request);
+  endpointCounts = (staleBefore: Date) => this.#source.endpointCounts(staleBefore);
+
+  async countEndpoints(): Promise<number> {
+    return Object.keys(this.#database.data.endpoints).length;
+  }
+
+  async listEndpoints(page: { offset: number; limit: number }): Promise<EndpointRecord[]> {
+    this.#sorted ??= Object.entries(this.#database.data.endpoints)
+      .sort(([keyA, a], [keyB, b]) => b.lastSeen.localeCompare(a.lastSeen) || (keyA < keyB ? -1 : 1))
+      .map(([, endpoint]) => endpoint);
+    return this.#sorted.slice(page.offset, page.offset + page.limit);
+  }
+
+  async getEndpoint(key: string): Promise<EndpointRecord | undefined> {
+    return Object.hasOwn(this.#database.data.endpoints, key) ? this.#database.data.endpoints[key] : undefined;
+  }
+
+  health(): InventoryHealth {
+    return { backend: this.backend, pending: this.#dirty, lastWriteAt: this.#lastWriteAt, lastError: this.#lastError };
   }
 
   /** Writes pending observations (temp file, fsync, rename); one write at a time. */
   flush(): Promise<void> {
-    this.#flushing = this.#flushing.then(async () => {
-      if (!this.#dirty) return;
-      this.#dirty = false;
-      await this.#database.write();
+    // A failed write is reported to its caller; the next flush tries again with everything.
+    this.#flushing = this.#flushing.catch(() => undefined).then(async () => {
+      if (this.#dirty === 0) return;
+      const writing = this.#dirty;
+      try {
+        await this.#database.write();
+        this.#dirty -= writing;
+        this.#lastWriteAt = new Date().toISOString();
+        this.#lastError = null;
+      } catch (error) {
+        this.#lastError = { at: new Date().toISOString(), message: (error as Error).message };
+        throw error;
+      }
     });
     return this.#flushing;
   }

@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.ts';
 import type { LgwanDatabase } from '../importer/lgwan-state.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { compareVersions } from '../versions/index.ts';
-import type { Inventory } from '../coverage/inventory.ts';
+import type { InventoryStore } from '../coverage/inventory.ts';
 import { handleMozillaUpdate } from './protocols/mozilla-aus.ts';
 import { cvdBuildTime, recordDatabaseVersion, recordFreshclam } from './protocols/freshclam.ts';
 import { recordApt } from './protocols/apt.ts';
@@ -27,7 +27,7 @@ export interface RepositoryOptions {
   store: BlobStore;
   logger: Logger;
   /** Where native update checks and agent check-ins are recorded; none in a read-only replica. */
-  inventory?: Inventory;
+  inventory?: InventoryStore;
   /** Client addresses from X-Forwarded-For: only behind the operator's own edge cache. */
   trustProxy?: boolean;
   thresholds?: AlarmThresholds;
@@ -100,7 +100,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     await serveImmutableFile(ctx, { file, sha256: artifact.sha256, fileName: artifact.fileName, lastModified, immutable });
   };
 
-  const status = () => buildStatus(state(), now(), options.thresholds ?? defaultThresholds, options.disk?.(), options.heartbeat?.());
+  const status = () => buildStatus(state(), now(), options.thresholds ?? defaultThresholds, options.disk?.(), options.heartbeat?.(), options.inventory?.health());
   const endpointStaleDays = options.endpointStaleDays ?? 30;
   const coverageView = new CoverageView(state, options.inventory, { endpointStaleDays, ttlMs: options.coverageTtlMs ?? 5000 });
   addCoverageRoutes(router, { status, coverage: () => coverageView.report(now()), inventory: options.inventory, endpointStaleDays, now });

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { CoverageReport } from '../coverage/compute-coverage.ts';
-import type { Inventory } from '../coverage/inventory.ts';
+import type { InventoryStore } from '../coverage/inventory.ts';
 import { languageOf } from './i18n.ts';
 import { createMetrics } from './metrics.ts';
 import { renderCatalogPage } from './pages/catalog-page.ts';
@@ -11,8 +11,8 @@ import type { RepositoryStatus } from './status-model.ts';
 
 export interface CoverageRoutesOptions {
   status(): RepositoryStatus;
-  coverage(): CoverageReport;
-  inventory: Inventory | undefined;
+  coverage(): Promise<CoverageReport>;
+  inventory: InventoryStore | undefined;
   endpointStaleDays: number;
   now(): Date;
 }
@@ -30,64 +30,69 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
     ctx.set('Cache-Control', 'no-cache');
   };
 
-  router.get('/', (ctx) => {
+  router.get('/', async (ctx) => {
     html(ctx);
-    ctx.body = renderOverviewPage(options.status(), options.coverage(), languageOf(ctx.query.lang));
+    ctx.body = renderOverviewPage(options.status(), await options.coverage(), languageOf(ctx.query.lang));
   });
-  router.get('/products/:id', (ctx) => {
+  router.get('/products/:id', async (ctx) => {
     html(ctx);
     const id = ctx.params.id ?? '';
-    const product = options.coverage().products.find((candidate) => candidate.productId === id);
+    const product = (await options.coverage()).products.find((candidate) => candidate.productId === id);
     if (!product) ctx.status = 404;
     ctx.body = renderProductPage(product, id, languageOf(ctx.query.lang));
   });
-  router.get('/endpoints', (ctx) => {
+  router.get('/endpoints', async (ctx) => {
     html(ctx);
-    ctx.body = renderEndpointsPage(options.inventory?.endpoints() ?? [], Number(ctx.query.page ?? 1) || 1, options.now(), options.endpointStaleDays, languageOf(ctx.query.lang));
+    const total = (await options.inventory?.countEndpoints()) ?? 0;
+    const pages = Math.max(1, Math.ceil(total / endpointsPerPage));
+    const page = Math.min(Math.max(Math.trunc(Number(ctx.query.page ?? 1)) || 1, 1), pages);
+    const endpoints = (await options.inventory?.listEndpoints({ offset: (page - 1) * endpointsPerPage, limit: endpointsPerPage })) ?? [];
+    ctx.body = renderEndpointsPage({ endpoints, total, page, pages }, options.now(), options.endpointStaleDays, languageOf(ctx.query.lang));
   });
-  router.get('/endpoints/:key', (ctx) => {
+  router.get('/endpoints/:key', async (ctx) => {
     html(ctx);
     const key = ctx.params.key ?? '';
-    const endpoint = options.inventory?.endpoints().find((candidate) => `${candidate.kind}:${candidate.id}` === key);
+    const endpoint = await options.inventory?.getEndpoint(key);
     if (!endpoint) ctx.status = 404;
-    ctx.body = renderEndpointPage(endpoint, key, options.coverage(), options.now(), options.endpointStaleDays, languageOf(ctx.query.lang));
+    ctx.body = renderEndpointPage(endpoint, key, await options.coverage(), options.now(), options.endpointStaleDays, languageOf(ctx.query.lang));
   });
   router.get('/catalog', (ctx) => {
     html(ctx);
     ctx.body = renderCatalogPage(options.status(), languageOf(ctx.query.lang));
   });
 
-  router.get('/api/v1/coverage', (ctx) => {
-    const report = options.coverage();
+  router.get('/api/v1/coverage', async (ctx) => {
+    const report = await options.coverage();
     ctx.set('Cache-Control', 'no-cache');
     // The lists of endpoints behind can be long: the summary gives their count, the product view the list.
     ctx.body = { ...report, products: report.products.map(({ behind, ...product }) => ({ ...product, behindCount: behind.length })) };
   });
-  router.get('/api/v1/products/:id/coverage', (ctx) => {
-    const product = options.coverage().products.find((candidate) => candidate.productId === ctx.params.id);
+  router.get('/api/v1/products/:id/coverage', async (ctx) => {
+    const product = (await options.coverage()).products.find((candidate) => candidate.productId === ctx.params.id);
     if (!product) return ctx.throw(404, `no product ${ctx.params.id}`);
     const limit = Math.min(Math.max(Number(ctx.query.limit ?? 1000) || 1000, 1), 10_000);
     const offset = Math.max(Number(ctx.query.offset ?? 0) || 0, 0);
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = { ...product, behindCount: product.behind.length, behind: product.behind.slice(offset, offset + limit), offset, limit };
   });
-  router.get('/api/v1/endpoints', (ctx) => {
-    const all = [...(options.inventory?.endpoints() ?? [])].sort((a, b) => b.lastSeen.localeCompare(a.lastSeen));
-    const limit = Math.min(Math.max(Number(ctx.query.limit ?? endpointsPerPage) || endpointsPerPage, 1), 10_000);
-    const offset = Math.max(Number(ctx.query.offset ?? 0) || 0, 0);
+  router.get('/api/v1/endpoints', async (ctx) => {
+    const limit = Math.min(Math.max(Math.trunc(Number(ctx.query.limit ?? endpointsPerPage)) || endpointsPerPage, 1), 10_000);
+    const offset = Math.max(Math.trunc(Number(ctx.query.offset ?? 0)) || 0, 0);
+    const [total, endpoints] = await Promise.all([options.inventory?.countEndpoints() ?? 0, options.inventory?.listEndpoints({ offset, limit }) ?? []]);
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = { total: all.length, offset, limit, endpoints: all.slice(offset, offset + limit) };
+    ctx.body = { total, offset, limit, endpoints };
   });
-  router.get('/api/v1/endpoints/:key', (ctx) => {
-    const endpoint = options.inventory?.endpoints().find((candidate) => `${candidate.kind}:${candidate.id}` === ctx.params.key);
+  router.get('/api/v1/endpoints/:key', async (ctx) => {
+    const endpoint = await options.inventory?.getEndpoint(ctx.params.key ?? '');
     if (!endpoint) ctx.throw(404, `no endpoint ${ctx.params.key}`);
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = endpoint;
   });
-  router.get('/api/v1/coverage.csv', (ctx) => {
+  router.get('/api/v1/coverage.csv', async (ctx) => {
+    const report = await options.coverage();
     const rows = [
       ['product', 'name', 'vendor_newest', 'lgwan_newest', 'published_since', 'endpoints', 'current', 'share_percent', 'behind', 'stale_endpoints', 'median_hours_to_publish', 'median_hours_to_p90', 'trust'],
-      ...options.coverage().products.map((product) => [
+      ...report.products.map((product) => [
         product.productId, product.name, product.newestVendor, product.newestPublished, product.publishedSince, product.endpoints, product.current,
         product.share === null ? null : Math.round(product.share * 1000) / 10, product.behind.length, product.staleEndpoints,
         product.latencySummary.medianHoursToPublish, product.latencySummary.medianHoursToP90, product.trust,
@@ -99,7 +104,7 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
     ctx.body = `\uFEFF${rows.map((row) => row.map(csvCell).join(',')).join('\r\n')}\r\n`;
   });
 
-  const metrics = createMetrics(() => ({ status: options.status(), coverage: options.coverage() }));
+  const metrics = createMetrics(async () => ({ status: options.status(), coverage: await options.coverage() }));
   router.get('/metrics', async (ctx) => {
     ctx.type = metrics.contentType;
     ctx.body = await metrics.metrics();

@@ -199,6 +199,7 @@ export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string;
     'transfer-stale': { title: '転送が止まっています', action: 'インターネット側は変更がなくても毎日バンドルを送ります。転送装置、スプールフォルダ、インターネット側の daemon を確認してください。公開中の内容はそのまま配信を続けます。' },
     'disk-low': { title: 'ディスクの空きが少なくなっています', action: '保存フォルダの空きを増やしてください。空きがないと取り込みが止まります（公開中の内容は変わりません）。' },
     'apt-valid-until': { title: 'apt リポジトリの有効期限 (Valid-Until) が近づいています', action: '期限後は apt が更新を拒否します。インターネット側で新しい InRelease を取得し、転送してください。' },
+    'inventory-unwritable': { title: '端末台帳を書き込めません', action: 'データベース（またはディスク）を確認してください（理由欄）。更新の配信は続き、記録はメモリで待って、書き込めるようになると保存されます。' },
   },
   en: {
     'refused-bundle': { title: 'A bundle was refused', action: 'Read the reason in the quarantine folder and check the internet side\'s key and sender. Published content is unchanged.' },
@@ -213,5 +214,6 @@ export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string;
     'transfer-stale': { title: 'The transfer has stopped', action: 'The internet side sends a bundle at least daily even with nothing new. Check the transfer appliance, the spool folder and the internet-side daemon. Published content keeps being served.' },
     'disk-low': { title: 'Disk space is low', action: 'Free space in the storage folder; without it imports stop (published content is unchanged).' },
     'apt-valid-until': { title: "An apt suite's Valid-Until is near", action: 'After it, apt refuses the mirror. Fetch a fresh InRelease on the internet side and transfer it.' },
+    'inventory-unwritable': { title: 'The endpoint inventory cannot be written', action: 'Check the database (or the disk) named in the reason. Updates keep being served; observations wait in memory and are written once it works again.' },
   },
 };

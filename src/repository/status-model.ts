@@ -1,3 +1,4 @@
+import type { InventoryHealth } from '../coverage/inventory.ts';
 import type { LgwanState } from '../importer/lgwan-state.ts';
 import { compareVersions } from '../versions/index.ts';
 import { publishedIndex } from './published-index.ts';
@@ -17,7 +18,7 @@ export interface ProductStatus {
 }
 
 export interface Alarm {
-  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle' | 'import-failed' | 'link-cut';
+  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle' | 'import-failed' | 'link-cut' | 'inventory-unwritable';
   severity: 'critical' | 'warning';
   at: string | null;
   subject: string;
@@ -86,6 +87,7 @@ export function buildStatus(
   thresholds: AlarmThresholds = defaultThresholds,
   disk?: { freeBytes: number; totalBytes: number; path: string },
   heartbeat?: { receivedAt: string; latestSequence: number; staleSeconds: number },
+  inventory?: InventoryHealth,
 ): RepositoryStatus {
   const published = state.published;
   const products = productRows(state);
@@ -133,6 +135,9 @@ export function buildStatus(
   }
   if (disk && disk.totalBytes > 0 && (disk.freeBytes / disk.totalBytes) * 100 < thresholds.diskLowPercent) {
     alarms.push({ kind: 'disk-low', severity: 'critical', at: now.toISOString(), subject: disk.path, detail: `${Math.round(disk.freeBytes / 1024 ** 3)} GiB free of ${Math.round(disk.totalBytes / 1024 ** 3)} GiB` });
+  }
+  if (inventory?.lastError) {
+    alarms.push({ kind: 'inventory-unwritable', severity: 'warning', at: inventory.lastError.at, subject: inventory.backend, detail: `${inventory.pending} observations waiting; ${inventory.lastError.message}` });
   }
   for (const artifact of publishedIndex(published).byPath.values()) {
     if (artifact.verification.method !== 'apt-inrelease') continue;

@@ -9,7 +9,8 @@ import type { Logger } from '../core/logger.ts';
 import { importFromSpool, type ImportOutcome } from '../importer/import-bundle.ts';
 import { openLgwanState, type LgwanDatabase } from '../importer/lgwan-state.ts';
 import { createRepositoryApp } from '../repository/app.ts';
-import { Inventory } from '../coverage/inventory.ts';
+import type { InventoryStore } from '../coverage/inventory.ts';
+import { openInventoryStore } from '../coverage/open-inventory.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
 
@@ -17,7 +18,7 @@ export interface LgwanSide {
   config: LgwanConfig;
   database: LgwanDatabase;
   store: BlobStore;
-  inventory: Inventory;
+  inventory: InventoryStore;
   /** Writes pending inventory records; call before the process exits. */
   close(): Promise<void>;
   importOnce(): Promise<ImportOutcome[]>;
@@ -36,7 +37,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
   const store = new BlobStore(path.join(config.storage, 'blobs'));
   await store.clearTemporaries();
   const database = await openLgwanState(path.join(config.storage, 'state.json'));
-  const inventory = await Inventory.open(config.storage);
+  const inventory = await openInventoryStore(config);
   let importing: Promise<ImportOutcome[]> | undefined;
   let repository: ReturnType<typeof createRepositoryApp> | undefined;
   // Free space on the storage volume, for the disk-low alarm; read once a minute, never per request.

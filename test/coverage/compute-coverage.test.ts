@@ -1,6 +1,7 @@
 import test from 'ava';
 import type { Artifact } from '../../src/bundle/manifest.ts';
 import { computeCoverage } from '../../src/coverage/compute-coverage.ts';
+import { recordsCoverageSource } from '../../src/coverage/coverage-source.ts';
 import type { EndpointRecord } from '../../src/coverage/inventory.ts';
 import { emptyLgwanState, type LgwanState } from '../../src/importer/lgwan-state.ts';
 
@@ -37,7 +38,7 @@ function endpoint(id: string, lastSeenDaysAgo: number, history: Record<string, s
   };
 }
 
-test('share, histogram, endpoints behind and stale endpoints are computed per product', (t) => {
+test('share, histogram, endpoints behind and stale endpoints are computed per product', async (t) => {
   const endpoints = [
     endpoint('pc-1', 0, { '131.0': at(9), '131.0.1': at(1, 20) }),
     endpoint('pc-2', 0, { '131.0': at(9), '131.0.1': at(1) }),
@@ -45,7 +46,7 @@ test('share, histogram, endpoints behind and stale endpoints are computed per pr
     endpoint('pc-4', 0, { '130.0': at(20) }, 'linux-x86_64'),
     endpoint('pc-old', 45, { '129.0': at(60) }),
   ];
-  const report = computeCoverage(state(), endpoints, { now, endpointStaleDays: 30 });
+  const report = await computeCoverage(state(), recordsCoverageSource(() => endpoints), { now, endpointStaleDays: 30 });
   t.deepEqual(report.endpoints, { total: 5, active: 4, stale: 1 });
   const firefox = report.products[0]!;
   t.like(firefox, { newestVendor: '132.0', newestPublished: '131.0.1', publishedSince: at(2), endpoints: 4, staleEndpoints: 1, current: 2, share: 0.5 });
@@ -58,14 +59,14 @@ test('share, histogram, endpoints behind and stale endpoints are computed per pr
   t.deepEqual(firefox.segments.map((segment) => [segment.platform, segment.endpoints, segment.current]), [['linux-x86_64', 1, 0], ['win64', 3, 2]]);
 });
 
-test('patch latency: fetcher, bundle and publication times, and when the first, half and 90 % of endpoints ran each release', (t) => {
+test('patch latency: fetcher, bundle and publication times, and when the first, half and 90 % of endpoints ran each release', async (t) => {
   const endpoints = [
     endpoint('pc-1', 0, { '131.0': at(9, 20), '131.0.1': at(1, 20) }),
     endpoint('pc-2', 0, { '131.0': at(9, 12), '131.0.1': at(1, 12) }),
     endpoint('pc-3', 0, { '131.0': at(8) }),
     endpoint('pc-4', 0, { '131.0': at(5) }),
   ];
-  const firefox = computeCoverage(state(), endpoints, { now, endpointStaleDays: 30 }).products[0]!;
+  const firefox = (await computeCoverage(state(), recordsCoverageSource(() => endpoints), { now, endpointStaleDays: 30 })).products[0]!;
   const [newest, previous] = firefox.latency;
   t.like(newest, { version: '131.0.1', publishedAt: at(2), firstEndpointAt: at(1, 20), p50At: at(1, 12), p90At: null });
   t.deepEqual(newest!.hours, { toPublish: 12, toFirstEndpoint: 4, toP50: 12, toP90: null }, '90 % not reached: only 2 of 4');
@@ -74,8 +75,8 @@ test('patch latency: fetcher, bundle and publication times, and when the first, 
   t.deepEqual(firefox.latencySummary, { releases: 2, medianHoursToPublish: 9, medianHoursToP90: 120 });
 });
 
-test('a version that does not parse is counted as behind, never as current', (t) => {
-  const firefox = computeCoverage(state(), [endpoint('pc-x', 0, { 'not-a-version': at(1) })], { now, endpointStaleDays: 30 }).products[0]!;
+test('a version that does not parse is counted as behind, never as current', async (t) => {
+  const firefox = (await computeCoverage(state(), recordsCoverageSource(() => [endpoint('pc-x', 0, { 'not-a-version': at(1) })]), { now, endpointStaleDays: 30 })).products[0]!;
   t.like(firefox, { endpoints: 1, current: 0, share: 0 });
   t.like(firefox.behind[0], { version: 'not-a-version', versionsBehind: null });
 });

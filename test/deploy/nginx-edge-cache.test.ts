@@ -76,5 +76,5 @@ http { access_log off; client_body_temp_path ${root}/tmp; proxy_temp_path ${root
 
   // Endpoints keep their identity behind the cache (X-Forwarded-For with trustProxy).
   await lgwan.inventory.flush();
-  t.true(lgwan.inventory.endpoints().some((endpoint) => endpoint.kind === 'freshclam-uuid'));
+  t.true((await lgwan.inventory.listEndpoints({ offset: 0, limit: 10_000 })).some((endpoint) => endpoint.kind === 'freshclam-uuid'));
 });

@@ -51,7 +51,7 @@ test('the sh agent checks in, downloads, verifies and installs the newer release
   t.deepEqual(await readdir(path.join(machine.directory, 'state', 'downloads')), [], 'no leftovers');
 
   await lgwan.inventory.flush();
-  const endpoint = lgwan.inventory.endpoints().find((candidate) => candidate.kind === 'agent');
+  const endpoint = (await lgwan.inventory.listEndpoints({ offset: 0, limit: 10_000 })).find((candidate) => candidate.kind === 'agent');
   t.like(endpoint?.products['demo-firefox/linux-x86_64'], { version: '131.0', source: 'agent', locale: 'ja' }, 'the second check-in reported the new version');
 
   // Up to date: the next run downloads nothing.

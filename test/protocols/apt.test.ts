@@ -32,7 +32,7 @@ test('the real apt-get updates from the mirrored suite with Debian signature che
   t.false(requests.some((request) => request.status >= 500 || request.status === 403));
 
   await lgwan.inventory.flush();
-  const endpoint = lgwan.inventory.endpoints().find((candidate) => candidate.products.apt);
+  const endpoint = (await lgwan.inventory.listEndpoints({ offset: 0, limit: 10_000 })).find((candidate) => candidate.products.apt);
   t.like(endpoint?.products.apt, { product: 'apt', source: 'apt' });
   t.regex(endpoint?.products.apt?.version ?? '', /^2\.\d+/u);
 });

@@ -36,7 +36,7 @@ test('the real freshclam updates bytecode.cvd from the repository, then finds it
 
   // The User-Agent's persistent UUID identifies the endpoint.
   await lgwan.inventory.flush();
-  const endpoint = lgwan.inventory.endpoints().find((candidate) => candidate.kind === 'freshclam-uuid');
+  const endpoint = (await lgwan.inventory.listEndpoints({ offset: 0, limit: 10_000 })).find((candidate) => candidate.kind === 'freshclam-uuid');
   t.regex(endpoint?.id ?? '', /^[0-9a-f-]{36}$/u);
   t.like(endpoint?.products.clamav, { product: 'clamav', version: '1.4.6', source: 'freshclam' });
   t.like(endpoint?.products['demo-clamav-bytecode/bytecode'], { product: 'demo-clamav-bytecode', version: '268' }, 'the database version it holds, for coverage');

@@ -72,7 +72,7 @@ test('Linux clients get the Linux MAR, and every check is an inventory record of
   const parsed = parseUpdate(await check({ version: '130.0', target: 'Linux_x86_64-gcc3', locale: 'en-US' }))!;
   t.regex(parsed.patch.URL!, /\/linux-x86_64\/en-US\/firefox-131\.0\.1\.complete\.mar$/u);
   t.is(parsed.update.buildID, simulatedBuildId('131.0.1', 'linux-x86_64'));
-  const endpoint = lgwan.inventory.endpoints().find((candidate) => candidate.kind === 'address');
+  const endpoint = (await lgwan.inventory.listEndpoints({ offset: 0, limit: 10_000 })).find((candidate) => candidate.kind === 'address');
   t.truthy(endpoint);
   t.like(endpoint!.products['demo-firefox/linux-x86_64/release'], { product: 'demo-firefox', version: '130.0', platform: 'linux-x86_64', locale: 'en-US', channel: 'release', source: 'mozilla-aus' });
   t.deepEqual(Object.keys(endpoint!.products['demo-firefox/linux-x86_64/release']!).sort(), ['channel', 'firstSeen', 'locale', 'platform', 'product', 'seenAt', 'source', 'version'], 'nothing more than that is stored');

@@ -99,5 +99,5 @@ test('the winget REST source answers over HTTPS with responses valid under the p
   errorResponse.parse(invalid.json);
 
   await lgwan.inventory.flush();
-  t.true(lgwan.inventory.endpoints().some((endpoint) => endpoint.products.winget?.version === '1.9.25200'));
+  t.true((await lgwan.inventory.listEndpoints({ offset: 0, limit: 10_000 })).some((endpoint) => endpoint.products.winget?.version === '1.9.25200'));
 });

@@ -43,3 +43,11 @@ test('every alarm kind has a title and an action in both languages', (t) => {
     }
   }
 });
+
+test('an inventory that cannot be written is an alarm saying how much is waiting and why', (t) => {
+  const health = { backend: 'postgresql' as const, pending: 42, lastWriteAt: null, lastError: { at: now.toISOString(), message: 'inventory database postgresql://lgwan@db.example/lgwan: writing the inventory failed: connection refused' } };
+  const status = buildStatus(state({ bundleCreatedHoursAgo: 1, seenHoursAgo: 1 }), now, defaultThresholds, undefined, undefined, health);
+  t.like(status.alarms.find((alarm) => alarm.kind === 'inventory-unwritable'), { severity: 'warning', subject: 'postgresql', detail: `42 observations waiting; ${health.lastError.message}` });
+  t.deepEqual(kinds(buildStatus(state({ bundleCreatedHoursAgo: 1, seenHoursAgo: 1 }), now, defaultThresholds, undefined, undefined, { ...health, lastError: null })), []);
+  t.truthy(alarmTexts.ja['inventory-unwritable'].action);
+});

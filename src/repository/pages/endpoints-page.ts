@@ -9,14 +9,11 @@ function isStale(endpoint: EndpointRecord, now: Date, staleDays: number): boolea
   return now.getTime() - Date.parse(endpoint.lastSeen) > staleDays * 86_400_000;
 }
 
-/** `/endpoints`: every endpoint, most recently seen first, a page at a time. */
-export function renderEndpointsPage(endpoints: readonly EndpointRecord[], page: number, now: Date, staleDays: number, language: Language): string {
+/** `/endpoints`: every endpoint, most recently seen first, a page at a time (the store reads one page). */
+export function renderEndpointsPage(listing: { endpoints: readonly EndpointRecord[]; total: number; page: number; pages: number }, now: Date, staleDays: number, language: Language): string {
   const t = dictionaries[language];
-  const sorted = [...endpoints].sort((a, b) => b.lastSeen.localeCompare(a.lastSeen));
-  const pages = Math.max(1, Math.ceil(sorted.length / endpointsPerPage));
-  const current = Math.min(Math.max(1, page), pages);
-  const rows = sorted
-    .slice((current - 1) * endpointsPerPage, current * endpointsPerPage)
+  const { pages, page: current } = listing;
+  const rows = listing.endpoints
     .map((endpoint) => {
       const key = `${endpoint.kind}:${endpoint.id}`;
       const products = Object.values(endpoint.products)
@@ -26,7 +23,7 @@ export function renderEndpointsPage(endpoints: readonly EndpointRecord[], page: 
     })
     .join('');
   const pager = `<p>${current > 1 ? `<a href="${href('/endpoints', language, { page: current - 1 })}">${escapeHtml(t.previous)}</a>` : ''} ${current} / ${pages} ${current < pages ? `<a href="${href('/endpoints', language, { page: current + 1 })}">${escapeHtml(t.next)}</a>` : ''}</p>`;
-  const body = `<h2>${escapeHtml(t.endpointsPage)} (${endpoints.length})</h2>
+  const body = `<h2>${escapeHtml(t.endpointsPage)} (${listing.total})</h2>
 <table><thead><tr><th>${escapeHtml(t.endpoint)}</th><th>${escapeHtml(t.product)}</th><th>${escapeHtml(t.lastSeen)}</th><th>${escapeHtml(t.state)}</th></tr></thead><tbody>${rows}</tbody></table>${pager}`;
   return layout({ title: t.endpointsPage, language, path: '/endpoints', query: { page: current }, body });
 }

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Artifact } from '../../bundle/manifest.ts';
-import type { Inventory } from '../../coverage/inventory.ts';
+import type { InventoryStore } from '../../coverage/inventory.ts';
 import type { LgwanState } from '../../importer/lgwan-state.ts';
 import { compareVersions } from '../../versions/index.ts';
 import { readLimitedBody } from '../read-limited-body.ts';
@@ -79,7 +79,7 @@ export function planActions(state: LgwanState, checkIn: CheckIn): AgentAction[] 
  * default; `Accept: text/tab-separated-values` gives one line per file for the POSIX sh
  * agent (product, installed, target version, file name, sha256, size, URL).
  */
-export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: Inventory | undefined, limits?: { perAddress: RateLimiter; perAgent: RateLimiter }): Promise<void> {
+export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: InventoryStore | undefined, limits?: { perAddress: RateLimiter; perAgent: RateLimiter }): Promise<void> {
   // Per client address before the body is read, per agent id after: a loop on one PC cannot
   // crowd out the others, nor fill the inventory.
   const byAddress = limits?.perAddress.take(ctx.ip);

@@ -1,0 +1,162 @@
+import type { EndpointRecord } from './inventory.ts';
+
+/**
+ * What coverage needs from an inventory, split so that a database can do the counting.
+ *
+ * Version order is the product's scheme (mozilla, dpkg, adobe, …), which no database
+ * knows. So coverage asks first for the distinct versions each product's records mention,
+ * ranks them in TypeScript, and hands the ranks back: every later comparison is an integer
+ * comparison that SQL can do next to the data. The lowdb store answers with the loops in
+ * this file; the PostgreSQL store answers the same questions in SQL. Both are checked by
+ * one test suite (test/coverage/inventory-store.test.ts).
+ */
+export interface CoverageSource {
+  /** Every version the records of each product mention (current ones and their history). */
+  versionsByProduct(): Promise<Map<string, Set<string>>>;
+  /** Counts per product, given each product's version ranks. */
+  tally(request: TallyRequest): Promise<Map<string, ProductTally>>;
+  /** Endpoints in all and those not seen since `staleBefore`. */
+  endpointCounts(staleBefore: Date): Promise<{ total: number; stale: number }>;
+}
+
+export interface TallyRequest {
+  staleBefore: Date;
+  products: ProductTallyRequest[];
+}
+
+export interface ProductTallyRequest {
+  product: string;
+  /** Rank of every version that parses under the product's scheme; equal versions share a rank. */
+  ranks: Map<string, number>;
+  /** Rank of the newest published version (undefined: nothing published, nobody is current). */
+  newestRank: number | undefined;
+  /** Ranks of the recent releases whose spread is measured, newest first. */
+  releaseRanks: number[];
+}
+
+export interface ProductTally {
+  /** Active (product, platform, channel) records: an endpoint with two platforms counts twice. */
+  population: number;
+  /** Endpoints not seen since `staleBefore` that reported the product. */
+  staleEndpoints: number;
+  current: number;
+  histogram: Map<string, number>;
+  segments: Array<{ platform: string | null; channel: string | null; endpoints: number; current: number }>;
+  /** Active records not on the newest published version, when something is published. */
+  behind: Array<{ endpoint: string; version: string; rank: number | undefined; platform: string | null; channel: string | null; lastSeen: string }>;
+  /** Per release (same order as `releaseRanks`): when the first, the 50 % and the 90 % record ran it or newer. */
+  reached: Array<{ count: number; firstAt: string | null; p50At: string | null; p90At: string | null }>;
+}
+
+export const endpointKey = (endpoint: { kind: string; id: string }) => `${endpoint.kind}:${endpoint.id}`;
+
+/** The k-th earliest of `sorted` where k = ⌈share × population⌉, or null when fewer reached it. */
+export function reachedAt(sorted: readonly number[], share: number, population: number): string | null {
+  const needed = Math.ceil(share * population);
+  return needed > 0 && sorted.length >= needed ? new Date(sorted[needed - 1]!).toISOString() : null;
+}
+
+/** The counting of `CoverageSource.tally` over endpoint records held in memory. */
+export function tallyRecords(endpoints: Iterable<EndpointRecord>, request: TallyRequest): Map<string, ProductTally> {
+  const staleBefore = request.staleBefore.getTime();
+  const wanted = new Map(request.products.map((product) => [product.product, product]));
+  const tallies = new Map<string, ProductTally & { staleKeys: Set<string>; segmentMap: Map<string, ProductTally['segments'][number]>; reachedTimes: number[][] }>();
+  for (const product of request.products) {
+    tallies.set(product.product, {
+      population: 0, staleEndpoints: 0, current: 0, histogram: new Map(), segments: [], behind: [], reached: [],
+      staleKeys: new Set(), segmentMap: new Map(), reachedTimes: product.releaseRanks.map(() => []),
+    });
+  }
+  // Timestamps repeat a lot (one check-in stamps many products): parse each string once.
+  const parsedTimes = new Map<string, number>();
+  const parseTime = (value: string) => {
+    let parsed = parsedTimes.get(value);
+    if (parsed === undefined) parsedTimes.set(value, (parsed = Date.parse(value)));
+    return parsed;
+  };
+
+  for (const endpoint of endpoints) {
+    const stale = parseTime(endpoint.lastSeen) < staleBefore;
+    const key = endpointKey(endpoint);
+    for (const productKey in endpoint.products) {
+      const record = endpoint.products[productKey]!;
+      const asked = wanted.get(record.product);
+      const tally = tallies.get(record.product);
+      if (!asked || !tally) continue;
+      if (stale) {
+        tally.staleKeys.add(key);
+        continue;
+      }
+      tally.population += 1;
+      tally.histogram.set(record.version, (tally.histogram.get(record.version) ?? 0) + 1);
+      const rank = asked.ranks.get(record.version);
+      const isCurrent = rank !== undefined && asked.newestRank !== undefined && rank >= asked.newestRank;
+      const segmentKey = `${record.platform ?? ''}\u0000${record.channel ?? ''}`;
+      let segment = tally.segmentMap.get(segmentKey);
+      if (!segment) tally.segmentMap.set(segmentKey, (segment = { platform: record.platform ?? null, channel: record.channel ?? null, endpoints: 0, current: 0 }));
+      segment.endpoints += 1;
+      if (isCurrent) {
+        tally.current += 1;
+        segment.current += 1;
+      } else if (asked.newestRank !== undefined) {
+        tally.behind.push({ endpoint: key, version: record.version, rank, platform: record.platform ?? null, channel: record.channel ?? null, lastSeen: endpoint.lastSeen });
+      }
+      // When this record first ran each release or anything newer.
+      const firstSeen = record.firstSeen ?? { [record.version]: record.seenAt };
+      for (let index = 0; index < asked.releaseRanks.length; index += 1) {
+        let earliest = Number.POSITIVE_INFINITY;
+        for (const version in firstSeen) {
+          const seenRank = asked.ranks.get(version);
+          if (seenRank !== undefined && seenRank >= asked.releaseRanks[index]!) earliest = Math.min(earliest, parseTime(firstSeen[version]!));
+        }
+        if (Number.isFinite(earliest)) tally.reachedTimes[index]!.push(earliest);
+      }
+    }
+  }
+
+  const answer = new Map<string, ProductTally>();
+  for (const [product, { staleKeys, segmentMap, reachedTimes, ...tally }] of tallies) {
+    answer.set(product, {
+      ...tally,
+      staleEndpoints: staleKeys.size,
+      segments: [...segmentMap.values()],
+      reached: reachedTimes.map((times) => {
+        times.sort((a, b) => a - b);
+        return { count: times.length, firstAt: times.length > 0 ? new Date(times[0]!).toISOString() : null, p50At: reachedAt(times, 0.5, tally.population), p90At: reachedAt(times, 0.9, tally.population) };
+      }),
+    });
+  }
+  return answer;
+}
+
+/** Distinct versions per product over endpoint records held in memory. */
+export function versionsOfRecords(endpoints: Iterable<EndpointRecord>): Map<string, Set<string>> {
+  const versions = new Map<string, Set<string>>();
+  for (const endpoint of endpoints) {
+    for (const productKey in endpoint.products) {
+      const record = endpoint.products[productKey]!;
+      let set = versions.get(record.product);
+      if (!set) versions.set(record.product, (set = new Set()));
+      set.add(record.version);
+      for (const version in record.firstSeen) set.add(version);
+    }
+  }
+  return versions;
+}
+
+/** A `CoverageSource` over a list of records: the lowdb store, tests and the benchmark use it. */
+export function recordsCoverageSource(records: () => Iterable<EndpointRecord>): CoverageSource {
+  return {
+    versionsByProduct: async () => versionsOfRecords(records()),
+    tally: async (request) => tallyRecords(records(), request),
+    async endpointCounts(staleBefore) {
+      let total = 0;
+      let stale = 0;
+      for (const endpoint of records()) {
+        total += 1;
+        if (Date.parse(endpoint.lastSeen) < staleBefore.getTime()) stale += 1;
+      }
+      return { total, stale };
+    },
+  };
+}
