@@ -55,6 +55,9 @@ export interface ProductCoverage {
   share: number | null;
   histogram: VersionCount[];
   segments: SegmentCoverage[];
+  /** Active endpoints behind the newest published version, all counted. */
+  behindCount: number;
+  /** The most behind of them (at most `behindLimit`, 1,000 by default), most days behind first. */
   behind: EndpointBehind[];
   latency: ReleaseLatency[];
   latencySummary: { releases: number; medianHoursToPublish: number | null; medianHoursToP90: number | null };
@@ -103,7 +106,7 @@ function rankVersions(scheme: ProductSummary['scheme'], versions: Iterable<strin
 }
 
 /** Coverage, version spread and patch latency of every published product, from the endpoint inventory. */
-export async function computeCoverage(state: LgwanState, source: CoverageSource, options: { now: Date; endpointStaleDays: number; latencyReleases?: number }): Promise<CoverageReport> {
+export async function computeCoverage(state: LgwanState, source: CoverageSource, options: { now: Date; endpointStaleDays: number; latencyReleases?: number; behindLimit?: number }): Promise<CoverageReport> {
   const now = options.now.getTime();
   const staleBefore = new Date(now - options.endpointStaleDays * day);
   const published = state.published;
@@ -116,6 +119,7 @@ export async function computeCoverage(state: LgwanState, source: CoverageSource,
     newestPublished: string | null;
     releaseVersions: string[];
     rankOf(version: string): number | undefined;
+    behindByRank: Map<number | undefined, { versionsBehind: number | null; daysBehind: number }>;
   }
   const plans: Plan[] = [];
   for (const product of published?.products ?? []) {
@@ -133,45 +137,46 @@ export async function computeCoverage(state: LgwanState, source: CoverageSource,
       .filter((version) => rankOf(version) !== undefined)
       .sort((a, b) => rankOf(b)! - rankOf(a)!)
       .slice(0, options.latencyReleases ?? 10);
-    plans.push({
-      product, publishedVersions, newestPublished, releaseVersions, rankOf,
-      request: { product: product.id, ranks, newestRank: newestPublished === null ? undefined : rankOf(newestPublished), releaseRanks: releaseVersions.map((version) => rankOf(version)!) },
-    });
-  }
-  const [tallies, counts] = await Promise.all([source.tally({ staleBefore, products: plans.map((plan) => plan.request) }), source.endpointCounts(staleBefore)]);
-
-  const products: ProductCoverage[] = [];
-  for (const { product, request, publishedVersions, newestPublished, releaseVersions, rankOf } of plans) {
-    const timeline = state.releaseTimeline[product.id] ?? {};
-    const firstPublished = state.firstPublished[product.id] ?? {};
-    const tally = tallies.get(product.id) ?? emptyTally(releaseVersions.length);
-    const newestRank = request.newestRank;
-
     // How far behind depends only on the version an endpoint runs: one answer per rank.
+    const newestRank = newestPublished === null ? undefined : rankOf(newestPublished);
     const publications = Object.entries(firstPublished)
       .map(([version, at]) => ({ rank: rankOf(version), at: Date.parse(at) }))
       .filter((entry): entry is { rank: number; at: number } => entry.rank !== undefined);
     const publishedRanks = [...publishedVersions].map(rankOf).filter((rank): rank is number => rank !== undefined);
-    const behindByRank = new Map<number | undefined, { versionsBehind: number | null; daysBehind: number }>();
     const behindOf = (rank: number | undefined) => {
-      let answer = behindByRank.get(rank);
-      if (!answer) {
-        let availableSince = Number.POSITIVE_INFINITY;
-        const newer = new Set<number>();
-        for (const publication of publications) {
-          if (rank === undefined || publication.rank > rank) {
-            availableSince = Math.min(availableSince, publication.at);
-            if (newestRank !== undefined && publication.rank <= newestRank) newer.add(publication.rank);
-          }
+      let availableSince = Number.POSITIVE_INFINITY;
+      const newer = new Set<number>();
+      for (const publication of publications) {
+        if (rank === undefined || publication.rank > rank) {
+          availableSince = Math.min(availableSince, publication.at);
+          if (newestRank !== undefined && publication.rank <= newestRank) newer.add(publication.rank);
         }
-        for (const publishedRank of publishedRanks) if (rank === undefined || publishedRank > rank) newer.add(publishedRank);
-        answer = { versionsBehind: rank === undefined ? null : newer.size, daysBehind: Number.isFinite(availableSince) ? Math.max(0, Math.floor((now - availableSince) / day)) : 0 };
-        behindByRank.set(rank, answer);
       }
-      return answer;
+      for (const publishedRank of publishedRanks) if (rank === undefined || publishedRank > rank) newer.add(publishedRank);
+      return { versionsBehind: rank === undefined ? null : newer.size, daysBehind: Number.isFinite(availableSince) ? Math.max(0, Math.floor((now - availableSince) / day)) : 0 };
     };
-    const behind: EndpointBehind[] = tally.behind.map(({ rank, ...entry }) => ({ ...entry, ...behindOf(rank) }));
-    behind.sort((a, b) => b.daysBehind - a.daysBehind || (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
+    const behindByRank = new Map<number | undefined, { versionsBehind: number | null; daysBehind: number }>([[undefined, behindOf(undefined)]]);
+    for (const rank of new Set(ranks.values())) if (newestRank === undefined || rank < newestRank) behindByRank.set(rank, behindOf(rank));
+    const daysByRank = new Map<number, number>();
+    for (const [rank, answer] of behindByRank) if (rank !== undefined) daysByRank.set(rank, answer.daysBehind);
+    plans.push({
+      product, publishedVersions, newestPublished, releaseVersions, rankOf, behindByRank,
+      request: {
+        product: product.id, ranks, newestRank, releaseRanks: releaseVersions.map((version) => rankOf(version)!),
+        daysBehind: { byRank: daysByRank, unranked: behindByRank.get(undefined)!.daysBehind },
+      },
+    });
+  }
+  const [tallies, counts] = await Promise.all([source.tally({ staleBefore, products: plans.map((plan) => plan.request), behindLimit: options.behindLimit ?? 1000 }), source.endpointCounts(staleBefore)]);
+
+  const products: ProductCoverage[] = [];
+  for (const { product, publishedVersions, newestPublished, releaseVersions, rankOf, behindByRank } of plans) {
+    void publishedVersions;
+    const timeline = state.releaseTimeline[product.id] ?? {};
+    const firstPublished = state.firstPublished[product.id] ?? {};
+    const tally = tallies.get(product.id) ?? emptyTally(releaseVersions.length);
+    // The store lists the most behind first, in the order of these same day counts.
+    const behind: EndpointBehind[] = tally.behind.map(({ rank, ...entry }) => ({ ...entry, ...(behindByRank.get(rank) ?? { versionsBehind: null, daysBehind: 0 }) }));
 
     // Patch latency of recent releases: vendor → fetched → bundled → published → endpoints.
     const latency: ReleaseLatency[] = releaseVersions.map((version, index) => {
@@ -212,6 +217,7 @@ export async function computeCoverage(state: LgwanState, source: CoverageSource,
       segments: tally.segments
         .map((segment) => ({ ...segment, share: segment.endpoints === 0 ? null : segment.current / segment.endpoints }))
         .sort((a, b) => `${a.platform}${a.channel}`.localeCompare(`${b.platform}${b.channel}`)),
+      behindCount: tally.behindCount,
       behind,
       latency,
       latencySummary: {
@@ -226,5 +232,5 @@ export async function computeCoverage(state: LgwanState, source: CoverageSource,
 }
 
 function emptyTally(releases: number): ProductTally {
-  return { population: 0, staleEndpoints: 0, current: 0, histogram: new Map(), segments: [], behind: [], reached: Array.from({ length: releases }, () => ({ count: 0, firstAt: null, p50At: null, p90At: null })) };
+  return { population: 0, staleEndpoints: 0, current: 0, histogram: new Map(), segments: [], behindCount: 0, behind: [], reached: Array.from({ length: releases }, () => ({ count: 0, firstAt: null, p50At: null, p90At: null })) };
 }

@@ -22,6 +22,8 @@ export interface CoverageSource {
 export interface TallyRequest {
   staleBefore: Date;
   products: ProductTallyRequest[];
+  /** How many of the records behind to list per product (the most behind first); all are counted. */
+  behindLimit: number;
 }
 
 export interface ProductTallyRequest {
@@ -32,6 +34,8 @@ export interface ProductTallyRequest {
   newestRank: number | undefined;
   /** Ranks of the recent releases whose spread is measured, newest first. */
   releaseRanks: number[];
+  /** Days an update has been available to a record on each rank below the newest; `unranked` for versions that do not parse. */
+  daysBehind: { byRank: Map<number, number>; unranked: number };
 }
 
 export interface ProductTally {
@@ -42,7 +46,8 @@ export interface ProductTally {
   current: number;
   histogram: Map<string, number>;
   segments: Array<{ platform: string | null; channel: string | null; endpoints: number; current: number }>;
-  /** Active records not on the newest published version, when something is published. */
+  /** Active records not on the newest published version, when something is published: how many, and the most behind (days desc, then endpoint key in code-point order). */
+  behindCount: number;
   behind: Array<{ endpoint: string; version: string; rank: number | undefined; platform: string | null; channel: string | null; lastSeen: string }>;
   /** Per release (same order as `releaseRanks`): when the first, the 50 % and the 90 % record ran it or newer. */
   reached: Array<{ count: number; firstAt: string | null; p50At: string | null; p90At: string | null }>;
@@ -63,7 +68,7 @@ export function tallyRecords(endpoints: Iterable<EndpointRecord>, request: Tally
   const tallies = new Map<string, ProductTally & { staleKeys: Set<string>; segmentMap: Map<string, ProductTally['segments'][number]>; reachedTimes: number[][] }>();
   for (const product of request.products) {
     tallies.set(product.product, {
-      population: 0, staleEndpoints: 0, current: 0, histogram: new Map(), segments: [], behind: [], reached: [],
+      population: 0, staleEndpoints: 0, current: 0, histogram: new Map(), segments: [], behindCount: 0, behind: [], reached: [],
       staleKeys: new Set(), segmentMap: new Map(), reachedTimes: product.releaseRanks.map(() => []),
     });
   }
@@ -116,8 +121,17 @@ export function tallyRecords(endpoints: Iterable<EndpointRecord>, request: Tally
 
   const answer = new Map<string, ProductTally>();
   for (const [product, { staleKeys, segmentMap, reachedTimes, ...tally }] of tallies) {
+    const asked = wanted.get(product)!;
+    const days = (rank: number | undefined) => (rank === undefined ? asked.daysBehind.unranked : (asked.daysBehind.byRank.get(rank) ?? 0));
+    const behind = tally.behind
+      .map((entry) => ({ entry, days: days(entry.rank) }))
+      .sort((a, b) => b.days - a.days || (a.entry.endpoint < b.entry.endpoint ? -1 : a.entry.endpoint > b.entry.endpoint ? 1 : 0))
+      .slice(0, request.behindLimit)
+      .map(({ entry }) => entry);
     answer.set(product, {
       ...tally,
+      behindCount: tally.behind.length,
+      behind,
       staleEndpoints: staleKeys.size,
       segments: [...segmentMap.values()],
       reached: reachedTimes.map((times) => {

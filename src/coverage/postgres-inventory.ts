@@ -225,23 +225,31 @@ export class PostgresInventory implements InventoryStore {
   async tally(request: TallyRequest): Promise<Map<string, ProductTally>> {
     const answer = new Map<string, ProductTally>();
     if (request.products.length === 0) return answer;
-    const rankRows = request.products.flatMap((product) => [...product.ranks].map(([version, rank]) => [product.product, version, rank] as const));
-    const releaseRows = request.products.flatMap((product) => product.releaseRanks.map((rank, index) => [product.product, index, rank] as const));
+    // Each version's level: the newest release it counts for (a version runs that release and every older one).
+    const levelOf = (product: TallyRequest['products'][number], rank: number) => {
+      const index = product.releaseRanks.findIndex((releaseRank) => releaseRank <= rank);
+      return index === -1 ? null : index;
+    };
+    const rankRows = request.products.flatMap((product) => [...product.ranks].map(([version, rank]) => [product.product, version, rank, levelOf(product, rank)] as const));
+    const releaseRows = request.products.flatMap((product) => product.releaseRanks.map((_, index) => [product.product, index] as const));
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      await client.query('CREATE TEMPORARY TABLE tally_ranks (product text, version text, rank int, PRIMARY KEY (product, version)) ON COMMIT DROP');
-      await client.query('INSERT INTO tally_ranks SELECT * FROM unnest($1::text[], $2::text[], $3::int[])', columns(rankRows, 3));
+      // Sorting and hashing a prefecture's records fits in memory with this, instead of spilling to disk.
+      await client.query("SET LOCAL work_mem = '64MB'");
+      await client.query('CREATE TEMPORARY TABLE tally_ranks (product text, version text, rank int, level int, PRIMARY KEY (product, version)) ON COMMIT DROP');
+      await client.query('INSERT INTO tally_ranks SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])', columns(rankRows, 4));
       await client.query(
         `CREATE TEMPORARY TABLE tally_records ON COMMIT DROP AS
-         SELECT p.endpoint_key, p.product_key, p.product, p.version, p.platform, p.channel, e.last_seen, e.last_seen < $3 AS stale, r.rank, w.newest_rank,
+         SELECT row_number() OVER () AS record, w.number AS product_number, p.endpoint_key, p.product_key, p.product, p.version, p.platform, p.channel, e.last_seen, e.last_seen < $3 AS stale, r.rank, w.newest_rank,
                 (r.rank IS NOT NULL AND w.newest_rank IS NOT NULL AND r.rank >= w.newest_rank) AS is_current
-         FROM unnest($1::text[], $2::int[]) AS w (product, newest_rank)
+         FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS w (product, newest_rank, number)
          JOIN inventory_products p ON p.product = w.product
          JOIN inventory_endpoints e ON e.key = p.endpoint_key
          LEFT JOIN tally_ranks r ON r.product = p.product AND r.version = p.version`,
         [request.products.map((product) => product.product), request.products.map((product) => product.newestRank ?? null), request.staleBefore],
       );
+      // The planner needs the real row count of the temporary table to choose hash joins over nested loops.
       await client.query('ANALYZE tally_records');
       const segments = await client.query<{ product: string; platform: string | null; channel: string | null; endpoints: number; current: number }>(
         `SELECT product, platform, channel, count(*)::int AS endpoints, count(*) FILTER (WHERE is_current)::int AS current
@@ -249,35 +257,54 @@ export class PostgresInventory implements InventoryStore {
       );
       const stale = await client.query<{ product: string; endpoints: number }>('SELECT product, count(DISTINCT endpoint_key)::int AS endpoints FROM tally_records WHERE stale GROUP BY 1');
       const histogram = await client.query<{ product: string; version: string; count: number }>('SELECT product, version, count(*)::int AS count FROM tally_records WHERE NOT stale GROUP BY 1, 2');
-      const behind = await client.query<{ product: string; endpoint_key: string; version: string; rank: number | null; platform: string | null; channel: string | null; last_seen: Date }>(
-        `SELECT product, endpoint_key, version, rank, platform, channel, last_seen FROM tally_records
-         WHERE NOT stale AND newest_rank IS NOT NULL AND NOT is_current`,
+      // The most behind first, in the order the in-memory store uses: days behind (computed per rank
+      // from the version schemes), then the endpoint key by code point (COLLATE "C", whatever the database's locale).
+      const dayRows = request.products.flatMap((product) => [
+        [product.product, null, product.daysBehind.unranked] as const,
+        ...[...product.daysBehind.byRank].map(([rank, days]) => [product.product, rank, days] as const),
+      ]);
+      const behind = await client.query<{ product: string; endpoint_key: string; version: string; rank: number | null; platform: string | null; channel: string | null; last_seen: Date; total: number }>(
+        `WITH days AS (SELECT * FROM unnest($1::text[], $2::int[], $3::int[]) AS d (product, rank, days)),
+         behind AS (
+           SELECT r.product, r.endpoint_key, r.version, r.rank, r.platform, r.channel, r.last_seen,
+                  row_number() OVER (PARTITION BY r.product ORDER BY coalesce(d.days, 0) DESC, r.endpoint_key COLLATE "C") AS position,
+                  count(*) OVER (PARTITION BY r.product)::int AS total
+           FROM tally_records r LEFT JOIN days d ON d.product = r.product AND d.rank IS NOT DISTINCT FROM r.rank
+           WHERE NOT r.stale AND r.newest_rank IS NOT NULL AND NOT r.is_current)
+         SELECT product, endpoint_key, version, rank, platform, channel, last_seen, total FROM behind WHERE position <= $4 ORDER BY product, position`,
+        [...columns(dayRows, 3), request.behindLimit],
       );
       // Per release: each active record's earliest first-seen time of that release or anything newer;
       // then the first, the ⌈50 %⌉-th and the ⌈90 %⌉-th of those times, counted against the whole population.
+      // The text keys are joined once (per level); the expansion to releases runs on integers.
       const reached = await client.query<{ product: string; index: number; count: number; first_at: Date | null; p50_at: Date | null; p90_at: Date | null }>(
-        `WITH releases AS (SELECT * FROM unnest($1::text[], $2::int[], $3::int[]) AS x (product, index, rank)),
-         population AS (SELECT product, count(*)::int AS n FROM tally_records WHERE NOT stale GROUP BY 1),
-         earliest AS (
-           SELECT rel.product, rel.index, v.endpoint_key, v.product_key, min(v.first_seen) AS at
-           FROM releases rel
-           JOIN tally_records a ON a.product = rel.product AND NOT a.stale
+        `WITH releases AS (SELECT * FROM unnest($1::text[], $2::int[]) AS x (product, index)),
+         population AS (SELECT product, min(product_number) AS product_number, count(*)::int AS n FROM tally_records WHERE NOT stale GROUP BY 1),
+         per_level AS (
+           SELECT a.product_number, a.record, r.level, min(v.first_seen) AS at
+           FROM tally_records a
            JOIN inventory_versions v ON v.endpoint_key = a.endpoint_key AND v.product_key = a.product_key
-           JOIN tally_ranks r ON r.product = rel.product AND r.version = v.version
-           WHERE r.rank >= rel.rank
-           GROUP BY 1, 2, 3, 4)
-         SELECT e.product, e.index, count(*)::int AS count, min(e.at) AS first_at,
+           JOIN tally_ranks r ON r.product = a.product AND r.version = v.version
+           WHERE NOT a.stale AND r.level IS NOT NULL
+           GROUP BY 1, 2, 3),
+         earliest AS (
+           SELECT l.product_number, rel.index, l.record, min(l.at) AS at
+           FROM per_level l
+           JOIN population p ON p.product_number = l.product_number
+           JOIN releases rel ON rel.product = p.product AND rel.index >= l.level
+           GROUP BY 1, 2, 3)
+         SELECT p.product, e.index, count(*)::int AS count, min(e.at) AS first_at,
                 (array_agg(e.at ORDER BY e.at))[(50 * p.n + 99) / 100] AS p50_at,
                 (array_agg(e.at ORDER BY e.at))[(90 * p.n + 99) / 100] AS p90_at
-         FROM earliest e JOIN population p ON p.product = e.product
-         GROUP BY e.product, e.index, p.n`,
-        columns(releaseRows, 3),
+         FROM earliest e JOIN population p ON p.product_number = e.product_number
+         GROUP BY p.product, e.index, p.n`,
+        columns(releaseRows, 2),
       );
       await client.query('COMMIT');
 
       for (const product of request.products) {
         answer.set(product.product, {
-          population: 0, staleEndpoints: 0, current: 0, histogram: new Map(), segments: [], behind: [],
+          population: 0, staleEndpoints: 0, current: 0, histogram: new Map(), segments: [], behindCount: 0, behind: [],
           reached: product.releaseRanks.map(() => ({ count: 0, firstAt: null, p50At: null, p90At: null })),
         });
       }
@@ -290,6 +317,7 @@ export class PostgresInventory implements InventoryStore {
       for (const row of stale.rows) answer.get(row.product)!.staleEndpoints = row.endpoints;
       for (const row of histogram.rows) answer.get(row.product)!.histogram.set(row.version, row.count);
       for (const row of behind.rows) {
+        answer.get(row.product)!.behindCount = row.total;
         answer.get(row.product)!.behind.push({ endpoint: row.endpoint_key, version: row.version, rank: row.rank ?? undefined, platform: row.platform, channel: row.channel, lastSeen: row.last_seen.toISOString() });
       }
       for (const row of reached.rows) {

@@ -65,15 +65,15 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
     const report = await options.coverage();
     ctx.set('Cache-Control', 'no-cache');
     // The lists of endpoints behind can be long: the summary gives their count, the product view the list.
-    ctx.body = { ...report, products: report.products.map(({ behind, ...product }) => ({ ...product, behindCount: behind.length })) };
+    ctx.body = { ...report, products: report.products.map(({ behind: _behind, ...product }) => product) };
   });
   router.get('/api/v1/products/:id/coverage', async (ctx) => {
     const product = (await options.coverage()).products.find((candidate) => candidate.productId === ctx.params.id);
     if (!product) return ctx.throw(404, `no product ${ctx.params.id}`);
-    const limit = Math.min(Math.max(Number(ctx.query.limit ?? 1000) || 1000, 1), 10_000);
+    const limit = Math.min(Math.max(Math.trunc(Number(ctx.query.limit ?? 1000)) || 1000, 1), 1000);
     const offset = Math.max(Number(ctx.query.offset ?? 0) || 0, 0);
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = { ...product, behindCount: product.behind.length, behind: product.behind.slice(offset, offset + limit), offset, limit };
+    ctx.body = { ...product, behind: product.behind.slice(offset, offset + limit), offset, limit };
   });
   router.get('/api/v1/endpoints', async (ctx) => {
     const limit = Math.min(Math.max(Math.trunc(Number(ctx.query.limit ?? endpointsPerPage)) || endpointsPerPage, 1), 10_000);
@@ -94,7 +94,7 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
       ['product', 'name', 'vendor_newest', 'lgwan_newest', 'published_since', 'endpoints', 'current', 'share_percent', 'behind', 'stale_endpoints', 'median_hours_to_publish', 'median_hours_to_p90', 'trust'],
       ...report.products.map((product) => [
         product.productId, product.name, product.newestVendor, product.newestPublished, product.publishedSince, product.endpoints, product.current,
-        product.share === null ? null : Math.round(product.share * 1000) / 10, product.behind.length, product.staleEndpoints,
+        product.share === null ? null : Math.round(product.share * 1000) / 10, product.behindCount, product.staleEndpoints,
         product.latencySummary.medianHoursToPublish, product.latencySummary.medianHoursToP90, product.trust,
       ]),
     ];

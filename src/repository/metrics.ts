@@ -47,7 +47,7 @@ export function createMetrics(readNow: () => Promise<{ status: RepositoryStatus;
     for (const product of read().coverage.products) if (product.share !== null) metric.set({ product: product.productId }, product.share);
   });
   gauge('lgwan_mirror_product_behind_endpoints', 'Active endpoints behind the newest published version', ['product'], (metric, read) => {
-    for (const product of read().coverage.products) metric.set({ product: product.productId }, product.behind.length);
+    for (const product of read().coverage.products) metric.set({ product: product.productId }, product.behindCount);
   });
   gauge('lgwan_mirror_product_up_to_date', '1 when the newest vendor version is published here', ['product'], (metric, read) => {
     for (const product of read().status.products) metric.set({ product: product.id }, product.upToDate ? 1 : 0);

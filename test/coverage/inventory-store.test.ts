@@ -181,6 +181,13 @@ function storeSuite(backend: keyof typeof openers) {
     t.true(firefox.behind.some((entry) => entry.versionsBehind === null), 'an unparsable version is behind');
     t.true(expected.products.some((product) => product.latency.some((release) => release.p90At !== null)), 'a release reached 90 %');
     t.deepEqual(actual, expected);
+    // A prefecture's lists of endpoints behind are long: the report keeps the most behind and counts all.
+    const short = await computeCoverage(state, store, { ...options, behindLimit: 7 });
+    t.deepEqual(short, await computeCoverage(state, recordsCoverageSource(() => Object.values(reference)), { ...options, behindLimit: 7 }));
+    const shortFirefox = short.products.find((product) => product.productId === 'firefox')!;
+    t.is(shortFirefox.behindCount, firefox.behindCount);
+    t.true(firefox.behindCount > 7);
+    t.deepEqual(shortFirefox.behind, firefox.behind.slice(0, 7));
     t.deepEqual(await store.listEndpoints({ offset: 0, limit: 1000 }), Object.entries(reference).sort(([keyA, a], [keyB, b]) => b.lastSeen.localeCompare(a.lastSeen) || (keyA < keyB ? -1 : 1)).map(([, record]) => record));
   });
 

@@ -24,11 +24,11 @@ async function serverBin(): Promise<string> {
 
 /**
  * A real PostgreSQL server of the test's own: a fresh cluster in a temporary folder on
- * 127.0.0.1 and a free port, durability switched off (the tests check behaviour, not
- * crash safety of PostgreSQL itself). PostgreSQL refuses to run as root, so as root the
+ * 127.0.0.1 and a free port, durability switched off unless asked for (the tests check
+ * behaviour, not crash safety of PostgreSQL itself; the benchmark keeps the defaults). PostgreSQL refuses to run as root, so as root the
  * cluster belongs to Debian's `postgres` user.
  */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<TestPostgres> {
   const bin = await serverBin();
   const root = await mkdtemp(path.join(tmpdir(), 'lgwan-mirror-pg-'));
   const asRoot = userInfo().uid === 0;
@@ -41,7 +41,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const data = path.join(root, 'data');
   await run(...as(path.join(bin, 'initdb'), ['-D', data, '-U', 'lgwan', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']));
   const port = await freePort();
-  const [command, args] = as(path.join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', root, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']);
+  const [command, args] = as(path.join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', root, '-c', 'listen_addresses=127.0.0.1', ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'])]);
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));

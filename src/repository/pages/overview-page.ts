@@ -27,7 +27,7 @@ export function renderOverviewPage(status: RepositoryStatus, coverage: CoverageR
   <td>${escapeHtml(product.newestPublished ?? t.none)}<br><small>${time(product.publishedSince, language)}</small></td>
   <td class="number" data-field="endpoints">${product.endpoints}</td>
   <td data-field="share"><span class="bar" aria-hidden="true"><span style="width:${share}%"></span></span> <span class="share">${percent(product.share)}</span> <small>(${product.current})</small></td>
-  <td class="number" data-field="behind">${product.behind.length}</td>
+  <td class="number" data-field="behind">${product.behindCount}</td>
   <td>${hours(product.latencySummary.medianHoursToPublish, language)}</td>
   <td>${hours(product.latencySummary.medianHoursToP90, language)}</td>
   <td><span class="trust trust-${escapeHtml(product.trust)}">${escapeHtml(trustLabels[language][product.trust])}</span></td>

@@ -38,7 +38,7 @@ export function renderProductPage(product: ProductCoverage | undefined, productI
 <section><h3>${escapeHtml(t.latency)}</h3>
 ${latencyTimeline(product.latency, { publish: `${t.firstSeen} → ${t.published}`, p50: `→ ${t.p50}`, p90: `→ ${t.p90}` }, t.latency)}
 <table><thead><tr><th>${escapeHtml(t.version)}</th><th>${escapeHtml(t.firstSeen)}</th><th>${escapeHtml(t.fetched)}</th><th>${escapeHtml(t.bundled)}</th><th>${escapeHtml(t.published)}</th><th>${escapeHtml(t.firstEndpoint)}</th><th>${escapeHtml(t.p50)}</th><th>${escapeHtml(t.p90)}</th></tr></thead><tbody>${latencyRows}</tbody></table></section>
-<section><h3>${escapeHtml(t.endpointsBehind)} (${product.behind.length}${product.behind.length > behindShown ? ` ${escapeHtml(t.moreBehind)}` : ''})</h3>
+<section><h3>${escapeHtml(t.endpointsBehind)} (${product.behindCount}${product.behindCount > behindShown ? ` ${escapeHtml(t.moreBehind)}` : ''})</h3>
 <table><thead><tr><th>${escapeHtml(t.endpoint)}</th><th>${escapeHtml(t.version)}</th><th>${escapeHtml(t.platform)}</th><th>${escapeHtml(t.versionsBehind)}</th><th>${escapeHtml(t.daysBehind)}</th><th>${escapeHtml(t.lastSeen)}</th></tr></thead><tbody>${behind}</tbody></table></section>`;
   return layout({ title: product.name, language, path, body });
 }
