@@ -9,8 +9,10 @@
 #   iproute2, nftables  the UDP diode tests between network namespaces, with loss on purpose
 #   nginx-light       the shipped edge-cache configuration, with the real clients through it
 #   postgresql        the PostgreSQL inventory store, against a real server started per test file
+#   osslsigncode      Authenticode: the verifier runs it, and the tests sign MSIs with it
+#   msitools, wixl    reading the version inside an MSI; building real MSIs for the tests
 set -euo pipefail
-packages=(clamav-freshclam openssl shellcheck gpgv gnupg chromium iproute2 nftables nginx-light postgresql)
+packages=(clamav-freshclam openssl shellcheck gpgv gnupg chromium iproute2 nftables nginx-light postgresql osslsigncode msitools wixl)
 missing=()
 for package in "${packages[@]}"; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

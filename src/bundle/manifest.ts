@@ -41,6 +41,15 @@ export const verificationSchema = z.discriminatedUnion('method', [
   z.strictObject({ method: z.literal('apt-package'), index: sha256Hex, filename: z.string().min(1) }),
   /** A ClamAV CVD: header signature by ClamAV's built-in key over the body MD5. */
   z.strictObject({ method: z.literal('clamav-cvd') }),
+  /**
+   * A Windows file with an Authenticode signature by a pinned signer (keys/pins.yaml); for an
+   * MSI behind a rolling URL, also the version read out of the MSI itself.
+   */
+  z.strictObject({
+    method: z.literal('authenticode'),
+    signer: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/u),
+    msiVersion: z.strictObject({ from: z.enum(['property', 'summary']), name: z.string().regex(/^[A-Za-z][A-Za-z0-9_ ]{0,63}$/u), pattern: z.string().max(200).optional() }).optional(),
+  }),
   /** A file an admin confirmed by hand: its sha256 must be in this side's own confirmations. */
   z.strictObject({ method: z.literal('manual-confirmation') }),
 ]);

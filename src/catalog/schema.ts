@@ -68,7 +68,40 @@ const manualSource = z.strictObject({
     .min(1),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource]);
+/** Where the version inside a downloaded MSI is read (msitools). */
+export const msiVersionFieldSchema = z.strictObject({
+  from: z.enum(['property', 'summary']).describe('the Property table, or the Summary Information stream'),
+  name: z.string().regex(/^[A-Za-z][A-Za-z0-9_ ]{0,63}$/u, 'a field name such as ProductVersion or Comments'),
+  pattern: z
+    .string()
+    .max(200)
+    .refine((value) => {
+      try {
+        return new RegExp(value, 'u').exec('') === null || true;
+      } catch {
+        return false;
+      }
+    }, 'a regular expression')
+    .optional()
+    .describe('a regular expression whose first group is the version inside the field'),
+});
+
+/**
+ * Google Chrome's enterprise MSI: the version from Google's Version History API, the file
+ * from a rolling URL (whatever is current). The MSI must carry an Authenticode signature by
+ * the pinned signer and, inside, the version the API announced; otherwise it is refused.
+ */
+const chromeSource = z.strictObject({
+  type: z.literal('chrome'),
+  versionsUrl: fileUrl.describe('Version History API list, e.g. …/v1/chrome/platforms/win64/channels/stable/versions'),
+  msiUrl: fileUrl.describe('the enterprise MSI; a rolling URL without a version'),
+  platform: z.enum(['win64', 'win32']),
+  signer: identifier.describe('pinned Authenticode signer in keys/pins.yaml (authenticode.signers)'),
+  msiVersion: msiVersionFieldSchema.describe('where the MSI states its Chrome version'),
+  maxBytes: z.int().min(1024).default(512 * 1024 * 1024),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource]);
 
 /** How the product appears in the winget REST source (MSI/EXE/MSP installers). */
 const wingetSchema = z.strictObject({
@@ -101,6 +134,7 @@ export type MozillaSource = z.infer<typeof mozillaSource>;
 export type AptSource = z.infer<typeof aptSource>;
 export type ClamavSource = z.infer<typeof clamavSource>;
 export type ManualSource = z.infer<typeof manualSource>;
+export type ChromeSource = z.infer<typeof chromeSource>;
 
 /** keys/pins.yaml: each vendor key named once, its file and the primary-key fingerprints accepted. */
 export const keyPinsSchema = z.strictObject({
@@ -112,7 +146,31 @@ export const keyPinsSchema = z.strictObject({
       fingerprints: z.array(z.string().regex(/^[0-9A-F]{40}$/u, 'a 40-digit upper-case hex OpenPGP fingerprint')).min(1),
       description: z.string().optional(),
     }),
-  ),
+  ).default({}),
+  authenticode: z
+    .strictObject({
+      roots: z
+        .union([
+          z.literal('system').describe("Debian's ca-certificates bundle (osslsigncode's default)"),
+          z.strictObject({
+            file: z.string().regex(/^[A-Za-z0-9._-]+$/u, 'a file name inside the keys folder'),
+            sha256: z.array(z.string().regex(/^[0-9A-F]{64}$/u, '64 upper-case hex digits: openssl x509 -noout -fingerprint -sha256, colons removed')).min(1),
+          }),
+        ])
+        .describe('where Authenticode chains must end: a PEM file whose every certificate is pinned here by SHA-256, or the system bundle'),
+      signers: z
+        .record(
+          identifier,
+          z.strictObject({
+            names: z.array(z.string().min(1)).min(1).describe('the organisation names (O=) this vendor signs with; more than one only as a reviewed alias'),
+            reviewed: z.string().min(10).describe('who checked these names, when, and against what'),
+          }),
+        )
+        .default({})
+        .describe('pinned Authenticode signers, named by catalogs (source.signer)'),
+    })
+    .optional()
+    .describe('Authenticode (Windows MSI/EXE/MSP signatures): trusted roots and signer aliases'),
 });
 export type KeyPins = z.infer<typeof keyPinsSchema>;
 

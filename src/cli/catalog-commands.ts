@@ -24,6 +24,10 @@ export async function validateCatalogs(directories: string[], keyDirectories: st
       if (key !== undefined && !keyring.has(key) && !(isDemo && demoGeneratedKeyNames.includes(key))) {
         all.push({ file: entry.file, field: 'source.signingKey', message: `no pinned key named "${key}" in ${keyDirectories.join(', ')}/pins.yaml` });
       }
+      const signer = 'signer' in entry.source ? entry.source.signer : undefined;
+      if (signer !== undefined && !keyring.hasAuthenticodeSigner(signer)) {
+        all.push({ file: entry.file, field: 'source.signer', message: `no pinned Authenticode signer named "${signer}" under authenticode.signers in ${keyDirectories.join(', ')}/pins.yaml` });
+      }
       if (!all.some((problem) => problem.file === entry.file)) lines.push(`ok  ${path.relative(process.cwd(), entry.file)} (${entry.id}, ${entry.source.type}, trust ${entry.trust})`);
     }
     for (const problem of all) lines.push(`ERR ${formatProblem({ ...problem, file: path.relative(process.cwd(), problem.file) })}`);

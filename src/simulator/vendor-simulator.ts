@@ -43,6 +43,8 @@ export interface VendorSimulator {
   catalogOrigin: string;
   options: SimulatorOptions;
   faults: SimulatorFaults;
+  /** Further files served as they are, by URL path (tests add vendors of their own here). */
+  files: Map<string, Buffer>;
   /** Requests received, in order, for assertions (method, path, range). */
   requests: { method: string; path: string; range?: string }[];
   close(): Promise<void>;
@@ -120,7 +122,11 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
 
   let syntheticApt: Promise<Map<string, Buffer>> | undefined;
 
+  const files = new Map<string, Buffer>();
+
   async function body(urlPath: string): Promise<Buffer | undefined> {
+    const extra = files.get(urlPath);
+    if (extra) return extra;
     const fixture = fixtureFiles.get(urlPath);
     if (fixture) return readFile(fixture);
     if (urlPath.startsWith('/synthetic-apt/')) {
@@ -201,6 +207,7 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
     catalogOrigin: simulatorCatalogOrigin,
     options,
     faults,
+    files,
     requests,
     close: () =>
       new Promise<void>((resolve) => {

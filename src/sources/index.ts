@@ -1,5 +1,6 @@
 import type { Source } from '../catalog/schema.ts';
 import { aptAdapter } from './apt.ts';
+import { chromeAdapter } from './chrome.ts';
 import { clamavAdapter } from './clamav.ts';
 import { manualAdapter } from './manual.ts';
 import { mozillaAdapter } from './mozilla.ts';
@@ -12,6 +13,7 @@ const adapters: Record<Source['type'], SourceAdapter> = {
   apt: aptAdapter,
   clamav: clamavAdapter,
   manual: manualAdapter,
+  chrome: chromeAdapter,
 };
 
 export function adapterFor(source: Source): SourceAdapter {

@@ -1,7 +1,9 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
-import { keyPinsSchema, manualConfirmationsSchema, type ManualConfirmations } from '../catalog/schema.ts';
+import { keyPinsSchema, manualConfirmationsSchema, type KeyPins, type ManualConfirmations } from '../catalog/schema.ts';
+import type { AuthenticodeTrust } from './authenticode.ts';
 import { UserFacingError } from '../core/errors.ts';
 import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
 
@@ -21,6 +23,8 @@ export interface PinnedKey {
 export class PinnedKeyring {
   readonly #keys = new Map<string, PinnedKey>();
   readonly #confirmations = new Map<string, ManualConfirmations['files'][number]>();
+  #authenticodeRoots: { caFile: string | undefined } | undefined;
+  readonly #authenticodeSigners = new Map<string, string[]>();
 
   static async load(directories: readonly string[]): Promise<PinnedKeyring> {
     const keyring = new PinnedKeyring();
@@ -61,6 +65,7 @@ export class PinnedKeyring {
     });
     if (parsed === undefined) return;
     if (!parsed.ok) throw new UserFacingError('E_KEY', parsed.problems.map(formatProblem).join('\n'), { details: { file: pinsFile } });
+    if (parsed.value.authenticode) await this.#loadAuthenticode(directory, pinsFile, parsed.value.authenticode);
     for (const [name, pin] of Object.entries(parsed.value.keys)) {
       const file = path.join(directory, pin.file);
       const bytes = await readFile(file).catch((cause: unknown) => {
@@ -77,6 +82,53 @@ export class PinnedKeyring {
       }
       this.#keys.set(name, { name, file, publicKeys, fingerprints: pin.fingerprints });
     }
+  }
+
+  /** The roots and names one pinned Authenticode signer is checked against; a later keys folder's roots replace an earlier one's. */
+  authenticode(signer: string): AuthenticodeTrust {
+    if (!this.#authenticodeRoots) {
+      throw new UserFacingError('E_KEY', 'no Authenticode roots pinned: add "authenticode: { roots: … }" to keys/pins.yaml (docs/catalog.md)', { details: { signer } });
+    }
+    const names = this.#authenticodeSigners.get(signer);
+    if (!names) throw new UserFacingError('E_KEY', `no pinned Authenticode signer named "${signer}" (add it under authenticode.signers in keys/pins.yaml)`, { details: { signer } });
+    return { caFile: this.#authenticodeRoots.caFile, signer, names };
+  }
+
+  hasAuthenticodeSigner(signer: string): boolean {
+    return this.#authenticodeSigners.has(signer);
+  }
+
+  async #loadAuthenticode(directory: string, pinsFile: string, pins: NonNullable<KeyPins['authenticode']>): Promise<void> {
+    for (const [name, signer] of Object.entries(pins.signers)) this.#authenticodeSigners.set(name, signer.names);
+    if (pins.roots === 'system') {
+      this.#authenticodeRoots = { caFile: undefined };
+      return;
+    }
+    const file = path.join(directory, pins.roots.file);
+    const text = await readFile(file, 'utf8').catch((cause: unknown) => {
+      throw new UserFacingError('E_KEY', `${pinsFile}: authenticode roots: cannot read ${file}`, { cause, details: { file } });
+    });
+    const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/gu) ?? [];
+    if (pems.length === 0) throw new UserFacingError('E_KEY', `${file}: no PEM certificate in it`, { details: { file } });
+    const found = new Set<string>();
+    for (const pem of pems) {
+      let certificate: X509Certificate;
+      try {
+        certificate = new X509Certificate(pem);
+      } catch (cause) {
+        throw new UserFacingError('E_KEY', `${file}: a certificate does not parse (${String(cause)})`, { cause, details: { file } });
+      }
+      const fingerprint = certificate.fingerprint256.replaceAll(':', '');
+      // Every root in the file must be pinned: an unpinned certificate slipped into the file would be trusted too.
+      if (!pins.roots.sha256.includes(fingerprint)) {
+        throw new UserFacingError('E_KEY', `${file}: certificate "${certificate.subject.replaceAll('\n', ', ')}" (SHA-256 ${fingerprint}) is not pinned in ${pinsFile}`, { details: { file, fingerprint } });
+      }
+      found.add(fingerprint);
+    }
+    for (const fingerprint of pins.roots.sha256) {
+      if (!found.has(fingerprint)) throw new UserFacingError('E_KEY', `${pinsFile}: authenticode root ${fingerprint} is not in ${pins.roots.file}`, { details: { file, fingerprint } });
+    }
+    this.#authenticodeRoots = { caFile: file };
   }
 
   get(name: string): PinnedKey {

@@ -2,8 +2,10 @@ import { IntegrityError, SignatureError } from '../core/errors.ts';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { BlobDigests } from '../store/blob-store.ts';
 import { packagesIndexText, parsePackages, parseRelease, type PackageEntry, type ReleaseFile } from './apt-index.ts';
+import { verifyAuthenticode } from './authenticode.ts';
 import { verifyCvdFile } from './clamav-cvd.ts';
 import { parseHashList } from './hash-list.ts';
+import { msiVersion } from './msi-properties.ts';
 import { verifyClearsigned, verifyDetachedSignature } from './openpgp-signature.ts';
 import type { PinnedKeyring } from './pinned-keys.ts';
 
@@ -144,6 +146,22 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
             throw new IntegrityError(`${artifact.path}: the CVD header says version ${header.version}, the record says ${artifact.version}`, { path: artifact.path });
           }
           return;
+        }
+        case 'authenticode': {
+          const file = await access.file(artifact.sha256);
+          await verifyAuthenticode(file, artifact.path, keyring.authenticode(verification.signer));
+          if (verification.msiVersion) {
+            const inside = await msiVersion(file, artifact.path, verification.msiVersion);
+            if (inside !== artifact.version) {
+              throw new IntegrityError(`${artifact.path}: the MSI itself says version ${inside} (${verification.msiVersion.name}), the record says ${artifact.version}`, { path: artifact.path });
+            }
+          }
+          return;
+        }
+        default: {
+          // A method this version does not know is refused, never passed over.
+          const unknown: never = verification;
+          throw new IntegrityError(`${artifact.path}: unknown verification method ${(unknown as { method: string }).method}`, { path: artifact.path });
         }
       }
     });
