@@ -65,7 +65,7 @@ const format = (value: number) => (value >= 100 ? value.toFixed(0) : value.toFix
  * its stall, the lowdb file size and the heap the process holds. Each row ends with the
  * ratio PostgreSQL / lowdb.
  */
-export async function benchInventory(sizes: number[] = [1000, 10_000, 50_000, 100_000], products = 20): Promise<void> {
+export async function benchInventory(sizes: number[] = [1000, 10_000, 30_000, 100_000], products = 20): Promise<void> {
   const server = await startPostgres({ durable: true });
   const now = Date.now();
   const state = syntheticState(now, products);

@@ -17,6 +17,6 @@ if (!only || only === 'update-checks') await benchUpdateChecks({ seconds, connec
 if (!only || only === 'coverage') await benchCoverage();
 if (!only || only === 'udp') await benchUdpDiode({ fileMiB: Number(process.env.BENCH_UDP_MIB ?? 256) });
 if (!only || only === 'import') await benchImport({ fileMiB: Number(process.env.BENCH_IMPORT_MIB ?? 256) });
-if (!only || only === 'inventory') await benchInventory((process.env.BENCH_INVENTORY_SIZES ?? '1000,10000,50000,100000').split(',').map(Number));
+if (!only || only === 'inventory') await benchInventory((process.env.BENCH_INVENTORY_SIZES ?? '1000,10000,30000,100000').split(',').map(Number));
 if (!only || only === 'fetch') await benchFetch({ fileMiB: largeMiB });
 if (!only || only === 'soak') await benchSoak(Number(process.env.SOAK_SECONDS ?? 600));

@@ -11,8 +11,9 @@
 #   postgresql        the PostgreSQL inventory store, against a real server started per test file
 #   osslsigncode      Authenticode: the verifier runs it, and the tests sign MSIs with it
 #   msitools, wixl    reading the version inside an MSI; building real MSIs for the tests
+#   dnsmasq-base      a real DNS server for ClamAV's TXT version record
 set -euo pipefail
-packages=(clamav-freshclam openssl shellcheck gpgv gnupg chromium iproute2 nftables nginx-light postgresql osslsigncode msitools wixl)
+packages=(clamav-freshclam openssl shellcheck gpgv gnupg chromium iproute2 nftables nginx-light postgresql osslsigncode msitools wixl dnsmasq-base)
 missing=()
 for package in "${packages[@]}"; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -37,7 +37,7 @@ const aptSource = z.strictObject({
   mirror: identifier,
   baseUrl: httpUrl.describe('archive root, the folder that holds dists/ and pool/'),
   suite: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/u, 'a suite name such as bookworm-updates'),
-  indexFiles: z.array(relativePath).min(1).describe('index paths relative to dists/<suite>/, each listed in InRelease, e.g. main/binary-amd64/Packages.gz; packages are selected from the first Packages or Packages.gz'),
+  indexFiles: z.array(relativePath).min(1).describe('index paths relative to dists/<suite>/, each listed in InRelease, e.g. main/binary-amd64/Packages.xz; packages are selected from the first Packages, Packages.gz or Packages.xz'),
   packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9.+-]+$/u, 'a Debian package name')).min(1),
   signingKey: identifier,
 });
@@ -47,6 +47,11 @@ const clamavSource = z.strictObject({
   baseUrl: httpUrl.describe('database mirror root holding <db>.cvd'),
   /** One database per catalog entry: each has its own version line and is compared only with itself. */
   database: z.enum(['main', 'daily', 'bytecode']),
+  versionDns: z
+    .string()
+    .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/u, 'a DNS name such as current.cvd.clamav.net')
+    .optional()
+    .describe("DNS TXT record announcing the databases' versions (freshclam's DNSDatabaseInfo); asked first, the CVD header probe is the fallback"),
 });
 
 /**

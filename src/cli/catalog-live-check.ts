@@ -24,6 +24,7 @@ export interface LiveCheckOptions {
   catalogs: string;
   keys: string[];
   originRewrites?: Record<string, string>;
+  dnsServers?: string[];
   /** Per network phase; a product gets at most three of them before it is reported as not answering. */
   timeoutSeconds: number;
   logger: Logger;
@@ -45,6 +46,7 @@ export async function checkCatalogLive(options: LiveCheckOptions): Promise<LiveC
       ...defaultHttpPolicy,
       timeouts: { lookup: phase, connect: phase, secureConnect: phase, send: phase, response: phase, socket: phase },
       originRewrites: new Map(Object.entries(options.originRewrites ?? {})),
+      dnsServers: options.dnsServers ?? [],
     };
     const downloader = new Downloader({ client: createHttpClient(policy), policy, store, logger: options.logger, attempts: 1 });
     const limit = pLimit(4);

@@ -118,13 +118,14 @@ catalog
     if (!options.live) throw new UserFacingError('E_USAGE', 'catalog check contacts the vendors only with --live; "catalog validate" checks the files offline');
     const config = await loadConfig(options.config);
     const rows = await checkCatalogLive({
-      catalogs: config.internet.catalogs, keys: config.internet.keys, originRewrites: config.internet.originRewrites,
+      catalogs: config.internet.catalogs, keys: config.internet.keys, originRewrites: config.internet.originRewrites, dnsServers: config.internet.dnsServers,
       timeoutSeconds: options.timeout, logger: createLogger('catalog-check', process.env.LGWAN_MIRROR_LOG_LEVEL ?? 'warn'),
     });
     for (const line of formatLiveCheck(rows)) console.log(line);
     const failed = rows.filter((row) => !row.ok).length;
     console.log(`${rows.length - failed} of ${rows.length} sources answered and verified`);
-    if (failed > 0 && failed === rows.length) {
+    // A row with a version answered and failed verification: that is the catalog's or the vendor's business, not the network's.
+    if (failed > 0 && failed === rows.length && rows.every((row) => row.latest === '-')) {
       console.log('no source answered: check that this machine reaches the internet (DNS, proxy, firewall) before suspecting the catalog');
     }
     if (failed > 0) process.exitCode = 1;

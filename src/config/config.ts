@@ -35,6 +35,10 @@ const internetSchema = z.strictObject({
   heartbeatHours: z.number().min(0.01).max(24 * 30).default(24).describe('resend the unchanged state after this long, so the LGWAN side can tell quiet from cut'),
   concurrencyPerHost: z.int().min(1).max(32).default(4),
   originRewrites: z.record(z.string(), z.string()).default({}).describe('catalog origin → origin actually contacted (demo and tests)'),
+  dnsServers: z
+    .array(z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:]+\])(:\d{1,5})?$|^[0-9A-Fa-f:]+$/u, 'an IP address, optionally with :port ([v6]:port)'))
+    .default([])
+    .describe('DNS servers for version lookups by DNS TXT (ClamAV); empty: the system resolver'),
 });
 
 const lgwanSchema = z.strictObject({

@@ -1,3 +1,4 @@
+import { Resolver } from 'node:dns/promises';
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
@@ -62,6 +63,21 @@ export class Downloader {
       this.#limits.set(host, limit);
     }
     return limit;
+  }
+
+  /**
+   * A DNS TXT record, its strings joined, with the policy's lookup timeout and servers. One
+   * attempt: a vendor's DNS answer is only a hint that callers fall back from.
+   */
+  async resolveTxt(name: string): Promise<string[]> {
+    const resolver = new Resolver({ timeout: this.#options.policy.timeouts.lookup, tries: 1 });
+    if (this.#options.policy.dnsServers.length > 0) resolver.setServers([...this.#options.policy.dnsServers]);
+    try {
+      return (await resolver.resolveTxt(name)).map((chunks) => chunks.join(''));
+    } catch (cause) {
+      const servers = this.#options.policy.dnsServers.length > 0 ? this.#options.policy.dnsServers.join(', ') : 'the system resolver';
+      throw new UpstreamError(`DNS TXT ${name} via ${servers}: ${(cause as NodeJS.ErrnoException).code ?? errorMessage(cause)}`, { name }, cause);
+    }
   }
 
   /** Small documents (feeds, hash lists, signatures) read into memory, with the same policy. */

@@ -9,12 +9,15 @@ export interface HttpPolicy {
    * → the simulator's `http://127.0.0.1:<port>`. Empty in production.
    */
   originRewrites: ReadonlyMap<string, string>;
+  /** DNS servers for TXT lookups (ClamAV's version record), `ip` or `ip:port`; empty: the system's resolver. */
+  dnsServers: readonly string[];
 }
 
 export const defaultHttpPolicy: HttpPolicy = {
   timeouts: { lookup: 10_000, connect: 15_000, secureConnect: 15_000, send: 30_000, response: 60_000, socket: 60_000 },
   userAgent: 'lgwan-mirror/0.1 (+fetcher)',
   originRewrites: new Map(),
+  dnsServers: [],
 };
 
 /** The one network policy, made once (STYLE.md §6): per-phase timeouts, no silent decompression, explicit retries. */

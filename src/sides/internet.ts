@@ -32,7 +32,7 @@ export async function openInternetSide(config: InternetConfig, logger: Logger, o
   const store = new BlobStore(path.join(config.storage, 'blobs'));
   await store.clearTemporaries();
   const database = await openInternetState(path.join(config.storage, 'state.json'));
-  const policy = { ...defaultHttpPolicy, originRewrites: new Map(Object.entries(config.originRewrites)) };
+  const policy = { ...defaultHttpPolicy, originRewrites: new Map(Object.entries(config.originRewrites)), dnsServers: config.dnsServers };
   const downloader = new Downloader({
     client: createHttpClient(policy),
     policy,

@@ -1,3 +1,4 @@
+import { xz } from '@napi-rs/lzma';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -35,6 +36,8 @@ export interface SimulatorFaults {
   cutAfterHalf: Map<string, number>;
   /** URL path → number of requests to answer with 503. */
   unavailable: Map<string, number>;
+  /** The synthetic apt suite's signed Release lists a wrong hash for the uncompressed Packages (set before its first request). */
+  mislistUncompressedPackages?: boolean;
 }
 
 export interface VendorSimulator {
@@ -130,7 +133,7 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
     const fixture = fixtureFiles.get(urlPath);
     if (fixture) return readFile(fixture);
     if (urlPath.startsWith('/synthetic-apt/')) {
-      syntheticApt ??= syntheticAptSuite(options.mozillaSigningKey);
+      syntheticApt ??= syntheticAptSuite(options.mozillaSigningKey, faults.mislistUncompressedPackages === true);
       return (await syntheticApt).get(urlPath);
     }
     const moz = options.mozilla;
@@ -222,19 +225,22 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
  * three release files Debian publishes: InRelease (clearsigned), Release and Release.gpg
  * (detached). The real Debian fixture has only InRelease.
  */
-async function syntheticAptSuite(armoredKey: string): Promise<Map<string, Buffer>> {
+async function syntheticAptSuite(armoredKey: string, mislistUncompressed: boolean): Promise<Map<string, Buffer>> {
   const signingKeys = await openpgp.readPrivateKey({ armoredKey });
   const deb = deterministicBytes('synthetic-apt/hello_2.10-3_all.deb', 4096);
   const packages = Buffer.from(
     `Package: hello\nVersion: 2.10-3\nArchitecture: all\nFilename: pool/main/h/hello/hello_2.10-3_all.deb\nSize: ${deb.length}\nSHA256: ${createHash('sha256').update(deb).digest('hex')}\nDescription: example package\n\n`,
   );
-  // As Debian's archive does, the index is also published gzip-compressed and listed in Release.
+  // As Debian's archives do, the index is also published compressed (gzip, xz) and listed in Release.
   const packagesGz = gzipSync(packages);
+  const packagesXz = xz.compressSync(packages);
+  const uncompressedHash = mislistUncompressed ? createHash('sha256').update('something else').digest('hex') : createHash('sha256').update(packages).digest('hex');
   const release =
     `Origin: Simulator\nLabel: Simulator\nSuite: stable\nCodename: stable\nDate: ${new Date(Date.now() - 3_600_000).toUTCString()}\n` +
     `Valid-Until: ${new Date(Date.now() + 7 * 86_400_000).toUTCString()}\nAcquire-By-Hash: yes\nArchitectures: amd64 all\nComponents: main\nSHA256:\n` +
-    ` ${createHash('sha256').update(packages).digest('hex')} ${packages.length} main/binary-amd64/Packages\n` +
-    ` ${createHash('sha256').update(packagesGz).digest('hex')} ${packagesGz.length} main/binary-amd64/Packages.gz\n`;
+    ` ${uncompressedHash} ${packages.length} main/binary-amd64/Packages\n` +
+    ` ${createHash('sha256').update(packagesGz).digest('hex')} ${packagesGz.length} main/binary-amd64/Packages.gz\n` +
+    ` ${createHash('sha256').update(packagesXz).digest('hex')} ${packagesXz.length} main/binary-amd64/Packages.xz\n`;
   const clearsigned = await openpgp.sign({ message: await openpgp.createCleartextMessage({ text: release }), signingKeys });
   const detached = await openpgp.sign({ message: await openpgp.createMessage({ text: release }), signingKeys, detached: true, format: 'armored' });
   return new Map([
@@ -243,6 +249,7 @@ async function syntheticAptSuite(armoredKey: string): Promise<Map<string, Buffer
     ['/synthetic-apt/dists/stable/Release.gpg', Buffer.from(detached as string)],
     ['/synthetic-apt/dists/stable/main/binary-amd64/Packages', packages],
     ['/synthetic-apt/dists/stable/main/binary-amd64/Packages.gz', packagesGz],
+    ['/synthetic-apt/dists/stable/main/binary-amd64/Packages.xz', packagesXz],
     ['/synthetic-apt/pool/main/h/hello/hello_2.10-3_all.deb', deb],
   ]);
 }

@@ -1,4 +1,4 @@
-import { IntegrityError, UpstreamError } from '../core/errors.ts';
+import { IntegrityError, UpstreamError, errorMessage } from '../core/errors.ts';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { AptSource } from '../catalog/schema.ts';
 import { assertSafeRelativePath } from '../core/safe-name.ts';
@@ -78,11 +78,23 @@ export const aptAdapter: SourceAdapter = {
       },
     ];
 
-    // Release + Release.gpg, when the archive publishes them: older clients and some tools read these.
+    // Release + Release.gpg, when the archive publishes them and they verify: older clients and
+    // some tools read these, apt itself reads InRelease. Debian's security archive has been seen
+    // serving a Release.gpg weeks older than its Release (gpgv: BAD signature): such a pair is
+    // left out, with a warning, rather than failing the suite whose InRelease verified.
     const releaseBytes = await fetchOptional(context, `${source.baseUrl}dists/${source.suite}/Release`);
     const releaseSignature = releaseBytes ? await fetchOptional(context, `${source.baseUrl}dists/${source.suite}/Release.gpg`) : undefined;
-    if (releaseBytes && releaseSignature) {
-      await verifyDetachedSignature(releaseBytes, releaseSignature, context.keyring.get(source.signingKey), `${source.baseUrl}dists/${source.suite}/Release`);
+    const releaseVerified =
+      releaseBytes && releaseSignature
+        ? await verifyDetachedSignature(releaseBytes, releaseSignature, context.keyring.get(source.signingKey), `${source.baseUrl}dists/${source.suite}/Release`).then(
+            () => true,
+            (error: unknown) => {
+              context.logger.warn({ productId: entry.id, error: errorMessage(error) }, 'Release.gpg does not verify over Release; publishing InRelease only');
+              return false;
+            },
+          )
+        : false;
+    if (releaseBytes && releaseSignature && releaseVerified) {
       const releaseBlob = await storeBuffer(context, releaseBytes, 'Release');
       const signatureBlob = await storeBuffer(context, releaseSignature, 'Release.gpg');
       artifacts.push(
@@ -114,7 +126,7 @@ export const aptAdapter: SourceAdapter = {
       });
       if (isPackagesIndex(fileName) && !packagesText) packagesText = { text: packagesIndexText(bytesOfIndex, url), sha256: digests.sha256 };
     }
-    if (!packagesText) throw new IntegrityError(`catalog ${entry.id}: source.indexFiles needs a Packages or Packages.gz index to select packages from`, { productId: entry.id });
+    if (!packagesText) throw new IntegrityError(`catalog ${entry.id}: source.indexFiles needs a Packages, Packages.gz or Packages.xz index to select packages from`, { productId: entry.id });
 
     const packages = parsePackages(packagesText.text, `${distsPath}/Packages`);
     for (const name of source.packages) {

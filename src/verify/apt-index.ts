@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { xz } from '@napi-rs/lzma';
 import { IntegrityError } from '../core/errors.ts';
 
 export interface ReleaseFile {
@@ -60,24 +61,32 @@ export interface PackageEntry {
   sha256: string;
 }
 
-/** Index names the mirror can select packages from: Debian's archive serves Packages only compressed. */
+/**
+ * Index names the mirror can select packages from. Debian's archives serve Packages only
+ * compressed: the main archive as .gz and .xz, the security archive as .xz alone.
+ */
 export function isPackagesIndex(fileName: string): boolean {
-  return fileName === 'Packages' || fileName === 'Packages.gz';
+  return fileName === 'Packages' || fileName === 'Packages.gz' || fileName === 'Packages.xz';
 }
 
 const maxPackagesText = 1024 * 1024 * 1024;
 
 /**
- * The text of a Packages index whose bytes were already checked against InRelease. A
- * compressed index is inflated with a ceiling, so a hostile archive cannot exhaust memory.
+ * The text of a Packages index whose bytes were already checked against InRelease (so only
+ * an index the archive signed is ever decompressed). gzip is inflated with a ceiling; xz
+ * (liblzma through @napi-rs/lzma) is decompressed whole and then held to the same ceiling.
  */
 export function packagesIndexText(bytes: Buffer, what: string): string {
-  if (!what.endsWith('.gz')) return bytes.toString('utf8');
+  let text: Buffer;
   try {
-    return gunzipSync(bytes, { maxOutputLength: maxPackagesText }).toString('utf8');
+    if (what.endsWith('.gz')) text = gunzipSync(bytes, { maxOutputLength: maxPackagesText });
+    else if (what.endsWith('.xz')) text = xz.decompressSync(bytes);
+    else return bytes.toString('utf8');
   } catch (cause) {
     throw new IntegrityError(`${what}: cannot be decompressed (${String(cause)})`, { what });
   }
+  if (text.length > maxPackagesText) throw new IntegrityError(`${what}: decompresses to more than ${maxPackagesText} bytes`, { what });
+  return text.toString('utf8');
 }
 
 export function parsePackages(text: string, what: string): PackageEntry[] {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { IntegrityError, SignatureError } from '../core/errors.ts';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { BlobDigests } from '../store/blob-store.ts';
@@ -78,7 +79,18 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
   const verifiedPackages = (artifact: Artifact): Promise<Map<string, PackageEntry>> =>
     once(`packages:${artifact.sha256}`, async () => {
       await verifyOne(artifact);
-      const entries = parsePackages(packagesIndexText(await access.read(artifact.sha256), artifact.path), artifact.path);
+      const text = packagesIndexText(await access.read(artifact.sha256), artifact.path);
+      // InRelease also lists the uncompressed index (Debian's archives do, though they do not serve it):
+      // what was decompressed must be exactly that.
+      if (artifact.verification.method === 'apt-index' && /\.(gz|xz)$/u.test(artifact.verification.entry)) {
+        const release = await verifiedRelease(requireArtifact(artifact.verification.release, 'apt-inrelease', artifact));
+        const plain = release.sha256.get(artifact.verification.entry.replace(/\.(gz|xz)$/u, ''));
+        const bytes = Buffer.from(text, 'utf8');
+        if (plain && (plain.size !== bytes.length || plain.sha256 !== createHash('sha256').update(bytes).digest('hex'))) {
+          throw new IntegrityError(`${artifact.path}: decompressed, it differs from the uncompressed index InRelease lists (${plain.size} bytes, sha256 ${plain.sha256})`, { path: artifact.path });
+        }
+      }
+      const entries = parsePackages(text, artifact.path);
       return new Map(entries.map((entry) => [entry.filename, entry]));
     });
 
