@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 /** A free UDP port on 127.0.0.1. */
 async function freeUdpPort(): Promise<number> {
@@ -16,8 +19,10 @@ async function freeUdpPort(): Promise<number> {
  */
 export async function startDnsmasq(txt: Record<string, string>): Promise<{ server: string; stop(): Promise<void> }> {
   const port = await freeUdpPort();
+  // Each instance its own pid file: the default one in /run makes a second instance refuse to start.
+  const pidFile = path.join(tmpdir(), `lgwan-mirror-dnsmasq-${port}-${process.pid}.pid`);
   const records = Object.entries(txt).map(([name, text]) => `--txt-record=${name},${text}`);
-  const child = spawn('dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--bind-interfaces', '--listen-address=127.0.0.1', `--port=${port}`, '--log-facility=-', ...records], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', `--pid-file=${pidFile}`, '--no-resolv', '--no-hosts', '--bind-interfaces', '--listen-address=127.0.0.1', `--port=${port}`, '--log-facility=-', ...records], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -30,6 +35,7 @@ export async function startDnsmasq(txt: Record<string, string>): Promise<{ serve
     async stop() {
       child.kill('SIGTERM');
       await exited;
+      await rm(pidFile, { force: true });
     },
   };
 }

@@ -78,3 +78,14 @@ test('a hash list with a malformed line is refused, not skipped', (t) => {
   const conflict = t.throws(() => parseHashList(`${good}${'b'.repeat(128)}  win64/ja/Firefox Setup 131.0.exe\n`, 'SHA512SUMS'));
   t.regex(conflict!.message, /listed twice with different hashes/u);
 });
+
+test("Ubuntu's real noble-security InRelease verifies with the pinned Ubuntu archive key (2018), and not with Debian's", async (t) => {
+  const keyring = await PinnedKeyring.load([keysDirectory]);
+  const text = await readFile(path.join(fixtures, 'ubuntu', 'noble-security', 'InRelease'), 'utf8');
+  const signed = await verifyClearsigned(text, keyring.get('ubuntu-archive'), 'InRelease');
+  t.is(signed.signedBy, 'F6ECB3762474EDA9D21B7022871920D1991BC93C', 'Ubuntu Archive Automatic Signing Key (2018)');
+  const release = parseRelease(signed.text, 'InRelease');
+  t.is(release.fields.get('Codename'), 'noble');
+  t.truthy(release.sha256.get('main/binary-amd64/Packages.xz'));
+  await t.throwsAsync(verifyClearsigned(text, keyring.get('debian-archive'), 'InRelease'), { message: /no good signature by pinned key "debian-archive"/u });
+});
