@@ -106,7 +106,29 @@ const chromeSource = z.strictObject({
   maxBytes: z.int().min(1024).default(512 * 1024 * 1024),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource]);
+/**
+ * Adobe Acrobat Reader's MSP updates: the version from Adobe's plain-text feed, the patches at
+ * `<downloadBase><nnnnnnnnnn>/<file>` (the version without dots), each with Adobe's
+ * Authenticode signature by the pinned signer.
+ */
+const adobeReaderSource = z.strictObject({
+  type: z.literal('adobe-reader'),
+  versionUrl: fileUrl.describe("Adobe's current_version.txt for Acrobat Reader (one line: the version)"),
+  downloadBase: httpUrl.describe('folder holding one sub-folder per version, e.g. …/pub/adobe/reader/win/AcrobatDC/'),
+  files: z
+    .array(
+      z.strictObject({
+        platform: z.enum(['win32', 'win64']),
+        locale: z.string().regex(/^[A-Za-z0-9_-]+$/u, 'a plain locale such as mui').default('mui'),
+        fileName: z.string().regex(/^[A-Za-z0-9._-]*\{version\}[A-Za-z0-9._-]*\.msp$/u, 'a file name with {version} ending in .msp, e.g. AcroRdrDCx64Upd{version}_MUI.msp'),
+      }),
+    )
+    .min(1),
+  signer: identifier.describe('pinned Authenticode signer in keys/pins.yaml (authenticode.signers)'),
+  maxBytes: z.int().min(1024).default(2 * 1024 ** 3),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource]);
 
 /** How the product appears in the winget REST source (MSI/EXE/MSP installers). */
 const wingetSchema = z.strictObject({
@@ -140,6 +162,7 @@ export type AptSource = z.infer<typeof aptSource>;
 export type ClamavSource = z.infer<typeof clamavSource>;
 export type ManualSource = z.infer<typeof manualSource>;
 export type ChromeSource = z.infer<typeof chromeSource>;
+export type AdobeReaderSource = z.infer<typeof adobeReaderSource>;
 
 /** keys/pins.yaml: each vendor key named once, its file and the primary-key fingerprints accepted. */
 export const keyPinsSchema = z.strictObject({

@@ -1,4 +1,5 @@
 import type { Source } from '../catalog/schema.ts';
+import { adobeReaderAdapter } from './adobe-reader.ts';
 import { aptAdapter } from './apt.ts';
 import { chromeAdapter } from './chrome.ts';
 import { clamavAdapter } from './clamav.ts';
@@ -14,6 +15,7 @@ const adapters: Record<Source['type'], SourceAdapter> = {
   clamav: clamavAdapter,
   manual: manualAdapter,
   chrome: chromeAdapter,
+  'adobe-reader': adobeReaderAdapter,
 };
 
 export function adapterFor(source: Source): SourceAdapter {
