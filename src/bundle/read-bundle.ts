@@ -114,7 +114,8 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
         } finally {
           await handle.close();
         }
-        const digests = sink.digests();
+        const digests = await sink.digests();
+        sink.release();
         if (digests.sha256 !== sha256 || digests.size !== expectedSize) {
           throw refuse('E_INTEGRITY', `blob ${sha256} hashes to ${digests.sha256} (${digests.size} bytes): tampered or damaged in transfer`, file);
         }

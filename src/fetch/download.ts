@@ -111,9 +111,11 @@ export class Downloader {
       const bar = this.#options.progress?.start(request.label, request.expectedSize);
       let resume: Awaited<ReturnType<HashingFileSink['settledHashState']>> | undefined;
       let succeeded = false;
+      let sink: HashingFileSink | undefined;
       try {
         for (let attempt = 1; ; attempt += 1) {
-          const sink = new HashingFileSink(handle, { maxBytes, what: `GET ${request.url}`, resumeFrom: resume });
+          if (resume === undefined) sink?.release();
+          sink = new HashingFileSink(handle, { maxBytes, what: `GET ${request.url}`, resumeFrom: resume });
           const offset = sink.bytesWritten;
           try {
             const stream = this.#options.client.stream(target, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {} });
@@ -135,7 +137,7 @@ export class Downloader {
             });
             stream.on('downloadProgress', (progress: { transferred: number }) => bar?.update(offset + progress.transferred));
             await pipeline(stream, sink);
-            const digests = sink.digests();
+            const digests = await sink.digests();
             if (request.expectedSize !== undefined && digests.size !== request.expectedSize) {
               throw new UpstreamError(`GET ${request.url}: connection ended after ${digests.size} of ${request.expectedSize} bytes`, { url: request.url });
             }
@@ -152,6 +154,7 @@ export class Downloader {
           }
         }
       } finally {
+        sink?.release();
         bar?.done();
         await handle.close();
         if (!succeeded) await rm(file, { force: true });

@@ -23,7 +23,8 @@ async function adoptLocalFile(context: SourceContext, file: string, expected: st
     throw new UserFacingError('E_UPSTREAM', `${context.entry.id}: cannot read ${file} (place the file there, or give it a url in the catalog)`, { cause });
   }
   await handle.close();
-  const digests = sink.digests();
+  const digests = await sink.digests();
+  sink.release();
   await context.store.adopt(temporary, digests, { sha256: expected, what: file });
   context.recorded.set(digests.sha256, digests);
   return digests;

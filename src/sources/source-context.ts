@@ -81,7 +81,8 @@ export async function storeBuffer(context: SourceContext, data: Buffer, label: s
   } finally {
     await handle.close();
   }
-  const digests = sink.digests();
+  const digests = await sink.digests();
+  sink.release();
   await context.store.adopt(file, digests, { what: label, size: data.length });
   context.recorded.set(digests.sha256, digests);
   return digests;

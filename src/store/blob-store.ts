@@ -1,10 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { syncDirectory, temporarySibling } from '../core/atomic-file.ts';
 import { IntegrityError, LgwanMirrorError } from '../core/errors.ts';
 import { isSha256Hex } from '../core/safe-name.ts';
+import { InlineDigests, ThreadDigests, threadDigestsFrom, type StreamDigests } from './stream-digests.ts';
 
 export interface BlobDigests {
   size: number;
@@ -13,84 +13,124 @@ export interface BlobDigests {
 }
 
 /**
- * A sink that writes each chunk to the file and only then hashes it, so the digests always
- * describe exactly the bytes on disk (a retry may continue from the file's end with the
- * same hash state). Stops at `maxBytes + 1`: an endless or longer-than-promised stream is cut.
+ * A sink that writes to the file in batches of up to 4 MiB and only then hashes each batch,
+ * so the digests always describe exactly the bytes on disk (a retry may continue from the
+ * file's end with the same hash state). Large streams are hashed on the hashing thread
+ * (stream-digests.ts) while this one goes on reading. Stops at `maxBytes + 1`: an endless or
+ * longer-than-promised stream is cut.
  */
 export class HashingFileSink extends Writable {
   readonly #handle: FileHandle;
-  readonly #sha256: Hash;
-  readonly #sha512: Hash;
+  readonly #digester: StreamDigests;
   readonly #maxBytes: number;
   readonly #what: string;
   bytesWritten: number;
+  /** Accepted but not yet written: never hashed, and not counted in bytesWritten. */
+  #batch: Buffer[] = [];
+  #batchBytes = 0;
   #inFlight: Promise<void> = Promise.resolve();
 
-  constructor(handle: FileHandle, options: { maxBytes: number; what: string; resumeFrom?: { bytes: number; sha256: Hash; sha512: Hash } }) {
-    super({ highWaterMark: 1 << 20 });
+  constructor(handle: FileHandle, options: { maxBytes: number; what: string; resumeFrom?: { bytes: number; digester: StreamDigests } }) {
+    super({ highWaterMark: batchBytes });
     this.#handle = handle;
     this.#maxBytes = options.maxBytes;
     this.#what = options.what;
     this.bytesWritten = options.resumeFrom?.bytes ?? 0;
-    this.#sha256 = options.resumeFrom?.sha256 ?? createHash('sha256');
-    this.#sha512 = options.resumeFrom?.sha512 ?? createHash('sha512');
+    this.#digester = options.resumeFrom?.digester ?? (options.maxBytes >= threadDigestsFrom ? new ThreadDigests() : new InlineDigests());
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.bytesWritten + chunk.length > this.#maxBytes) {
-      callback(new LgwanMirrorError('E_SIZE_LIMIT', `${this.#what}: more than the expected ${this.#maxBytes} bytes`, { details: { what: this.#what, limit: this.#maxBytes } }));
-      return;
-    }
-    this.#inFlight = this.#handle.write(chunk, 0, chunk.length, this.bytesWritten).then(
-      () => {
-        this.bytesWritten += chunk.length;
-        this.#sha256.update(chunk);
-        this.#sha512.update(chunk);
-        callback();
-      },
-      (error: Error) => callback(error),
-    );
+    this._writev([{ chunk }], callback);
   }
 
-  /** Chunks queued while a write was in flight go to disk in one writev (tar streams give 64 KiB pieces). */
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    const buffers = chunks.map(({ chunk }) => chunk);
-    const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
-    if (this.bytesWritten + total > this.#maxBytes) {
+    for (const { chunk } of chunks) {
+      this.#batch.push(chunk);
+      this.#batchBytes += chunk.length;
+    }
+    if (this.bytesWritten + this.#batchBytes > this.#maxBytes) {
       callback(new LgwanMirrorError('E_SIZE_LIMIT', `${this.#what}: more than the expected ${this.#maxBytes} bytes`, { details: { what: this.#what, limit: this.#maxBytes } }));
       return;
     }
-    this.#inFlight = this.#handle.writev(buffers, this.bytesWritten).then(
-      () => {
-        this.bytesWritten += total;
-        for (const buffer of buffers) {
-          this.#sha256.update(buffer);
-          this.#sha512.update(buffer);
-        }
-        callback();
-      },
-      (error: Error) => callback(error),
-    );
+    // Small pieces (64 KiB from sockets and tar streams) are gathered: one writev per batch.
+    if (this.#batchBytes < batchBytes) {
+      callback();
+      return;
+    }
+    this.#flushBatch().then(() => callback(), (error: Error) => callback(error));
   }
 
-  /** Data reaches the disk before the file is renamed into the store. */
+  #flushBatch(): Promise<void> {
+    const buffers = this.#batch;
+    const total = this.#batchBytes;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    if (total === 0) return this.#inFlight;
+    this.#inFlight = this.#inFlight.then(async () => {
+      await writeFully(this.#handle, buffers, this.bytesWritten);
+      this.bytesWritten += total;
+      this.#digester.update(buffers);
+    });
+    return this.#inFlight;
+  }
+
+  /** The last batch, then the data reaches the disk before the file is renamed into the store. */
   override _final(callback: (error?: Error | null) => void): void {
-    this.#handle.sync().then(() => callback(), (error: Error) => callback(error));
+    this.#flushBatch()
+      .then(() => this.#handle.sync())
+      .then(() => callback(), (error: Error) => callback(error));
   }
 
   /**
-   * Hash states that can continue a resumed download. Waits for a write still in flight
-   * when the connection broke, so the offset and the hashes describe the same bytes.
+   * Hash state that can continue a resumed download. Waits for a write still in flight when
+   * the connection broke, so the offset and the hashes describe the same bytes; a batch not
+   * yet written is dropped (the resumed request asks for it again).
    */
-  async settledHashState(): Promise<{ bytes: number; sha256: Hash; sha512: Hash }> {
-    await this.#inFlight;
-    return { bytes: this.bytesWritten, sha256: this.#sha256, sha512: this.#sha512 };
+  async settledHashState(): Promise<{ bytes: number; digester: StreamDigests }> {
+    await this.#inFlight.catch(() => undefined);
+    this.#batch = [];
+    this.#batchBytes = 0;
+    return { bytes: this.bytesWritten, digester: this.#digester };
   }
 
-  digests(): BlobDigests {
-    return { size: this.bytesWritten, sha256: this.#sha256.copy().digest('hex'), sha512: this.#sha512.copy().digest('hex') };
+  async digests(): Promise<BlobDigests> {
+    await this.#inFlight;
+    return { size: this.bytesWritten, ...(await this.#digester.digests()) };
+  }
+
+  /** Frees the hash state (after the last digests() or when giving up). */
+  release(): void {
+    this.#digester.dispose();
   }
 }
+
+/**
+ * writev until every byte is written: a write may be short (a filling disk writes what fits
+ * and returns); the next attempt then reports the error itself (ENOSPC).
+ */
+async function writeFully(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let remaining = buffers;
+  let at = position;
+  while (remaining.length > 0) {
+    const { bytesWritten } = await handle.writev(remaining, at);
+    if (bytesWritten === 0) throw Object.assign(new Error(`write returned 0 bytes at offset ${at}`), { code: 'EIO' });
+    at += bytesWritten;
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const buffer of remaining) {
+      if (skip >= buffer.length) {
+        skip -= buffer.length;
+        continue;
+      }
+      rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+      skip = 0;
+    }
+    remaining = rest;
+  }
+}
+
+/** Bytes gathered before one write; also the sink's highWaterMark. */
+const batchBytes = 4 * 1024 * 1024;
 
 /**
  * Content-addressed, immutable blobs: `<root>/sha256/<aa>/<hex>`. Blobs are added by

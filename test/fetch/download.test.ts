@@ -58,7 +58,8 @@ async function downloaderIn(t: { teardown(fn: () => Promise<void>): void }) {
   return { store, downloader };
 }
 
-const body = deterministicBytes('download-test', 3 * 1024 * 1024 + 17);
+// Larger than two 4 MiB write batches, so that a cut half-way leaves whole batches on disk to resume from.
+const body = deterministicBytes('download-test', 11 * 1024 * 1024 + 17);
 const expected = { sha256: createHash('sha256').update(body).digest('hex'), sha512: createHash('sha512').update(body).digest('hex') };
 
 test('a connection cut half-way is resumed with Range and the hashes cover every byte exactly once', async (t) => {

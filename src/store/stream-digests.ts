@@ -1,0 +1,142 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+
+/** SHA-256 and SHA-512 of a byte stream, fed in order; digests can be read and feeding go on. */
+export interface StreamDigests {
+  update(chunks: readonly Buffer[]): void;
+  /** Both digests of everything fed so far (the state is kept: a resumed download continues it). */
+  digests(): Promise<{ sha256: string; sha512: string }>;
+  /** Frees the state; no other call afterwards. */
+  dispose(): void;
+}
+
+/** On the calling thread: for small documents, where a message to another thread costs more than the hashing. */
+export class InlineDigests implements StreamDigests {
+  readonly #sha256: Hash = createHash('sha256');
+  readonly #sha512: Hash = createHash('sha512');
+
+  update(chunks: readonly Buffer[]): void {
+    for (const chunk of chunks) {
+      this.#sha256.update(chunk);
+      this.#sha512.update(chunk);
+    }
+  }
+
+  async digests(): Promise<{ sha256: string; sha512: string }> {
+    return { sha256: this.#sha256.copy().digest('hex'), sha512: this.#sha512.copy().digest('hex') };
+  }
+
+  dispose(): void {}
+}
+
+/*
+ * The hashing thread: one per process, shared by every large stream, each stream's state
+ * under its own id. Messages arrive in the order they were posted, so an update always
+ * precedes the digest request that follows it. Plain JavaScript on purpose: a worker does
+ * not inherit the TypeScript loader.
+ */
+const workerSource = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const states = new Map();
+parentPort.on('message', (message) => {
+  if (message.op === 'update') {
+    let state = states.get(message.id);
+    if (!state) states.set(message.id, (state = [createHash('sha256'), createHash('sha512')]));
+    const bytes = new Uint8Array(message.data);
+    state[0].update(bytes);
+    state[1].update(bytes);
+  } else if (message.op === 'digest') {
+    const state = states.get(message.id) ?? [createHash('sha256'), createHash('sha512')];
+    parentPort.postMessage({ id: message.id, sha256: state[0].copy().digest('hex'), sha512: state[1].copy().digest('hex') });
+  } else if (message.op === 'dispose') {
+    states.delete(message.id);
+  }
+});
+`;
+
+interface Pending {
+  resolve(value: { sha256: string; sha512: string }): void;
+  reject(error: Error): void;
+}
+
+interface HashingThread {
+  worker: Worker;
+  pending: Map<number, Pending[]>;
+  streams: number;
+  failure?: Error;
+}
+
+let shared: HashingThread | undefined;
+let nextId = 1;
+
+function hashingThread(): HashingThread {
+  if (shared) return shared;
+  const worker = new Worker(workerSource, { eval: true, name: 'lgwan-mirror digests' });
+  const thread: HashingThread = { worker, pending: new Map<number, Pending[]>(), streams: 0 };
+  worker.on('message', (message: { id: number; sha256: string; sha512: string }) => {
+    const waiting = thread.pending.get(message.id);
+    const first = waiting?.shift();
+    if (waiting && waiting.length === 0) thread.pending.delete(message.id);
+    first?.resolve({ sha256: message.sha256, sha512: message.sha512 });
+  });
+  const failAll = (error: Error) => {
+    if (shared === thread) shared = undefined;
+    thread.failure ??= error;
+    for (const waiting of thread.pending.values()) for (const entry of waiting) entry.reject(error);
+    thread.pending.clear();
+  };
+  worker.on('error', failAll);
+  worker.on('exit', (code) => failAll(new Error(`the hashing thread exited (code ${code})`)));
+  // An idle hashing thread must not keep a finished command alive.
+  worker.unref();
+  shared = thread;
+  return thread;
+}
+
+/**
+ * On the shared hashing thread: the thread that reads the socket only copies each written
+ * batch and posts it, so reading, writing and hashing run on two cores at once. The copy is
+ * needed anyway (socket buffers are slices of pooled memory) and costs a memcpy.
+ */
+export class ThreadDigests implements StreamDigests {
+  readonly #id = nextId++;
+  readonly #thread = hashingThread();
+
+  constructor() {
+    this.#thread.streams += 1;
+    this.#thread.worker.ref();
+  }
+
+  update(chunks: readonly Buffer[]): void {
+    const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    if (total === 0) return;
+    const copy = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      copy.set(chunk, offset);
+      offset += chunk.length;
+    }
+    this.#thread.worker.postMessage({ op: 'update', id: this.#id, data: copy.buffer }, [copy.buffer]);
+  }
+
+  digests(): Promise<{ sha256: string; sha512: string }> {
+    // A stream whose thread died has lost its state: its digests cannot be trusted, only refused.
+    if (this.#thread.failure) return Promise.reject(this.#thread.failure);
+    return new Promise((resolve, reject) => {
+      const waiting = this.#thread.pending.get(this.#id) ?? [];
+      waiting.push({ resolve, reject });
+      this.#thread.pending.set(this.#id, waiting);
+      this.#thread.worker.postMessage({ op: 'digest', id: this.#id });
+    });
+  }
+
+  dispose(): void {
+    if (!this.#thread.failure) this.#thread.worker.postMessage({ op: 'dispose', id: this.#id });
+    this.#thread.streams -= 1;
+    if (this.#thread.streams === 0) this.#thread.worker.unref();
+  }
+}
+
+/** Streams of at least this size are hashed on the hashing thread. */
+export const threadDigestsFrom = 4 * 1024 * 1024;
