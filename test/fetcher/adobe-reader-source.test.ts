@@ -1,12 +1,12 @@
-import { copyFile, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
 import { adobeDownloadNumber } from '../../src/versions/adobe.ts';
 import { createEnvironment } from '../helpers/environment.ts';
-import { buildMsi, codeSigningPki, signWindowsFile, type CodeSigningPki } from '../helpers/windows-signing.ts';
+import { buildMsi, codeSigningPki, pinAuthenticodeSigner, signWindowsFile } from '../helpers/windows-signing.ts';
 
 /*
  * Adobe Acrobat Reader's MSP patches: a plain-text version feed and one folder per version,
@@ -32,18 +32,10 @@ async function catalog(): Promise<string> {
   return directory;
 }
 
-async function pin(keysDirectory: string, pki: CodeSigningPki) {
-  const pinsFile = path.join(keysDirectory, 'pins.yaml');
-  const pins = parse(await readFile(pinsFile, 'utf8')) as Record<string, unknown>;
-  await copyFile(pki.caCertificate, path.join(keysDirectory, 'authenticode-roots.pem'));
-  pins.authenticode = { roots: { file: 'authenticode-roots.pem', sha256: [pki.caFingerprint] }, signers: { adobe: { names: ['Adobe Inc.'], reviewed: 'test fixture, made per run' } } };
-  await writeFile(pinsFile, stringify(pins));
-}
-
 async function setup(options: { feed: string; version: string; organisation?: string; missing?: string }) {
   const environment = await createEnvironment({ catalogs: await catalog() });
   const adobe = await codeSigningPki(environment.root, 'Adobe Inc.', 'adobe');
-  for (const side of ['internet', 'lgwan']) await pin(path.join(environment.root, side, 'vendor-keys'), adobe);
+  for (const side of ['internet', 'lgwan']) await pinAuthenticodeSigner(path.join(environment.root, side, 'vendor-keys'), adobe, 'adobe', ['Adobe Inc.']);
   const signer = options.organisation ? await codeSigningPki(environment.root, options.organisation, 'other') : adobe;
   environment.simulator.files.set(feedPath, Buffer.from(`${options.feed}\n`));
   const number = adobeDownloadNumber(options.version);

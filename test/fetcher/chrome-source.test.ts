@@ -1,12 +1,11 @@
-import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
 import { createEnvironment } from '../helpers/environment.ts';
-import { buildMsi, codeSigningPki, signWindowsFile, type CodeSigningPki } from '../helpers/windows-signing.ts';
+import { buildMsi, codeSigningPki, pinAuthenticodeSigner, signWindowsFile } from '../helpers/windows-signing.ts';
 
 /*
  * Google Chrome's enterprise MSI end to end: a Version History API answer and an MSI behind
@@ -32,20 +31,11 @@ async function chromeCatalog(): Promise<string> {
   return directory;
 }
 
-/** Adds the run's root and the Google signer pin to one side's vendor-keys/pins.yaml. */
-async function pinAuthenticode(keysDirectory: string, pki: CodeSigningPki, names: string[]) {
-  const pinsFile = path.join(keysDirectory, 'pins.yaml');
-  const pins = parse(await readFile(pinsFile, 'utf8')) as Record<string, unknown>;
-  await writeFile(path.join(keysDirectory, 'authenticode-roots.pem'), await readFile(pki.caCertificate));
-  pins.authenticode = { roots: { file: 'authenticode-roots.pem', sha256: [pki.caFingerprint] }, signers: { google: { names, reviewed: 'test fixture, made per run' } } };
-  await writeFile(pinsFile, stringify(pins));
-}
-
 async function setup(options: { announced: string[]; msiVersion: string; lgwanNames?: string[] }) {
   const environment = await createEnvironment({ catalogs: await chromeCatalog() });
   const pki = await codeSigningPki(environment.root, 'Google LLC', 'google');
-  await pinAuthenticode(path.join(environment.root, 'internet', 'vendor-keys'), pki, ['Google LLC']);
-  await pinAuthenticode(path.join(environment.root, 'lgwan', 'vendor-keys'), pki, options.lgwanNames ?? ['Google LLC']);
+  await pinAuthenticodeSigner(path.join(environment.root, 'internet', 'vendor-keys'), pki, 'google', ['Google LLC']);
+  await pinAuthenticodeSigner(path.join(environment.root, 'lgwan', 'vendor-keys'), pki, 'google', options.lgwanNames ?? ['Google LLC']);
   // As Google's MSI: the Property table's ProductVersion is another number; the Chrome version is in the summary.
   const msi = await buildMsi(environment.root, { name: 'Google Chrome', productVersion: '66.88.49277', comments: `${options.msiVersion} Copyright 2026 Google LLC` });
   const signed = await signWindowsFile(msi, path.join(environment.root, 'chrome-signed.msi'), pki);

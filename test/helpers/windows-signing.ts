@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parse, stringify } from 'yaml';
 
 const run = promisify(execFile);
 
@@ -58,4 +59,13 @@ export async function buildMsi(root: string, options: { name: string; productVer
 export async function signWindowsFile(input: string, output: string, pki: CodeSigningPki): Promise<string> {
   await run('osslsigncode', ['sign', '-certs', pki.signerCertificate, '-key', pki.signerKey, '-h', 'sha256', '-n', 'Test Product', '-in', input, '-out', output]);
   return output;
+}
+
+/** Pins the run's root and one signer (with its organisation names) in a side's keys/pins.yaml. */
+export async function pinAuthenticodeSigner(keysDirectory: string, pki: CodeSigningPki, signer: string, names: string[]): Promise<void> {
+  const pinsFile = path.join(keysDirectory, 'pins.yaml');
+  const pins = parse(await readFile(pinsFile, 'utf8')) as Record<string, unknown>;
+  await copyFile(pki.caCertificate, path.join(keysDirectory, 'authenticode-roots.pem'));
+  pins.authenticode = { roots: { file: 'authenticode-roots.pem', sha256: [pki.caFingerprint] }, signers: { [signer]: { names, reviewed: 'test fixture, made per run' } } };
+  await writeFile(pinsFile, stringify(pins));
 }
