@@ -50,6 +50,12 @@ export const verificationSchema = z.discriminatedUnion('method', [
     signer: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/u),
     msiVersion: z.strictObject({ from: z.enum(['property', 'summary']), name: z.string().regex(/^[A-Za-z][A-Za-z0-9_ ]{0,63}$/u), pattern: z.string().max(200).optional() }).optional(),
   }),
+  /**
+   * A file whose SHA-256 the vendor states over TLS (an API answer) without a signature this
+   * project pins; `statement` is where. Published only for products listed under
+   * unsignedProducts in this side's keys/pins.yaml.
+   */
+  z.strictObject({ method: z.literal('vendor-hash-over-tls'), statement: z.string().max(2048) }),
   /** A file an admin confirmed by hand: its sha256 must be in this side's own confirmations. */
   z.strictObject({ method: z.literal('manual-confirmation') }),
 ]);

@@ -128,7 +128,32 @@ const adobeReaderSource = z.strictObject({
   maxBytes: z.int().min(1024).default(2 * 1024 ** 3),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource]);
+/**
+ * Eclipse Temurin (Adoptium): the newest build of a Java feature release from Adoptium's
+ * API, whose answer also carries each file's SHA-256. The hash comes over TLS from the
+ * vendor's API, not signed by a key this project could pin: trust `vendor-hash-over-tls`.
+ */
+const adoptiumSource = z.strictObject({
+  type: z.literal('adoptium'),
+  apiUrl: httpUrl.describe("Adoptium's API root, e.g. https://api.adoptium.net/v3/"),
+  featureVersion: z.int().min(8).max(99).describe('the Java feature release, e.g. 21'),
+  imageType: z.enum(['jre', 'jdk']).default('jre'),
+  platforms: z.array(z.enum(['win64', 'linux-x86_64'])).min(1),
+  files: z.array(z.enum(['installer', 'package'])).min(1).default(['installer']).describe('installer: the MSI (Windows); package: the zip or tar.gz'),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource]);
+
+/** What each source type proves about a file: a catalog's `trust` must say exactly that. */
+export const trustOfSource: Record<z.infer<typeof sourceSchema>['type'], TrustLevel> = {
+  mozilla: 'signed-hash-list',
+  apt: 'vendor-signature',
+  clamav: 'vendor-signature',
+  manual: 'manually-confirmed',
+  chrome: 'vendor-signature',
+  'adobe-reader': 'vendor-signature',
+  adoptium: 'vendor-hash-over-tls',
+};
 
 /** How the product appears in the winget REST source (MSI/EXE/MSP installers). */
 const wingetSchema = z.strictObject({
@@ -153,6 +178,10 @@ export const catalogEntrySchema = z.strictObject({
   retention: z.int().min(1).max(100).default(3).describe('how many versions the LGWAN side keeps published'),
   source: sourceSchema,
   winget: wingetSchema.optional().describe('publish the Windows installers of this product in the winget REST source'),
+}).superRefine((entry, context) => {
+  // The status page shows `trust`: it must be what the source really verifies, never more (nor less).
+  const proven = trustOfSource[entry.source.type];
+  if (entry.trust !== proven) context.addIssue({ code: 'custom', path: ['trust'], message: `the ${entry.source.type} source type verifies "${proven}", not "${entry.trust}"` });
 });
 
 export type CatalogEntry = z.infer<typeof catalogEntrySchema>;
@@ -163,6 +192,7 @@ export type ClamavSource = z.infer<typeof clamavSource>;
 export type ManualSource = z.infer<typeof manualSource>;
 export type ChromeSource = z.infer<typeof chromeSource>;
 export type AdobeReaderSource = z.infer<typeof adobeReaderSource>;
+export type AdoptiumSource = z.infer<typeof adoptiumSource>;
 
 /** keys/pins.yaml: each vendor key named once, its file and the primary-key fingerprints accepted. */
 export const keyPinsSchema = z.strictObject({
@@ -175,6 +205,10 @@ export const keyPinsSchema = z.strictObject({
       description: z.string().optional(),
     }),
   ).default({}),
+  unsignedProducts: z
+    .record(identifier, z.strictObject({ reviewed: z.string().min(10).describe('who decided, when, and why a hash over TLS is enough for this product') }))
+    .default({})
+    .describe('products whose files no pinned key or signer covers (trust vendor-hash-over-tls): each side publishes them only when listed here'),
   authenticode: z
     .strictObject({
       roots: z

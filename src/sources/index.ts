@@ -1,5 +1,6 @@
 import type { Source } from '../catalog/schema.ts';
 import { adobeReaderAdapter } from './adobe-reader.ts';
+import { adoptiumAdapter } from './adoptium.ts';
 import { aptAdapter } from './apt.ts';
 import { chromeAdapter } from './chrome.ts';
 import { clamavAdapter } from './clamav.ts';
@@ -16,6 +17,7 @@ const adapters: Record<Source['type'], SourceAdapter> = {
   manual: manualAdapter,
   chrome: chromeAdapter,
   'adobe-reader': adobeReaderAdapter,
+  adoptium: adoptiumAdapter,
 };
 
 export function adapterFor(source: Source): SourceAdapter {

@@ -25,6 +25,7 @@ export class PinnedKeyring {
   readonly #confirmations = new Map<string, ManualConfirmations['files'][number]>();
   #authenticodeRoots: { caFile: string | undefined } | undefined;
   readonly #authenticodeSigners = new Map<string, string[]>();
+  readonly #unsignedProducts = new Set<string>();
 
   static async load(directories: readonly string[]): Promise<PinnedKeyring> {
     const keyring = new PinnedKeyring();
@@ -66,6 +67,7 @@ export class PinnedKeyring {
     if (parsed === undefined) return;
     if (!parsed.ok) throw new UserFacingError('E_KEY', parsed.problems.map(formatProblem).join('\n'), { details: { file: pinsFile } });
     if (parsed.value.authenticode) await this.#loadAuthenticode(directory, pinsFile, parsed.value.authenticode);
+    for (const product of Object.keys(parsed.value.unsignedProducts)) this.#unsignedProducts.add(product);
     for (const [name, pin] of Object.entries(parsed.value.keys)) {
       const file = path.join(directory, pin.file);
       const bytes = await readFile(file).catch((cause: unknown) => {
@@ -92,6 +94,11 @@ export class PinnedKeyring {
     const names = this.#authenticodeSigners.get(signer);
     if (!names) throw new UserFacingError('E_KEY', `no pinned Authenticode signer named "${signer}" (add it under authenticode.signers in keys/pins.yaml)`, { details: { signer } });
     return { caFile: this.#authenticodeRoots.caFile, signer, names };
+  }
+
+  /** Whether this side accepts a product's files on a vendor hash over TLS alone (its own pins.yaml, unsignedProducts). */
+  acceptsUnsigned(productId: string): boolean {
+    return this.#unsignedProducts.has(productId);
   }
 
   hasAuthenticodeSigner(signer: string): boolean {

@@ -170,6 +170,17 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
           }
           return;
         }
+        case 'vendor-hash-over-tls': {
+          // The size and SHA-256 were checked against the vendor's statement when fetched and are
+          // covered by the transfer signature; nothing signed by the vendor is left to check here.
+          if (!keyring.acceptsUnsigned(artifact.productId)) {
+            throw new SignatureError(
+              `${artifact.path}: ${artifact.productId} is verified only by a vendor hash over TLS (${verification.statement}); this side publishes that only for products listed under unsignedProducts in its keys/pins.yaml`,
+              { path: artifact.path, productId: artifact.productId },
+            );
+          }
+          return;
+        }
         default: {
           // A method this version does not know is refused, never passed over.
           const unknown: never = verification;
