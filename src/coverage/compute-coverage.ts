@@ -115,7 +115,6 @@ export async function computeCoverage(state: LgwanState, source: CoverageSource,
   interface Plan {
     product: NonNullable<LgwanState['published']>['products'][number];
     request: ProductTallyRequest;
-    publishedVersions: Set<string>;
     newestPublished: string | null;
     releaseVersions: string[];
     rankOf(version: string): number | undefined;
@@ -160,7 +159,7 @@ export async function computeCoverage(state: LgwanState, source: CoverageSource,
     const daysByRank = new Map<number, number>();
     for (const [rank, answer] of behindByRank) if (rank !== undefined) daysByRank.set(rank, answer.daysBehind);
     plans.push({
-      product, publishedVersions, newestPublished, releaseVersions, rankOf, behindByRank,
+      product, newestPublished, releaseVersions, rankOf, behindByRank,
       request: {
         product: product.id, ranks, newestRank, releaseRanks: releaseVersions.map((version) => rankOf(version)!),
         daysBehind: { byRank: daysByRank, unranked: behindByRank.get(undefined)!.daysBehind },
@@ -170,8 +169,7 @@ export async function computeCoverage(state: LgwanState, source: CoverageSource,
   const [tallies, counts] = await Promise.all([source.tally({ staleBefore, products: plans.map((plan) => plan.request), behindLimit: options.behindLimit ?? 1000 }), source.endpointCounts(staleBefore)]);
 
   const products: ProductCoverage[] = [];
-  for (const { product, publishedVersions, newestPublished, releaseVersions, rankOf, behindByRank } of plans) {
-    void publishedVersions;
+  for (const { product, newestPublished, releaseVersions, rankOf, behindByRank } of plans) {
     const timeline = state.releaseTimeline[product.id] ?? {};
     const firstPublished = state.firstPublished[product.id] ?? {};
     const tally = tallies.get(product.id) ?? emptyTally(releaseVersions.length);

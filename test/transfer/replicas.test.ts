@@ -73,7 +73,12 @@ test('one UDP sender and two receivers (a one-way link is a broadcast) give two 
   t.teardown(() => sender.stop());
   await sender.sendPass();
   relay.flush();
-  await sleep(300);
+  // Each receiver writes the file once it is whole; a loaded machine needs more than a fixed pause.
+  for (let waited = 0; waited < 20_000; waited += 100) {
+    const listings = await Promise.all(receivers.map(({ inbox }) => readdir(inbox).catch(() => [] as string[])));
+    if (listings.every((names) => names.includes('bundle-0000000001.tar'))) break;
+    await sleep(100);
+  }
   for (const { inbox } of receivers) t.deepEqual(await readdir(inbox), ['bundle-0000000001.tar']);
   const replicas = [await replica(environment, 'replica-a', receivers[0]!.inbox), await replica(environment, 'replica-b', receivers[1]!.inbox)];
   for (const side of replicas) t.deepEqual((await side.importOnce()).map((outcome) => outcome.status), ['published']);

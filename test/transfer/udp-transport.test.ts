@@ -34,9 +34,20 @@ async function diode(t: ExecutionContext, faults: RelayFaults) {
   });
   t.teardown(() => sender.stop());
   const outboxFiles = async () => (await readdir(loaded.internet.spool)).filter((name) => !name.startsWith('.')).sort();
+  // Datagrams in flight, then the receiver's last writes: wait until the inbox has been quiet
+  // for half a second (a loaded CI machine needs more than a fixed pause), at most 20 s.
   const settle = async () => {
     relay.flush();
-    await sleep(300);
+    let last = '';
+    let quietSince = Date.now();
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+      await sleep(100);
+      const now = JSON.stringify([(await readdir(loaded.lgwan.spool)).sort(), receiver.stats]);
+      if (now !== last) {
+        last = now;
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince >= 500) return;
+    }
   };
   return { environment, loaded, internet, receiver, receiverPort: port, relay, sender, outboxFiles, settle };
 }
