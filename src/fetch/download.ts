@@ -89,13 +89,24 @@ export class Downloader {
     const target = rewriteOrigin(url, this.#options.policy);
     return this.#limitFor(target)(async () => {
       for (let attempt = 1; ; attempt += 1) {
+        // Stopped as soon as it passes maxBytes: a feed that never ends, or a server that ignores
+        // a one-byte Range and sends a whole installer, must not fill memory.
+        let tooLarge = false;
         try {
-          const response = await this.#options.client.get(target, { responseType: 'buffer', headers });
+          const pending = this.#options.client.get(target, { responseType: 'buffer', headers });
+          pending.on('downloadProgress', (progress: { transferred: number }) => {
+            if (progress.transferred > maxBytes && !tooLarge) {
+              tooLarge = true;
+              pending.cancel();
+            }
+          });
+          const response = await pending;
           const accepted = response.statusCode === 200 || (headers.range !== undefined && response.statusCode === 206);
           if (!accepted) throw new UpstreamError(`GET ${url}: HTTP ${response.statusCode}`, { url, status: response.statusCode });
           if (response.rawBody.length > maxBytes) throw new LgwanMirrorError('E_SIZE_LIMIT', `GET ${url}: larger than ${maxBytes} bytes`, { details: { url } });
           return response.rawBody;
-        } catch (error) {
+        } catch (caught) {
+          const error = tooLarge ? new LgwanMirrorError('E_SIZE_LIMIT', `GET ${url}: larger than ${maxBytes} bytes; stopped reading`, { details: { url } }) : caught;
           if (!this.#shouldRetry(error, attempt)) throw wrapUpstream(error, url);
           await this.#backoff(url, attempt, error);
         }
