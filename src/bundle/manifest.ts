@@ -56,6 +56,8 @@ export const verificationSchema = z.discriminatedUnion('method', [
    * unsignedProducts in this side's keys/pins.yaml.
    */
   z.strictObject({ method: z.literal('vendor-hash-over-tls'), statement: z.string().max(2048) }),
+  /** A file nothing but TLS vouches for (GitHub's digest of an upload); same rule as above. */
+  z.strictObject({ method: z.literal('tls-only'), statement: z.string().max(2048) }),
   /** A file an admin confirmed by hand: its sha256 must be in this side's own confirmations. */
   z.strictObject({ method: z.literal('manual-confirmation') }),
 ]);

@@ -142,18 +142,49 @@ const adoptiumSource = z.strictObject({
   files: z.array(z.enum(['installer', 'package'])).min(1).default(['installer']).describe('installer: the MSI (Windows); package: the zip or tar.gz'),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource]);
+const assetPattern = z.string().max(200).refine((value) => {
+  try {
+    new RegExp(value, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}, 'a regular expression');
 
-/** What each source type proves about a file: a catalog's `trust` must say exactly that. */
-export const trustOfSource: Record<z.infer<typeof sourceSchema>['type'], TrustLevel> = {
-  mozilla: 'signed-hash-list',
-  apt: 'vendor-signature',
-  clamav: 'vendor-signature',
-  manual: 'manually-confirmed',
-  chrome: 'vendor-signature',
-  'adobe-reader': 'vendor-signature',
-  adoptium: 'vendor-hash-over-tls',
-};
+/**
+ * A vendor that publishes on GitHub releases (7-Zip, Notepad++): the newest non-draft,
+ * non-prerelease release, its tag as the version, assets chosen by name. With `checksums`
+ * (a sha256sum-style asset the vendor uploads) the hash is the vendor's, over TLS; without,
+ * only GitHub's own digest of the upload, which proves the transport and nothing more.
+ */
+const githubReleaseSource = z.strictObject({
+  type: z.literal('github-release'),
+  apiUrl: fileUrl.describe('the latest-release endpoint, e.g. https://api.github.com/repos/ip7z/7zip/releases/latest'),
+  tagPrefix: z.string().max(20).default('').describe('removed from the tag to get the version, e.g. "v"'),
+  assets: z.array(z.strictObject({ platform: z.string().regex(/^[A-Za-z0-9._-]+$/u, 'a plain platform name such as win64'), pattern: assetPattern.describe('regular expression matching exactly one asset name') })).min(1),
+  checksums: z.strictObject({ pattern: assetPattern.describe('regular expression matching the vendor\'s checksum asset (sha256sum format)') }).optional(),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource, githubReleaseSource]);
+
+/** What a source proves about a file: a catalog's `trust` must say exactly that. */
+export function trustOfSource(source: z.infer<typeof sourceSchema>): TrustLevel {
+  switch (source.type) {
+    case 'mozilla':
+      return 'signed-hash-list';
+    case 'manual':
+      return 'manually-confirmed';
+    case 'adoptium':
+      return 'vendor-hash-over-tls';
+    case 'github-release':
+      return source.checksums ? 'vendor-hash-over-tls' : 'tls-only';
+    case 'apt':
+    case 'clamav':
+    case 'chrome':
+    case 'adobe-reader':
+      return 'vendor-signature';
+  }
+}
 
 /** How the product appears in the winget REST source (MSI/EXE/MSP installers). */
 const wingetSchema = z.strictObject({
@@ -180,7 +211,7 @@ export const catalogEntrySchema = z.strictObject({
   winget: wingetSchema.optional().describe('publish the Windows installers of this product in the winget REST source'),
 }).superRefine((entry, context) => {
   // The status page shows `trust`: it must be what the source really verifies, never more (nor less).
-  const proven = trustOfSource[entry.source.type];
+  const proven = trustOfSource(entry.source);
   if (entry.trust !== proven) context.addIssue({ code: 'custom', path: ['trust'], message: `the ${entry.source.type} source type verifies "${proven}", not "${entry.trust}"` });
 });
 
@@ -193,6 +224,7 @@ export type ManualSource = z.infer<typeof manualSource>;
 export type ChromeSource = z.infer<typeof chromeSource>;
 export type AdobeReaderSource = z.infer<typeof adobeReaderSource>;
 export type AdoptiumSource = z.infer<typeof adoptiumSource>;
+export type GithubReleaseSource = z.infer<typeof githubReleaseSource>;
 
 /** keys/pins.yaml: each vendor key named once, its file and the primary-key fingerprints accepted. */
 export const keyPinsSchema = z.strictObject({
@@ -208,7 +240,7 @@ export const keyPinsSchema = z.strictObject({
   unsignedProducts: z
     .record(identifier, z.strictObject({ reviewed: z.string().min(10).describe('who decided, when, and why a hash over TLS is enough for this product') }))
     .default({})
-    .describe('products whose files no pinned key or signer covers (trust vendor-hash-over-tls): each side publishes them only when listed here'),
+    .describe('products whose files no pinned key or signer covers (trust vendor-hash-over-tls or tls-only): each side publishes them only when listed here'),
   authenticode: z
     .strictObject({
       roots: z

@@ -2,6 +2,7 @@ import type { Source } from '../catalog/schema.ts';
 import { adobeReaderAdapter } from './adobe-reader.ts';
 import { adoptiumAdapter } from './adoptium.ts';
 import { aptAdapter } from './apt.ts';
+import { githubReleaseAdapter } from './github-release.ts';
 import { chromeAdapter } from './chrome.ts';
 import { clamavAdapter } from './clamav.ts';
 import { manualAdapter } from './manual.ts';
@@ -18,6 +19,7 @@ const adapters: Record<Source['type'], SourceAdapter> = {
   chrome: chromeAdapter,
   'adobe-reader': adobeReaderAdapter,
   adoptium: adoptiumAdapter,
+  'github-release': githubReleaseAdapter,
 };
 
 export function adapterFor(source: Source): SourceAdapter {

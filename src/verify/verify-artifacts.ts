@@ -170,12 +170,14 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
           }
           return;
         }
-        case 'vendor-hash-over-tls': {
-          // The size and SHA-256 were checked against the vendor's statement when fetched and are
-          // covered by the transfer signature; nothing signed by the vendor is left to check here.
+        case 'vendor-hash-over-tls':
+        case 'tls-only': {
+          // The size and SHA-256 were checked against the statement when fetched and are covered
+          // by the transfer signature; nothing signed by the vendor is left to check here.
           if (!keyring.acceptsUnsigned(artifact.productId)) {
+            const what = verification.method === 'tls-only' ? 'TLS alone' : 'a vendor hash over TLS';
             throw new SignatureError(
-              `${artifact.path}: ${artifact.productId} is verified only by a vendor hash over TLS (${verification.statement}); this side publishes that only for products listed under unsignedProducts in its keys/pins.yaml`,
+              `${artifact.path}: ${artifact.productId} is verified only by ${what} (${verification.statement}); this side publishes that only for products listed under unsignedProducts in its keys/pins.yaml`,
               { path: artifact.path, productId: artifact.productId },
             );
           }
