@@ -165,7 +165,24 @@ const githubReleaseSource = z.strictObject({
   checksums: z.strictObject({ pattern: assetPattern.describe('regular expression matching the vendor\'s checksum asset (sha256sum format)') }).optional(),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource, githubReleaseSource]);
+/**
+ * LibreOffice: the newest version folder of The Document Foundation's download listing, and
+ * the SHA-256 the download server publishes beside each file (`<file>.sha256`).
+ */
+const libreofficeSource = z.strictObject({
+  type: z.literal('libreoffice'),
+  baseUrl: httpUrl.describe('the listing of version folders, e.g. https://download.documentfoundation.org/libreoffice/stable/'),
+  files: z
+    .array(
+      z.strictObject({
+        platform: z.string().regex(/^[A-Za-z0-9._-]+$/u, 'a plain platform name such as win64'),
+        path: z.string().regex(/^[A-Za-z0-9._/-]*\{version\}[A-Za-z0-9._/{}-]*$/u, 'a relative path with {version}, e.g. win/x86_64/LibreOffice_{version}_Win_x86-64.msi'),
+      }),
+    )
+    .min(1),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource, githubReleaseSource, libreofficeSource]);
 
 /** What a source proves about a file: a catalog's `trust` must say exactly that. */
 export function trustOfSource(source: z.infer<typeof sourceSchema>): TrustLevel {
@@ -175,6 +192,7 @@ export function trustOfSource(source: z.infer<typeof sourceSchema>): TrustLevel 
     case 'manual':
       return 'manually-confirmed';
     case 'adoptium':
+    case 'libreoffice':
       return 'vendor-hash-over-tls';
     case 'github-release':
       return source.checksums ? 'vendor-hash-over-tls' : 'tls-only';
@@ -225,6 +243,7 @@ export type ChromeSource = z.infer<typeof chromeSource>;
 export type AdobeReaderSource = z.infer<typeof adobeReaderSource>;
 export type AdoptiumSource = z.infer<typeof adoptiumSource>;
 export type GithubReleaseSource = z.infer<typeof githubReleaseSource>;
+export type LibreofficeSource = z.infer<typeof libreofficeSource>;
 
 /** keys/pins.yaml: each vendor key named once, its file and the primary-key fingerprints accepted. */
 export const keyPinsSchema = z.strictObject({

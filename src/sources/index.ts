@@ -3,6 +3,7 @@ import { adobeReaderAdapter } from './adobe-reader.ts';
 import { adoptiumAdapter } from './adoptium.ts';
 import { aptAdapter } from './apt.ts';
 import { githubReleaseAdapter } from './github-release.ts';
+import { libreofficeAdapter } from './libreoffice.ts';
 import { chromeAdapter } from './chrome.ts';
 import { clamavAdapter } from './clamav.ts';
 import { manualAdapter } from './manual.ts';
@@ -20,6 +21,7 @@ const adapters: Record<Source['type'], SourceAdapter> = {
   'adobe-reader': adobeReaderAdapter,
   adoptium: adoptiumAdapter,
   'github-release': githubReleaseAdapter,
+  libreoffice: libreofficeAdapter,
 };
 
 export function adapterFor(source: Source): SourceAdapter {
