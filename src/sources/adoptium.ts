@@ -3,7 +3,7 @@ import type { Artifact } from '../bundle/manifest.ts';
 import type { AdoptiumSource } from '../catalog/schema.ts';
 import { IntegrityError, UpstreamError } from '../core/errors.ts';
 import { compareVersions } from '../versions/index.ts';
-import { downloadChecked, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, fetchJson, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): AdoptiumSource {
   if (context.entry.source.type !== 'adoptium') throw new Error('adoptium adapter given another source type');
@@ -29,16 +29,8 @@ function versionOfRelease(releaseName: string): string {
 
 async function latestAsset(context: SourceContext, platform: AdoptiumSource['platforms'][number]) {
   const url = assetsUrl(sourceOf(context), platform);
-  const text = await context.downloader.fetchText(url, 4 * 1024 * 1024);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (cause) {
-    throw new UpstreamError(`${url}: not JSON`, { url }, cause);
-  }
-  const assets = assetsSchema.safeParse(parsed);
-  if (!assets.success) throw new UpstreamError(`${url}: not an Adoptium assets list (${assets.error.issues[0]?.path.join('.') ?? ''}: ${assets.error.issues[0]?.message ?? ''})`, { url });
-  const asset = assets.data.find((candidate) => candidate.binary.image_type === sourceOf(context).imageType);
+  const assets = await fetchJson(context, url, assetsSchema, 'an Adoptium assets list');
+  const asset = assets.find((candidate) => candidate.binary.image_type === sourceOf(context).imageType);
   if (!asset) throw new UpstreamError(`${url}: no ${sourceOf(context).imageType} build listed`, { url });
   const version = versionOfRelease(asset.release_name);
   try {

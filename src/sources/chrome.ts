@@ -4,7 +4,7 @@ import { IntegrityError, UpstreamError } from '../core/errors.ts';
 import { compareVersions } from '../versions/index.ts';
 import { verifyAuthenticode } from '../verify/authenticode.ts';
 import { msiVersion } from '../verify/msi-properties.ts';
-import { downloadChecked, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, fetchJson, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): ChromeSource {
   if (context.entry.source.type !== 'chrome') throw new Error('chrome adapter given another source type');
@@ -15,17 +15,8 @@ function sourceOf(context: SourceContext): ChromeSource {
 const versionListSchema = z.object({ versions: z.array(z.object({ version: z.string().min(1) })).min(1) });
 
 async function announcedVersions(context: SourceContext): Promise<string[]> {
-  const source = sourceOf(context);
-  const text = await context.downloader.fetchText(source.versionsUrl, 4 * 1024 * 1024);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (cause) {
-    throw new UpstreamError(`${source.versionsUrl}: not JSON`, { url: source.versionsUrl }, cause);
-  }
-  const list = versionListSchema.safeParse(parsed);
-  if (!list.success) throw new UpstreamError(`${source.versionsUrl}: no "versions[].version" list (${list.error.issues[0]?.message ?? 'unexpected shape'})`, { url: source.versionsUrl });
-  return list.data.versions.map((entry) => entry.version);
+  const list = await fetchJson(context, sourceOf(context).versionsUrl, versionListSchema, 'a Version History list of versions');
+  return list.versions.map((entry) => entry.version);
 }
 
 const fileNameOf = (source: ChromeSource) => decodeURIComponent(new URL(source.msiUrl).pathname.split('/').at(-1) ?? 'chrome.msi') || 'chrome.msi';

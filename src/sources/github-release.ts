@@ -4,7 +4,7 @@ import type { GithubReleaseSource } from '../catalog/schema.ts';
 import { IntegrityError, UpstreamError } from '../core/errors.ts';
 import { compareVersions } from '../versions/index.ts';
 import { parseHashList } from '../verify/hash-list.ts';
-import { downloadChecked, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, fetchJson, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): GithubReleaseSource {
   if (context.entry.source.type !== 'github-release') throw new Error('github-release adapter given another source type');
@@ -23,24 +23,16 @@ type Asset = z.infer<typeof assetSchema>;
 
 async function latestRelease(context: SourceContext) {
   const source = sourceOf(context);
-  const text = await context.downloader.fetchText(source.apiUrl, 4 * 1024 * 1024);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (cause) {
-    throw new UpstreamError(`${source.apiUrl}: not JSON`, { url: source.apiUrl }, cause);
-  }
-  const release = releaseSchema.safeParse(parsed);
-  if (!release.success) throw new UpstreamError(`${source.apiUrl}: not a GitHub release (${release.error.issues[0]?.path.join('.') ?? ''}: ${release.error.issues[0]?.message ?? ''})`, { url: source.apiUrl });
-  if (release.data.draft || release.data.prerelease) throw new UpstreamError(`${source.apiUrl}: the latest release ${release.data.tag_name} is a draft or pre-release`, { url: source.apiUrl });
-  const tag = release.data.tag_name;
+  const release = await fetchJson(context, source.apiUrl, releaseSchema, 'a GitHub release');
+  if (release.draft || release.prerelease) throw new UpstreamError(`${source.apiUrl}: the latest release ${release.tag_name} is a draft or pre-release`, { url: source.apiUrl });
+  const tag = release.tag_name;
   const version = tag.startsWith(source.tagPrefix) ? tag.slice(source.tagPrefix.length) : tag;
   try {
     compareVersions(context.entry.scheme, version, version);
   } catch (cause) {
     throw new UpstreamError(`${context.entry.id}: ${source.apiUrl} tags its latest release "${tag}", not a ${context.entry.scheme} version`, { url: source.apiUrl }, cause);
   }
-  return { version, assets: release.data.assets };
+  return { version, assets: release.assets };
 }
 
 /** Exactly one asset per pattern: two matches would make the choice depend on the API's order. */

@@ -2,7 +2,8 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { CatalogEntry } from '../catalog/schema.ts';
-import { errorCode, errorMessage } from '../core/errors.ts';
+import type { z } from 'zod';
+import { UpstreamError, errorCode, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Downloader, DownloadRequest } from '../fetch/download.ts';
 import { HashingFileSink, type BlobDigests, type BlobStore } from '../store/blob-store.ts';
@@ -70,6 +71,26 @@ async function quarantine(context: SourceContext, file: string, request: Downloa
   await rename(file, target);
   await writeFile(`${target}.reason.json`, `${JSON.stringify({ product: context.entry.id, url: request.url, code: errorCode(error), reason: errorMessage(error), at: new Date().toISOString() }, null, 2)}\n`);
   context.logger.error({ productId: context.entry.id, url: request.url, quarantined: target, error: errorMessage(error) }, 'verification failed; file quarantined');
+}
+
+/**
+ * A vendor's JSON answer (a version API, a release list), checked against the part of its
+ * shape an adapter reads; `what` names that shape in the error ("a GitHub release").
+ */
+export async function fetchJson<T>(context: SourceContext, url: string, schema: z.ZodType<T>, what: string, maxBytes = 4 * 1024 * 1024): Promise<T> {
+  const text = await context.downloader.fetchText(url, maxBytes);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new UpstreamError(`${url}: not JSON`, { url }, cause);
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new UpstreamError(`${url}: not ${what} (${issue?.path.join('.') || 'the answer'}: ${issue?.message ?? 'unexpected shape'})`, { url });
+  }
+  return result.data;
 }
 
 /** Material (hash lists, signatures, indices) is small: fetched to memory and also stored as a blob. */

@@ -49,9 +49,9 @@ export async function verifyAuthenticode(file: string, label: string, trust: Aut
     const failure = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
     if (failure.code === 'ENOENT') throw new UserFacingError('E_SIGNATURE', 'osslsigncode is not installed (Debian package osslsigncode); Authenticode cannot be checked', { details: { file: label } });
     const text = `${failure.stdout ?? ''}${failure.stderr ?? ''}`;
-    throw new SignatureError(`${label}: Authenticode signature does not verify: ${reasonOf(text)}`, { file: label });
+    throw new SignatureError(`${label}: Authenticode signature does not verify: ${reasonOf(text)}${hintFor(text)}`, { file: label });
   }
-  if (!/^Succeeded$/mu.test(output)) throw new SignatureError(`${label}: Authenticode signature does not verify: ${reasonOf(output)}`, { file: label });
+  if (!/^Succeeded$/mu.test(output)) throw new SignatureError(`${label}: Authenticode signature does not verify: ${reasonOf(output)}${hintFor(output)}`, { file: label });
   const subject = /Signer's certificate:[\s\S]*?Signer #0:\s*\n\s*Subject:\s*(.+)/u.exec(output)?.[1]?.trim();
   if (!subject) throw new SignatureError(`${label}: osslsigncode verified the file but named no signer; refusing`, { file: label });
   const organisation = attribute(subject, 'O') ?? '';
@@ -64,6 +64,15 @@ export async function verifyAuthenticode(file: string, label: string, trust: Aut
     signatures: Number(/Number of verified signatures:\s*(\d+)/u.exec(output)?.[1] ?? 1),
     timestamped: !/Timestamp is not available/u.test(output),
   };
+}
+
+/** What an admin can do about the failures that have one cause. */
+function hintFor(output: string): string {
+  if (/unable to get local issuer certificate|self.signed certificate in certificate chain/iu.test(output)) {
+    return ' (the signer\'s certificate does not chain to a trusted root: see authenticode.roots in keys/pins.yaml)';
+  }
+  if (/MISMATCH/u.test(output)) return ' (the file was changed after it was signed: damaged or tampered)';
+  return '';
 }
 
 /** The lines of osslsigncode's answer that say what failed, without the certificate dumps. */

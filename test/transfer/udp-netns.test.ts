@@ -71,6 +71,9 @@ test.serial('over a veth pair between our own network namespaces, bundles arrive
     const sender = start(network.sender, ['send', '--udp']);
     let outageDropped = 0;
     if (scenario.outage) {
+      // The outage lasts until the sender's datagrams have met it for 2 s: a loaded machine
+      // may take longer than that to start the sender process at all.
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline && (await network.dropped()) === 0; ) await sleep(100);
       await sleep(2000);
       outageDropped = await network.dropped();
       t.true(outageDropped > 0, 'the outage dropped datagrams');
