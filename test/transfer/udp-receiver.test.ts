@@ -36,8 +36,12 @@ test('the receiver checks datagram shape and CRC, never writes a file that does 
   t.teardown(() => receiver.stop());
   const socket = createSocket('udp4');
   t.teardown(() => socket.close());
+  // Waits until the receiver has taken every datagram (loopback does not drop), then a little
+  // for the file it may complete; a fixed pause alone fails on a loaded machine.
   const send = async (list: Buffer[]) => {
+    const target = receiver.stats.datagrams + list.length;
     for (const datagram of list) socket.send(datagram, port, '127.0.0.1');
+    for (const deadline = Date.now() + 10_000; receiver.stats.datagrams < target && Date.now() < deadline; ) await sleep(20);
     await sleep(200);
   };
   const content = Buffer.from(Array.from({ length: 10_000 }, (_, index) => index % 251));
