@@ -71,13 +71,13 @@ test('one UDP sender and two receivers (a one-way link is a broadcast) give two 
   t.teardown(relay.close);
   const sender = new UdpSender({ outbox: environment.config.internet.spool, host: '127.0.0.1', port: relay.port, rateBitsPerSecond: 300e6, shardSize: 8192, dataShards: 16, repairRatio: 0.25, interleave: 8, heartbeatSeconds: 3600, privateKey: createPrivateKey(await readFile(environment.config.internet.transferKey)), logger: silentLogger });
   t.teardown(() => sender.stop());
-  await sender.sendPass();
-  relay.flush();
-  // Each receiver writes the file once it is whole; a loaded machine needs more than a fixed pause.
-  for (let waited = 0; waited < 20_000; waited += 100) {
-    const listings = await Promise.all(receivers.map(({ inbox }) => readdir(inbox).catch(() => [] as string[])));
-    if (listings.every((names) => names.includes('bundle-0000000001.tar'))) break;
-    await sleep(100);
+  // Each receiver writes the file once it is whole; a block that lost more shards than its
+  // repair shards (or a receiver starved on a loaded machine) is completed by the next pass.
+  const complete = async () => (await Promise.all(receivers.map(({ inbox }) => readdir(inbox).catch(() => [] as string[])))).every((names) => names.includes('bundle-0000000001.tar'));
+  for (let pass = 0; pass < 3 && !(await complete()); pass += 1) {
+    await sender.sendPass();
+    relay.flush();
+    for (let waited = 0; waited < 10_000 && !(await complete()); waited += 100) await sleep(100);
   }
   for (const { inbox } of receivers) t.deepEqual(await readdir(inbox), ['bundle-0000000001.tar']);
   const replicas = [await replica(environment, 'replica-a', receivers[0]!.inbox), await replica(environment, 'replica-b', receivers[1]!.inbox)];
