@@ -182,7 +182,20 @@ const libreofficeSource = z.strictObject({
     .min(1),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource, githubReleaseSource, libreofficeSource]);
+/**
+ * Microsoft Edge for business: the enterprise products API lists, per channel, releases with
+ * each artifact's location, SHA-256 and size. The hash comes over TLS from Microsoft's API;
+ * Edge's Authenticode chain ends in Microsoft's own roots, which are not pinned here, so the
+ * trust is `vendor-hash-over-tls`.
+ */
+const edgeSource = z.strictObject({
+  type: z.literal('edge'),
+  apiUrl: fileUrl.describe('the enterprise products API, e.g. https://edgeupdates.microsoft.com/api/products?view=enterprise'),
+  channel: z.enum(['Stable', 'Extended Stable', 'Beta', 'Dev']).default('Stable'),
+  platforms: z.array(z.enum(['win64', 'win32', 'win64-aarch64'])).min(1),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource, githubReleaseSource, libreofficeSource, edgeSource]);
 
 /** What a source proves about a file: a catalog's `trust` must say exactly that. */
 export function trustOfSource(source: z.infer<typeof sourceSchema>): TrustLevel {
@@ -193,6 +206,7 @@ export function trustOfSource(source: z.infer<typeof sourceSchema>): TrustLevel 
       return 'manually-confirmed';
     case 'adoptium':
     case 'libreoffice':
+    case 'edge':
       return 'vendor-hash-over-tls';
     case 'github-release':
       return source.checksums ? 'vendor-hash-over-tls' : 'tls-only';
@@ -244,6 +258,7 @@ export type AdobeReaderSource = z.infer<typeof adobeReaderSource>;
 export type AdoptiumSource = z.infer<typeof adoptiumSource>;
 export type GithubReleaseSource = z.infer<typeof githubReleaseSource>;
 export type LibreofficeSource = z.infer<typeof libreofficeSource>;
+export type EdgeSource = z.infer<typeof edgeSource>;
 
 /** keys/pins.yaml: each vendor key named once, its file and the primary-key fingerprints accepted. */
 export const keyPinsSchema = z.strictObject({

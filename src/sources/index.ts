@@ -2,6 +2,7 @@ import type { Source } from '../catalog/schema.ts';
 import { adobeReaderAdapter } from './adobe-reader.ts';
 import { adoptiumAdapter } from './adoptium.ts';
 import { aptAdapter } from './apt.ts';
+import { edgeAdapter } from './edge.ts';
 import { githubReleaseAdapter } from './github-release.ts';
 import { libreofficeAdapter } from './libreoffice.ts';
 import { chromeAdapter } from './chrome.ts';
@@ -22,6 +23,7 @@ const adapters: Record<Source['type'], SourceAdapter> = {
   adoptium: adoptiumAdapter,
   'github-release': githubReleaseAdapter,
   libreoffice: libreofficeAdapter,
+  edge: edgeAdapter,
 };
 
 export function adapterFor(source: Source): SourceAdapter {
