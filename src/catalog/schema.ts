@@ -73,22 +73,24 @@ const manualSource = z.strictObject({
     .min(1),
 });
 
+/** A regular expression a catalog gives (compiled with the `u` flag, as the adapters use it). */
+const regularExpression = z
+  .string()
+  .max(200)
+  .refine((value) => {
+    try {
+      new RegExp(value, 'u');
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'a regular expression');
+
 /** Where the version inside a downloaded MSI is read (msitools). */
 export const msiVersionFieldSchema = z.strictObject({
   from: z.enum(['property', 'summary']).describe('the Property table, or the Summary Information stream'),
   name: z.string().regex(/^[A-Za-z][A-Za-z0-9_ ]{0,63}$/u, 'a field name such as ProductVersion or Comments'),
-  pattern: z
-    .string()
-    .max(200)
-    .refine((value) => {
-      try {
-        return new RegExp(value, 'u').exec('') === null || true;
-      } catch {
-        return false;
-      }
-    }, 'a regular expression')
-    .optional()
-    .describe('a regular expression whose first group is the version inside the field'),
+  pattern: regularExpression.optional().describe('a regular expression whose first group is the version inside the field'),
 });
 
 /**
@@ -142,15 +144,6 @@ const adoptiumSource = z.strictObject({
   files: z.array(z.enum(['installer', 'package'])).min(1).default(['installer']).describe('installer: the MSI (Windows); package: the zip or tar.gz'),
 });
 
-const assetPattern = z.string().max(200).refine((value) => {
-  try {
-    new RegExp(value, 'u');
-    return true;
-  } catch {
-    return false;
-  }
-}, 'a regular expression');
-
 /**
  * A vendor that publishes on GitHub releases (7-Zip, Notepad++): the newest non-draft,
  * non-prerelease release, its tag as the version, assets chosen by name. With `checksums`
@@ -161,8 +154,8 @@ const githubReleaseSource = z.strictObject({
   type: z.literal('github-release'),
   apiUrl: fileUrl.describe('the latest-release endpoint, e.g. https://api.github.com/repos/ip7z/7zip/releases/latest'),
   tagPrefix: z.string().max(20).default('').describe('removed from the tag to get the version, e.g. "v"'),
-  assets: z.array(z.strictObject({ platform: z.string().regex(/^[A-Za-z0-9._-]+$/u, 'a plain platform name such as win64'), pattern: assetPattern.describe('regular expression matching exactly one asset name') })).min(1),
-  checksums: z.strictObject({ pattern: assetPattern.describe('regular expression matching the vendor\'s checksum asset (sha256sum format)') }).optional(),
+  assets: z.array(z.strictObject({ platform: z.string().regex(/^[A-Za-z0-9._-]+$/u, 'a plain platform name such as win64'), pattern: regularExpression.describe('regular expression matching exactly one asset name') })).min(1),
+  checksums: z.strictObject({ pattern: regularExpression.describe('regular expression matching the vendor\'s checksum asset (sha256sum format)') }).optional(),
 });
 
 /**

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { readCatalogDirectory } from '../../src/catalog/load-catalog.ts';
 import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
 import { deterministicBytes } from '../../src/simulator/deterministic-bytes.ts';
 import { createEnvironment } from '../helpers/environment.ts';
+import { acceptUnsignedProduct, refuseUnsignedProducts } from '../helpers/unsigned-products.ts';
 
 /*
  * Eclipse Temurin from an Adoptium-style API answer served by the vendor simulator. The
@@ -32,13 +33,6 @@ async function catalog(trust?: string): Promise<string> {
   return directory;
 }
 
-async function optIn(keysDirectory: string) {
-  const pinsFile = path.join(keysDirectory, 'pins.yaml');
-  const pins = parse(await readFile(pinsFile, 'utf8')) as Record<string, unknown>;
-  pins.unsignedProducts = { 'temurin-21-jre': { reviewed: 'test: the vendor hash is all Adoptium offers without its key' } };
-  await writeFile(pinsFile, stringify(pins));
-}
-
 function answer(checksum = createHash('sha256').update(msi).digest('hex')) {
   const file = { name: msiName, link: `${simulatorCatalogOrigin}${msiPath}`, size: msi.length, checksum };
   return Buffer.from(JSON.stringify([{ release_name: 'jdk-21.0.5+11', vendor: 'eclipse', version: { openjdk_version: '21.0.5+11-LTS' }, binary: { image_type: 'jre', os: 'windows', architecture: 'x64', installer: file, package: { ...file, name: 'OpenJDK21U-jre_x64_windows_hotspot_21.0.5_11.zip' } } }]));
@@ -46,15 +40,10 @@ function answer(checksum = createHash('sha256').update(msi).digest('hex')) {
 
 async function setup(options: { lgwanOptIn: boolean; checksum?: string }) {
   const environment = await createEnvironment({ catalogs: await catalog() });
-  await optIn(path.join(environment.root, 'internet', 'vendor-keys'));
-  if (options.lgwanOptIn) await optIn(path.join(environment.root, 'lgwan', 'vendor-keys'));
-  else {
-    // The shipped keys folder (the LGWAN side's copy) accepts temurin-21-jre: this side's admin removed that line.
-    const shipped = path.join(environment.root, 'lgwan', 'keys', 'pins.yaml');
-    const pins = parse(await readFile(shipped, 'utf8')) as Record<string, unknown>;
-    delete pins.unsignedProducts;
-    await writeFile(shipped, stringify(pins));
-  }
+  await acceptUnsignedProduct(path.join(environment.root, 'internet', 'vendor-keys'), 'temurin-21-jre');
+  if (options.lgwanOptIn) await acceptUnsignedProduct(path.join(environment.root, 'lgwan', 'vendor-keys'), 'temurin-21-jre');
+  // The shipped keys folder (the LGWAN side's copy) accepts temurin-21-jre: this side's admin removed that line.
+  else await refuseUnsignedProducts(path.join(environment.root, 'lgwan', 'keys'));
   environment.simulator.files.set(apiPath, answer(options.checksum));
   environment.simulator.files.set(msiPath, msi);
   return environment;

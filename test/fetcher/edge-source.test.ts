@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
 import { deterministicBytes } from '../../src/simulator/deterministic-bytes.ts';
 import { createEnvironment } from '../helpers/environment.ts';
+import { acceptUnsignedProduct } from '../helpers/unsigned-products.ts';
 
 /*
  * Microsoft Edge from an answer in the format of Microsoft's enterprise products API, served
@@ -24,12 +25,7 @@ async function setup(releases: ReturnType<typeof release>[]) {
   const directory = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-'));
   await writeFile(path.join(directory, 'edge.yaml'), stringify({ id: 'edge-test', name: 'Microsoft Edge', vendor: 'Microsoft', scheme: 'dotted', trust: 'vendor-hash-over-tls', source: { type: 'edge', apiUrl: `${simulatorCatalogOrigin}${apiPath}`, platforms: ['win64'] } }));
   const environment = await createEnvironment({ catalogs: directory });
-  for (const side of ['internet', 'lgwan']) {
-    const pinsFile = path.join(environment.root, side, 'vendor-keys', 'pins.yaml');
-    const pins = parse(await readFile(pinsFile, 'utf8')) as Record<string, unknown>;
-    pins.unsignedProducts = { 'edge-test': { reviewed: 'test: Microsoft roots are not pinned' } };
-    await writeFile(pinsFile, stringify(pins));
-  }
+  for (const side of ['internet', 'lgwan']) await acceptUnsignedProduct(path.join(environment.root, side, 'vendor-keys'), 'edge-test');
   environment.simulator.files.set(apiPath, Buffer.from(JSON.stringify([{ Product: 'Beta', Releases: [release('132.0.2957.11')] }, { Product: 'Stable', Releases: releases }])));
   for (const entry of releases) environment.simulator.files.set(`/edge/files/${entry.ProductVersion}/MicrosoftEdgeEnterpriseX64.msi`, msi(entry.ProductVersion));
   return environment;

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { readCatalogDirectory } from '../../src/catalog/load-catalog.ts';
 import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
 import { deterministicBytes } from '../../src/simulator/deterministic-bytes.ts';
 import { createEnvironment } from '../helpers/environment.ts';
+import { acceptUnsignedProduct, refuseUnsignedProducts } from '../helpers/unsigned-products.ts';
 
 /*
  * Vendors publishing on GitHub releases, served by the vendor simulator in GitHub's answer
@@ -48,13 +49,7 @@ async function setup(product: keyof typeof catalogs, options: { lgwanOptIn?: boo
   const directory = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-'));
   await writeFile(path.join(directory, `${product}.yaml`), stringify(catalogs[product]));
   const environment = await createEnvironment({ catalogs: directory });
-  for (const side of ['internet', 'lgwan']) {
-    if (side === 'lgwan' && options.lgwanOptIn === false) continue;
-    const pinsFile = path.join(environment.root, side, 'vendor-keys', 'pins.yaml');
-    const pins = parse(await readFile(pinsFile, 'utf8')) as Record<string, unknown>;
-    pins.unsignedProducts = { [product]: { reviewed: 'test: nothing signed is offered' } };
-    await writeFile(pinsFile, stringify(pins));
-  }
+  for (const side of options.lgwanOptIn === false ? ['internet'] : ['internet', 'lgwan']) await acceptUnsignedProduct(path.join(environment.root, side, 'vendor-keys'), product);
   return environment;
 }
 
@@ -97,10 +92,7 @@ test('7-Zip: with nothing but GitHub\'s upload digest the file is tls-only; a by
   strict.simulator.files.set('/github/7zip/7z2409-x64.msi', sevenZip);
   t.deepEqual((await (await strict.openInternet()).runOnce()).fetched, [{ productId: '7zip', status: 'fetched', version: '24.09' }]);
   // The shipped keys folder (the LGWAN side's copy) lists 7zip: this side's admin removed it.
-  const shipped = path.join(strict.root, 'lgwan', 'keys', 'pins.yaml');
-  const pins = parse(await readFile(shipped, 'utf8')) as Record<string, unknown>;
-  delete pins.unsignedProducts;
-  await writeFile(shipped, stringify(pins));
+  await refuseUnsignedProducts(path.join(strict.root, 'lgwan', 'keys'));
   const [outcome] = await (await strict.openLgwan()).importOnce();
   t.like(outcome, { status: 'refused', code: 'E_SIGNATURE' });
   t.regex((outcome as { reason: string }).reason, /7zip is verified only by TLS alone .*unsignedProducts/u);

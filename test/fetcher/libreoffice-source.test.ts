@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
 import { deterministicBytes } from '../../src/simulator/deterministic-bytes.ts';
 import { sha256FromStatement, versionFolders } from '../../src/sources/libreoffice.ts';
 import { createEnvironment } from '../helpers/environment.ts';
+import { acceptUnsignedProduct } from '../helpers/unsigned-products.ts';
 
 /*
  * LibreOffice from a download listing and the `<file>.sha256` statements beside each file,
@@ -30,12 +31,7 @@ async function setup(statement: string) {
     }),
   );
   const environment = await createEnvironment({ catalogs: directory });
-  for (const side of ['internet', 'lgwan']) {
-    const pinsFile = path.join(environment.root, side, 'vendor-keys', 'pins.yaml');
-    const pins = parse(await readFile(pinsFile, 'utf8')) as Record<string, unknown>;
-    pins.unsignedProducts = { 'libreoffice-test': { reviewed: 'test: the server hash is all there is without the key' } };
-    await writeFile(pinsFile, stringify(pins));
-  }
+  for (const side of ['internet', 'lgwan']) await acceptUnsignedProduct(path.join(environment.root, side, 'vendor-keys'), 'libreoffice-test');
   environment.simulator.files.set('/libreoffice/stable/', Buffer.from(listing));
   environment.simulator.files.set(msiPath, msi);
   environment.simulator.files.set(`${msiPath}.sha256`, Buffer.from(statement));
