@@ -23,7 +23,7 @@ async function hashFile(file: string, algorithms: string[]): Promise<number> {
 }
 
 export async function benchFetch(options: { fileMiB: number; runs?: number }): Promise<void> {
-  const runs = options.runs ?? 3;
+  const runs = options.runs ?? 5;
   const root = await mkdtemp(path.join(tmpdir(), 'lgwan-bench-fetch-'));
   const html = path.join(root, 'html');
   await mkdir(html);
@@ -37,37 +37,44 @@ export async function benchFetch(options: { fileMiB: number; runs?: number }): P
     const bytes = options.fileMiB * mib;
     const mibPerSecond = (ms: number) => bytes / mib / (ms / 1000);
 
-    // curl writing the file to the same disk: the reference the issue names.
+    // Runs are interleaved (curl, ours, curl, ours…) so that the machine's drift over the minutes
+    // of the benchmark falls on both sides of each ratio, not on whichever ran last.
     const curlTarget = path.join(root, 'curl.out');
-    const curl = median(Array.from({ length: runs }, () => {
+    const timedShell = (script: string): { ms: number; cpuMs: number } => {
       const started = performance.now();
-      execFileSync('curl', ['-s', '-o', curlTarget, url]);
-      return performance.now() - started;
-    }));
-    // Our store fsyncs every blob before it counts: curl followed by an fsync of its file is the like-for-like reference.
-    const curlSynced = median(Array.from({ length: runs }, () => {
-      const started = performance.now();
-      execFileSync('sh', ['-c', `curl -s -o "$1" "$2" && sync "$1"`, 'sh', curlTarget, url]);
-      return performance.now() - started;
-    }));
-    // What a shell-script mirror would do to get the same two digests: curl, then sha256sum and sha512sum.
-    const curlAndHash = median(Array.from({ length: runs }, () => {
-      const started = performance.now();
-      execFileSync('sh', ['-c', `curl -s -o "$1" "$2" && sha256sum "$1" >/dev/null && sha512sum "$1" >/dev/null`, 'sh', curlTarget, url]);
-      return performance.now() - started;
-    }));
-
-    // Ours: got stream → blob store temporary file, sha256 and sha512 computed while streaming.
+      // bash's `time` reports the user and system seconds of the whole pipeline (curl and its children).
+      const output = execFileSync('bash', ['-c', `TIMEFORMAT='%U %S'; { time { ${script} ; } ; } 2>&1`, 'bash', curlTarget, url], { encoding: 'utf8' });
+      const [user, system] = output.trim().split(/\s+/u).slice(-2).map(Number);
+      return { ms: performance.now() - started, cpuMs: (user! + system!) * 1000 };
+    };
     const store = new BlobStore(path.join(root, 'blobs'));
     const downloader = new Downloader({ client: createHttpClient(defaultHttpPolicy), policy: defaultHttpPolicy, store, logger: createLogger('bench', 'warn'), attempts: 1 });
-    const ours: number[] = [];
-    for (let run = 0; run < runs; run += 1) {
+    const timedDownload = async (sha512: boolean): Promise<{ ms: number; cpuMs: number }> => {
       const started = performance.now();
-      const downloaded = await downloader.download({ url, label: 'installer.bin', maxBytes: bytes });
-      ours.push(performance.now() - started);
+      const cpu = process.cpuUsage();
+      const downloaded = await downloader.download({ url, label: 'installer.bin', maxBytes: bytes, sha512 });
+      const used = process.cpuUsage(cpu);
+      const ms = performance.now() - started;
       await unlink(downloaded.temporaryFile);
+      // process.cpuUsage covers every thread of this process: the hashing thread and libuv's writers too.
+      return { ms, cpuMs: (used.user + used.system) / 1000 };
+    };
+    const samples: Record<'curl' | 'curlSynced' | 'curlAndHash' | 'ours' | 'oursSha512', { ms: number; cpuMs: number }[]> = { curl: [], curlSynced: [], curlAndHash: [], ours: [], oursSha512: [] };
+    for (let run = 0; run < runs; run += 1) {
+      // curl writing the file to the same disk: the reference the issue names.
+      samples.curl.push(timedShell('curl -s -o "$1" "$2"'));
+      // Ours: got stream → blob store temporary file, SHA-256 on the hashing thread, fsync.
+      samples.ours.push(await timedDownload(false));
+      // Our store fsyncs every blob before it counts: curl followed by an fsync of its file is the like-for-like reference.
+      samples.curlSynced.push(timedShell('curl -s -o "$1" "$2" && sync "$1"'));
+      // A file checked against Mozilla's SHA512SUMS also needs SHA-512.
+      samples.oursSha512.push(await timedDownload(true));
+      // What a shell-script mirror would do to get the same two digests: curl, then sha256sum and sha512sum.
+      samples.curlAndHash.push(timedShell('curl -s -o "$1" "$2" && sha256sum "$1" >/dev/null && sha512sum "$1" >/dev/null'));
     }
-    const oursMs = median(ours);
+    const ms = (key: keyof typeof samples) => median(samples[key].map((sample) => sample.ms));
+    const cpuMs = (key: keyof typeof samples) => median(samples[key].map((sample) => sample.cpuMs));
+    const [curl, curlSynced, curlAndHash, oursMs, oursSha512Ms] = [ms('curl'), ms('curlSynced'), ms('curlAndHash'), ms('ours'), ms('oursSha512')];
 
     const rawSha256: number[] = [];
     const bothDigests: number[] = [];
@@ -76,13 +83,15 @@ export async function benchFetch(options: { fileMiB: number; runs?: number }): P
       bothDigests.push(await hashFile(origin, ['sha256', 'sha512']));
     }
 
-    console.log(`\nFetch: ${options.fileMiB} MiB from nginx on 127.0.0.1 to the same disk (median of ${runs})`);
-    console.log(['', 'MiB/s', 'ratio'].join('\t'));
-    console.log(['curl -o file', mibPerSecond(curl).toFixed(0), '1.00'].join('\t'));
-    console.log(['curl -o file && sync file', mibPerSecond(curlSynced).toFixed(0), (curl / curlSynced).toFixed(2)].join('\t'));
-    console.log(['curl + sha256sum + sha512sum', mibPerSecond(curlAndHash).toFixed(0), (curl / curlAndHash).toFixed(2)].join('\t'));
-    console.log(['lgwan-mirror download (sha256+sha512 on the hashing thread, fsync)', mibPerSecond(oursMs).toFixed(0), (curl / oursMs).toFixed(2)].join('\t'));
-    console.log(`ratios: fetch vs curl ${(curl / oursMs).toFixed(2)}, vs curl+fsync ${(curlSynced / oursMs).toFixed(2)}, vs curl+hashes ${(curlAndHash / oursMs).toFixed(2)}`);
+    console.log(`\nFetch: ${options.fileMiB} MiB from nginx on 127.0.0.1 to the same disk (median of ${runs}, runs interleaved)`);
+    console.log(['', 'MiB/s', 'vs curl', 'CPU ms'].join('\t'));
+    const row = (label: string, key: keyof typeof samples, value: number) => console.log([label, mibPerSecond(value).toFixed(0), (curl / value).toFixed(2), cpuMs(key).toFixed(0)].join('\t'));
+    row('curl -o file', 'curl', curl);
+    row('curl -o file && sync file', 'curlSynced', curlSynced);
+    row('curl + sha256sum + sha512sum', 'curlAndHash', curlAndHash);
+    row('lgwan-mirror download (SHA-256 on the hashing thread, fsync)', 'ours', oursMs);
+    row('lgwan-mirror download, SHA-256 + SHA-512 (Mozilla files)', 'oursSha512', oursSha512Ms);
+    console.log(`ratios: fetch vs curl ${(curl / oursMs).toFixed(2)} (with SHA-512 ${(curl / oursSha512Ms).toFixed(2)}), vs curl+fsync ${(curlSynced / oursMs).toFixed(2)}, vs curl+hashes ${(curlAndHash / oursSha512Ms).toFixed(2)}`);
     console.log(`verification digests (sha256+sha512) ${mibPerSecond(median(bothDigests)).toFixed(0)} MiB/s vs raw sha256 ${mibPerSecond(median(rawSha256)).toFixed(0)} MiB/s (ratio ${(median(rawSha256) / median(bothDigests)).toFixed(2)})`);
   } finally {
     nginx.stop();

@@ -72,6 +72,7 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
   let manifestSha256 = '';
   let decision: ManifestDecision = 'read-blobs';
   let listed = new Map<string, number>();
+  let needsSha512 = new Set<string>();
   let signer: TrustedTransferKey | undefined;
   let index = 0;
   try {
@@ -92,6 +93,8 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
         if (manifest.transferKeyId !== signer.keyId) throw refuse('E_SIGNATURE', `the manifest names transfer key ${manifest.transferKeyId} but was signed by ${signer.keyId}`, file);
         manifestSha256 = createHash('sha256').update(manifestBytes!).digest('hex');
         listed = new Map(manifest.blobs.map((blob) => [blob.sha256, blob.size]));
+        // Only blobs checked against a SHA-512 hash list pay for SHA-512.
+        needsSha512 = new Set(manifest.artifacts.filter((artifact) => artifact.verification.method === 'hash-list-entry').map((artifact) => artifact.sha256));
         if (listed.size !== manifest.blobs.length) throw refuse('E_BUNDLE_INVALID', 'manifest field "blobs" lists a blob twice', file);
         decision = await options.onManifest(manifest, manifestSha256);
         if (decision === 'stop') {
@@ -107,8 +110,8 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
         if (size !== expectedSize) throw refuse('E_INTEGRITY', `blob ${sha256} is ${size} bytes, the manifest says ${expectedSize}`, file);
         const { file: temporaryFile, handle } = await options.store.createTemporary(sha256);
         // Registered before writing so a failure below still removes the temp file.
-        received.set(sha256, { temporaryFile, digests: { size: 0, sha256: '', sha512: '' } });
-        const sink = new HashingFileSink(handle, { maxBytes: expectedSize, what: `${file}: blob ${sha256}` });
+        received.set(sha256, { temporaryFile, digests: { size: 0, sha256: '' } });
+        const sink = new HashingFileSink(handle, { maxBytes: expectedSize, what: `${file}: blob ${sha256}`, sha512: needsSha512.has(sha256) });
         try {
           await pipeline(entry as unknown as Readable, sink);
         } finally {

@@ -17,6 +17,8 @@ export interface DownloadRequest {
   /** Used when no size is known. */
   maxBytes?: number;
   label: string;
+  /** Also compute SHA-512 (for a check against a SHA-512 hash list). */
+  sha512?: boolean;
 }
 
 export interface Downloaded extends BlobDigests {
@@ -126,7 +128,7 @@ export class Downloader {
       try {
         for (let attempt = 1; ; attempt += 1) {
           if (resume === undefined) sink?.release();
-          sink = new HashingFileSink(handle, { maxBytes, what: `GET ${request.url}`, resumeFrom: resume });
+          sink = new HashingFileSink(handle, { maxBytes, what: `GET ${request.url}`, sha512: request.sha512, resumeFrom: resume });
           const offset = sink.bytesWritten;
           try {
             const stream = this.#options.client.stream(target, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {} });

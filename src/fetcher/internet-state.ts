@@ -1,5 +1,6 @@
 import type { Low } from 'lowdb';
 import type { Artifact } from '../bundle/manifest.ts';
+import type { RecordedDigests } from '../store/blob-store.ts';
 import { openJsonState } from '../store/json-state.ts';
 
 export interface ReleaseRecord {
@@ -28,7 +29,7 @@ export interface ProductState {
 export interface InternetState {
   products: Record<string, ProductState>;
   /** Digests computed while each blob streamed in (sha512 is needed to check hash lists without re-reading). */
-  digests: Record<string, { size: number; sha512: string }>;
+  digests: Record<string, RecordedDigests>;
   transfer: {
     lastSequence: number;
     lastManifestSha256: string | null;

@@ -5,7 +5,7 @@ import { LgwanMirrorError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Downloader } from '../fetch/download.ts';
 import { adapterFor, type SourceContext } from '../sources/index.ts';
-import type { BlobDigests, BlobStore } from '../store/blob-store.ts';
+import { recordedDigests, type BlobDigests, type BlobStore } from '../store/blob-store.ts';
 import { compareVersions } from '../versions/index.ts';
 import { verifyArtifacts, type BlobAccess } from '../verify/verify-artifacts.ts';
 import type { PinnedKeyring } from '../verify/pinned-keys.ts';
@@ -80,7 +80,7 @@ export async function runFetch(options: FetchOptions): Promise<ProductFetchOutco
         const release = await adapter.fetchRelease(context, version);
         // Second line of defence: the same check the LGWAN importer will run, on this side's own digests.
         await verifyArtifacts(release.artifacts, internetBlobAccess(options.store, options.database, recorded), options.keyring);
-        for (const [sha256, digests] of recorded) options.database.data.digests[sha256] = { size: digests.size, sha512: digests.sha512 };
+        for (const [sha256, digests] of recorded) options.database.data.digests[sha256] = recordedDigests(digests);
         // One release per version, whatever else ran meanwhile: two sets of signature files
         // for one version would make the LGWAN side (rightly) refuse the bundle.
         const duplicate = state.releases.findIndex((release) => release.version === version);

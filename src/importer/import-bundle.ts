@@ -5,7 +5,7 @@ import { publicKeyFromSpki, spkiOf, transferKeyId, type TrustedTransferKey } fro
 import type { Manifest } from '../bundle/manifest.ts';
 import { BundleRefusedError, LgwanMirrorError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { BlobStore } from '../store/blob-store.ts';
+import { recordedDigests, type BlobStore } from '../store/blob-store.ts';
 import { listSpool, type SpooledBundle } from '../transfer/spool-receiver.ts';
 import { assembleParts, type Assembly } from '../transfer/parts-receiver.ts';
 import { verifyArtifacts, type BlobAccess } from '../verify/verify-artifacts.ts';
@@ -210,7 +210,7 @@ function lgwanBlobAccess(options: ImporterOptions, received: Map<string, Receive
 async function adoptAll(options: ImporterOptions, received: Map<string, ReceivedBlob>): Promise<void> {
   for (const [sha256, blob] of received) {
     await options.store.adopt(blob.temporaryFile, blob.digests, { sha256, size: blob.digests.size, what: sha256 });
-    options.database.data.digests[sha256] = { size: blob.digests.size, sha512: blob.digests.sha512 };
+    options.database.data.digests[sha256] = recordedDigests(blob.digests);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Low } from 'lowdb';
 import type { Artifact, ProductSummary } from '../bundle/manifest.ts';
+import type { RecordedDigests } from '../store/blob-store.ts';
 import { openJsonState } from '../store/json-state.ts';
 
 export interface PublishedState {
@@ -39,7 +40,7 @@ export interface LgwanState {
   /** Spool entries already handled (name → size/mtime/outcome), so a poll does not re-read them. */
   processed: Record<string, { size: number; mtimeMs: number; outcome: string }>;
   /** Digests computed while each blob was received. */
-  digests: Record<string, { size: number; sha512: string }>;
+  digests: Record<string, RecordedDigests>;
   /** When each product version first became available here ("since when"). */
   firstPublished: Record<string, Record<string, string>>;
   /** sha256 of each imported apt InRelease → its Valid-Until: apt refuses the suite after it. */

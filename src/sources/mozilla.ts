@@ -127,7 +127,7 @@ export const mozillaAdapter: SourceAdapter = {
       const listed = sums.get(fileName);
       if (!listed) throw new IntegrityError(`${entry.id} ${version}: SHA512SUMS lists no ${fileName} (the build ID of ${platform})`, { productId: entry.id, version, platform });
       const bytes = await context.downloader.fetchBuffer(`${releaseUrl}${fileName}`, 64 * 1024);
-      const blob = await storeBuffer(context, bytes, fileName);
+      const blob = await storeBuffer(context, bytes, fileName, { sha512: true });
       if (blob.sha512 !== listed) throw new IntegrityError(`${releaseUrl}${fileName}: SHA-512 differs from the signed SHA512SUMS`, { productId: entry.id, version });
       const buildId = /^buildID=(\d{14})$/mu.exec(bytes.toString('utf8'))?.[1];
       if (!buildId) throw new IntegrityError(`${releaseUrl}${fileName}: no buildID=<14 digits> line`, { productId: entry.id, version });
@@ -144,10 +144,10 @@ export const mozillaAdapter: SourceAdapter = {
     const downloaded = await Promise.all(
       wanted.map(async (file) => {
         const url = `${releaseUrl}${file.listPath.split('/').map(encodeURIComponent).join('/')}`;
-        const digests = await downloadChecked(context, { url, label: file.fileName }, (got) => {
+        const digests = await downloadChecked(context, { url, label: file.fileName, sha512: true }, (got) => {
           const listed = sums.get(file.listPath);
           if (listed !== got.sha512) {
-            throw new IntegrityError(`${url}: SHA-512 ${got.sha512.slice(0, 16)}… differs from the signed SHA512SUMS (${listed?.slice(0, 16)}…)`, { url, productId: entry.id });
+            throw new IntegrityError(`${url}: SHA-512 ${got.sha512?.slice(0, 16)}… differs from the signed SHA512SUMS (${listed?.slice(0, 16)}…)`, { url, productId: entry.id });
           }
         });
         return { file, digests };

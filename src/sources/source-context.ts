@@ -94,9 +94,9 @@ export async function fetchJson<T>(context: SourceContext, url: string, schema: 
 }
 
 /** Material (hash lists, signatures, indices) is small: fetched to memory and also stored as a blob. */
-export async function storeBuffer(context: SourceContext, data: Buffer, label: string): Promise<BlobDigests> {
+export async function storeBuffer(context: SourceContext, data: Buffer, label: string, options: { sha512?: boolean } = {}): Promise<BlobDigests> {
   const { file, handle } = await context.store.createTemporary(label);
-  const sink = new HashingFileSink(handle, { maxBytes: data.length, what: label });
+  const sink = new HashingFileSink(handle, { maxBytes: data.length, what: label, sha512: options.sha512 });
   try {
     await new Promise<void>((resolve, reject) => sink.end(data, (error?: Error | null) => (error ? reject(error) : resolve())));
   } finally {

@@ -9,7 +9,18 @@ import { InlineDigests, ThreadDigests, threadDigestsFrom, type StreamDigests } f
 export interface BlobDigests {
   size: number;
   sha256: string;
-  sha512: string;
+  /** Only when the writer asked for it (a hash list in SHA-512 will be checked against it). */
+  sha512?: string;
+}
+
+/** What a side's state keeps of a blob's digests (its sha256 is the key). */
+export interface RecordedDigests {
+  size: number;
+  sha512?: string;
+}
+
+export function recordedDigests(digests: BlobDigests): RecordedDigests {
+  return digests.sha512 === undefined ? { size: digests.size } : { size: digests.size, sha512: digests.sha512 };
 }
 
 /**
@@ -30,13 +41,14 @@ export class HashingFileSink extends Writable {
   #batchBytes = 0;
   #inFlight: Promise<void> = Promise.resolve();
 
-  constructor(handle: FileHandle, options: { maxBytes: number; what: string; resumeFrom?: { bytes: number; digester: StreamDigests } }) {
+  constructor(handle: FileHandle, options: { maxBytes: number; what: string; sha512?: boolean; resumeFrom?: { bytes: number; digester: StreamDigests } }) {
     super({ highWaterMark: batchBytes });
     this.#handle = handle;
     this.#maxBytes = options.maxBytes;
     this.#what = options.what;
     this.bytesWritten = options.resumeFrom?.bytes ?? 0;
-    this.#digester = options.resumeFrom?.digester ?? (options.maxBytes >= threadDigestsFrom ? new ThreadDigests() : new InlineDigests());
+    const sha512 = options.sha512 ?? false;
+    this.#digester = options.resumeFrom?.digester ?? (options.maxBytes >= threadDigestsFrom ? new ThreadDigests(sha512) : new InlineDigests(sha512));
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

@@ -1,11 +1,21 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
-/** SHA-256 and SHA-512 of a byte stream, fed in order; digests can be read and feeding go on. */
+/** The digests of a stream: SHA-256 names every blob; SHA-512 only where a hash list needs it. */
+export interface Digests {
+  sha256: string;
+  sha512?: string;
+}
+
+/**
+ * SHA-256 (and, when asked, SHA-512) of a byte stream, fed in order; digests can be read and
+ * feeding go on. SHA-512 is asked for only by checks that use it (Mozilla's SHA512SUMS):
+ * computing it for every download cost a third of a core at line speed for nothing.
+ */
 export interface StreamDigests {
   update(chunks: readonly Buffer[]): void;
-  /** Both digests of everything fed so far (the state is kept: a resumed download continues it). */
-  digests(): Promise<{ sha256: string; sha512: string }>;
+  /** The digests of everything fed so far (the state is kept: a resumed download continues it). */
+  digests(): Promise<Digests>;
   /** Frees the state; no other call afterwards. */
   dispose(): void;
 }
@@ -13,17 +23,22 @@ export interface StreamDigests {
 /** On the calling thread: for small documents, where a message to another thread costs more than the hashing. */
 export class InlineDigests implements StreamDigests {
   readonly #sha256: Hash = createHash('sha256');
-  readonly #sha512: Hash = createHash('sha512');
+  readonly #sha512: Hash | undefined;
+
+  constructor(withSha512: boolean) {
+    this.#sha512 = withSha512 ? createHash('sha512') : undefined;
+  }
 
   update(chunks: readonly Buffer[]): void {
     for (const chunk of chunks) {
       this.#sha256.update(chunk);
-      this.#sha512.update(chunk);
+      this.#sha512?.update(chunk);
     }
   }
 
-  async digests(): Promise<{ sha256: string; sha512: string }> {
-    return { sha256: this.#sha256.copy().digest('hex'), sha512: this.#sha512.copy().digest('hex') };
+  async digests(): Promise<Digests> {
+    const sha256 = this.#sha256.copy().digest('hex');
+    return this.#sha512 ? { sha256, sha512: this.#sha512.copy().digest('hex') } : { sha256 };
   }
 
   dispose(): void {}
@@ -40,15 +55,14 @@ const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const states = new Map();
 parentPort.on('message', (message) => {
-  if (message.op === 'update') {
-    let state = states.get(message.id);
-    if (!state) states.set(message.id, (state = [createHash('sha256'), createHash('sha512')]));
+  if (message.op === 'open') {
+    states.set(message.id, message.sha512 ? [createHash('sha256'), createHash('sha512')] : [createHash('sha256')]);
+  } else if (message.op === 'update') {
     const bytes = new Uint8Array(message.data);
-    state[0].update(bytes);
-    state[1].update(bytes);
+    for (const hash of states.get(message.id)) hash.update(bytes);
   } else if (message.op === 'digest') {
-    const state = states.get(message.id) ?? [createHash('sha256'), createHash('sha512')];
-    parentPort.postMessage({ id: message.id, sha256: state[0].copy().digest('hex'), sha512: state[1].copy().digest('hex') });
+    const [sha256, sha512] = states.get(message.id);
+    parentPort.postMessage({ id: message.id, sha256: sha256.copy().digest('hex'), sha512: sha512 ? sha512.copy().digest('hex') : undefined });
   } else if (message.op === 'dispose') {
     states.delete(message.id);
   }
@@ -56,7 +70,7 @@ parentPort.on('message', (message) => {
 `;
 
 interface Pending {
-  resolve(value: { sha256: string; sha512: string }): void;
+  resolve(value: Digests): void;
   reject(error: Error): void;
 }
 
@@ -74,11 +88,11 @@ function hashingThread(): HashingThread {
   if (shared) return shared;
   const worker = new Worker(workerSource, { eval: true, name: 'lgwan-mirror digests' });
   const thread: HashingThread = { worker, pending: new Map<number, Pending[]>(), streams: 0 };
-  worker.on('message', (message: { id: number; sha256: string; sha512: string }) => {
+  worker.on('message', (message: { id: number; sha256: string; sha512?: string }) => {
     const waiting = thread.pending.get(message.id);
     const first = waiting?.shift();
     if (waiting && waiting.length === 0) thread.pending.delete(message.id);
-    first?.resolve({ sha256: message.sha256, sha512: message.sha512 });
+    first?.resolve(message.sha512 === undefined ? { sha256: message.sha256 } : { sha256: message.sha256, sha512: message.sha512 });
   });
   const failAll = (error: Error) => {
     if (shared === thread) shared = undefined;
@@ -103,9 +117,10 @@ export class ThreadDigests implements StreamDigests {
   readonly #id = nextId++;
   readonly #thread = hashingThread();
 
-  constructor() {
+  constructor(withSha512: boolean) {
     this.#thread.streams += 1;
     this.#thread.worker.ref();
+    this.#thread.worker.postMessage({ op: 'open', id: this.#id, sha512: withSha512 });
   }
 
   update(chunks: readonly Buffer[]): void {
@@ -120,7 +135,7 @@ export class ThreadDigests implements StreamDigests {
     this.#thread.worker.postMessage({ op: 'update', id: this.#id, data: copy.buffer }, [copy.buffer]);
   }
 
-  digests(): Promise<{ sha256: string; sha512: string }> {
+  digests(): Promise<Digests> {
     // A stream whose thread died has lost its state: its digests cannot be trusted, only refused.
     if (this.#thread.failure) return Promise.reject(this.#thread.failure);
     return new Promise((resolve, reject) => {

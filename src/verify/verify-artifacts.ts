@@ -119,6 +119,8 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
             throw new IntegrityError(`${artifact.path}: hash list entry "${verification.entry}" names another file`, { path: artifact.path });
           }
           if (listed === undefined) throw new IntegrityError(`${artifact.path}: "${verification.entry}" is not in the signed hash list`, { path: artifact.path });
+          // A blob written without SHA-512 cannot be checked against a SHA-512 list: refused, never skipped.
+          if (digests.sha512 === undefined) throw new IntegrityError(`${artifact.path}: no SHA-512 was computed for it, so it cannot be checked against the signed hash list`, { path: artifact.path });
           if (listed !== digests.sha512) {
             throw new IntegrityError(`${artifact.path}: SHA-512 ${digests.sha512.slice(0, 16)}… differs from the signed hash list's ${listed.slice(0, 16)}…`, { path: artifact.path });
           }

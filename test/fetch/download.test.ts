@@ -66,7 +66,8 @@ test('a connection cut half-way is resumed with Range and the hashes cover every
   const server = await origin(body, { cutFirst: true });
   t.teardown(() => void server.server.close());
   const { downloader } = await downloaderIn(t);
-  const result = await downloader.download({ url: server.url, label: 'file.bin', expectedSize: body.length });
+  // SHA-512 asked for (as for a file in Mozilla's SHA512SUMS): the resumed request continues its state too.
+  const result = await downloader.download({ url: server.url, label: 'file.bin', expectedSize: body.length, sha512: true });
   t.is(result.size, body.length);
   t.is(result.sha256, expected.sha256);
   t.is(result.sha512, expected.sha512);
@@ -81,8 +82,9 @@ test('an origin that ignores Range on resume is read again from the start, not a
   const server = await origin(body, { cutFirst: true, ignoreRange: true });
   t.teardown(() => void server.server.close());
   const { downloader } = await downloaderIn(t);
-  const result = await downloader.download({ url: server.url, label: 'file.bin', expectedSize: body.length });
+  const result = await downloader.download({ url: server.url, label: 'file.bin', expectedSize: body.length, sha512: true });
   t.is(result.sha256, expected.sha256);
+  t.is(result.sha512, expected.sha512, 'the SHA-512 state restarted with the file');
   t.is((await readFile(result.temporaryFile)).length, body.length);
 });
 
@@ -92,6 +94,7 @@ test('temporary server errors are retried with backoff', async (t) => {
   const { downloader } = await downloaderIn(t);
   const result = await downloader.download({ url: server.url, label: 'file.bin' });
   t.is(result.sha256, expected.sha256);
+  t.is(result.sha512, undefined, 'SHA-512 is computed only when asked for');
   t.is(server.requests.length, 3);
 });
 
