@@ -42,6 +42,11 @@ export const verificationSchema = z.discriminatedUnion('method', [
   /** A ClamAV CVD: header signature by ClamAV's built-in key over the body MD5. */
   z.strictObject({ method: z.literal('clamav-cvd') }),
   /**
+   * ClamAV 1.5's detached `<db>-<version>.cvd.sign` of the CVD blob `subject`: PKCS#7 chaining
+   * to the roots and signer names pinned under clamavSign in this side's keys/pins.yaml.
+   */
+  z.strictObject({ method: z.literal('clamav-sign'), subject: sha256Hex }),
+  /**
    * A Windows file with an Authenticode signature by a pinned signer (keys/pins.yaml); for an
    * MSI behind a rolling URL, also the version read out of the MSI itself.
    */

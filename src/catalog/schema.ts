@@ -52,6 +52,10 @@ const clamavSource = z.strictObject({
     .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/u, 'a DNS name such as current.cvd.clamav.net')
     .optional()
     .describe("DNS TXT record announcing the databases' versions (freshclam's DNSDatabaseInfo); asked first, the CVD header probe is the fallback"),
+  signFiles: z
+    .boolean()
+    .default(false)
+    .describe("also mirror ClamAV 1.5's detached <db>-<version>.cvd.sign, verified on both sides against clamavSign in keys/pins.yaml"),
 });
 
 /**
@@ -253,6 +257,12 @@ export type GithubReleaseSource = z.infer<typeof githubReleaseSource>;
 export type LibreofficeSource = z.infer<typeof libreofficeSource>;
 export type EdgeSource = z.infer<typeof edgeSource>;
 
+/** A PEM file in the keys folder whose every certificate is pinned by SHA-256. */
+const pinnedRootsFile = z.strictObject({
+  file: z.string().regex(/^[A-Za-z0-9._-]+$/u, 'a file name inside the keys folder'),
+  sha256: z.array(z.string().regex(/^[0-9A-F]{64}$/u, '64 upper-case hex digits: openssl x509 -noout -fingerprint -sha256, colons removed')).min(1),
+});
+
 /** keys/pins.yaml: each vendor key named once, its file and the primary-key fingerprints accepted. */
 export const keyPinsSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -273,10 +283,7 @@ export const keyPinsSchema = z.strictObject({
       roots: z
         .union([
           z.literal('system').describe("Debian's ca-certificates bundle (osslsigncode's default)"),
-          z.strictObject({
-            file: z.string().regex(/^[A-Za-z0-9._-]+$/u, 'a file name inside the keys folder'),
-            sha256: z.array(z.string().regex(/^[0-9A-F]{64}$/u, '64 upper-case hex digits: openssl x509 -noout -fingerprint -sha256, colons removed')).min(1),
-          }),
+          pinnedRootsFile,
         ])
         .describe('where Authenticode chains must end: a PEM file whose every certificate is pinned here by SHA-256, or the system bundle'),
       signers: z
@@ -292,6 +299,14 @@ export const keyPinsSchema = z.strictObject({
     })
     .optional()
     .describe('Authenticode (Windows MSI/EXE/MSP signatures): trusted roots and signer aliases'),
+  clamavSign: z
+    .strictObject({
+      roots: pinnedRootsFile.describe('the root(s) ClamAV 1.5 ships to check .sign files (its certs folder), every certificate pinned by SHA-256'),
+      signers: z.array(z.string().min(1)).min(1).describe('common names (CN) of the signing certificates accepted, e.g. ClamAV_datafiles_release'),
+      reviewed: z.string().min(10).describe('who checked the roots and names, when, and against what'),
+    })
+    .optional()
+    .describe("ClamAV 1.5's detached .sign files (PKCS#7): needed by catalogs with source.signFiles"),
 });
 export type KeyPins = z.infer<typeof keyPinsSchema>;
 

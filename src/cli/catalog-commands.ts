@@ -28,6 +28,9 @@ export async function validateCatalogs(directories: string[], keyDirectories: st
       if (signer !== undefined && !keyring.hasAuthenticodeSigner(signer)) {
         all.push({ file: entry.file, field: 'source.signer', message: `no pinned Authenticode signer named "${signer}" under authenticode.signers in ${keyDirectories.join(', ')}/pins.yaml` });
       }
+      if (entry.source.type === 'clamav' && entry.source.signFiles && !keyring.hasClamavSign()) {
+        all.push({ file: entry.file, field: 'source.signFiles', message: `.sign files need roots and signers under clamavSign in ${keyDirectories.join(', ')}/pins.yaml (docs/catalog.md)` });
+      }
       if (!all.some((problem) => problem.file === entry.file)) lines.push(`ok  ${path.relative(process.cwd(), entry.file)} (${entry.id}, ${entry.source.type}, trust ${entry.trust})`);
     }
     for (const problem of all) lines.push(`ERR ${formatProblem({ ...problem, file: path.relative(process.cwd(), problem.file) })}`);

@@ -1,7 +1,9 @@
 import { IntegrityError, UpstreamError, errorMessage } from '../core/errors.ts';
+import type { Artifact } from '../bundle/manifest.ts';
 import type { ClamavSource } from '../catalog/schema.ts';
 import { cvdHeaderLength, parseCvdHeader, verifyCvdFile, verifyCvdHeaderSignature } from '../verify/clamav-cvd.ts';
-import { downloadChecked, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { verifyClamavSign } from '../verify/clamav-sign.ts';
+import { downloadChecked, storeBuffer, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): ClamavSource {
   if (context.entry.source.type !== 'clamav') throw new Error('clamav adapter given another source type');
@@ -55,7 +57,8 @@ export const clamavAdapter: SourceAdapter = {
     const header = parseCvdHeader(head.subarray(0, cvdHeaderLength), url);
     verifyCvdHeaderSignature(header, url);
     if (String(header.version) !== version) throw new IntegrityError(`${url}: version changed from ${version} to ${header.version} during the check`, { url });
-    return { artifactUrl: url, verification: `CVD header signed by ClamAV's built-in key (built ${header.buildTime}, ${header.signatures} signatures); the body is checked on download` };
+    const sign = source.signFiles ? `; ${source.database}-${version}.cvd.sign is checked against clamavSign on download` : '';
+    return { artifactUrl: url, verification: `CVD header signed by ClamAV's built-in key (built ${header.buildTime}, ${header.signatures} signatures); the body is checked on download${sign}` };
   },
 
   async fetchRelease(context, version) {
@@ -68,14 +71,24 @@ export const clamavAdapter: SourceAdapter = {
         throw new IntegrityError(`${url}: announced version ${version} but the file is version ${header.version}`, { url, productId: context.entry.id });
       }
     });
-    return {
-      version,
-      artifacts: [
-        {
-          productId: context.entry.id, version, platform: source.database, locale: 'any', fileName, path: `clamav/${fileName}`,
-          size: digests.size, sha256: digests.sha256, role: 'payload', verification: { method: 'clamav-cvd' },
-        },
-      ],
-    };
+    const artifacts: Artifact[] = [
+      {
+        productId: context.entry.id, version, platform: source.database, locale: 'any', fileName, path: `clamav/${fileName}`,
+        size: digests.size, sha256: digests.sha256, role: 'payload', verification: { method: 'clamav-cvd' },
+      },
+    ];
+    if (source.signFiles) {
+      // ClamAV 1.5 names the detached signature after the version it signs; a bad one refuses the release.
+      const signName = `${source.database}-${version}.cvd.sign`;
+      const signUrl = `${source.baseUrl}${signName}`;
+      const bytes = await context.downloader.fetchBuffer(signUrl, 64 * 1024);
+      await verifyClamavSign(context.store.pathOf(digests.sha256), bytes, signUrl, context.keyring.clamavSign());
+      const signBlob = await storeBuffer(context, bytes, signName);
+      artifacts.push({
+        productId: context.entry.id, version, platform: source.database, locale: 'any', fileName: signName, path: `clamav/${signName}`,
+        size: signBlob.size, sha256: signBlob.sha256, role: 'material', verification: { method: 'clamav-sign', subject: digests.sha256 },
+      });
+    }
+    return { version, artifacts };
   },
 };

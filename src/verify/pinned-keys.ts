@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as openpgp from 'openpgp';
 import { keyPinsSchema, manualConfirmationsSchema, type KeyPins, type ManualConfirmations } from '../catalog/schema.ts';
 import type { AuthenticodeTrust } from './authenticode.ts';
+import type { ClamavSignTrust } from './clamav-sign.ts';
 import { UserFacingError } from '../core/errors.ts';
 import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
 
@@ -26,6 +27,7 @@ export class PinnedKeyring {
   #authenticodeRoots: { caFile: string | undefined } | undefined;
   readonly #authenticodeSigners = new Map<string, string[]>();
   readonly #unsignedProducts = new Set<string>();
+  #clamavSign: ClamavSignTrust | undefined;
 
   static async load(directories: readonly string[]): Promise<PinnedKeyring> {
     const keyring = new PinnedKeyring();
@@ -67,6 +69,10 @@ export class PinnedKeyring {
     if (parsed === undefined) return;
     if (!parsed.ok) throw new UserFacingError('E_KEY', parsed.problems.map(formatProblem).join('\n'), { details: { file: pinsFile } });
     if (parsed.value.authenticode) await this.#loadAuthenticode(directory, pinsFile, parsed.value.authenticode);
+    if (parsed.value.clamavSign) {
+      const { roots, signers } = parsed.value.clamavSign;
+      this.#clamavSign = { caFile: await loadPinnedRoots(directory, pinsFile, roots, 'clamavSign'), signers };
+    }
     for (const product of Object.keys(parsed.value.unsignedProducts)) this.#unsignedProducts.add(product);
     for (const [name, pin] of Object.entries(parsed.value.keys)) {
       const file = path.join(directory, pin.file);
@@ -101,6 +107,18 @@ export class PinnedKeyring {
     return this.#unsignedProducts.has(productId);
   }
 
+  /** The roots and signer names ClamAV 1.5 .sign files are checked against (clamavSign in keys/pins.yaml). */
+  clamavSign(): ClamavSignTrust {
+    if (!this.#clamavSign) {
+      throw new UserFacingError('E_KEY', 'no ClamAV .sign roots pinned: add "clamavSign: { roots: …, signers: […] }" to keys/pins.yaml, or set source.signFiles: false (docs/catalog.md)', { details: {} });
+    }
+    return this.#clamavSign;
+  }
+
+  hasClamavSign(): boolean {
+    return this.#clamavSign !== undefined;
+  }
+
   hasAuthenticodeSigner(signer: string): boolean {
     return this.#authenticodeSigners.has(signer);
   }
@@ -111,31 +129,7 @@ export class PinnedKeyring {
       this.#authenticodeRoots = { caFile: undefined };
       return;
     }
-    const file = path.join(directory, pins.roots.file);
-    const text = await readFile(file, 'utf8').catch((cause: unknown) => {
-      throw new UserFacingError('E_KEY', `${pinsFile}: authenticode roots: cannot read ${file}`, { cause, details: { file } });
-    });
-    const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/gu) ?? [];
-    if (pems.length === 0) throw new UserFacingError('E_KEY', `${file}: no PEM certificate in it`, { details: { file } });
-    const found = new Set<string>();
-    for (const pem of pems) {
-      let certificate: X509Certificate;
-      try {
-        certificate = new X509Certificate(pem);
-      } catch (cause) {
-        throw new UserFacingError('E_KEY', `${file}: a certificate does not parse (${String(cause)})`, { cause, details: { file } });
-      }
-      const fingerprint = certificate.fingerprint256.replaceAll(':', '');
-      // Every root in the file must be pinned: an unpinned certificate slipped into the file would be trusted too.
-      if (!pins.roots.sha256.includes(fingerprint)) {
-        throw new UserFacingError('E_KEY', `${file}: certificate "${certificate.subject.replaceAll('\n', ', ')}" (SHA-256 ${fingerprint}) is not pinned in ${pinsFile}`, { details: { file, fingerprint } });
-      }
-      found.add(fingerprint);
-    }
-    for (const fingerprint of pins.roots.sha256) {
-      if (!found.has(fingerprint)) throw new UserFacingError('E_KEY', `${pinsFile}: authenticode root ${fingerprint} is not in ${pins.roots.file}`, { details: { file, fingerprint } });
-    }
-    this.#authenticodeRoots = { caFile: file };
+    this.#authenticodeRoots = { caFile: await loadPinnedRoots(directory, pinsFile, pins.roots, 'authenticode') };
   }
 
   get(name: string): PinnedKey {
@@ -151,6 +145,37 @@ export class PinnedKeyring {
   names(): string[] {
     return [...this.#keys.keys()];
   }
+}
+
+/**
+ * A PEM file of roots whose every certificate is pinned by SHA-256, and every pin found in
+ * it; returns its path. An unpinned certificate slipped into the file would be trusted too.
+ */
+async function loadPinnedRoots(directory: string, pinsFile: string, roots: { file: string; sha256: readonly string[] }, what: string): Promise<string> {
+  const file = path.join(directory, roots.file);
+  const text = await readFile(file, 'utf8').catch((cause: unknown) => {
+    throw new UserFacingError('E_KEY', `${pinsFile}: ${what} roots: cannot read ${file}`, { cause, details: { file } });
+  });
+  const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/gu) ?? [];
+  if (pems.length === 0) throw new UserFacingError('E_KEY', `${file}: no PEM certificate in it`, { details: { file } });
+  const found = new Set<string>();
+  for (const pem of pems) {
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(pem);
+    } catch (cause) {
+      throw new UserFacingError('E_KEY', `${file}: a certificate does not parse (${String(cause)})`, { cause, details: { file } });
+    }
+    const fingerprint = certificate.fingerprint256.replaceAll(':', '');
+    if (!roots.sha256.includes(fingerprint)) {
+      throw new UserFacingError('E_KEY', `${file}: certificate "${certificate.subject.replaceAll('\n', ', ')}" (SHA-256 ${fingerprint}) is not pinned in ${pinsFile}`, { details: { file, fingerprint } });
+    }
+    found.add(fingerprint);
+  }
+  for (const fingerprint of roots.sha256) {
+    if (!found.has(fingerprint)) throw new UserFacingError('E_KEY', `${pinsFile}: ${what} root ${fingerprint} is not in ${roots.file}`, { details: { file, fingerprint } });
+  }
+  return file;
 }
 
 async function readKeys(bytes: Buffer): Promise<openpgp.Key[]> {

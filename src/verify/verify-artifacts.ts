@@ -3,6 +3,7 @@ import { IntegrityError, SignatureError } from '../core/errors.ts';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { BlobDigests } from '../store/blob-store.ts';
 import { packagesIndexText, parsePackages, parseRelease, type PackageEntry, type ReleaseFile } from './apt-index.ts';
+import { verifyClamavSign } from './clamav-sign.ts';
 import { verifyAuthenticode } from './authenticode.ts';
 import { verifyCvdFile } from './clamav-cvd.ts';
 import { parseHashList } from './hash-list.ts';
@@ -159,6 +160,16 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
           if (String(header.version) !== artifact.version) {
             throw new IntegrityError(`${artifact.path}: the CVD header says version ${header.version}, the record says ${artifact.version}`, { path: artifact.path });
           }
+          return;
+        }
+        case 'clamav-sign': {
+          const subject = requireArtifact(verification.subject, 'clamav-cvd', artifact);
+          const expectedName = `${subject.fileName.replace(/\.cvd$/u, '')}-${subject.version}.cvd.sign`;
+          if (subject.productId !== artifact.productId || subject.version !== artifact.version || artifact.fileName !== expectedName) {
+            throw new IntegrityError(`${artifact.path}: is not the .sign file of ${subject.path} ${subject.version} (expected ${expectedName})`, { path: artifact.path });
+          }
+          await verifyOne(subject);
+          await verifyClamavSign(await access.file(subject.sha256), await access.read(artifact.sha256), artifact.path, keyring.clamavSign());
           return;
         }
         case 'authenticode': {

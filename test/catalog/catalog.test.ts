@@ -72,6 +72,10 @@ test('"lgwan-mirror catalog validate" passes on the shipped catalogs and fails, 
   t.regex(out, /ERR .*bad\.yaml:5: field "trust": Invalid option/u);
   t.regex(stderr, /^lgwan-mirror: 1 catalog problem\(s\) found$/mu);
   t.notRegex(stderr, /at .*\.ts:\d+/u, 'no stack trace for an admin mistake');
+  // The shipped pins have no clamavSign: a catalog asking for ClamAV 1.5 .sign files is named, not left to fail at fetch time.
+  const signing = await catalogWith({ 'sign.yaml': valid.replace('  database: daily', '  database: daily\n  signFiles: true') });
+  const refused = (await t.throwsAsync(run(process.execPath, [cli, 'catalog', 'validate', '--catalogs', signing]))) as unknown as { stdout: string };
+  t.regex(refused.stdout, /ERR .*sign\.yaml: field "source\.signFiles": \.sign files need roots and signers under clamavSign/u);
 });
 
 test('the published JSON Schemas match the schemas the code validates with', async (t) => {

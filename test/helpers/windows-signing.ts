@@ -17,16 +17,18 @@ export interface CodeSigningPki {
 
 /**
  * A throwaway code-signing PKI made with openssl for one test run: a root CA and a signer
- * certificate (extendedKeyUsage codeSigning) with the given organisation (O=).
+ * certificate (extendedKeyUsage codeSigning unless told otherwise) with the given
+ * organisation (O=), and CN the same unless told otherwise.
  */
-export async function codeSigningPki(root: string, organisation: string, name = 'pki'): Promise<CodeSigningPki> {
+export async function codeSigningPki(root: string, organisation: string, name = 'pki', options: { commonName?: string; extendedKeyUsage?: string | false } = {}): Promise<CodeSigningPki> {
   const folder = path.join(root, name);
   await mkdir(folder, { recursive: true });
   const file = (leaf: string) => path.join(folder, leaf);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   await run('openssl', ['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '30', '-subj', `/C=JP/O=${name} Test Root/CN=${name} Test Root`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  await run('openssl', ['req', ...ec, '-keyout', file('signer.key'), '-out', file('signer.csr'), '-subj', `/C=US/O=${organisation}/CN=${organisation}`]);
-  await writeFile(file('signer.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n');
+  await run('openssl', ['req', ...ec, '-keyout', file('signer.key'), '-out', file('signer.csr'), '-subj', `/C=US/O=${organisation}/CN=${options.commonName ?? organisation}`]);
+  const usage = options.extendedKeyUsage === false ? '' : `extendedKeyUsage=${options.extendedKeyUsage ?? 'codeSigning'}\n`;
+  await writeFile(file('signer.ext'), `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n${usage}`);
   await run('openssl', ['x509', '-req', '-in', file('signer.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('signer.pem'), '-days', '30', '-extfile', file('signer.ext')]);
   const caFingerprint = new X509Certificate(await readFile(file('ca.pem'))).fingerprint256.replaceAll(':', '');
   return { caCertificate: file('ca.pem'), caFingerprint, signerCertificate: file('signer.pem'), signerKey: file('signer.key') };
