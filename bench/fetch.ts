@@ -63,7 +63,7 @@ export async function benchFetch(options: { fileMiB: number; runs?: number }): P
     for (let run = 0; run < runs; run += 1) {
       // curl writing the file to the same disk: the reference the issue names.
       samples.curl.push(timedShell('curl -s -o "$1" "$2"'));
-      // Ours: got stream → blob store temporary file, SHA-256 on the hashing thread, fsync.
+      // Ours: undici body → blob store temporary file, SHA-256 on the hashing thread, fsync.
       samples.ours.push(await timedDownload(false));
       // Our store fsyncs every blob before it counts: curl followed by an fsync of its file is the like-for-like reference.
       samples.curlSynced.push(timedShell('curl -s -o "$1" "$2" && sync "$1"'));

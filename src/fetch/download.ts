@@ -3,11 +3,12 @@ import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Got } from 'got';
+import { request as httpRequest, type Dispatcher } from 'undici';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { LgwanMirrorError, UpstreamError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { HashingFileSink, type BlobDigests, type BlobStore } from '../store/blob-store.ts';
-import { rewriteOrigin, type HttpPolicy } from './http-client.ts';
+import { createBodyDispatcher, rewriteOrigin, type HttpPolicy } from './http-client.ts';
 import type { DownloadProgress } from './progress.ts';
 
 export interface DownloadRequest {
@@ -28,7 +29,10 @@ export interface Downloaded extends BlobDigests {
 }
 
 export interface DownloaderOptions {
+  /** Small documents (feeds, hash lists, signatures). */
   client: Got;
+  /** Artifact bodies; made from `policy` when not given. */
+  bodies?: Dispatcher;
   policy: HttpPolicy;
   store: BlobStore;
   logger: Logger;
@@ -50,11 +54,13 @@ const retriableStatuses = new Set([408, 425, 429, 500, 502, 503, 504]);
  * already on disk, continuing the same hash state.
  */
 export class Downloader {
-  readonly #options: Required<Omit<DownloaderOptions, 'progress'>> & { progress?: DownloadProgress };
+  readonly #options: Required<Omit<DownloaderOptions, 'progress' | 'bodies'>> & { progress?: DownloadProgress };
+  readonly #bodies: Dispatcher;
   readonly #limits = new Map<string, LimitFunction>();
 
   constructor(options: DownloaderOptions) {
     this.#options = { concurrencyPerHost: 4, attempts: 4, backoffMs: 1000, ...options };
+    this.#bodies = options.bodies ?? createBodyDispatcher(options.policy);
   }
 
   #limitFor(url: string): LimitFunction {
@@ -128,28 +134,23 @@ export class Downloader {
       try {
         for (let attempt = 1; ; attempt += 1) {
           if (resume === undefined) sink?.release();
-          sink = new HashingFileSink(handle, { maxBytes, what: `GET ${request.url}`, sha512: request.sha512, resumeFrom: resume });
+          sink = new HashingFileSink(handle, { maxBytes, what: `GET ${request.url}`, sha512: request.sha512, resumeFrom: resume, onWritten: (bytes) => bar?.update(bytes) });
           const offset = sink.bytesWritten;
           try {
-            const stream = this.#options.client.stream(target, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {} });
-            await new Promise<void>((resolve, reject) => {
-              const fail = (error: Error): void => {
-                stream.destroy();
-                reject(error);
-              };
-              stream.once('response', (response: { statusCode: number; headers: Record<string, string | undefined> }) => {
-                const resumed = offset > 0 && response.statusCode === 206 && (response.headers['content-range'] ?? '').startsWith(`bytes ${offset}-`);
-                if (response.statusCode === 200 && offset > 0) {
-                  // The server ignored Range: start over rather than append a second copy.
-                  fail(new RestartFromZero());
-                } else if (response.statusCode !== 200 && !resumed) {
-                  fail(new UpstreamError(`GET ${request.url}: HTTP ${response.statusCode}`, { url: request.url, status: response.statusCode }));
-                } else resolve();
-              });
-              stream.once('error', reject);
-            });
-            stream.on('downloadProgress', (progress: { transferred: number }) => bar?.update(offset + progress.transferred));
-            await pipeline(stream, sink);
+            const headers: Record<string, string> = { 'user-agent': this.#options.policy.userAgent, ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) };
+            const response = await httpRequest(target, { dispatcher: this.#bodies, method: 'GET', headers });
+            const contentRange = String(response.headers['content-range'] ?? '');
+            const resumed = offset > 0 && response.statusCode === 206 && contentRange.startsWith(`bytes ${offset}-`);
+            if (response.statusCode === 200 && offset > 0) {
+              // The server ignored Range: start over rather than append a second copy.
+              discard(response.body);
+              throw new RestartFromZero();
+            }
+            if (response.statusCode !== 200 && !resumed) {
+              discard(response.body);
+              throw new UpstreamError(`GET ${request.url}: HTTP ${response.statusCode}`, { url: request.url, status: response.statusCode });
+            }
+            await pipeline(response.body, sink);
             const digests = await sink.digests();
             if (request.expectedSize !== undefined && digests.size !== request.expectedSize) {
               throw new UpstreamError(`GET ${request.url}: connection ended after ${digests.size} of ${request.expectedSize} bytes`, { url: request.url });
@@ -184,7 +185,7 @@ export class Downloader {
     // Size limits and local I/O errors do not get better by asking again.
     if (error instanceof LgwanMirrorError) return false;
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    return code.startsWith('E') && code !== 'ENOSPC' && code !== 'EACCES';
+    return (code.startsWith('E') && code !== 'ENOSPC' && code !== 'EACCES') || retriableUndiciCodes.has(code);
   }
 
   async #backoff(url: string, attempt: number, error: unknown): Promise<void> {
@@ -195,6 +196,15 @@ export class Downloader {
 }
 
 class RestartFromZero extends Error {}
+
+/** Closes a body that will not be read; undici reports that as an abort, which is expected here. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+/** undici's names for a connection that failed, stalled or ended early: another attempt can succeed. */
+const retriableUndiciCodes = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
 
 function wrapUpstream(error: unknown, url: string): Error {
   if (error instanceof LgwanMirrorError) return error;

@@ -40,12 +40,14 @@ export class HashingFileSink extends Writable {
   #batch: Buffer[] = [];
   #batchBytes = 0;
   #inFlight: Promise<void> = Promise.resolve();
+  readonly #onWritten: ((bytesWritten: number) => void) | undefined;
 
-  constructor(handle: FileHandle, options: { maxBytes: number; what: string; sha512?: boolean; resumeFrom?: { bytes: number; digester: StreamDigests } }) {
+  constructor(handle: FileHandle, options: { maxBytes: number; what: string; sha512?: boolean; resumeFrom?: { bytes: number; digester: StreamDigests }; onWritten?: (bytesWritten: number) => void }) {
     super({ highWaterMark: batchBytes });
     this.#handle = handle;
     this.#maxBytes = options.maxBytes;
     this.#what = options.what;
+    this.#onWritten = options.onWritten;
     this.bytesWritten = options.resumeFrom?.bytes ?? 0;
     const sha512 = options.sha512 ?? false;
     this.#digester = options.resumeFrom?.digester ?? (options.maxBytes >= threadDigestsFrom ? new ThreadDigests(sha512) : new InlineDigests(sha512));
@@ -82,6 +84,7 @@ export class HashingFileSink extends Writable {
       await writeFully(this.#handle, buffers, this.bytesWritten);
       this.bytesWritten += total;
       this.#digester.update(buffers);
+      this.#onWritten?.(this.bytesWritten);
     });
     return this.#inFlight;
   }

@@ -13,16 +13,20 @@ import { deterministicBytes } from '../../src/simulator/deterministic-bytes.ts';
 
 interface Origin {
   url: string;
-  requests: { range?: string }[];
+  requests: { range?: string; userAgent?: string; path?: string }[];
   server: Server;
 }
 
 /** An origin that cuts the first response half-way and, optionally, ignores Range. */
-async function origin(body: Buffer, behaviour: { cutFirst?: boolean; ignoreRange?: boolean; failFirst?: number; gzip?: boolean }): Promise<Origin> {
+async function origin(body: Buffer, behaviour: { cutFirst?: boolean; stallFirst?: boolean; ignoreRange?: boolean; failFirst?: number; gzip?: boolean }): Promise<Origin> {
   const requests: Origin['requests'] = [];
   let failures = behaviour.failFirst ?? 0;
   const server = createServer((request, response) => {
-    requests.push({ range: request.headers.range });
+    requests.push({ range: request.headers.range, userAgent: request.headers['user-agent'], path: request.url });
+    if (request.url === '/moved.bin') {
+      response.writeHead(302, { location: '/file.bin' }).end();
+      return;
+    }
     if (request.url !== '/file.bin') {
       response.writeHead(404).end();
       return;
@@ -44,17 +48,22 @@ async function origin(body: Buffer, behaviour: { cutFirst?: boolean; ignoreRange
       response.write(body.subarray(0, body.length / 2), () => response.destroy());
       return;
     }
+    if (behaviour.stallFirst && requests.length === 1) {
+      // Half the body, then silence with the connection left open: only an idle timeout ends it.
+      response.write(body.subarray(0, body.length / 2));
+      return;
+    }
     response.end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/file.bin`, requests, server };
 }
 
-async function downloaderIn(t: { teardown(fn: () => Promise<void>): void }) {
+async function downloaderIn(t: { teardown(fn: () => Promise<void>): void }, policy = defaultHttpPolicy) {
   const root = await mkdtemp(path.join(tmpdir(), 'lgwan-download-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
   const store = new BlobStore(root);
-  const downloader = new Downloader({ client: createHttpClient(defaultHttpPolicy), policy: defaultHttpPolicy, store, logger: silentLogger, backoffMs: 5 });
+  const downloader = new Downloader({ client: createHttpClient(policy), policy, store, logger: silentLogger, backoffMs: 5 });
   return { store, downloader };
 }
 
@@ -86,6 +95,29 @@ test('an origin that ignores Range on resume is read again from the start, not a
   t.is(result.sha256, expected.sha256);
   t.is(result.sha512, expected.sha512, 'the SHA-512 state restarted with the file');
   t.is((await readFile(result.temporaryFile)).length, body.length);
+});
+
+test('a redirect is followed, and every request carries the policy\'s User-Agent', async (t) => {
+  const server = await origin(body, {});
+  t.teardown(() => void server.server.close());
+  const { downloader } = await downloaderIn(t);
+  const result = await downloader.download({ url: server.url.replace('file.bin', 'moved.bin'), label: 'file.bin', expectedSize: body.length });
+  t.is(result.sha256, expected.sha256);
+  t.deepEqual(server.requests.map((request) => request.path), ['/moved.bin', '/file.bin']);
+  t.true(server.requests.every((request) => request.userAgent === defaultHttpPolicy.userAgent));
+});
+
+test('a body that goes silent past the idle timeout is given up and resumed with Range, not waited for forever', async (t) => {
+  const server = await origin(body, { stallFirst: true });
+  t.teardown(() => {
+    server.server.closeAllConnections();
+    server.server.close();
+  });
+  const { downloader } = await downloaderIn(t, { ...defaultHttpPolicy, timeouts: { ...defaultHttpPolicy.timeouts, socket: 300 } });
+  const result = await downloader.download({ url: server.url, label: 'file.bin', expectedSize: body.length });
+  t.is(result.sha256, expected.sha256);
+  t.is(server.requests.length, 2);
+  t.regex(server.requests[1]!.range ?? '', /^bytes=\d+-$/u);
 });
 
 test('temporary server errors are retried with backoff', async (t) => {
