@@ -206,7 +206,16 @@ function discard(body: Dispatcher.ResponseData['body']): void {
 /** undici's names for a connection that failed, stalled or ended early: another attempt can succeed. */
 const retriableUndiciCodes = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
 
+/** What undici's failures mean, in the words of the timeouts an admin can set. */
+const undiciMeanings: Record<string, string> = {
+  UND_ERR_BODY_TIMEOUT: 'the server stopped sending mid-file (socket timeout)',
+  UND_ERR_HEADERS_TIMEOUT: 'the server did not answer in time (response timeout)',
+  UND_ERR_CONNECT_TIMEOUT: 'could not connect in time (lookup + connect + TLS timeouts)',
+  UND_ERR_SOCKET: 'the connection closed mid-transfer',
+};
+
 function wrapUpstream(error: unknown, url: string): Error {
   if (error instanceof LgwanMirrorError) return error;
-  return new UpstreamError(`GET ${url}: ${errorMessage(error)}`, { url }, error);
+  const meaning = undiciMeanings[(error as NodeJS.ErrnoException).code ?? ''];
+  return new UpstreamError(`GET ${url}: ${meaning ? `${meaning}: ` : ''}${errorMessage(error)}`, { url }, error);
 }

@@ -120,6 +120,21 @@ test('a body that goes silent past the idle timeout is given up and resumed with
   t.regex(server.requests[1]!.range ?? '', /^bytes=\d+-$/u);
 });
 
+test('a body that stays silent on every attempt fails with what happened, in the words of the timeout to raise', async (t) => {
+  const server = await origin(body, { stallFirst: true });
+  t.teardown(() => {
+    server.server.closeAllConnections();
+    server.server.close();
+  });
+  const root = await mkdtemp(path.join(tmpdir(), 'lgwan-download-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const policy = { ...defaultHttpPolicy, timeouts: { ...defaultHttpPolicy.timeouts, socket: 200 } };
+  const downloader = new Downloader({ client: createHttpClient(policy), policy, store: new BlobStore(root), logger: silentLogger, attempts: 1 });
+  const error = await t.throwsAsync(downloader.download({ url: server.url, label: 'file.bin', expectedSize: body.length }));
+  t.regex(error!.message, /^GET http:\/\/127\.0\.0\.1:\d+\/file\.bin: the server stopped sending mid-file \(socket timeout\)/u);
+  t.deepEqual(await readdir(path.join(root, 'tmp')), [], 'the partial file is removed');
+});
+
 test('temporary server errors are retried with backoff', async (t) => {
   const server = await origin(body, { failFirst: 2 });
   t.teardown(() => void server.server.close());
