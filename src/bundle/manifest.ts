@@ -46,6 +46,8 @@ export const verificationSchema = z.discriminatedUnion('method', [
    * to the roots and signer names pinned under clamavSign in this side's keys/pins.yaml.
    */
   z.strictObject({ method: z.literal('clamav-sign'), subject: sha256Hex }),
+  /** A ClamAV patch (`daily-27501.cdiff`), checked by its ClamAV 1.5 `.cdiff.sign` (the blob `sign`). */
+  z.strictObject({ method: z.literal('clamav-cdiff'), sign: sha256Hex }),
   /**
    * A Windows file with an Authenticode signature by a pinned signer (keys/pins.yaml); for an
    * MSI behind a rolling URL, also the version read out of the MSI itself.

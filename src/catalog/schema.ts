@@ -56,7 +56,13 @@ const clamavSource = z.strictObject({
     .boolean()
     .default(false)
     .describe("also mirror ClamAV 1.5's detached <db>-<version>.cvd.sign, verified on both sides against clamavSign in keys/pins.yaml"),
-});
+  cdiffs: z
+    .int()
+    .min(0)
+    .max(100)
+    .default(0)
+    .describe('also mirror the newest N <db>-<n>.cdiff patches with their .cdiff.sign (needs signFiles: each patch is checked by its .sign)'),
+}).refine((source) => source.cdiffs === 0 || source.signFiles, { path: ['cdiffs'], message: 'cdiffs are checked by their .cdiff.sign files: set signFiles: true as well' });
 
 /**
  * A product with no machine-readable feed (JustSystems, …): an admin lists each release

@@ -10,6 +10,43 @@ function sourceOf(context: SourceContext): ClamavSource {
   return context.entry.source;
 }
 
+function isNotFound(error: unknown): boolean {
+  return error instanceof UpstreamError && error.details.status === 404;
+}
+
+/**
+ * One patch and its ClamAV 1.5 `.cdiff.sign`, the patch checked by the signature before it
+ * is kept. A patch the mirror does not have (404), or has without a `.sign`, is left out with
+ * a warning: freshclam then downloads the whole database. A `.sign` that does not verify
+ * refuses the release: that is a forged or damaged file, not a gap.
+ */
+async function fetchCdiff(context: SourceContext, source: ClamavSource, version: string, patch: number): Promise<Artifact[]> {
+  const fileName = `${source.database}-${patch}.cdiff`;
+  const url = `${source.baseUrl}${fileName}`;
+  let signBytes: Buffer;
+  try {
+    signBytes = await context.downloader.fetchBuffer(`${url}.sign`, 64 * 1024);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    context.logger.warn({ productId: context.entry.id, url: `${url}.sign` }, 'ClamAV patch has no .sign on the mirror; left out (freshclam downloads the whole database instead)');
+    return [];
+  }
+  let digests;
+  try {
+    digests = await downloadChecked(context, { url, label: fileName, maxBytes: 256 * 1024 * 1024 }, (_digests, file) => verifyClamavSign(file, signBytes, `${url}.sign`, context.keyring.clamavSign()).then(() => undefined));
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    context.logger.warn({ productId: context.entry.id, url }, 'ClamAV patch not on the mirror; left out');
+    return [];
+  }
+  const signBlob = await storeBuffer(context, signBytes, `${fileName}.sign`);
+  const common = { productId: context.entry.id, version, platform: source.database, locale: 'any' } as const;
+  return [
+    { ...common, fileName, path: `clamav/${fileName}`, size: digests.size, sha256: digests.sha256, role: 'payload', verification: { method: 'clamav-cdiff', sign: signBlob.sha256 } },
+    { ...common, fileName: `${fileName}.sign`, path: `clamav/${fileName}.sign`, size: signBlob.size, sha256: signBlob.sha256, role: 'material', verification: { method: 'clamav-sign', subject: digests.sha256 } },
+  ];
+}
+
 /** Field of the TXT record holding each database's version: `engine:main:daily:time:…:…:…:bytecode`. */
 const txtField = { main: 1, daily: 2, bytecode: 7 } as const;
 
@@ -88,6 +125,9 @@ export const clamavAdapter: SourceAdapter = {
         productId: context.entry.id, version, platform: source.database, locale: 'any', fileName: signName, path: `clamav/${signName}`,
         size: signBlob.size, sha256: signBlob.sha256, role: 'material', verification: { method: 'clamav-sign', subject: digests.sha256 },
       });
+    }
+    for (let patch = Number(version); patch > Number(version) - source.cdiffs && patch > 0; patch -= 1) {
+      artifacts.push(...(await fetchCdiff(context, source, version, patch)));
     }
     return { version, artifacts };
   },

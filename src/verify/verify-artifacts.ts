@@ -95,6 +95,13 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
       return new Map(entries.map((entry) => [entry.filename, entry]));
     });
 
+  /** One OpenSSL check per (file, .sign) pair, whichever of the two artifacts asks first. */
+  const verifiedClamavSign = (subject: Artifact, sign: Artifact): Promise<void> =>
+    once(`clamav-sign:${subject.sha256}:${sign.sha256}`, async () => {
+      await digestsOf(sign);
+      await verifyClamavSign(await access.file(subject.sha256), await access.read(sign.sha256), sign.path, keyring.clamavSign());
+    });
+
   async function verifyOne(artifact: Artifact): Promise<void> {
     return once(`artifact:${artifact.path}`, async () => {
       const digests = await digestsOf(artifact);
@@ -163,13 +170,25 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
           return;
         }
         case 'clamav-sign': {
-          const subject = requireArtifact(verification.subject, 'clamav-cvd', artifact);
-          const expectedName = `${subject.fileName.replace(/\.cvd$/u, '')}-${subject.version}.cvd.sign`;
+          // The .sign of a CVD (`daily-27501.cvd.sign`) or of a patch (`daily-27501.cdiff.sign`).
+          const subject = bySha256.get(verification.subject);
+          if (!subject || (subject.verification.method !== 'clamav-cvd' && subject.verification.method !== 'clamav-cdiff')) {
+            throw new IntegrityError(`${artifact.path}: its verification refers to blob ${verification.subject}, which is not a ClamAV database or patch of this set`, { path: artifact.path });
+          }
+          const expectedName = subject.verification.method === 'clamav-cvd' ? `${subject.fileName.replace(/\.cvd$/u, '')}-${subject.version}.cvd.sign` : `${subject.fileName}.sign`;
           if (subject.productId !== artifact.productId || subject.version !== artifact.version || artifact.fileName !== expectedName) {
             throw new IntegrityError(`${artifact.path}: is not the .sign file of ${subject.path} ${subject.version} (expected ${expectedName})`, { path: artifact.path });
           }
           await verifyOne(subject);
-          await verifyClamavSign(await access.file(subject.sha256), await access.read(artifact.sha256), artifact.path, keyring.clamavSign());
+          await verifiedClamavSign(subject, artifact);
+          return;
+        }
+        case 'clamav-cdiff': {
+          const sign = requireArtifact(verification.sign, 'clamav-sign', artifact);
+          if (!/^(main|daily|bytecode)-[1-9]\d{0,9}\.cdiff$/u.test(artifact.fileName) || sign.fileName !== `${artifact.fileName}.sign` || sign.verification.method !== 'clamav-sign' || sign.verification.subject !== artifact.sha256) {
+            throw new IntegrityError(`${artifact.path}: a ClamAV patch must be named <database>-<number>.cdiff and be checked by its own .sign (found ${sign.fileName})`, { path: artifact.path });
+          }
+          await verifiedClamavSign(artifact, sign);
           return;
         }
         case 'authenticode': {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { stringify } from 'yaml';
 import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
 import { parseClamavSignFile, verifyClamavSign } from '../../src/verify/clamav-sign.ts';
 import { clamavSigningPki, clamavSignFile, issueUnderSameRoot, pinClamavSign } from '../helpers/clamav-signing.ts';
+import { manifestOf, readTar, resign, sha256, writeTar } from '../helpers/bundle-surgery.ts';
 import { createEnvironment, projectRoot } from '../helpers/environment.ts';
 
 /*
@@ -20,17 +22,17 @@ import { createEnvironment, projectRoot } from '../helpers/environment.ts';
 const cvdFixture = path.join(projectRoot, 'test', 'fixtures', 'clamav', 'bytecode.cvd');
 const signPath = '/clamav/bytecode-268.cvd.sign';
 
-async function catalog(signFiles: boolean): Promise<string> {
+async function catalog(signFiles: boolean, cdiffs = 0): Promise<string> {
   const directory = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-'));
   await writeFile(
     path.join(directory, 'clamav-bytecode.yaml'),
-    stringify({ id: 'clamav-bytecode', name: 'ClamAV bytecode', vendor: 'Cisco Talos', scheme: 'integer', trust: 'vendor-signature', source: { type: 'clamav', baseUrl: `${simulatorCatalogOrigin}/clamav/`, database: 'bytecode', signFiles } }),
+    stringify({ id: 'clamav-bytecode', name: 'ClamAV bytecode', vendor: 'Cisco Talos', scheme: 'integer', trust: 'vendor-signature', source: { type: 'clamav', baseUrl: `${simulatorCatalogOrigin}/clamav/`, database: 'bytecode', signFiles, cdiffs } }),
   );
   return directory;
 }
 
-async function setup(t: import('ava').ExecutionContext, options: { pinInternet?: boolean; pinLgwan?: boolean } = {}) {
-  const environment = await createEnvironment({ catalogs: await catalog(true) });
+async function setup(t: import('ava').ExecutionContext, options: { pinInternet?: boolean; pinLgwan?: boolean; cdiffs?: number } = {}) {
+  const environment = await createEnvironment({ catalogs: await catalog(true, options.cdiffs ?? 0) });
   t.teardown(environment.cleanup);
   const pki = await clamavSigningPki(environment.root);
   if (options.pinInternet ?? true) await pinClamavSign(path.join(environment.root, 'internet', 'vendor-keys'), pki);
@@ -130,4 +132,85 @@ test('.sign files are parsed strictly: every malformed line is refused with its 
     ['#clamsign-1.0\n# only a comment\n', /x\.sign: holds no signature line/u],
   ];
   for (const [text, expected] of cases) t.throws(() => parseClamavSignFile(Buffer.from(text), 'x.sign'), { message: expected }, text.slice(0, 30));
+});
+
+/** Patches in the simulator as ClamAV's mirror holds them: `<db>-<n>.cdiff` beside `<db>-<n>.cdiff.sign`. */
+async function servePatch(environment: Awaited<ReturnType<typeof createEnvironment>>, pki: Awaited<ReturnType<typeof clamavSigningPki>>, number: number, options: { sign?: boolean; signedBytes?: Buffer } = {}): Promise<Buffer> {
+  const bytes = Buffer.from(`ClamAV-Diff:${number}:simulated patch ${number}\n`);
+  environment.simulator.files.set(`/clamav/bytecode-${number}.cdiff`, bytes);
+  if (options.sign ?? true) {
+    const file = path.join(environment.root, `bytecode-${number}.cdiff.signed`);
+    await writeFile(file, options.signedBytes ?? bytes);
+    environment.simulator.files.set(`/clamav/bytecode-${number}.cdiff.sign`, await clamavSignFile(file, pki));
+  }
+  return bytes;
+}
+
+test('cdiffs: the newest N patches are carried with their .sign and served; a patch the mirror lacks, or lacks a .sign for, is left out', async (t) => {
+  const { environment, pki } = await setup(t, { cdiffs: 4 });
+  const patch268 = await servePatch(environment, pki, 268);
+  const patch267 = await servePatch(environment, pki, 267);
+  await servePatch(environment, pki, 266, { sign: false });
+  // 265 is not on the mirror at all.
+  const { fetched } = await (await environment.openInternet()).runOnce();
+  t.deepEqual(fetched, [{ productId: 'clamav-bytecode', status: 'fetched', version: '268' }]);
+  const lgwan = await environment.openLgwan();
+  t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
+  const names = lgwan.database.data.published!.artifacts.map((artifact) => artifact.fileName).sort();
+  t.deepEqual(names, ['bytecode-267.cdiff', 'bytecode-267.cdiff.sign', 'bytecode-268.cdiff', 'bytecode-268.cdiff.sign', 'bytecode-268.cvd.sign', 'bytecode.cvd']);
+  const patch = lgwan.database.data.published!.artifacts.find((artifact) => artifact.fileName === 'bytecode-268.cdiff')!;
+  t.like(patch, { path: 'clamav/bytecode-268.cdiff', verification: { method: 'clamav-cdiff' } });
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  t.true(Buffer.from(await (await fetch(`${url}/clamav/bytecode-268.cdiff`)).arrayBuffer()).equals(patch268));
+  t.true(Buffer.from(await (await fetch(`${url}/clamav/bytecode-267.cdiff`)).arrayBuffer()).equals(patch267));
+  t.is((await fetch(`${url}/clamav/bytecode-266.cdiff`)).status, 404);
+  // Patches are for freshclam, not installers an agent would run.
+  const answer = await fetch(`${url}/api/v1/agent/checkin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agentId: 'server-1', os: 'linux', installed: [{ product: 'clamav-bytecode', version: '1' }] }) });
+  t.is(answer.status, 200);
+  t.deepEqual(((await answer.json()) as { actions: unknown[] }).actions, []);
+});
+
+test('cdiffs: a patch whose .sign does not verify refuses the release instead of being left out', async (t) => {
+  const { environment, pki } = await setup(t, { cdiffs: 2 });
+  await servePatch(environment, pki, 268, { signedBytes: Buffer.from('some other patch') });
+  const { fetched } = await (await environment.openInternet()).runOnce();
+  t.like(fetched[0], { productId: 'clamav-bytecode', status: 'failed' });
+  t.regex(fetched[0]!.error!, /bytecode-268\.cdiff\.sign: no signature verifies: line 2: .*changed after it was signed/u);
+});
+
+test('cdiffs: a stolen transfer key cannot swap a patch on its way to the LGWAN side', async (t) => {
+  const { environment, pki } = await setup(t, { cdiffs: 1 });
+  await servePatch(environment, pki, 268);
+  const { bundle } = await (await environment.openInternet()).runOnce();
+  const file = (bundle as { file: string }).file;
+  const entries = await readTar(file);
+  const manifest = manifestOf(entries);
+  const patch = manifest.artifacts.find((artifact) => artifact.fileName === 'bytecode-268.cdiff')!;
+  const evil = Buffer.from('ClamAV-Diff:268:a patch that deletes every signature\n');
+  const swap = (digest: string) => (digest === patch.sha256 ? sha256(evil) : digest);
+  const forged = {
+    ...manifest,
+    artifacts: manifest.artifacts.map((artifact) => {
+      const verification = { ...artifact.verification } as Record<string, unknown>;
+      if (typeof verification.subject === 'string') verification.subject = swap(verification.subject);
+      return { ...artifact, sha256: swap(artifact.sha256), size: artifact.sha256 === patch.sha256 ? evil.length : artifact.size, verification: verification as typeof artifact.verification };
+    }),
+    blobs: manifest.blobs.map((blob) => (blob.sha256 === patch.sha256 ? { sha256: sha256(evil), size: evil.length } : blob)),
+  };
+  const tampered = entries.map((entry) => (entry.name === `blobs/${patch.sha256}` ? { name: `blobs/${sha256(evil)}`, data: evil } : entry));
+  await writeTar(file, resign(tampered, forged, createPrivateKey(await readFile(environment.config.internet.transferKey))));
+  const lgwan = await environment.openLgwan();
+  const [outcome] = await lgwan.importOnce();
+  t.like(outcome, { status: 'refused' });
+  t.regex((outcome as { reason: string }).reason, /bytecode-268\.cdiff\.sign: no signature verifies/u);
+  t.is(lgwan.database.data.published, null, 'nothing published');
+});
+
+test('a catalog asking for cdiffs without .sign files is refused: nothing else could check a patch', async (t) => {
+  const { loadCatalog } = await import('../../src/catalog/index.ts');
+  const directory = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-'));
+  await writeFile(path.join(directory, 'clamav-daily.yaml'), stringify({ id: 'clamav-daily', name: 'ClamAV daily', vendor: 'Cisco Talos', scheme: 'integer', trust: 'vendor-signature', source: { type: 'clamav', baseUrl: 'https://database.example.invalid/', database: 'daily', cdiffs: 5 } }));
+  const error = await t.throwsAsync(loadCatalog(directory));
+  t.regex(error!.message, /clamav-daily\.yaml.*field "source\.cdiffs": cdiffs are checked by their \.cdiff\.sign files: set signFiles: true as well/su);
 });

@@ -30,9 +30,12 @@ export interface AgentAction {
   files: { fileName: string; url: string; sha256: string; size: number }[];
 }
 
-/** Installers an agent can run: not MARs (Firefox's own updater), not apt packages or CVDs (their own clients). */
+/** Methods whose files only their own clients use: apt packages, ClamAV databases and patches. */
+const ownClientMethods = new Set<Artifact['verification']['method']>(['apt-package', 'clamav-cvd', 'clamav-cdiff']);
+
+/** Installers an agent can run: not MARs (Firefox's own updater), not files of clients of their own. */
 function installable(artifact: Artifact): boolean {
-  return artifact.role === 'payload' && !artifact.fileName.endsWith('.complete.mar') && artifact.verification.method !== 'apt-package' && artifact.verification.method !== 'clamav-cvd';
+  return artifact.role === 'payload' && !artifact.fileName.endsWith('.complete.mar') && !ownClientMethods.has(artifact.verification.method);
 }
 
 /** What each reported product should be updated to: the newest published installer newer than what runs. */
