@@ -3,6 +3,7 @@ import type { Artifact } from '../bundle/manifest.ts';
 import type { ClamavSource } from '../catalog/schema.ts';
 import { cvdHeaderLength, parseCvdHeader, verifyCvdFile, verifyCvdHeaderSignature } from '../verify/clamav-cvd.ts';
 import { verifyClamavSign } from '../verify/clamav-sign.ts';
+import type { BlobDigests } from '../store/blob-store.ts';
 import { downloadChecked, storeBuffer, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): ClamavSource {
@@ -31,9 +32,11 @@ async function fetchCdiff(context: SourceContext, source: ClamavSource, version:
     context.logger.warn({ productId: context.entry.id, url: `${url}.sign` }, 'ClamAV patch has no .sign on the mirror; left out (freshclam downloads the whole database instead)');
     return [];
   }
-  let digests;
+  let digests: BlobDigests;
   try {
-    digests = await downloadChecked(context, { url, label: fileName, maxBytes: 256 * 1024 * 1024 }, (_digests, file) => verifyClamavSign(file, signBytes, `${url}.sign`, context.keyring.clamavSign()).then(() => undefined));
+    digests = await downloadChecked(context, { url, label: fileName, maxBytes: 256 * 1024 * 1024 }, async (_digests, file) => {
+      await verifyClamavSign(file, signBytes, `${url}.sign`, context.keyring.clamavSign());
+    });
   } catch (error) {
     if (!isNotFound(error)) throw error;
     context.logger.warn({ productId: context.entry.id, url }, 'ClamAV patch not on the mirror; left out');
