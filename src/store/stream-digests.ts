@@ -126,12 +126,14 @@ export class ThreadDigests implements StreamDigests {
   update(chunks: readonly Buffer[]): void {
     const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     if (total === 0) return;
-    const copy = new Uint8Array(total);
+    // Not zero-filled first: every byte is written just below.
+    const copy = Buffer.allocUnsafeSlow(total);
     let offset = 0;
     for (const chunk of chunks) {
       copy.set(chunk, offset);
       offset += chunk.length;
     }
+    // allocUnsafeSlow: an ArrayBuffer of its own, exactly this size, so it can be handed over.
     this.#thread.worker.postMessage({ op: 'update', id: this.#id, data: copy.buffer }, [copy.buffer]);
   }
 
