@@ -49,10 +49,20 @@ export async function benchFetch(options: { fileMiB: number; runs?: number }): P
     };
     const store = new BlobStore(path.join(root, 'blobs'));
     const downloader = new Downloader({ client: createHttpClient(defaultHttpPolicy), policy: defaultHttpPolicy, store, logger: createLogger('bench', 'warn'), attempts: 1 });
+    // Peak RSS above the level before each download, sampled every 10 ms, from the second run on
+    // (the first starts the hashing thread): the file is streamed and the hashing thread may
+    // fall only 32 MiB behind, so this must stay flat whatever the file size.
+    let rssGrowth = 0;
+    let downloads = 0;
     const timedDownload = async (sha512: boolean): Promise<{ ms: number; cpuMs: number }> => {
+      const baseline = process.memoryUsage.rss();
+      const measured = downloads++ > 0;
+      const sampler = setInterval(() => {
+        if (measured) rssGrowth = Math.max(rssGrowth, process.memoryUsage.rss() - baseline);
+      }, 10);
       const started = performance.now();
       const cpu = process.cpuUsage();
-      const downloaded = await downloader.download({ url, label: 'installer.bin', maxBytes: bytes, sha512 });
+      const downloaded = await downloader.download({ url, label: 'installer.bin', maxBytes: bytes, sha512 }).finally(() => clearInterval(sampler));
       const used = process.cpuUsage(cpu);
       const ms = performance.now() - started;
       await unlink(downloaded.temporaryFile);
@@ -92,6 +102,7 @@ export async function benchFetch(options: { fileMiB: number; runs?: number }): P
     row('lgwan-mirror download (SHA-256 on the hashing thread, fsync)', 'ours', oursMs);
     row('lgwan-mirror download, SHA-256 + SHA-512 (Mozilla files)', 'oursSha512', oursSha512Ms);
     console.log(`ratios: fetch vs curl ${(curl / oursMs).toFixed(2)} (with SHA-512 ${(curl / oursSha512Ms).toFixed(2)}), vs curl+fsync ${(curlSynced / oursMs).toFixed(2)}, vs curl+hashes ${(curlAndHash / oursSha512Ms).toFixed(2)}`);
+    console.log(`peak RSS growth during a ${options.fileMiB} MiB download: ${(rssGrowth / mib).toFixed(1)} MiB (every download after the first)`);
     console.log(`verification digests (sha256+sha512) ${mibPerSecond(median(bothDigests)).toFixed(0)} MiB/s vs raw sha256 ${mibPerSecond(median(rawSha256)).toFixed(0)} MiB/s (ratio ${(median(rawSha256) / median(bothDigests)).toFixed(2)})`);
   } finally {
     nginx.stop();

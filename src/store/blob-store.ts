@@ -83,8 +83,9 @@ export class HashingFileSink extends Writable {
     this.#inFlight = this.#inFlight.then(async () => {
       await writeFully(this.#handle, buffers, this.bytesWritten);
       this.bytesWritten += total;
-      this.#digester.update(buffers);
       this.#onWritten?.(this.bytesWritten);
+      // Waits while the hashing thread is far behind: the socket is then read more slowly.
+      await this.#digester.update(buffers);
     });
     return this.#inFlight;
   }

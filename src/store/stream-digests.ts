@@ -13,7 +13,8 @@ export interface Digests {
  * computing it for every download cost a third of a core at line speed for nothing.
  */
 export interface StreamDigests {
-  update(chunks: readonly Buffer[]): void;
+  /** Settles when the hasher can take more: the writer waits on it, so a slow hasher slows the download instead of queueing it in memory. */
+  update(chunks: readonly Buffer[]): Promise<void>;
   /** The digests of everything fed so far (the state is kept: a resumed download continues it). */
   digests(): Promise<Digests>;
   /** Frees the state; no other call afterwards. */
@@ -29,7 +30,7 @@ export class InlineDigests implements StreamDigests {
     this.#sha512 = withSha512 ? createHash('sha512') : undefined;
   }
 
-  update(chunks: readonly Buffer[]): void {
+  async update(chunks: readonly Buffer[]): Promise<void> {
     for (const chunk of chunks) {
       this.#sha256.update(chunk);
       this.#sha512?.update(chunk);
@@ -60,9 +61,10 @@ parentPort.on('message', (message) => {
   } else if (message.op === 'update') {
     const bytes = new Uint8Array(message.data);
     for (const hash of states.get(message.id)) hash.update(bytes);
+    parentPort.postMessage({ op: 'hashed', bytes: bytes.length });
   } else if (message.op === 'digest') {
     const [sha256, sha512] = states.get(message.id);
-    parentPort.postMessage({ id: message.id, sha256: sha256.copy().digest('hex'), sha512: sha512 ? sha512.copy().digest('hex') : undefined });
+    parentPort.postMessage({ op: 'digests', id: message.id, sha256: sha256.copy().digest('hex'), sha512: sha512 ? sha512.copy().digest('hex') : undefined });
   } else if (message.op === 'dispose') {
     states.delete(message.id);
   }
@@ -78,8 +80,19 @@ interface HashingThread {
   worker: Worker;
   pending: Map<number, Pending[]>;
   streams: number;
+  /** Bytes posted and not yet hashed, over all streams. */
+  queued: number;
+  /** Writers waiting for `queued` to fall below the limit. */
+  waiting: (() => void)[];
   failure?: Error;
 }
+
+/**
+ * How far the hashing thread may fall behind the writers before they wait. Without a bound,
+ * a hasher slower than the network (SHA-512 on a slow core, a fast line) would queue the
+ * whole file in memory.
+ */
+export const maxQueuedBytes = 32 * 1024 * 1024;
 
 let shared: HashingThread | undefined;
 let nextId = 1;
@@ -87,8 +100,13 @@ let nextId = 1;
 function hashingThread(): HashingThread {
   if (shared) return shared;
   const worker = new Worker(workerSource, { eval: true, name: 'lgwan-mirror digests' });
-  const thread: HashingThread = { worker, pending: new Map<number, Pending[]>(), streams: 0 };
-  worker.on('message', (message: { id: number; sha256: string; sha512?: string }) => {
+  const thread: HashingThread = { worker, pending: new Map<number, Pending[]>(), streams: 0, queued: 0, waiting: [] };
+  worker.on('message', (message: { op: 'hashed'; bytes: number } | { op: 'digests'; id: number; sha256: string; sha512?: string }) => {
+    if (message.op === 'hashed') {
+      thread.queued -= message.bytes;
+      while (thread.queued < maxQueuedBytes && thread.waiting.length > 0) thread.waiting.shift()!();
+      return;
+    }
     const waiting = thread.pending.get(message.id);
     const first = waiting?.shift();
     if (waiting && waiting.length === 0) thread.pending.delete(message.id);
@@ -98,6 +116,8 @@ function hashingThread(): HashingThread {
     if (shared === thread) shared = undefined;
     thread.failure ??= error;
     for (const waiting of thread.pending.values()) for (const entry of waiting) entry.reject(error);
+    // Writers waiting for room go on; their digests() will report the failure.
+    for (const resume of thread.waiting.splice(0)) resume();
     thread.pending.clear();
   };
   worker.on('error', failAll);
@@ -123,9 +143,9 @@ export class ThreadDigests implements StreamDigests {
     this.#thread.worker.postMessage({ op: 'open', id: this.#id, sha512: withSha512 });
   }
 
-  update(chunks: readonly Buffer[]): void {
+  update(chunks: readonly Buffer[]): Promise<void> {
     const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    if (total === 0) return;
+    if (total === 0 || this.#thread.failure) return Promise.resolve();
     // Not zero-filled first: every byte is written just below.
     const copy = Buffer.allocUnsafeSlow(total);
     let offset = 0;
@@ -135,6 +155,9 @@ export class ThreadDigests implements StreamDigests {
     }
     // allocUnsafeSlow: an ArrayBuffer of its own, exactly this size, so it can be handed over.
     this.#thread.worker.postMessage({ op: 'update', id: this.#id, data: copy.buffer }, [copy.buffer]);
+    this.#thread.queued += total;
+    if (this.#thread.queued < maxQueuedBytes) return Promise.resolve();
+    return new Promise((resolve) => this.#thread.waiting.push(resolve));
   }
 
   digests(): Promise<Digests> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import test from 'ava';
-import { InlineDigests, ThreadDigests } from '../../src/store/stream-digests.ts';
+import { InlineDigests, ThreadDigests, maxQueuedBytes } from '../../src/store/stream-digests.ts';
 import { deterministicBytes } from '../../src/simulator/deterministic-bytes.ts';
 
 const reference = (data: Buffer, withSha512: boolean) => {
@@ -35,4 +35,18 @@ test('the hashing thread gives the same digests as hashing inline, mid-stream an
   const empty = new ThreadDigests(true);
   t.deepEqual(await empty.digests(), reference(Buffer.alloc(0), true));
   empty.dispose();
+});
+
+test('a writer faster than the hashing thread waits once 32 MiB are queued, so a file is never queued in memory whole', async (t) => {
+  const digests = new ThreadDigests(true);
+  t.teardown(() => digests.dispose());
+  const piece = deterministicBytes('backpressure', 8 * 1024 * 1024);
+  const settled: boolean[] = [];
+  // Posted in one go: the thread's "hashed" answers cannot arrive in between (they are macrotasks).
+  const updates = Array.from({ length: 6 }, (_, index) => digests.update([piece]).then(() => void (settled[index] = true)));
+  for (let turn = 0; turn < 10; turn += 1) await null;
+  const room = Math.ceil(maxQueuedBytes / piece.length) - 1;
+  t.deepEqual(settled, Array.from({ length: room }, () => true), `the first ${room} updates settle at once, the rest wait for the thread`);
+  await Promise.all(updates);
+  t.deepEqual(await digests.digests(), reference(Buffer.concat(Array.from({ length: 6 }, () => piece)), true));
 });
