@@ -113,11 +113,13 @@ test('a body that goes silent past the idle timeout is given up and resumed with
     server.server.closeAllConnections();
     server.server.close();
   });
-  const { downloader } = await downloaderIn(t, { ...defaultHttpPolicy, timeouts: { ...defaultHttpPolicy.timeouts, socket: 300 } });
+  // 1 s of silence ends an attempt; the origin answers the resumed request at once (a loaded CI machine may still cause one more resume, which is fine).
+  const { downloader } = await downloaderIn(t, { ...defaultHttpPolicy, timeouts: { ...defaultHttpPolicy.timeouts, socket: 1000 } });
   const result = await downloader.download({ url: server.url, label: 'file.bin', expectedSize: body.length });
   t.is(result.sha256, expected.sha256);
-  t.is(server.requests.length, 2);
+  t.true(server.requests.length >= 2);
   t.regex(server.requests[1]!.range ?? '', /^bytes=\d+-$/u);
+  t.not(server.requests[1]!.range, 'bytes=0-', 'resumed from the bytes already on disk');
 });
 
 test('a body that stays silent on every attempt fails with what happened, in the words of the timeout to raise', async (t) => {
