@@ -37,7 +37,8 @@ test('the hashing thread gives the same digests as hashing inline, mid-stream an
   empty.dispose();
 });
 
-test('a writer faster than the hashing thread waits once 32 MiB are queued, so a file is never queued in memory whole', async (t) => {
+test.serial('a writer faster than the hashing thread waits once 32 MiB are queued, so a file is never queued in memory whole', async (t) => {
+  // Serial: the queue is shared by every stream of the process, so no other test may fill it meanwhile.
   const digests = new ThreadDigests(true);
   t.teardown(() => digests.dispose());
   const piece = deterministicBytes('backpressure', 8 * 1024 * 1024);
