@@ -1,16 +1,23 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-/** A free UDP port on 127.0.0.1. */
-async function freeUdpPort(): Promise<number> {
+/** A port on 127.0.0.1 free for UDP and for TCP at this moment: dnsmasq listens on both. */
+async function freeDnsPort(): Promise<number> {
   const socket = createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   const { port } = socket.address();
+  const tcp = createServer();
+  const tcpFree = await new Promise<boolean>((resolve) => {
+    tcp.once('error', () => resolve(false));
+    tcp.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (tcpFree) await new Promise<void>((resolve) => tcp.close(() => resolve()));
   await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
+  return tcpFree ? port : freeDnsPort();
 }
 
 /**
@@ -18,7 +25,20 @@ async function freeUdpPort(): Promise<number> {
  * no upstream, no hosts file, no configuration file of the machine.
  */
 export async function startDnsmasq(txt: Record<string, string>): Promise<{ server: string; stop(): Promise<void> }> {
-  const port = await freeUdpPort();
+  // Test files run in parallel processes, each opening ports: one may take the port between
+  // the check above and dnsmasq's bind. Then dnsmasq exits saying so, and another port is tried.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startOn(await freeDnsPort(), txt);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 5) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startOn(port: number, txt: Record<string, string>): Promise<{ server: string; stop(): Promise<void> }> {
   // Each instance its own pid file: the default one in /run makes a second instance refuse to start.
   const pidFile = path.join(tmpdir(), `lgwan-mirror-dnsmasq-${port}-${process.pid}.pid`);
   const records = Object.entries(txt).map(([name, text]) => `--txt-record=${name},${text}`);
@@ -27,7 +47,13 @@ export async function startDnsmasq(txt: Record<string, string>): Promise<{ serve
   child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   for (let attempt = 0; !/started, version/u.test(log); attempt += 1) {
-    if (child.exitCode !== null || attempt > 100) throw new Error(`dnsmasq did not start: ${log}`);
+    if (child.exitCode !== null || attempt > 100) {
+      child.kill('SIGTERM');
+      await exited;
+      await rm(pidFile, { force: true });
+      const message = `dnsmasq did not start on port ${port}: ${log}`;
+      throw /Address already in use/u.test(log) ? new PortTakenError(message) : new Error(message);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return {
