@@ -1,23 +1,28 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-/** A port on 127.0.0.1 free for UDP and for TCP at this moment: dnsmasq listens on both. */
+/**
+ * A port on 127.0.0.1 free for TCP and for UDP at this moment: dnsmasq listens on both. Taken
+ * from a TCP listen on port 0 because Linux hands those out from the odd ports and outgoing
+ * connections (of which the other test files make many) from the even ones; a UDP port 0 is
+ * any port, and once collided with an outgoing connection here.
+ */
 async function freeDnsPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
   const tcp = createServer();
-  const tcpFree = await new Promise<boolean>((resolve) => {
-    tcp.once('error', () => resolve(false));
-    tcp.listen(port, '127.0.0.1', () => resolve(true));
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  const { port } = tcp.address() as AddressInfo;
+  const udp = createSocket('udp4');
+  const udpFree = await new Promise<boolean>((resolve) => {
+    udp.once('error', () => resolve(false));
+    udp.bind(port, '127.0.0.1', () => resolve(true));
   });
-  if (tcpFree) await new Promise<void>((resolve) => tcp.close(() => resolve()));
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return tcpFree ? port : freeDnsPort();
+  if (udpFree) await new Promise<void>((resolve) => udp.close(() => resolve()));
+  await new Promise<void>((resolve) => tcp.close(() => resolve()));
+  return udpFree ? port : freeDnsPort();
 }
 
 /**
