@@ -70,16 +70,24 @@ export async function benchFetch(options: { fileMiB: number; runs?: number }): P
       return { ms, cpuMs: (used.user + used.system) / 1000 };
     };
     const samples: Record<'curl' | 'curlSynced' | 'curlAndHash' | 'ours' | 'oursSha512', { ms: number; cpuMs: number }[]> = { curl: [], curlSynced: [], curlAndHash: [], ours: [], oursSha512: [] };
+    // Each sample starts with nothing left to write back: otherwise the pages one tool left dirty
+    // (curl does not fsync) are written out during the next sample and charged to it.
+    const settle = () => execFileSync('sync');
     for (let run = 0; run < runs; run += 1) {
+      settle();
       // curl writing the file to the same disk: the reference the issue names.
       samples.curl.push(timedShell('curl -s -o "$1" "$2"'));
       // Ours: undici body → blob store temporary file, SHA-256 on the hashing thread, fsync.
+      settle();
       samples.ours.push(await timedDownload(false));
       // Our store fsyncs every blob before it counts: curl followed by an fsync of its file is the like-for-like reference.
+      settle();
       samples.curlSynced.push(timedShell('curl -s -o "$1" "$2" && sync "$1"'));
       // A file checked against Mozilla's SHA512SUMS also needs SHA-512.
+      settle();
       samples.oursSha512.push(await timedDownload(true));
       // What a shell-script mirror would do to get the same two digests: curl, then sha256sum and sha512sum.
+      settle();
       samples.curlAndHash.push(timedShell('curl -s -o "$1" "$2" && sha256sum "$1" >/dev/null && sha512sum "$1" >/dev/null'));
     }
     const ms = (key: keyof typeof samples) => median(samples[key].map((sample) => sample.ms));
