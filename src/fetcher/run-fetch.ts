@@ -5,7 +5,7 @@ import { LgwanMirrorError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Downloader } from '../fetch/download.ts';
 import { adapterFor, type SourceContext } from '../sources/index.ts';
-import { recordedDigests, type BlobDigests, type BlobStore } from '../store/blob-store.ts';
+import { recordedDigests, storedDigests, type BlobDigests, type BlobStore } from '../store/blob-store.ts';
 import { compareVersions } from '../versions/index.ts';
 import { verifyArtifacts, type BlobAccess } from '../verify/verify-artifacts.ts';
 import type { PinnedKeyring } from '../verify/pinned-keys.ts';
@@ -32,10 +32,12 @@ export interface ProductFetchOutcome {
 /** Access to the internet side's own blobs, with digests recorded when they were written. */
 export function internetBlobAccess(store: BlobStore, database: InternetDatabase, fresh: Map<string, BlobDigests>): BlobAccess {
   return {
-    async digests(sha256) {
-      const known = fresh.get(sha256) ?? (database.data.digests[sha256] ? { sha256, ...database.data.digests[sha256]! } : undefined);
-      if (!known || !(await store.has(sha256))) return undefined;
-      return known;
+    async digests(sha256, needs) {
+      const written = fresh.get(sha256);
+      if (written) return (await store.has(sha256)) ? written : undefined;
+      const digests = await storedDigests(store, sha256, database.data.digests[sha256], needs);
+      if (digests?.sha256 === sha256) database.data.digests[sha256] = recordedDigests(digests);
+      return digests;
     },
     read: (sha256) => readFile(store.pathOf(sha256)),
     file: async (sha256) => store.pathOf(sha256),

@@ -5,7 +5,7 @@ import { publicKeyFromSpki, spkiOf, transferKeyId, type TrustedTransferKey } fro
 import type { Manifest } from '../bundle/manifest.ts';
 import { BundleRefusedError, LgwanMirrorError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { recordedDigests, type BlobStore } from '../store/blob-store.ts';
+import { recordedDigests, storedDigests, type BlobStore } from '../store/blob-store.ts';
 import { listSpool, type SpooledBundle } from '../transfer/spool-receiver.ts';
 import { assembleParts, type Assembly } from '../transfer/parts-receiver.ts';
 import { verifyArtifacts, type BlobAccess } from '../verify/verify-artifacts.ts';
@@ -194,12 +194,12 @@ async function refuse(options: ImporterOptions, bundle: Pick<SpooledBundle, 'fil
 function lgwanBlobAccess(options: ImporterOptions, received: Map<string, ReceivedBlob>): BlobAccess {
   const data = options.database.data;
   return {
-    async digests(sha256) {
+    async digests(sha256, needs) {
       const fresh = received.get(sha256);
       if (fresh) return fresh.digests;
-      const known = data.digests[sha256];
-      if (!known || (await options.store.size(sha256)) !== known.size) return undefined;
-      return { sha256, ...known };
+      const digests = await storedDigests(options.store, sha256, data.digests[sha256], needs);
+      if (digests?.sha256 === sha256) data.digests[sha256] = recordedDigests(digests);
+      return digests;
     },
     read: (sha256) => readFile(received.get(sha256)?.temporaryFile ?? options.store.pathOf(sha256)),
     file: async (sha256) => received.get(sha256)?.temporaryFile ?? options.store.pathOf(sha256),

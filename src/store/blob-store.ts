@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -21,6 +22,24 @@ export interface RecordedDigests {
 
 export function recordedDigests(digests: BlobDigests): RecordedDigests {
   return digests.sha512 === undefined ? { size: digests.size } : { size: digests.size, sha512: digests.sha512 };
+}
+
+/** Digests a check needs beyond SHA-256 and size. */
+export interface DigestNeeds {
+  sha512?: boolean;
+}
+
+/**
+ * The digests of a blob already in the store, from what was recorded when it arrived — or,
+ * when a check needs a digest that was not computed then (SHA-512 for a blob first written
+ * for a product without a SHA-512 hash list), read again from the store. Undefined when the
+ * blob is not there or not the recorded size. A blob read again is returned as it is now:
+ * the caller compares its SHA-256 with the name, and records the new digest only if it matches.
+ */
+export async function storedDigests(store: BlobStore, sha256: string, recorded: RecordedDigests | undefined, needs: DigestNeeds = {}): Promise<BlobDigests | undefined> {
+  if (!recorded || (await store.size(sha256)) !== recorded.size) return undefined;
+  if (needs.sha512 && recorded.sha512 === undefined) return store.hashAgain(sha256, { sha512: true });
+  return { sha256, ...recorded };
 }
 
 /**
@@ -180,6 +199,22 @@ export class BlobStore {
       return (await stat(this.pathOf(sha256))).size;
     } catch {
       return undefined;
+    }
+  }
+
+  /** Digests of a stored blob read again from disk, streamed (large blobs on the hashing thread). */
+  async hashAgain(sha256: string, options: { sha512: boolean }): Promise<BlobDigests> {
+    const file = this.pathOf(sha256);
+    const digester = (await stat(file)).size >= threadDigestsFrom ? new ThreadDigests(options.sha512) : new InlineDigests(options.sha512);
+    try {
+      let size = 0;
+      for await (const chunk of createReadStream(file, { highWaterMark: batchBytes }) as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        await digester.update([chunk]);
+      }
+      return { size, ...(await digester.digests()) };
+    } finally {
+      digester.dispose();
     }
   }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { IntegrityError, SignatureError } from '../core/errors.ts';
 import type { Artifact } from '../bundle/manifest.ts';
-import type { BlobDigests } from '../store/blob-store.ts';
+import type { BlobDigests, DigestNeeds } from '../store/blob-store.ts';
 import { packagesIndexText, parsePackages, parseRelease, type PackageEntry, type ReleaseFile } from './apt-index.ts';
 import { verifyClamavSign } from './clamav-sign.ts';
 import { verifyAuthenticode } from './authenticode.ts';
@@ -13,7 +13,8 @@ import type { PinnedKeyring } from './pinned-keys.ts';
 
 /** What the verifying side knows about blobs: digests it computed itself while writing them. */
 export interface BlobAccess {
-  digests(sha256: string): Promise<BlobDigests | undefined>;
+  /** Undefined when the blob is not there; `needs` names digests beyond SHA-256 the check will use. */
+  digests(sha256: string, needs?: DigestNeeds): Promise<BlobDigests | undefined>;
   /** Reads a small verification-material blob (hash list, signature, InRelease, Packages). */
   read(sha256: string): Promise<Buffer>;
   /** A path for streaming a large blob (only CVDs need one). */
@@ -54,11 +55,15 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
     return material;
   };
 
-  const digestsOf = async (artifact: Artifact): Promise<BlobDigests> => {
-    const digests = await access.digests(artifact.sha256);
+  const digestsOf = async (artifact: Artifact, needs?: DigestNeeds): Promise<BlobDigests> => {
+    const digests = await access.digests(artifact.sha256, needs);
     if (!digests) throw new IntegrityError(`${artifact.path}: blob ${artifact.sha256} is missing`, { path: artifact.path, sha256: artifact.sha256 });
-    if (digests.sha256 !== artifact.sha256 || digests.size !== artifact.size) {
-      throw new IntegrityError(`${artifact.path}: blob has ${digests.size} bytes / sha256 ${digests.sha256}, the record says ${artifact.size} / ${artifact.sha256}`, { path: artifact.path });
+    if (digests.sha256 !== artifact.sha256) {
+      // Only a blob read again from the store can differ from its own name.
+      throw new IntegrityError(`${artifact.path}: the stored blob ${artifact.sha256} now has sha256 ${digests.sha256}: its copy on disk changed after it was verified (a disk fault or an edit)`, { path: artifact.path, sha256: artifact.sha256 });
+    }
+    if (digests.size !== artifact.size) {
+      throw new IntegrityError(`${artifact.path}: blob has ${digests.size} bytes, the record says ${artifact.size}`, { path: artifact.path });
     }
     return digests;
   };
@@ -104,8 +109,8 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
 
   async function verifyOne(artifact: Artifact): Promise<void> {
     return once(`artifact:${artifact.path}`, async () => {
-      const digests = await digestsOf(artifact);
       const verification = artifact.verification;
+      const digests = await digestsOf(artifact, { sha512: verification.method === 'hash-list-entry' });
       switch (verification.method) {
         case 'openpgp-detached': {
           const [data, signature] = await Promise.all([access.read(artifact.sha256), access.read(verification.signature)]);
