@@ -9,6 +9,7 @@ import { createLogger } from '../core/logger.ts';
 import { openInternetSide, scheduleInternetSide } from '../sides/internet.ts';
 import { openLgwanSide, pollSpool } from '../sides/lgwan.ts';
 import { buildStatus } from '../repository/status-model.ts';
+import { readLgwanState } from '../importer/lgwan-state.ts';
 import { assertNoProblems, validateCatalogs, writeSchemas } from './catalog-commands.ts';
 import { checkCatalogLive, formatLiveCheck } from './catalog-live-check.ts';
 import { runDemo } from './demo.ts';
@@ -252,10 +253,10 @@ program
   .option('--json', 'print JSON')
   .action(async (options: { config?: string; json?: boolean }) => {
     const config = await loadConfig(options.config);
-    const side = await openLgwanSide(config.lgwan, createLogger('status', 'warn'));
-    // The inventory connection is not needed here; close it before printing so the command exits at once.
-    await side.close();
-    const status = buildStatus(side.database.data, new Date(), {
+    // Read beside the running daemon (the upgrade steps in docs/operations.md do): opening the
+    // side would clear its temporary files, among them an import or a state write in progress.
+    const state = await readLgwanState(path.join(config.lgwan.storage, 'state.json'));
+    const status = buildStatus(state, new Date(), {
       transferStaleHours: config.lgwan.transferStaleHours,
       releaseLagHours: config.lgwan.releaseLagHours,
       diskLowPercent: config.lgwan.diskLowPercent,

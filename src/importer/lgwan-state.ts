@@ -1,7 +1,7 @@
 import type { Low } from 'lowdb';
 import type { Artifact, ProductSummary } from '../bundle/manifest.ts';
 import type { RecordedDigests } from '../store/blob-store.ts';
-import { openJsonState } from '../store/json-state.ts';
+import { openJsonState, readJsonState } from '../store/json-state.ts';
 
 export interface PublishedState {
   sequence: number;
@@ -69,9 +69,20 @@ export const emptyLgwanState: LgwanState = {
 
 export type LgwanDatabase = Low<LgwanState>;
 
+/** Fields added to transfer since the file was written. */
+function withTransferDefaults(state: LgwanState): LgwanState {
+  state.transfer = { ...emptyLgwanState.transfer, ...state.transfer };
+  return state;
+}
+
+/** For the importer, the state's one writer. */
 export async function openLgwanState(file: string): Promise<LgwanDatabase> {
   const database = await openJsonState(file, emptyLgwanState);
-  // Fields added to transfer since the file was written.
-  database.data.transfer = { ...emptyLgwanState.transfer, ...database.data.transfer };
+  withTransferDefaults(database.data);
   return database;
+}
+
+/** For readers beside a running LGWAN side: touches nothing. */
+export async function readLgwanState(file: string): Promise<LgwanState> {
+  return withTransferDefaults(await readJsonState(file, emptyLgwanState));
 }

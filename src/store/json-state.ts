@@ -30,6 +30,14 @@ class DurableJsonFile<T> implements Adapter<T> {
   }
 }
 
+/**
+ * The state as its owner last wrote it, for a reader beside a running owner (`status`): it
+ * removes no temp file (one may be the owner's write in progress) and never writes.
+ */
+export async function readJsonState<T extends object>(file: string, defaults: T): Promise<T> {
+  return { ...structuredClone(defaults), ...(await new DurableJsonFile<T>(file).read()) };
+}
+
 /** Opens a lowdb database at `file`, filled with `defaults` when the file does not exist yet. */
 export async function openJsonState<T extends object>(file: string, defaults: T): Promise<Low<T>> {
   // Temp files of a write interrupted by a crash (kill -9, power cut): the file itself is intact.
