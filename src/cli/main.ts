@@ -9,6 +9,7 @@ import { createLogger } from '../core/logger.ts';
 import { openInternetSide, scheduleInternetSide } from '../sides/internet.ts';
 import { openLgwanSide, pollSpool } from '../sides/lgwan.ts';
 import { buildStatus } from '../repository/status-model.ts';
+import { checkSideStore } from './store-check.ts';
 import { readLgwanState } from '../importer/lgwan-state.ts';
 import { assertNoProblems, validateCatalogs, writeSchemas } from './catalog-commands.ts';
 import { checkCatalogLive, formatLiveCheck } from './catalog-live-check.ts';
@@ -243,6 +244,31 @@ program
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       logger.info({ url, httpsUrl: secure?.url, spool: config.lgwan.spool }, 'LGWAN side serving');
+    }
+  });
+
+program
+  .command('store')
+  .description('the content-addressed file store of either side')
+  .command('check')
+  .description("read every file the side's state names again and compare it with its name and recorded digests (read-only: safe beside the running daemon)")
+  .addOption(new Option('--side <side>', 'which side of the boundary').choices(['internet', 'lgwan']).makeOptionMandatory())
+  .addOption(configOption())
+  .action(async (options: { side: 'internet' | 'lgwan'; config?: string }) => {
+    const config = await loadConfig(options.config);
+    const storage = options.side === 'lgwan' ? config.lgwan.storage : config.internet.storage;
+    const started = performance.now();
+    const report = await checkSideStore(options.side, storage);
+    for (const problem of report.problems) console.log(`${problem.kind === 'missing' ? 'MISSING' : 'DAMAGED'} ${problem.paths.join(', ')}: blob ${problem.sha256} ${problem.detail}`);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(`checked ${report.blobs} files (${(report.bytes / 1024 ** 2).toFixed(1)} MiB) in ${seconds} s: ${report.problems.length === 0 ? 'every file matches its name' : `${report.problems.length} not as recorded`}`);
+    if (report.problems.length > 0) {
+      console.log(
+        options.side === 'lgwan'
+          ? `Restore these from a backup of ${path.join(storage, 'blobs')}, or move them out of it: the internet side's carousel sends every file again within carousel.everyHours (new bundles wait for them meanwhile).`
+          : `Restore these from a backup of ${path.join(storage, 'blobs')}: the LGWAN side refuses any bundle that carries a file which does not match its name.`,
+      );
+      process.exitCode = 1;
     }
   });
 

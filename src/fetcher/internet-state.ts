@@ -1,7 +1,7 @@
 import type { Low } from 'lowdb';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { RecordedDigests } from '../store/blob-store.ts';
-import { openJsonState } from '../store/json-state.ts';
+import { openJsonState, readJsonState } from '../store/json-state.ts';
 
 export interface ReleaseRecord {
   version: string;
@@ -56,4 +56,9 @@ export type InternetDatabase = Low<InternetState>;
 
 export function openInternetState(file: string): Promise<InternetDatabase> {
   return openJsonState(file, emptyInternetState);
+}
+
+/** For readers beside a running internet side: touches nothing. */
+export function readInternetState(file: string): Promise<InternetState> {
+  return readJsonState(file, emptyInternetState);
 }
