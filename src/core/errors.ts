@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'E_UNSAFE_NAME'
   | 'E_VERSION_INVALID'
   | 'E_USAGE'
-  | 'E_DATABASE';
+  | 'E_DATABASE'
+  | 'E_LOCKED';
 
 export class LgwanMirrorError extends Error {
   readonly code: ErrorCode;

@@ -3,6 +3,7 @@ import cron from 'node-cron';
 import { loadCatalog, type LoadedCatalogEntry } from '../catalog/load-catalog.ts';
 import type { InternetConfig } from '../config/config.ts';
 import { errorMessage } from '../core/errors.ts';
+import { commandLine, lockedWhileOpening, lockStorage } from '../core/storage-lock.ts';
 import type { Logger } from '../core/logger.ts';
 import { Downloader } from '../fetch/download.ts';
 import { createHttpClient, defaultHttpPolicy } from '../fetch/http-client.ts';
@@ -24,14 +25,20 @@ export interface InternetSide {
   send(options?: { force?: boolean }): Promise<BundleOutcome>;
   /** fetch, then bundle + send; what each scheduled run does. */
   runOnce(): Promise<{ fetched: ProductFetchOutcome[]; bundle: BundleOutcome }>;
+  /** Frees the storage folder for another process (the process's exit does too). */
+  close(): void;
 }
 
 export async function openInternetSide(config: InternetConfig, logger: Logger, options: { interactive?: boolean; backoffMs?: number } = {}): Promise<InternetSide> {
   const entries = await loadCatalog(config.catalogs);
   const keyring = await PinnedKeyring.load(config.keys);
+  // Before anything is cleared or read: another process may be writing this side's state.
+  const lock = await lockStorage(config.storage, commandLine());
   const store = new BlobStore(path.join(config.storage, 'blobs'));
-  await store.clearTemporaries();
-  const database = await openInternetState(path.join(config.storage, 'state.json'));
+  const database = await lockedWhileOpening(lock, async () => {
+    await store.clearTemporaries();
+    return openInternetState(path.join(config.storage, 'state.json'));
+  });
   const policy = { ...defaultHttpPolicy, originRewrites: new Map(Object.entries(config.originRewrites)), dnsServers: config.dnsServers };
   const downloader = new Downloader({
     client: createHttpClient(policy),
@@ -64,6 +71,7 @@ export async function openInternetSide(config: InternetConfig, logger: Logger, o
       const fetched = await side.fetchAll();
       return { fetched, bundle: await side.send() };
     },
+    close: () => lock.release(),
   };
   return side;
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadTransferPublicKey } from '../bundle/transfer-key.ts';
 import type { LgwanConfig } from '../config/config.ts';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
+import { commandLine, lockedWhileOpening, lockStorage } from '../core/storage-lock.ts';
 import type { Logger } from '../core/logger.ts';
 import { importFromSpool, type ImportOutcome } from '../importer/import-bundle.ts';
 import { openLgwanState, type LgwanDatabase } from '../importer/lgwan-state.ts';
@@ -34,10 +35,13 @@ export interface LgwanSide {
 export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promise<LgwanSide> {
   const keyring = await PinnedKeyring.load(config.keys);
   const { publicKey, keyId } = await loadTransferPublicKey(config.transferPublicKey);
+  // Before anything is cleared or read: another process may be importing into this folder.
+  const lock = await lockStorage(config.storage, commandLine());
   const store = new BlobStore(path.join(config.storage, 'blobs'));
-  await store.clearTemporaries();
-  const database = await openLgwanState(path.join(config.storage, 'state.json'));
-  const inventory = await openInventoryStore(config);
+  const [database, inventory] = await lockedWhileOpening(lock, async () => {
+    await store.clearTemporaries();
+    return [await openLgwanState(path.join(config.storage, 'state.json')), await openInventoryStore(config)] as const;
+  });
   let importing: Promise<ImportOutcome[]> | undefined;
   let repository: ReturnType<typeof createRepositoryApp> | undefined;
   // Free space on the storage volume, for the disk-low alarm; read once a minute, never per request.
@@ -93,10 +97,11 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     database,
     store,
     inventory,
-    close: () => {
+    close: async () => {
       clearInterval(diskTimer);
       clearInterval(heartbeatTimer);
-      return inventory.close();
+      await inventory.close();
+      lock.release();
     },
     importOnce() {
       // One importer at a time: a poll that finds one running waits for it instead.
