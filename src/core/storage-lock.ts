@@ -75,26 +75,47 @@ function lockedError(storage: string, holder: LockRecord): UserFacingError {
   );
 }
 
+/** Acquisitions under way in this process, by file: a second open of the same side waits for the first. */
+const acquiring = new Map<string, Promise<void>>();
+
 export async function lockStorage(storage: string, command: string): Promise<StorageLock> {
   const file = path.join(path.resolve(storage), lockName);
-  const release = () => {
-    const count = (held.get(file) ?? 0) - 1;
-    if (count > 0) {
-      held.set(file, count);
-      return;
-    }
-    if (!held.delete(file)) return;
+  while (acquiring.has(file)) await acquiring.get(file)!.catch(() => undefined);
+  if (held.has(file)) held.set(file, held.get(file)! + 1);
+  else {
+    const attempt = acquire(file, storage, command);
+    acquiring.set(file, attempt);
     try {
-      if (ours(readRecord(readFileSync(file, 'utf8')))) unlinkSync(file);
-    } catch {
-      // Already gone: nothing to release.
+      await attempt;
+    } finally {
+      acquiring.delete(file);
     }
-  };
-  const count = held.get(file);
-  if (count !== undefined) {
-    held.set(file, count + 1);
-    return { release };
+    held.set(file, 1);
   }
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      const count = held.get(file)! - 1;
+      if (count > 0) held.set(file, count);
+      else {
+        held.delete(file);
+        removeIfOurs(file);
+      }
+    },
+  };
+}
+
+function removeIfOurs(file: string): void {
+  try {
+    if (ours(readRecord(readFileSync(file, 'utf8')))) unlinkSync(file);
+  } catch {
+    // Already gone: nothing to release.
+  }
+}
+
+async function acquire(file: string, storage: string, command: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const record: LockRecord = { pid: process.pid, startTime: startTimeOf('self'), command, since: new Date().toISOString() };
   const candidate = `${file}.${process.pid}.tmp`;
@@ -117,8 +138,6 @@ export async function lockStorage(storage: string, command: string): Promise<Sto
   } finally {
     await rm(candidate, { force: true });
   }
-  held.set(file, 1);
-  return { release };
 }
 
 /** Runs the rest of a side's opening; if that fails, the lock is not kept for a side that never opened. */
@@ -134,11 +153,5 @@ export async function lockedWhileOpening<T>(lock: StorageLock, open: () => Promi
 // A process that exits (a one-shot command, Ctrl-C, an uncaught error) frees its locks;
 // one killed with -9 leaves the file, recognised as stale by the next process.
 process.once('exit', () => {
-  for (const file of held.keys()) {
-    try {
-      if (ours(readRecord(readFileSync(file, 'utf8')))) unlinkSync(file);
-    } catch {
-      // Already gone.
-    }
-  }
+  for (const file of held.keys()) removeIfOurs(file);
 });

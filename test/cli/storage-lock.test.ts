@@ -63,3 +63,15 @@ test('a lock whose holder is gone, or whose PID now belongs to another process, 
   await writeFile(lockFile, JSON.stringify({ pid: running.pid, startTime, command: 'lgwan-mirror import', since: '2026-11-22T00:00:00.000Z' }));
   await t.throwsAsync(environment.openLgwan(), { code: 'E_LOCKED', message: new RegExp(`in use by another lgwan-mirror process \\(pid ${running.pid}, "lgwan-mirror import"`, 'u') });
 });
+
+test('one process may open a side more than once, at the same moment too; the folder is free when the last one closes', async (t) => {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  const lockFile = path.join(environment.config.lgwan.storage, 'lgwan-mirror.lock');
+  const [first, second] = await Promise.all([environment.openLgwan(), environment.openLgwan()]);
+  await first.close();
+  await first.close();
+  t.is((JSON.parse(await readFile(lockFile, 'utf8')) as { pid: number }).pid, process.pid, 'still held while the second side is open, however often the first is closed');
+  await second.close();
+  await t.throwsAsync(readFile(lockFile), { code: 'ENOENT' });
+});
