@@ -31,6 +31,7 @@ const lockName = 'lgwan-mirror.lock';
 export function commandLine(): string {
   return ['lgwan-mirror', ...process.argv.slice(2)].join(' ');
 }
+
 /** Locks this process holds, by file, with how many open sides share each (tests open a side more than once). */
 const held = new Map<string, number>();
 
@@ -67,10 +68,10 @@ function readRecord(text: string): LockRecord | undefined {
 
 const ours = (record: LockRecord | undefined) => record?.pid === process.pid;
 
-function lockedError(storage: string, holder: LockRecord): UserFacingError {
+function lockedError(storage: string, service: string, holder: LockRecord): UserFacingError {
   return new UserFacingError(
     'E_LOCKED',
-    `${storage} is in use by another lgwan-mirror process (pid ${holder.pid}, "${holder.command}", since ${holder.since}): stop it first (for the service: systemctl stop lgwan-mirror-<side>). Two processes writing one side's state would overwrite each other's work.`,
+    `${storage} is in use by another lgwan-mirror process (pid ${holder.pid}, "${holder.command}", since ${holder.since}): stop it first (if it is the service: systemctl stop ${service}). Two processes writing one side's state would overwrite each other's work.`,
     { details: { storage, pid: holder.pid } },
   );
 }
@@ -78,12 +79,13 @@ function lockedError(storage: string, holder: LockRecord): UserFacingError {
 /** Acquisitions under way in this process, by file: a second open of the same side waits for the first. */
 const acquiring = new Map<string, Promise<void>>();
 
-export async function lockStorage(storage: string, command: string): Promise<StorageLock> {
+/** `service` is the systemd unit that normally holds this folder, named in the message to whoever finds it locked. */
+export async function lockStorage(storage: string, service: string, command: string): Promise<StorageLock> {
   const file = path.join(path.resolve(storage), lockName);
   while (acquiring.has(file)) await acquiring.get(file)!.catch(() => undefined);
   if (held.has(file)) held.set(file, held.get(file)! + 1);
   else {
-    const attempt = acquire(file, storage, command);
+    const attempt = acquire(file, storage, service, command);
     acquiring.set(file, attempt);
     try {
       await attempt;
@@ -115,7 +117,7 @@ function removeIfOurs(file: string): void {
   }
 }
 
-async function acquire(file: string, storage: string, command: string): Promise<void> {
+async function acquire(file: string, storage: string, service: string, command: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const record: LockRecord = { pid: process.pid, startTime: startTimeOf('self'), command, since: new Date().toISOString() };
   const candidate = `${file}.${process.pid}.tmp`;
@@ -127,13 +129,13 @@ async function acquire(file: string, storage: string, command: string): Promise<
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readRecord(await readFile(file, 'utf8').catch(() => ''));
-      if (holder && !ours(holder) && isRunning(holder)) throw lockedError(storage, holder);
+      if (holder && !ours(holder) && isRunning(holder)) throw lockedError(storage, service, holder);
       // The holder is gone (killed, or the machine restarted): take its place, then read it back
       // (two processes replacing the same stale lock at the same moment: the later one wins,
       // and the earlier one notices if it reads after that).
       await rename(candidate, file);
       const now = readRecord(await readFile(file, 'utf8'));
-      if (!ours(now)) throw lockedError(storage, now ?? holder ?? record);
+      if (!ours(now)) throw lockedError(storage, service, now ?? holder ?? record);
     }
   } finally {
     await rm(candidate, { force: true });

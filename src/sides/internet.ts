@@ -33,7 +33,7 @@ export async function openInternetSide(config: InternetConfig, logger: Logger, o
   const entries = await loadCatalog(config.catalogs);
   const keyring = await PinnedKeyring.load(config.keys);
   // Before anything is cleared or read: another process may be writing this side's state.
-  const lock = await lockStorage(config.storage, commandLine());
+  const lock = await lockStorage(config.storage, 'lgwan-mirror-internet', commandLine());
   const store = new BlobStore(path.join(config.storage, 'blobs'));
   const database = await lockedWhileOpening(lock, async () => {
     await store.clearTemporaries();

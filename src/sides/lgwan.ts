@@ -36,7 +36,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
   const keyring = await PinnedKeyring.load(config.keys);
   const { publicKey, keyId } = await loadTransferPublicKey(config.transferPublicKey);
   // Before anything is cleared or read: another process may be importing into this folder.
-  const lock = await lockStorage(config.storage, commandLine());
+  const lock = await lockStorage(config.storage, 'lgwan-mirror-lgwan', commandLine());
   const store = new BlobStore(path.join(config.storage, 'blobs'));
   const [database, inventory] = await lockedWhileOpening(lock, async () => {
     await store.clearTemporaries();

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { syncDirectory, temporarySibling } from '../core/atomic-file.ts';
 import { IntegrityError, LgwanMirrorError } from '../core/errors.ts';
 import { isSha256Hex } from '../core/safe-name.ts';
-import { InlineDigests, ThreadDigests, threadDigestsFrom, type StreamDigests } from './stream-digests.ts';
+import { streamDigestsFor, type StreamDigests } from './stream-digests.ts';
 
 export interface BlobDigests {
   size: number;
@@ -69,7 +69,7 @@ export class HashingFileSink extends Writable {
     this.#onWritten = options.onWritten;
     this.bytesWritten = options.resumeFrom?.bytes ?? 0;
     const sha512 = options.sha512 ?? false;
-    this.#digester = options.resumeFrom?.digester ?? (options.maxBytes >= threadDigestsFrom ? new ThreadDigests(sha512) : new InlineDigests(sha512));
+    this.#digester = options.resumeFrom?.digester ?? streamDigestsFor(options.maxBytes, sha512);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -205,7 +205,7 @@ export class BlobStore {
   /** Digests of a stored blob read again from disk, streamed (large blobs on the hashing thread). */
   async hashAgain(sha256: string, options: { sha512: boolean }): Promise<BlobDigests> {
     const file = this.pathOf(sha256);
-    const digester = (await stat(file)).size >= threadDigestsFrom ? new ThreadDigests(options.sha512) : new InlineDigests(options.sha512);
+    const digester = streamDigestsFor((await stat(file)).size, options.sha512);
     try {
       let size = 0;
       for await (const chunk of createReadStream(file, { highWaterMark: batchBytes }) as AsyncIterable<Buffer>) {

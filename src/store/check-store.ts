@@ -26,7 +26,7 @@ export interface StoreCheckReport {
  * and the SHA-512 recorded when it arrived. Read-only, so it can run beside the side's daemon;
  * one blob at a time (the disk is the limit), each streamed.
  */
-export async function checkStore(store: BlobStore, named: Iterable<NamedBlob>, recorded: Readonly<Record<string, RecordedDigests>>, onChecked?: (checked: number, total: number) => void): Promise<StoreCheckReport> {
+export async function checkStore(store: BlobStore, named: Iterable<NamedBlob>, recorded: Readonly<Record<string, RecordedDigests>>): Promise<StoreCheckReport> {
   const blobs = new Map<string, { size: number; paths: string[] }>();
   for (const { sha256, size, path } of named) {
     const entry = blobs.get(sha256);
@@ -35,7 +35,6 @@ export async function checkStore(store: BlobStore, named: Iterable<NamedBlob>, r
   }
   const problems: StoreProblem[] = [];
   let bytes = 0;
-  let checked = 0;
   for (const [sha256, { size, paths }] of blobs) {
     const problem = (kind: StoreProblem['kind'], detail: string) => problems.push({ sha256, paths, kind, detail });
     const onDisk = await store.size(sha256);
@@ -48,7 +47,6 @@ export async function checkStore(store: BlobStore, named: Iterable<NamedBlob>, r
       if (digests.sha256 !== sha256) problem('content', `now has sha256 ${digests.sha256}`);
       else if (expectedSha512 !== undefined && digests.sha512 !== expectedSha512) problem('content', 'has another SHA-512 than the one recorded when it arrived');
     }
-    onChecked?.((checked += 1), blobs.size);
   }
   return { blobs: blobs.size, bytes, problems };
 }

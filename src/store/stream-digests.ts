@@ -180,3 +180,8 @@ export class ThreadDigests implements StreamDigests {
 
 /** Streams of at least this size are hashed on the hashing thread. */
 export const threadDigestsFrom = 4 * 1024 * 1024;
+
+/** Digests for a stream of up to `bytes`: on the hashing thread when large, inline when small. */
+export function streamDigestsFor(bytes: number, withSha512: boolean): StreamDigests {
+  return bytes >= threadDigestsFrom ? new ThreadDigests(withSha512) : new InlineDigests(withSha512);
+}

@@ -26,7 +26,7 @@ test('a second process on a side\'s storage is refused, naming the holder, while
   // "Send now", typed by an admin beside the running service.
   const refused = await cli(['send', '--force', '--config', configFile]);
   t.is(refused.code, 1);
-  t.regex(refused.stderr, new RegExp(`^lgwan-mirror: .*internet is in use by another lgwan-mirror process \\(pid ${daemon.child.pid}, "lgwan-mirror daemon --side internet --config [^"]+", since \\d{4}-[^)]+\\): stop it first`, 'u'));
+  t.regex(refused.stderr, new RegExp(`^lgwan-mirror: .*internet is in use by another lgwan-mirror process \\(pid ${daemon.child.pid}, "lgwan-mirror daemon --side internet --config [^"]+", since \\d{4}-[^)]+\\): stop it first \\(if it is the service: systemctl stop lgwan-mirror-internet\\)`, 'u'));
   t.notRegex(refused.stderr, /^\s+at /mu, 'no stack trace');
   t.is(await readFile(path.join(environment.config.internet.storage, 'state.json'), 'utf8'), stateBefore, 'the state was not touched');
   t.deepEqual(await readdir(spool), spoolBefore, 'no bundle was sent');
@@ -61,7 +61,7 @@ test('a lock whose holder is gone, or whose PID now belongs to another process, 
   const stat = await readFile(`/proc/${running.pid}/stat`, 'utf8');
   const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   await writeFile(lockFile, JSON.stringify({ pid: running.pid, startTime, command: 'lgwan-mirror import', since: '2026-11-22T00:00:00.000Z' }));
-  await t.throwsAsync(environment.openLgwan(), { code: 'E_LOCKED', message: new RegExp(`in use by another lgwan-mirror process \\(pid ${running.pid}, "lgwan-mirror import"`, 'u') });
+  await t.throwsAsync(environment.openLgwan(), { code: 'E_LOCKED', message: new RegExp(`in use by another lgwan-mirror process \\(pid ${running.pid}, "lgwan-mirror import".*systemctl stop lgwan-mirror-lgwan\\)`, 'u') });
 });
 
 test('one process may open a side more than once, at the same moment too; the folder is free when the last one closes', async (t) => {
