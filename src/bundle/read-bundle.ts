@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { BundleRefusedError, type ErrorCode } from '../core/errors.ts';
+import { BundleRefusedError, changedInTransit, type ErrorCode } from '../core/errors.ts';
 import { HashingFileSink, type BlobDigests, type BlobStore } from '../store/blob-store.ts';
 import { bundleFormat, manifestEntryName, manifestSchema, maxManifestBytes, signatureEntryName, type Manifest } from './manifest.ts';
 import { signerOf, type TrustedTransferKey } from './transfer-key.ts';
@@ -43,13 +43,18 @@ function refuse(code: ErrorCode, message: string, file: string): BundleRefusedEr
   return new BundleRefusedError(code, `${file}: ${message}`, { details: { file } });
 }
 
+/** The bytes are not the ones the internet side signed and wrote (see changedInTransit). */
+function refuseChanged(code: ErrorCode, message: string, file: string): BundleRefusedError {
+  return changedInTransit(code, `${file}: ${message}`, { file });
+}
+
 async function readSmallEntry(entry: Readable, size: number, limit: number, what: string, file: string): Promise<Buffer> {
-  if (size > limit) throw refuse('E_SIZE_LIMIT', `${what} is ${size} bytes, more than its limit of ${limit}`, file);
+  if (size > limit) throw refuseChanged('E_SIZE_LIMIT', `${what} is ${size} bytes, more than its limit of ${limit}`, file);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of entry as AsyncIterable<Buffer>) {
     total += chunk.length;
-    if (total > limit) throw refuse('E_SIZE_LIMIT', `${what} is longer than its limit of ${limit} bytes`, file);
+    if (total > limit) throw refuseChanged('E_SIZE_LIMIT', `${what} is longer than its limit of ${limit} bytes`, file);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
@@ -78,16 +83,16 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
   try {
     for await (const entry of extract) {
       const { name, size, type } = entry.header;
-      if (type !== 'file' || size === undefined) throw refuse('E_BUNDLE_INVALID', `entry ${JSON.stringify(name)} is not a plain file`, file);
+      if (type !== 'file' || size === undefined) throw refuseChanged('E_BUNDLE_INVALID', `entry ${JSON.stringify(name)} is not a plain file`, file);
       if (index === 0) {
-        if (name !== manifestEntryName) throw refuse('E_BUNDLE_INVALID', `the first entry must be ${manifestEntryName}, found ${JSON.stringify(name)}`, file);
+        if (name !== manifestEntryName) throw refuseChanged('E_BUNDLE_INVALID', `the first entry must be ${manifestEntryName}, found ${JSON.stringify(name)}`, file);
         manifestBytes = await readSmallEntry(entry as unknown as Readable, size, maxManifestBytes, manifestEntryName, file);
       } else if (index === 1) {
-        if (name !== signatureEntryName) throw refuse('E_BUNDLE_INVALID', `the second entry must be ${signatureEntryName}, found ${JSON.stringify(name)}`, file);
+        if (name !== signatureEntryName) throw refuseChanged('E_BUNDLE_INVALID', `the second entry must be ${signatureEntryName}, found ${JSON.stringify(name)}`, file);
         const signature = await readSmallEntry(entry as unknown as Readable, size, 64, signatureEntryName, file);
         signer = signerOf(manifestBytes!, signature, options.keys);
         if (!signer) {
-          throw refuse('E_SIGNATURE', 'the manifest signature does not verify with the pinned transfer key (tampered, or signed by another key)', file);
+          throw refuseChanged('E_SIGNATURE', 'the manifest signature does not verify with the pinned transfer key (tampered, or signed by another key)', file);
         }
         manifest = parseManifest(manifestBytes!, file);
         if (manifest.transferKeyId !== signer.keyId) throw refuse('E_SIGNATURE', `the manifest names transfer key ${manifest.transferKeyId} but was signed by ${signer.keyId}`, file);
@@ -104,10 +109,10 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
       } else {
         const match = /^blobs\/([0-9a-f]{64})$/u.exec(name);
         const expectedSize = match ? listed.get(match[1]!) : undefined;
-        if (!match || expectedSize === undefined) throw refuse('E_BUNDLE_INVALID', `entry ${JSON.stringify(name)} is not a blob listed in the manifest`, file);
+        if (!match || expectedSize === undefined) throw refuseChanged('E_BUNDLE_INVALID', `entry ${JSON.stringify(name)} is not a blob listed in the manifest`, file);
         const sha256 = match[1]!;
-        if (received.has(sha256)) throw refuse('E_BUNDLE_INVALID', `blob ${sha256} appears twice`, file);
-        if (size !== expectedSize) throw refuse('E_INTEGRITY', `blob ${sha256} is ${size} bytes, the manifest says ${expectedSize}`, file);
+        if (received.has(sha256)) throw refuseChanged('E_BUNDLE_INVALID', `blob ${sha256} appears twice`, file);
+        if (size !== expectedSize) throw refuseChanged('E_INTEGRITY', `blob ${sha256} is ${size} bytes, the manifest says ${expectedSize}`, file);
         const { file: temporaryFile, handle } = await options.store.createTemporary(sha256);
         // Registered before writing so a failure below still removes the temp file.
         received.set(sha256, { temporaryFile, digests: { size: 0, sha256: '' } });
@@ -120,16 +125,16 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
         const digests = await sink.digests();
         sink.release();
         if (digests.sha256 !== sha256 || digests.size !== expectedSize) {
-          throw refuse('E_INTEGRITY', `blob ${sha256} hashes to ${digests.sha256} (${digests.size} bytes): tampered or damaged in transfer`, file);
+          throw refuseChanged('E_INTEGRITY', `blob ${sha256} hashes to ${digests.sha256} (${digests.size} bytes): tampered or damaged in transfer`, file);
         }
         received.set(sha256, { temporaryFile, digests });
       }
       index += 1;
     }
-    if (!manifest) throw refuse('E_BUNDLE_INVALID', 'truncated before the manifest and its signature', file);
+    if (!manifest) throw refuseChanged('E_BUNDLE_INVALID', 'truncated before the manifest and its signature', file);
     if (decision === 'read-blobs') {
       const missing = [...listed.keys()].filter((sha256) => !received.has(sha256));
-      if (missing.length > 0) throw refuse('E_BUNDLE_INVALID', `truncated: ${missing.length} listed blob(s) missing, first ${missing[0]}`, file);
+      if (missing.length > 0) throw refuseChanged('E_BUNDLE_INVALID', `truncated: ${missing.length} listed blob(s) missing, first ${missing[0]}`, file);
     }
     return { manifest, manifestBytes: manifestBytes!, manifestSha256, decision, received, signedBy: signer!.keyId };
   } catch (error) {
@@ -137,7 +142,7 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
     if (error instanceof BundleRefusedError) throw error;
     // A full disk or an I/O error here is this side's problem, not the bundle's: retry later.
     if (localFailures.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
-    throw refuse('E_BUNDLE_INVALID', `not a readable bundle: ${(error as Error).message}`, file);
+    throw refuseChanged('E_BUNDLE_INVALID', `not a readable bundle: ${(error as Error).message}`, file);
   } finally {
     extract.destroy();
     source.destroy();

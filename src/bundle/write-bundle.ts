@@ -1,7 +1,8 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
+import { Transform } from 'node:stream';
 import tar from 'tar-stream';
 import type { BlobStore } from '../store/blob-store.ts';
 import { blobEntryName, manifestEntryName, signatureEntryName, type Manifest } from './manifest.ts';
@@ -13,12 +14,22 @@ import { signManifest } from './transfer-key.ts';
  * signature, then each blob the manifest lists, in that order, so the reader can check
  * the signature before it reads a single payload byte.
  */
-export async function writeBundle(options: { manifest: Manifest; privateKey: KeyObject; store: BlobStore; outputFile: string }): Promise<{ manifestBytes: Buffer }> {
+export async function writeBundle(options: { manifest: Manifest; privateKey: KeyObject; store: BlobStore; outputFile: string }): Promise<{ manifestBytes: Buffer; size: number; sha256: string }> {
   const manifestBytes = Buffer.from(JSON.stringify(options.manifest), 'utf8');
   const signature = signManifest(manifestBytes, options.privateKey);
   const pack = tar.pack();
   const destination = createWriteStream(options.outputFile, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
-  const writing = pipeline(pack, destination);
+  // The whole file's digest, for the approver's summary, computed on the way to disk.
+  const whole = createHash('sha256');
+  let size = 0;
+  const digest = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      whole.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const writing = pipeline(pack, digest, destination);
   const mtime = new Date(options.manifest.createdAt);
   pack.entry({ name: manifestEntryName, size: manifestBytes.length, mtime, mode: 0o644 }, manifestBytes);
   pack.entry({ name: signatureEntryName, size: signature.length, mtime, mode: 0o644 }, signature);
@@ -42,5 +53,5 @@ export async function writeBundle(options: { manifest: Manifest; privateKey: Key
   } finally {
     await handle.close();
   }
-  return { manifestBytes };
+  return { manifestBytes, size, sha256: whole.digest('hex') };
 }

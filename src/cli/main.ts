@@ -14,6 +14,7 @@ import { readLgwanState } from '../importer/lgwan-state.ts';
 import { assertNoProblems, validateCatalogs, writeSchemas } from './catalog-commands.ts';
 import { checkCatalogLive, formatLiveCheck } from './catalog-live-check.ts';
 import { runDemo } from './demo.ts';
+import { formatInspection, inspectExitCode, inspectFromConfig } from './bundle-inspect.ts';
 import { startUdpReceiver } from '../sides/udp-receiver.ts';
 import { startUdpSender } from '../sides/udp-sender.ts';
 import path from 'node:path';
@@ -270,6 +271,24 @@ program
       );
       process.exitCode = 1;
     }
+  });
+
+const bundleCommand = program.command('bundle').description('transfer bundles');
+bundleCommand
+  .command('inspect')
+  .description(
+    'LGWAN side, offline and read-only: verify a bundle (or a folder of bundles and parts) with the pinned transfer key and this side\'s vendor keys, print its summary and what the importer would do. Exit 0: would be imported; 1: would be refused; 3: parts still missing',
+  )
+  .argument('<file-or-folder>', 'a bundle, a table of contents or part, or a folder holding them (e.g. a sanitising service\'s hold folder)')
+  .addOption(configOption())
+  .option('--json', 'print JSON')
+  .option('--scratch <dir>', 'folder for temporary copies while checking (default: the system temporary folder)')
+  .action(async (target: string, options: { config?: string; json?: boolean; scratch?: string }) => {
+    const config = await loadConfig(options.config);
+    const results = await inspectFromConfig(config.lgwan, target, options.scratch);
+    if (options.json) console.log(JSON.stringify(results.map(({ outcome: _outcome, ...rest }) => rest), null, 2));
+    else process.stdout.write(results.map(formatInspection).join('\n'));
+    process.exitCode = inspectExitCode(results);
   });
 
 program

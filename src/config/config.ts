@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UserFacingError } from '../core/errors.ts';
 import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
+import { transferFileExtensionPattern } from '../transfer/spool-names.ts';
 
 const internetSchema = z.strictObject({
   storage: z.string().default('storage/internet').describe('data root of the internet side: blobs, state, quarantine, transfer key'),
@@ -11,6 +12,11 @@ const internetSchema = z.strictObject({
   transferKey: z.string().optional().describe('Ed25519 private key; default <storage>/transfer-key.pem'),
   schedule: z.string().default('17 */2 * * *').describe('cron expression for fetch + bundle + send'),
   bundleExpiryDays: z.int().min(1).max(365).default(30),
+  transferFileExtension: z
+    .string()
+    .regex(transferFileExtensionPattern, 'a dot and 1–15 letters or digits, e.g. ".bin"')
+    .optional()
+    .describe('an extension for every transfer file, for transfer services that accept only listed extensions: bundle-<n>.bin, bundle-<n>.part-0001.bin, bundle-<n>.toc.bin, bundle-<n>.toc.sig.bin (default: bundle-<n>.tar and no extension on the others); the LGWAN side must be set the same'),
   partMaxBytes: z.int().min(4096).default(1024 ** 3).describe("the transfer appliance's file size limit: larger bundles travel as parts with a signed table of contents"),
   carousel: z
     .strictObject({
@@ -63,6 +69,11 @@ const lgwanSchema = z.strictObject({
     })
     .optional()
     .describe('receive --udp: write files arriving over a UDP data diode into the spool'),
+  transferFileExtension: z
+    .string()
+    .regex(transferFileExtensionPattern, 'a dot and 1–15 letters or digits, e.g. ".bin"')
+    .optional()
+    .describe('the extension the internet side gives transfer files (its transferFileExtension); must be the same on both sides'),
   stagingQuotaBytes: z.int().min(1024 * 1024).default(64 * 1024 ** 3).describe('room for reassembling bundles that arrive as parts'),
   partsTimeoutHours: z.number().min(0).default(24).describe('how long to wait for the missing parts of a bundle before giving it up'),
   checkInsPerMinute: z.number().min(0.01).default(6).describe('agent check-ins allowed per agent and minute (after a burst of 10); agents check in about hourly'),

@@ -70,7 +70,25 @@ export class DatabaseError extends UserFacingError {
 }
 
 /** A bundle that must not be imported; `code` says why (rollback, equivocation, malformed…). */
-export class BundleRefusedError extends LgwanMirrorError {}
+export class BundleRefusedError extends LgwanMirrorError {
+  /** What arrived is not what the internet side wrote: no signed statement can vouch for it. */
+  get changedInTransit(): boolean {
+    return this.details.changedInTransit === true;
+  }
+}
+
+/** Plain words for the admin and for a sanitising service's approver. */
+export const changedInTransitAdvice =
+  'this file was changed on the way (rebuilt by a sanitising service, cut short, renamed or tampered with): it is not imported; ask for the original (原本) of it';
+
+/**
+ * A refusal because the bytes (or the name) that arrived differ from what was sent: a
+ * sanitiser that rebuilt the file, stripped bytes or renamed it, or someone who altered it.
+ * The message keeps the technical reason and adds what to do.
+ */
+export function changedInTransit(code: ErrorCode, message: string, details: Record<string, unknown> = {}): BundleRefusedError {
+  return new BundleRefusedError(code, `${message} — ${changedInTransitAdvice}`, { details: { ...details, changedInTransit: true } });
+}
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.ts';
 import { bundleFormat, type Artifact, type Manifest, type ProductSummary } from '../bundle/manifest.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { sendToSpool } from '../transfer/spool-sender.ts';
+import type { TransferFileNames } from '../transfer/spool-names.ts';
 import { emptyProductState, type InternetDatabase } from './internet-state.ts';
 
 export interface BundleOptions {
@@ -25,6 +26,8 @@ export interface BundleOptions {
   heartbeatHours?: number;
   /** The transfer appliance's file size limit. */
   partMaxBytes?: number;
+  /** File names in the spool (transferFileExtension). */
+  names?: TransferFileNames;
   /**
    * The carousel: every referenced blob is sent again after `everyHours`, least recently sent
    * first, at most `maxBytes` of them per bundle. A receiver that lost a bundle (or a new
@@ -97,7 +100,7 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
     artifacts,
     blobs: [...blobs].map(([sha256, size]) => ({ sha256, size })),
   };
-  const { file, manifestBytes, parts } = await sendToSpool({ spool: options.spool, manifest, privateKey: options.privateKey, store: options.store, partMaxBytes: options.partMaxBytes });
+  const { file, manifestBytes, parts } = await sendToSpool({ spool: options.spool, manifest, privateKey: options.privateKey, store: options.store, partMaxBytes: options.partMaxBytes, names: options.names });
   // Recorded only once the bundle is durably in the spool.
   data.transfer.lastSequence = manifest.sequence;
   data.transfer.lastManifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');

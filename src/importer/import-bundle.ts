@@ -3,10 +3,11 @@ import path from 'node:path';
 import { readBundle, type ReceivedBlob } from '../bundle/read-bundle.ts';
 import { publicKeyFromSpki, spkiOf, transferKeyId, type TrustedTransferKey } from '../bundle/transfer-key.ts';
 import type { Manifest } from '../bundle/manifest.ts';
-import { BundleRefusedError, LgwanMirrorError, errorMessage } from '../core/errors.ts';
+import { BundleRefusedError, LgwanMirrorError, changedInTransit, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { recordedDigests, storedDigests, type BlobStore } from '../store/blob-store.ts';
 import { listSpool, type SpooledBundle } from '../transfer/spool-receiver.ts';
+import { TransferFileNames } from '../transfer/spool-names.ts';
 import { assembleParts, type Assembly } from '../transfer/parts-receiver.ts';
 import { verifyArtifacts, type BlobAccess } from '../verify/verify-artifacts.ts';
 import type { PinnedKeyring } from '../verify/pinned-keys.ts';
@@ -25,10 +26,20 @@ export interface ImporterOptions {
   storageRoot: string;
   logger: Logger;
   now?: () => Date;
+  /** The spool's file names (transferFileExtension). */
+  names?: TransferFileNames;
+  /**
+   * `bundle inspect`: every check runs, nothing is adopted, quarantined or written; the state
+   * given (a copy) advances in memory only, and blobs a bundle would have added stay in
+   * `carried` (temporary files) for the bundles inspected after it.
+   */
+  dryRun?: { carried: Map<string, ReceivedBlob> };
 }
 
 export type ImportOutcome =
   | { status: 'published'; sequence: number; artifacts: number; newBlobs: number }
+  /** A dry run (bundle inspect) found nothing to refuse: a real import would publish it. */
+  | { status: 'would-publish'; sequence: number; artifacts: number; newBlobs: number }
   | { status: 'duplicate'; sequence: number }
   | { status: 'waiting'; sequence: number; missingBlobs: string[] }
   | { status: 'refused'; code: string; reason: string }
@@ -81,6 +92,11 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
       if (!(await access.digests(sha256))) missingBlobs.push(sha256);
     }
     if (missingBlobs.length > 0) {
+      if (options.dryRun) {
+        for (const [sha256, blob] of received) options.dryRun.carried.set(sha256, blob);
+        received.clear();
+        return { status: 'waiting', sequence: manifest.sequence, missingBlobs };
+      }
       // State-based bundles: blobs lost with an earlier bundle arrive again with the carousel.
       await adoptAll(options, received);
       received.clear();
@@ -92,6 +108,13 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
 
     const report = await verifyArtifacts(manifest.artifacts, access, options.keyring);
     const newBlobs = received.size;
+    if (options.dryRun) {
+      recordKeyRotation(options, manifest, result.signedBy, bundle.name, now().toISOString());
+      for (const [sha256, blob] of received) options.dryRun.carried.set(sha256, blob);
+      received.clear();
+      data.transfer = { ...data.transfer, highestSequence: manifest.sequence, lastManifestSha256: result.manifestSha256 };
+      return { status: 'would-publish', sequence: manifest.sequence, artifacts: manifest.artifacts.length, newBlobs };
+    }
     await adoptAll(options, received);
     received.clear();
 
@@ -182,9 +205,11 @@ function recordKeyRotation(options: ImporterOptions, manifest: Manifest, signedB
 
 /** Records a refusal with a quarantined copy and its reason; the published state is not touched. */
 async function refuse(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>, error: LgwanMirrorError, sequence: number | undefined): Promise<ImportOutcome> {
+  if (options.dryRun) return { status: 'refused', code: error.code, reason: error.message };
   const data = options.database.data;
   const quarantinedAs = await quarantineBundle(options, bundle, error, sequence);
-  data.refusals.unshift({ at: (options.now ?? (() => new Date()))().toISOString(), bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs });
+  const changed = error instanceof BundleRefusedError && error.changedInTransit;
+  data.refusals.unshift({ at: (options.now ?? (() => new Date()))().toISOString(), bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs, ...(changed ? { changedInTransit: true } : {}) });
   data.refusals.splice(100);
   await options.database.write();
   options.logger.error({ bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs }, 'bundle refused');
@@ -193,16 +218,17 @@ async function refuse(options: ImporterOptions, bundle: Pick<SpooledBundle, 'fil
 
 function lgwanBlobAccess(options: ImporterOptions, received: Map<string, ReceivedBlob>): BlobAccess {
   const data = options.database.data;
+  const temporaryFileOf = (sha256: string) => (received.get(sha256) ?? options.dryRun?.carried.get(sha256))?.temporaryFile;
   return {
     async digests(sha256, needs) {
-      const fresh = received.get(sha256);
+      const fresh = received.get(sha256) ?? options.dryRun?.carried.get(sha256);
       if (fresh) return fresh.digests;
       const digests = await storedDigests(options.store, sha256, data.digests[sha256], needs);
       if (digests?.sha256 === sha256) data.digests[sha256] = recordedDigests(digests);
       return digests;
     },
-    read: (sha256) => readFile(received.get(sha256)?.temporaryFile ?? options.store.pathOf(sha256)),
-    file: async (sha256) => received.get(sha256)?.temporaryFile ?? options.store.pathOf(sha256),
+    read: (sha256) => readFile(temporaryFileOf(sha256) ?? options.store.pathOf(sha256)),
+    file: async (sha256) => temporaryFileOf(sha256) ?? options.store.pathOf(sha256),
   };
 }
 
@@ -234,13 +260,14 @@ async function quarantineBundle(options: ImporterOptions, bundle: Pick<SpooledBu
 export async function importFromSpool(options: ImporterOptions, spool: string): Promise<ImportOutcome[]> {
   const outcomes: ImportOutcome[] = [];
   const data = options.database.data;
-  const entries = await listSpool(spool);
+  const names = options.names ?? new TransferFileNames();
+  const entries = await listSpool(spool, names);
   for (const bundle of entries) {
     const seen = data.processed[bundle.name];
     if (seen && seen.size === bundle.size && seen.mtimeMs === bundle.mtimeMs) continue;
     let outcome: ImportOutcome | undefined;
     try {
-      outcome = bundle.kind === 'parts' ? await importParts(options, spool, bundle) : await importBundle(options, bundle);
+      outcome = bundle.kind === 'parts' ? await importParts(options, spool, bundle) : bundle.kind === 'renamed' ? await refuseRenamed(options, bundle, names) : await importBundle(options, bundle);
     } catch (error) {
       const reason = `${bundle.name}: ${errorMessage(error)}`;
       data.transfer.lastImportError = { at: (options.now ?? (() => new Date()))().toISOString(), bundle: bundle.name, reason };
@@ -259,6 +286,24 @@ export async function importFromSpool(options: ImporterOptions, spool: string): 
 }
 
 /**
+ * A file whose name mentions a bundle but is none of this spool's names. Not read: a
+ * sanitising service renames what it rebuilt, and a file renamed by hand may be either.
+ * Recorded once (like any spool entry) so the admin sees it and can ask for the original.
+ */
+async function refuseRenamed(options: ImporterOptions, file: SpooledBundle, names: TransferFileNames): Promise<ImportOutcome> {
+  const sequence = Number(/bundle-(\d{10})/u.exec(file.name)?.[1]);
+  const expected = `${names.bundle(sequence)}, ${names.toc(sequence)} or ${names.part(sequence, 1)}…`;
+  const setting = names.extension === undefined ? 'no transferFileExtension' : `transferFileExtension ${names.extension}`;
+  const error = changedInTransit('E_BUNDLE_INVALID', `${file.name}: not a name this side imports (expected ${expected}; this side has ${setting}: if the internet side uses another, set both the same)`, { file: file.name });
+  const data = options.database.data;
+  data.refusals.unshift({ at: (options.now ?? (() => new Date()))().toISOString(), bundle: file.name, code: error.code, reason: error.message, quarantinedAs: null, changedInTransit: true });
+  data.refusals.splice(100);
+  await options.database.write();
+  options.logger.error({ bundle: file.name, code: error.code, reason: error.message }, 'file with a renamed bundle name not imported');
+  return { status: 'refused', code: error.code, reason: error.message };
+}
+
+/**
  * A bundle sent as parts: reassembled in the LGWAN side's staging folder, then imported
  * like any bundle. Undefined while parts are still missing (looked at again next poll);
  * after `partsTimeoutHours` the staged parts are dropped and the bundle is given up (a
@@ -270,7 +315,7 @@ async function importParts(options: ImporterOptions, spool: string, toc: Spooled
   const staging = path.join(options.storageRoot, 'staging');
   let assembly: Assembly;
   try {
-    assembly = await assembleParts({ spool, staging, tocName: toc.name, keys: trustedKeys(options), quotaBytes: options.stagingQuotaBytes ?? 64 * 1024 ** 3 });
+    assembly = await assembleParts({ spool, staging, tocName: toc.name, keys: trustedKeys(options), quotaBytes: options.stagingQuotaBytes ?? 64 * 1024 ** 3, names: options.names });
   } catch (error) {
     if (!(error instanceof LgwanMirrorError)) throw error;
     delete data.transfer.incomplete[toc.name];
@@ -279,6 +324,7 @@ async function importParts(options: ImporterOptions, spool: string, toc: Spooled
   if (assembly.status === 'incomplete') {
     const record = (data.transfer.incomplete[toc.name] ??= { sequence: assembly.sequence, firstSeenAt: now.toISOString(), missing: [], timedOut: false });
     record.missing = assembly.missing;
+    record.changed = assembly.changed;
     if (now.getTime() - Date.parse(record.firstSeenAt) > (options.partsTimeoutHours ?? 24) * 3_600_000) {
       record.timedOut = true;
       await rm(path.join(staging, String(assembly.sequence)), { recursive: true, force: true });

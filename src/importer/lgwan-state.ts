@@ -18,6 +18,8 @@ export interface Refusal {
   code: string;
   reason: string;
   quarantinedAs: string | null;
+  /** What arrived is not what was sent (rebuilt by a sanitiser, cut short, renamed, altered). */
+  changedInTransit?: boolean;
 }
 
 export interface LgwanState {
@@ -34,7 +36,7 @@ export interface LgwanState {
     /** The last import that failed on this side (disk full, I/O); cleared by the next successful import. */
     lastImportError: { at: string; bundle: string; reason: string } | null;
     /** Bundles sent as parts whose parts have not all arrived (by TOC name). */
-    incomplete: Record<string, { sequence: number; firstSeenAt: string; missing: string[]; timedOut: boolean }>;
+    incomplete: Record<string, { sequence: number; firstSeenAt: string; missing: string[]; timedOut: boolean; /** Parts present but not the bytes the TOC names. */ changed?: string[] }>;
   };
   refusals: Refusal[];
   /** Spool entries already handled (name → size/mtime/outcome), so a poll does not re-read them. */

@@ -187,6 +187,10 @@ export const trustLabels: Record<Language, Record<TrustLevel, string>> = {
 /** What each alarm means and what the admin should do about it. */
 export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string; action: string }>> = {
   ja: {
+    'changed-in-transit': {
+      title: '途中で変更されたファイルが届きました（取り込みません）',
+      action: '転送の途中でファイルが変わっています（無害化による再構成、切り詰め、名前の変更、改ざんなど）。無害化転送の承認者に、無害化しない原本を名前を変えずに渡すよう依頼してください（docs/transfer.md）。原本でも同じ警報が出る場合は改ざんの疑いがあります。インターネット側の鍵と送信元を調べてください。公開中の内容は変わっていません。',
+    },
     'refused-bundle': { title: 'バンドルを拒否しました', action: '隔離フォルダの理由を確認し、インターネット側の鍵と送信元を調べてください。公開中の内容は変わっていません。' },
     'sequence-gap': { title: 'バンドル番号に欠番があります', action: '転送装置のログを確認してください。次のバンドルは全状態を含むため、公開は続きます。' },
     'waiting-for-blobs': { title: 'ファイルの到着待ち', action: '欠けたファイルは次回の全量送信で届きます。長く続く場合は転送経路を確認してください。' },
@@ -202,6 +206,10 @@ export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string;
     'inventory-unwritable': { title: '端末台帳を書き込めません', action: 'データベース（またはディスク）を確認してください（理由欄）。更新の配信は続き、記録はメモリで待って、書き込めるようになると保存されます。' },
   },
   en: {
+    'changed-in-transit': {
+      title: 'A file arrived changed on the way (not imported)',
+      action: 'The file changed in transit (rebuilt by a sanitising service, cut short, renamed or tampered with). Ask the transfer service\'s approver to release the original (原本), unsanitised and under its own name (docs/transfer.md). If the original raises the same alarm, suspect tampering: check the internet side\'s key and sender. Published content is unchanged.',
+    },
     'refused-bundle': { title: 'A bundle was refused', action: 'Read the reason in the quarantine folder and check the internet side\'s key and sender. Published content is unchanged.' },
     'sequence-gap': { title: 'Bundle sequence has a gap', action: 'Check the transfer appliance log. Later bundles carry the whole state, so publishing continues.' },
     'waiting-for-blobs': { title: 'Waiting for files', action: 'Missing files arrive with the next full re-send. If this persists, check the transfer path.' },

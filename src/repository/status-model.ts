@@ -18,7 +18,7 @@ export interface ProductStatus {
 }
 
 export interface Alarm {
-  kind: 'refused-bundle' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle' | 'import-failed' | 'link-cut' | 'inventory-unwritable';
+  kind: 'refused-bundle' | 'changed-in-transit' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle' | 'import-failed' | 'link-cut' | 'inventory-unwritable';
   severity: 'critical' | 'warning';
   at: string | null;
   subject: string;
@@ -95,7 +95,7 @@ export function buildStatus(
   const alarms: Alarm[] = [];
   if (!published) alarms.push({ kind: 'no-bundle-yet', severity: 'warning', at: null, subject: 'transfer', detail: 'no bundle has been imported yet' });
   for (const refusal of state.refusals.slice(0, 10)) {
-    alarms.push({ kind: 'refused-bundle', severity: 'critical', at: refusal.at, subject: refusal.bundle, detail: `${refusal.code}: ${refusal.reason}` });
+    alarms.push({ kind: refusal.changedInTransit ? 'changed-in-transit' : 'refused-bundle', severity: 'critical', at: refusal.at, subject: refusal.bundle, detail: `${refusal.code}: ${refusal.reason}` });
   }
   if (state.transfer.missingSequences.length > 0) {
     alarms.push({ kind: 'sequence-gap', severity: 'warning', at: state.transfer.lastImportAt, subject: 'transfer', detail: state.transfer.missingSequences.join(', ') });
@@ -106,6 +106,10 @@ export function buildStatus(
   }
   for (const [toc, incomplete] of Object.entries(state.transfer.incomplete ?? {})) {
     alarms.push({ kind: 'incomplete-bundle', severity: incomplete.timedOut ? 'critical' : 'warning', at: incomplete.firstSeenAt, subject: toc, detail: incomplete.missing.slice(0, 10).join(', ') });
+    const changed = incomplete.changed ?? [];
+    if (changed.length > 0) {
+      alarms.push({ kind: 'changed-in-transit', severity: 'critical', at: incomplete.firstSeenAt, subject: toc, detail: `parts not as the signed table of contents says: ${changed.slice(0, 10).join(', ')}` });
+    }
   }
   if (state.transfer.waiting) {
     const waiting = state.transfer.waiting;

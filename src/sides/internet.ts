@@ -1,3 +1,4 @@
+import { TransferFileNames } from '../transfer/spool-names.ts';
 import path from 'node:path';
 import cron from 'node-cron';
 import { loadCatalog, type LoadedCatalogEntry } from '../catalog/load-catalog.ts';
@@ -65,7 +66,7 @@ export async function openInternetSide(config: InternetConfig, logger: Logger, o
         },
         () => undefined,
       );
-      return makeAndSendBundle({ entries, database, store, spool: config.spool, privateKey, keyId, logger, expiryDays: config.bundleExpiryDays, heartbeatHours: config.heartbeatHours, partMaxBytes: config.partMaxBytes, carousel: config.carousel, nextTransferKey: next, force: sendOptions.force });
+      return makeAndSendBundle({ entries, database, store, spool: config.spool, privateKey, keyId, logger, expiryDays: config.bundleExpiryDays, heartbeatHours: config.heartbeatHours, partMaxBytes: config.partMaxBytes, names: new TransferFileNames(config.transferFileExtension), carousel: config.carousel, nextTransferKey: next, force: sendOptions.force });
     },
     async runOnce() {
       const fetched = await side.fetchAll();

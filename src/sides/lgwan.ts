@@ -13,6 +13,7 @@ import { createRepositoryApp } from '../repository/app.ts';
 import type { InventoryStore } from '../coverage/inventory.ts';
 import { openInventoryStore } from '../coverage/open-inventory.ts';
 import { BlobStore } from '../store/blob-store.ts';
+import { TransferFileNames } from '../transfer/spool-names.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
 
 export interface LgwanSide {
@@ -105,7 +106,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     },
     importOnce() {
       // One importer at a time: a poll that finds one running waits for it instead.
-      importing ??= importFromSpool({ database, store, keyring, pinnedKey: { publicKey, keyId }, storageRoot: config.storage, logger, stagingQuotaBytes: config.stagingQuotaBytes, partsTimeoutHours: config.partsTimeoutHours }, config.spool).finally(() => {
+      importing ??= importFromSpool({ database, store, keyring, pinnedKey: { publicKey, keyId }, storageRoot: config.storage, logger, names: new TransferFileNames(config.transferFileExtension), stagingQuotaBytes: config.stagingQuotaBytes, partsTimeoutHours: config.partsTimeoutHours }, config.spool).finally(() => {
         importing = undefined;
       });
       return importing;

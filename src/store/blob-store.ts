@@ -176,9 +176,10 @@ export class BlobStore {
   readonly root: string;
   readonly temporaryRoot: string;
 
-  constructor(root: string) {
+  /** `temporaryRoot`: elsewhere only for a reader that must not write into the store (bundle inspect). */
+  constructor(root: string, temporaryRoot = path.join(root, 'tmp')) {
     this.root = root;
-    this.temporaryRoot = path.join(root, 'tmp');
+    this.temporaryRoot = temporaryRoot;
   }
 
   pathOf(sha256: string): string {

@@ -19,7 +19,7 @@ export const tocSchema = z.strictObject({
   bundleSize: z.int().min(1),
   bundleSha256: sha256Hex,
   parts: z
-    .array(z.strictObject({ index: z.int().min(1).max(9999), name: z.string().regex(/^bundle-\d{10}\.part-\d{4}$/u, 'a part file name'), size: z.int().min(1), sha256: sha256Hex }))
+    .array(z.strictObject({ index: z.int().min(1).max(9999), name: z.string().regex(/^bundle-\d{10}\.part-\d{4}(\.[A-Za-z0-9]{1,15})?$/u, 'a part file name'), size: z.int().min(1), sha256: sha256Hex }))
     .min(1)
     .max(9999),
 });

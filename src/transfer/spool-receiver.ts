@@ -1,10 +1,13 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { bundleFilePattern, tocFilePattern } from './spool-names.ts';
+import { TransferFileNames, looksRenamed } from './spool-names.ts';
 
 export interface SpooledBundle {
-  /** A whole bundle file, or the table of contents of one sent as parts. */
-  kind: 'bundle' | 'parts';
+  /**
+   * A whole bundle file, the table of contents of one sent as parts, or a file whose name
+   * mentions a bundle but is none of this spool's names (renamed on the way).
+   */
+  kind: 'bundle' | 'parts' | 'renamed';
   name: string;
   file: string;
   size: number;
@@ -12,23 +15,27 @@ export interface SpooledBundle {
 }
 
 /**
- * Lists complete bundles in the spool, oldest sequence first. Read-only: the LGWAN side
- * never writes, renames or deletes anything here (nothing goes back across the boundary).
- * Names are matched against a strict pattern; anything else is ignored.
+ * Lists complete bundles in the spool, oldest sequence first, and files that look like
+ * renamed transfer files. Read-only: the LGWAN side never writes, renames or deletes here
+ * (nothing goes back across the boundary). Names are matched against strict patterns;
+ * summaries, parts, signatures and anything else are not listed.
  */
-export async function listSpool(spool: string): Promise<SpooledBundle[]> {
-  let names: string[];
+export async function listSpool(spool: string, names: TransferFileNames = new TransferFileNames()): Promise<SpooledBundle[]> {
+  let entries: string[];
   try {
-    names = await readdir(spool);
+    entries = await readdir(spool);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
   const bundles: SpooledBundle[] = [];
-  for (const name of names.filter((candidate) => bundleFilePattern.test(candidate) || tocFilePattern.test(candidate)).sort()) {
+  for (const name of entries.sort()) {
+    const kind = names.parse(name)?.kind;
+    const listed = kind === 'bundle' ? 'bundle' : kind === 'toc' ? 'parts' : looksRenamed(name, names) ? 'renamed' : undefined;
+    if (listed === undefined) continue;
     const file = path.join(spool, name);
     const info = await stat(file).catch(() => undefined);
-    if (info?.isFile()) bundles.push({ kind: tocFilePattern.test(name) ? 'parts' : 'bundle', name, file, size: info.size, mtimeMs: info.mtimeMs });
+    if (info?.isFile()) bundles.push({ kind: listed, name, file, size: info.size, mtimeMs: info.mtimeMs });
   }
   return bundles;
 }

@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDirectory, writeFileAtomic } from '../core/atomic-file.ts';
 import type { Manifest } from '../bundle/manifest.ts';
@@ -8,7 +8,8 @@ import { signManifest, transferKeyId } from '../bundle/transfer-key.ts';
 import { writeBundle } from '../bundle/write-bundle.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { partsFormat, type PartsToc } from './parts-format.ts';
-import { bundleFileName, partFileName, tocFileName } from './spool-names.ts';
+import { renderBundleSummary, type SummarisedFile } from '../bundle/bundle-summary.ts';
+import { TransferFileNames } from './spool-names.ts';
 
 export interface SpoolOptions {
   spool: string;
@@ -17,6 +18,8 @@ export interface SpoolOptions {
   store: BlobStore;
   /** The appliance's file size limit: larger bundles are cut into parts. */
   partMaxBytes?: number;
+  /** File names in this spool (transferFileExtension). */
+  names?: TransferFileNames;
 }
 
 /**
@@ -25,41 +28,57 @@ export interface SpoolOptions {
  * so an appliance that picks files up at any moment never takes half a file. A bundle
  * larger than `partMaxBytes` is written as parts, then their signed table of contents last.
  */
-export async function sendToSpool(options: SpoolOptions): Promise<{ file: string; manifestBytes: Buffer; parts: number }> {
+export async function sendToSpool(options: SpoolOptions): Promise<{ file: string; manifestBytes: Buffer; parts: number; summary: string }> {
   await mkdir(options.spool, { recursive: true });
+  const names = options.names ?? new TransferFileNames();
   const sequence = options.manifest.sequence;
+  const bundleName = names.bundle(sequence);
   // A dot-name: appliances and the receiver skip hidden files.
-  const temporary = path.join(options.spool, `.${bundleFileName(sequence)}.partial-${process.pid}`);
+  const temporary = path.join(options.spool, `.${bundleName}.partial-${process.pid}`);
+  // The approver's summary goes before the file that makes the receiver look (bundle or TOC).
+  const summaryFile = path.join(options.spool, names.summary(sequence));
   try {
-    const { manifestBytes } = await writeBundle({ manifest: options.manifest, privateKey: options.privateKey, store: options.store, outputFile: temporary });
-    const { size } = await stat(temporary);
-    if (options.partMaxBytes === undefined || size <= options.partMaxBytes) {
-      const finalName = path.join(options.spool, bundleFileName(sequence));
+    const written = await writeBundle({ manifest: options.manifest, privateKey: options.privateKey, store: options.store, outputFile: temporary });
+    const { manifestBytes } = written;
+    const bundle: SummarisedFile = { name: bundleName, size: written.size, sha256: written.sha256 };
+    if (options.partMaxBytes === undefined || written.size <= options.partMaxBytes) {
+      await writeFileAtomic(summaryFile, renderBundleSummary({ manifest: options.manifest, bundle }));
+      const finalName = path.join(options.spool, bundleName);
       await rename(temporary, finalName);
       await syncDirectory(options.spool);
-      return { file: finalName, manifestBytes, parts: 1 };
+      return { file: finalName, manifestBytes, parts: 1, summary: summaryFile };
     }
-    const toc = await writeParts(options, temporary, size, options.partMaxBytes);
+    const toc = await writeParts(options, names, temporary, written.size, options.partMaxBytes);
     const tocBytes = Buffer.from(JSON.stringify(toc));
-    const tocFile = path.join(options.spool, tocFileName(sequence));
+    const signature = signManifest(tocBytes, options.privateKey);
+    const tocFile = path.join(options.spool, names.toc(sequence));
+    const digestOf = (name: string, data: Buffer): SummarisedFile => ({ name, size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+    await writeFileAtomic(
+      summaryFile,
+      renderBundleSummary({
+        manifest: options.manifest,
+        bundle,
+        parts: { toc: digestOf(names.toc(sequence), tocBytes), tocSignature: digestOf(names.tocSignature(sequence), signature), list: toc.parts },
+      }),
+    );
     // The signature first, the TOC last: the TOC's arrival is what tells the receiver to look.
-    await writeFileAtomic(`${tocFile}.sig`, signManifest(tocBytes, options.privateKey));
+    await writeFileAtomic(path.join(options.spool, names.tocSignature(sequence)), signature);
     await writeFileAtomic(tocFile, tocBytes);
-    return { file: tocFile, manifestBytes, parts: toc.parts.length };
+    return { file: tocFile, manifestBytes, parts: toc.parts.length, summary: summaryFile };
   } finally {
     await rm(temporary, { force: true });
   }
 }
 
 /** One read of the bundle: each part written, fsynced and renamed while both digests are computed. */
-async function writeParts(options: SpoolOptions, bundleFile: string, size: number, partMaxBytes: number): Promise<PartsToc> {
+async function writeParts(options: SpoolOptions, names: TransferFileNames, bundleFile: string, size: number, partMaxBytes: number): Promise<PartsToc> {
   const sequence = options.manifest.sequence;
   const whole = createHash('sha256');
   const parts: PartsToc['parts'] = [];
   let index = 0;
   for (let offset = 0; offset < size; offset += partMaxBytes) {
     index += 1;
-    const name = partFileName(sequence, index);
+    const name = names.part(sequence, index);
     const finalName = path.join(options.spool, name);
     const temporary = path.join(options.spool, `.${name}.partial-${process.pid}`);
     const partHash = createHash('sha256');

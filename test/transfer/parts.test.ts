@@ -34,7 +34,7 @@ test('a bundle over the appliance limit travels as parts with a signed table of 
   const parts = files.filter((name) => name.includes('.part-'));
   t.true(bundle.parts > 5, `${bundle.parts} parts`);
   t.is(parts.length, bundle.parts);
-  t.deepEqual(files.filter((name) => !name.includes('.part-')), ['bundle-0000000001.toc', 'bundle-0000000001.toc.sig']);
+  t.deepEqual(files.filter((name) => !name.includes('.part-')), ['bundle-0000000001.summary.txt', 'bundle-0000000001.toc', 'bundle-0000000001.toc.sig']);
 
   // The appliance delivers the TOC first, then the parts backwards, one twice, one half-written.
   await deliver('bundle-0000000001.toc.sig');
@@ -70,8 +70,11 @@ test('a part whose bytes were changed is never used; the genuine part completes 
   await writeFile(path.join(inbox, victim), altered);
   t.deepEqual(await lgwan.importOnce(), []);
   t.deepEqual(lgwan.database.data.transfer.incomplete['bundle-0000000001.toc']?.missing, [victim]);
+  t.deepEqual(lgwan.database.data.transfer.incomplete['bundle-0000000001.toc']?.changed, [victim], 'a complete part with other bytes is said to be changed, not still coming');
+  t.like(buildStatus(lgwan.database.data, new Date()).alarms.find((alarm) => alarm.kind === 'changed-in-transit'), { severity: 'critical', subject: 'bundle-0000000001.toc' });
   await writeFile(path.join(inbox, victim), genuine);
   t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
+  t.false(buildStatus(lgwan.database.data, new Date()).alarms.some((alarm) => alarm.kind === 'changed-in-transit'), 'the alarm clears once the original arrives');
 });
 
 test('a table of contents not signed by the pinned transfer key is refused', async (t) => {

@@ -42,7 +42,12 @@ export interface HeartbeatHeader {
 }
 
 /** Files the transport carries: bundles, parts, their TOCs and signatures. Nothing else is written. */
-export const transferableName = /^bundle-\d{10}\.(tar|toc|toc\.sig|part-\d{4})$/u;
+/**
+ * The shapes of spool file names the link carries: bundles, parts, tables of contents and
+ * their signatures (each optionally with a configured transferFileExtension), and the plain
+ * text summaries for approvers. The receiving spool's own names decide what is imported.
+ */
+export const transferableName = /^bundle-\d{10}(?:\.(?:tar|toc|toc\.sig|part-\d{4})(?:\.[A-Za-z0-9]{1,15})?|\.[A-Za-z0-9]{1,15}|\.summary\.txt)$/u;
 
 export function encodeDatagram(header: DataHeader | HeartbeatHeader, payload: Buffer): Buffer {
   const datagram = Buffer.alloc(headerLength + payload.length);
