@@ -39,6 +39,8 @@ const besideTexts: Record<InspectedBundle['summaryBeside'], string> = {
   identical: '同一 / identical',
   different: '異なります（途中で変わったか、別のバンドルのもの） / different (changed on the way, or of another bundle)',
   absent: 'ありません / none',
+  'lists-this-file': 'このファイルの大きさと SHA-256 が載っています / lists this file\'s size and SHA-256',
+  'does-not-list-this-file': 'このファイルの SHA-256 は載っていません（途中で変わっています） / does not list this file\'s SHA-256 (it changed on the way)',
 };
 
 /** The summary exactly as the internet side wrote it, then what the importer would do. */

@@ -34,8 +34,12 @@ export interface InspectedBundle {
   file: string;
   /** The summary rendered from the verified manifest; absent when nothing could be verified. */
   summary?: string;
-  /** The summary file found beside it, compared with the rendered one. */
-  summaryBeside: 'identical' | 'different' | 'absent';
+  /**
+   * The summary file found beside it: compared with the one rendered from the verified
+   * manifest; or, when nothing verified, whether it lists this file's size and SHA-256 (it is
+   * unsigned text, so this only helps tell "changed on the way" from "never ours").
+   */
+  summaryBeside: 'identical' | 'different' | 'absent' | 'lists-this-file' | 'does-not-list-this-file';
   verdict: InspectVerdict;
   reason: string;
   outcome?: ImportOutcome;
@@ -111,6 +115,15 @@ async function entriesOf(target: string, names: TransferFileNames): Promise<Spoo
   return [{ kind, name, file: target, size: info.size, mtimeMs: info.mtimeMs }];
 }
 
+/** For a file nothing could verify: does the summary beside it list exactly these bytes? */
+async function unverifiedAgainstSummary(entry: SpooledBundle, names: TransferFileNames): Promise<InspectedBundle['summaryBeside']> {
+  const sequence = Number(/bundle-(\d{10})/u.exec(entry.name)?.[1] ?? 0);
+  const beside = await readFile(path.join(path.dirname(entry.file), names.summary(sequence)), 'utf8').catch(() => undefined);
+  if (beside === undefined) return 'absent';
+  const file = await digestOfFile(entry.file, entry.name);
+  return beside.includes(`  ${file.size.toLocaleString('en-US')} bytes  SHA-256 ${file.sha256}`) ? 'lists-this-file' : 'does-not-list-this-file';
+}
+
 async function inspectEntry(importer: ImporterOptions, names: TransferFileNames, entry: SpooledBundle, scratch: string): Promise<InspectedBundle> {
   const directory = path.dirname(entry.file);
   let bundleFile = entry.file;
@@ -138,7 +151,7 @@ async function inspectEntry(importer: ImporterOptions, names: TransferFileNames,
   } catch (error) {
     if (!(error instanceof LgwanMirrorError)) throw error;
     const renamed = entry.kind === 'renamed' ? `${entry.name}: not a name the importer takes (renamed on the way?); read as a bundle: ` : '';
-    return { file: entry.file, summaryBeside: 'absent', verdict: 'refuse', reason: `${renamed}${error.message}` };
+    return { file: entry.file, summaryBeside: await unverifiedAgainstSummary(entry, names), verdict: 'refuse', reason: `${renamed}${error.message}` };
   }
   const sequence = manifest.sequence;
   const expectedName = parts ? names.toc(sequence) : names.bundle(sequence);
