@@ -60,8 +60,12 @@ test('the receiver checks datagram shape and CRC, never writes a file that does 
   t.is(receiver.stats.rejected, rejected + 1);
 
   // A name that is not a bundle file is refused, with a valid CRC and whatever the content.
-  for (const name of ['../../etc/cron.d/x', 'bundle-0000000001.tar/../x', 'state.json']) {
+  for (const name of ['../../etc/cron.d/x', 'bundle-0000000001.tar/../x', 'state.json', 'bundle-0000000001.summary.txt.exe', 'bundle-0000000001.tar.b/n']) {
     t.deepEqual(decodeDatagram(datagrams(name, content)[0]!), { error: `name ${JSON.stringify(name)} is not a transferable file` });
+  }
+  // Names with a transferFileExtension, and the approver's summary, are carried.
+  for (const name of ['bundle-0000000001.bin', 'bundle-0000000001.part-0001.bin', 'bundle-0000000001.toc.sig.bin', 'bundle-0000000001.summary.txt']) {
+    t.false('error' in decodeDatagram(datagrams(name, content)[0]!), name);
   }
 
   // The genuine datagrams deliver the file, byte-identical.
