@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { CatalogError } from '../core/errors.ts';
+import { CatalogError, UserFacingError } from '../core/errors.ts';
 import { formatProblem, readYamlWithSchema, type YamlProblem } from '../core/yaml-file.ts';
 import { catalogEntrySchema, type CatalogEntry } from './schema.ts';
 
@@ -16,7 +16,11 @@ export interface CatalogLoadResult {
 
 /** Every `*.yaml` directly in `directory` (sub-folders such as `demo/` and `keys/` are separate catalogs). */
 export async function readCatalogDirectory(directory: string): Promise<CatalogLoadResult> {
-  const names = (await readdir(directory, { withFileTypes: true }))
+  const listing = await readdir(directory, { withFileTypes: true }).catch((cause: NodeJS.ErrnoException) => {
+    const what = cause.code === 'ENOENT' ? 'does not exist' : cause.code === 'ENOTDIR' ? 'is not a folder' : `cannot be read (${cause.code ?? cause.message})`;
+    throw new UserFacingError('E_CATALOG_INVALID', `the catalogs folder ${directory} ${what}: set internet.catalogs in the config file to the folder of product catalogs (the shipped ones are in catalogs/ of the installation)`, { cause, details: { file: directory } });
+  });
+  const names = listing
     .filter((item) => item.isFile() && /\.ya?ml$/u.test(item.name))
     .map((item) => item.name)
     .sort();

@@ -32,6 +32,12 @@ export async function validateCatalogs(directories: string[], keyDirectories: st
         all.push({ file: entry.file, field: 'source.signFiles', message: `.sign files need roots and signers under clamavSign in ${keyDirectories.join(', ')}/pins.yaml (docs/catalog.md)` });
       }
       if (!all.some((problem) => problem.file === entry.file)) lines.push(`ok  ${path.relative(process.cwd(), entry.file)} (${entry.id}, ${entry.source.type}, trust ${entry.trust})`);
+      // Valid, but each side would refuse it: say so now rather than let it never publish.
+      if ((entry.trust === 'tls-only' || entry.trust === 'vendor-hash-over-tls') && !keyring.acceptsUnsigned(entry.id)) {
+        lines.push(
+          `WARN ${path.relative(process.cwd(), entry.file)}: ${entry.id} has trust ${entry.trust}, and no pins.yaml in ${keyDirectories.join(', ')} lists it under unsignedProducts: neither side will publish it. If that is intended, leave it; otherwise add "${entry.id}: { reviewed: <who, when, why> }" under unsignedProducts in the pins.yaml of each side's keys folder (docs/catalog.md).`,
+        );
+      }
     }
     for (const problem of all) lines.push(`ERR ${formatProblem({ ...problem, file: path.relative(process.cwd(), problem.file) })}`);
     problems += all.length;

@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../config/config.ts';
 import { generateTransferKeyPair } from '../bundle/transfer-key.ts';
 import type { Logger } from '../core/logger.ts';
+import { LgwanMirrorError, UserFacingError } from '../core/errors.ts';
 import { openInternetSide } from '../sides/internet.ts';
 import { generateVendorKey, startVendorSimulator, simulatorCatalogOrigin } from '../simulator/vendor-simulator.ts';
 import { binPath, projectRoot } from './project-paths.ts';
@@ -102,8 +103,18 @@ export async function runDemo(options: { port: number; storage: string; logger: 
 
   console.log(`vendor simulator: ${simulator.url}`);
   console.log('internet side: fetching and verifying the demo catalog…');
-  const internet = await openInternetSide(config.internet, options.logger);
-  const { fetched, bundle } = await internet.runOnce();
+  const internet = await openInternetSide(config.internet, options.logger).catch(async (error: unknown) => {
+    // Nothing of this run may stay behind (the simulator would keep the process alive).
+    await simulator.close();
+    if (error instanceof LgwanMirrorError && error.code === 'E_LOCKED') {
+      throw new UserFacingError('E_LOCKED', `another demo is using ${root} (pid ${String(error.details.pid)}): stop it with Ctrl-C in its terminal, or run a second one in another folder and port: npm run demo -- --storage ${path.join(path.dirname(options.storage), `${path.basename(options.storage)}-2`)} --port ${options.port + 1}`);
+    }
+    throw error;
+  });
+  const { fetched, bundle } = await internet.runOnce().catch(async (error: unknown) => {
+    await simulator.close();
+    throw error;
+  });
   for (const outcome of fetched) console.log(`  ${outcome.productId}: ${outcome.status}${outcome.version ? ` ${outcome.version}` : ''}${outcome.error ? ` (${outcome.error})` : ''}`);
   console.log(bundle.status === 'sent' ? `  bundle ${bundle.sequence} → ${bundle.file} (${bundle.blobs} files, ${bundle.bytes} bytes)` : `  state unchanged since bundle ${bundle.sequence}`);
 

@@ -2,8 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { versionSchemes, type VersionScheme } from '../catalog/schema.ts';
 import { compareVersions } from '../versions/index.ts';
-import { generateTransferKeyPair, nextKeyFiles } from '../bundle/transfer-key.ts';
-import { rename } from 'node:fs/promises';
+import { generateTransferKeyPair, loadTransferPrivateKey, nextKeyFiles } from '../bundle/transfer-key.ts';
+import { rename, stat } from 'node:fs/promises';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { openInternetSide, scheduleInternetSide } from '../sides/internet.ts';
@@ -18,7 +18,8 @@ import { formatInspection, inspectExitCode, inspectFromConfig } from './bundle-i
 import { startUdpReceiver } from '../sides/udp-receiver.ts';
 import { startUdpSender } from '../sides/udp-sender.ts';
 import path from 'node:path';
-import { projectRoot } from './project-paths.ts';
+import { packageVersion, projectRoot } from './project-paths.ts';
+import { checkConfig } from './config-check.ts';
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -28,6 +29,7 @@ function port(value: string): number {
 
 const program = new Command('lgwan-mirror')
   .description('Keeps LGWAN-side PCs and servers patched across a one-way boundary.')
+  .version(packageVersion(), '-V, --version', 'print the version of lgwan-mirror')
   .showHelpAfterError();
 const configOption = () => new Option('-c, --config <file>', 'YAML config file (defaults apply without one)');
 
@@ -45,13 +47,27 @@ keys
   .command('init')
   .description('create the Ed25519 transfer key pair (internet side); copy the public key to the LGWAN side')
   .addOption(configOption())
-  .action(async (options: { config?: string }) => {
+  .option('--force', 'replace an existing key pair (the LGWAN side then refuses every bundle until it pins the new public key)')
+  .action(async (options: { config?: string; force?: boolean }) => {
     const config = await loadConfig(options.config);
     const publicFile = config.internet.transferKey.replace(/\.pem$/u, '.pub.pem');
+    const existing = await loadTransferPrivateKey(config.internet.transferKey).catch(() => undefined);
+    if (existing && !options.force) {
+      throw new UserFacingError(
+        'E_KEY',
+        `${config.internet.transferKey} already holds a transfer key (key id ${existing.keyId}); nothing was changed. A new key would make the LGWAN side refuse every later bundle. To change keys without a break, use "lgwan-mirror keys rotate" and then "keys promote" (docs/operations.md). To replace it anyway, run "keys init --force", then copy the new ${path.basename(publicFile)} to the LGWAN side as lgwan.transferPublicKey and restart the LGWAN service.`,
+      );
+    }
+    if (existing) {
+      const replaced = config.internet.transferKey.replace(/\.pem$/u, `.replaced-${new Date().toISOString().replace(/[:.]/gu, '-')}.pem`);
+      await rename(config.internet.transferKey, replaced);
+      console.log(`the old private key (key id ${existing.keyId}) is kept as ${replaced}`);
+    }
     const { keyId } = await generateTransferKeyPair(config.internet.transferKey, publicFile);
     console.log(`private key: ${config.internet.transferKey} (keep on the internet side)`);
     console.log(`public key:  ${publicFile} → copy to the LGWAN side as ${config.lgwan.transferPublicKey}`);
     console.log(`key id:      ${keyId}`);
+    if (existing) console.log('The LGWAN side refuses bundles signed by the new key until you copy the public key there and restart its service.');
   });
 
 keys
@@ -273,6 +289,23 @@ program
     }
   });
 
+program
+  .command('config')
+  .description('the configuration file')
+  .command('check')
+  .description("read every file and folder one side's section names, as that side would, and say what to fix (read-only)")
+  .addOption(new Option('--side <side>', 'which side of the boundary this host is').choices(['internet', 'lgwan']).makeOptionMandatory())
+  .addOption(configOption())
+  .action(async (options: { side: 'internet' | 'lgwan'; config?: string }) => {
+    const config = await loadConfig(options.config);
+    console.log(`config: ${options.config ? path.resolve(options.config) : '(none given: the defaults, relative to the current folder)'}`);
+    const checks = await checkConfig(config, options.side);
+    for (const item of checks) console.log(`${{ ok: 'ok  ', warn: 'WARN', fail: 'FAIL' }[item.level]} ${item.what}: ${item.detail}`);
+    const failed = checks.filter((item) => item.level === 'fail').length;
+    console.log(failed === 0 ? `the ${options.side} side can start with this config` : `${failed} problem(s): fix them in the config file (docs/configuration.md), then run this again`);
+    if (failed > 0) process.exitCode = 1;
+  });
+
 const bundleCommand = program.command('bundle').description('transfer bundles');
 bundleCommand
   .command('inspect')
@@ -300,6 +333,9 @@ program
     const config = await loadConfig(options.config);
     // Read beside the running daemon (the upgrade steps in docs/operations.md do): opening the
     // side would clear its temporary files, among them an import or a state write in progress.
+    if (!(await stat(config.lgwan.storage).catch(() => undefined))?.isDirectory()) {
+      throw new UserFacingError('E_CONFIG_INVALID', `no LGWAN side has run with storage ${config.lgwan.storage}: check lgwan.storage in ${options.config ?? 'the config (none was given: the defaults apply, relative to the current folder)'}, or run "lgwan-mirror config check --side lgwan"`);
+    }
     const state = await readLgwanState(path.join(config.lgwan.storage, 'state.json'));
     const status = buildStatus(state, new Date(), {
       transferStaleHours: config.lgwan.transferStaleHours,
@@ -320,8 +356,13 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
+  const filesystem = error as NodeJS.ErrnoException;
   if (error instanceof UserFacingError) {
     console.error(`lgwan-mirror: ${error.message}`);
+  } else if (typeof filesystem?.path === 'string' && ['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 'EROFS', 'ENOSPC'].includes(filesystem.code ?? '')) {
+    // A file or folder the admin can fix: its path and what is wrong, without a stack.
+    const what = { ENOENT: 'does not exist', EACCES: 'is not accessible to this user', EPERM: 'is not accessible to this user', ENOTDIR: 'is not a folder', EISDIR: 'is a folder, not a file', EROFS: 'is on a read-only file system', ENOSPC: 'cannot be written: the disk is full' }[filesystem.code as 'ENOENT'];
+    console.error(`lgwan-mirror: ${filesystem.path} ${what} (${filesystem.syscall ?? 'open'}): check the paths in the config file${process.argv.includes('--config') || process.argv.includes('-c') ? '' : ' (none was given: the defaults apply, relative to the current folder)'}`);
   } else {
     console.error(error instanceof Error ? (error.stack ?? errorMessage(error)) : errorMessage(error));
   }

@@ -18,6 +18,8 @@ export interface RunningCli {
   output: () => string;
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves with the exit code when the process ends by itself. */
+  exited(): Promise<number | null>;
 }
 
 /** Starts the real CLI as its own process, as an admin or systemd would. */
@@ -40,6 +42,7 @@ export function startCli(args: string[], environment: NodeJS.ProcessEnv = {}): R
       }
       throw new Error(`timed out waiting for ${pattern}:\n${output}`);
     },
+    exited: () => exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);
       return exited;
