@@ -18,7 +18,7 @@
       "repository": "https://lgwan-mirror.example",
       "stateDirectory": "C:\\ProgramData\\LgwanAgent",
       "products": [
-        { "id": "google-chrome", "platform": "win64", "locale": "any",
+        { "id": "chrome", "platform": "win64", "locale": "any",
           "displayNamePattern": "Google Chrome", "expectedSigner": "Google LLC",
           "installerKind": "msi" }
       ]
@@ -149,6 +149,14 @@ try {
     exit 1
 }
 
+# Ids the repository does not know (a typo here, or a product not in its catalog): said, not ignored.
+$unknownProducts = @()
+if ($answer.PSObject.Properties.Name -contains 'unknownProducts') { $unknownProducts = @($answer.unknownProducts) }
+foreach ($unknown in $unknownProducts) {
+    Write-AgentLog "${unknown}: the repository has no product with this id; check products in $ConfigPath (ids are listed on the repository's catalog page)"
+    Write-Warning "unknown product id '$unknown' in $ConfigPath"
+}
+
 foreach ($action in $answer.actions) {
     $product = $config.products | Where-Object { $_.id -eq $action.product } | Select-Object -First 1
     if (-not $product) { continue }
@@ -183,4 +191,6 @@ foreach ($action in $answer.actions) {
 
 # Report what is installed now, so coverage sees the update at once.
 try { Invoke-CheckIn | Out-Null } catch { Write-AgentLog "second check-in failed: $($_.Exception.Message)" }
+# Exit 2: the run worked, but the configuration names a product the repository does not know.
+if ($unknownProducts.Count -gt 0) { exit 2 }
 exit 0

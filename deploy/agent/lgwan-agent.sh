@@ -71,8 +71,17 @@ install_command_of() {
 
 actions=$(check_in) || { log "check-in failed: $LGWAN_REPOSITORY unreachable or refused"; exit 1; }
 tab=$(printf '\t')
+unknown_flag="$LGWAN_STATE_DIR/unknown-products"
+rm -f "$unknown_flag"
 printf '%s\n' "$actions" | while IFS="$tab" read -r product installed version file sha256 size url; do
   [ -n "$product" ] || continue
+  if [ "$product" = '!unknown-product' ]; then
+    # The repository does not know this id: a typo in LGWAN_PRODUCTS, or a product not in its catalog.
+    log "$installed: the repository has no product with this id; check LGWAN_PRODUCTS in $config (ids are listed on the repository's catalog page)"
+    printf 'lgwan-agent: unknown product id "%s" in %s\n' "$installed" "$config" >&2
+    : >"$unknown_flag"
+    continue
+  fi
   case "$sha256" in *[!0-9a-f]* | "") log "$product: malformed answer, skipped"; continue ;; esac
   target="$downloads/$sha256"
   part="$target.part"
@@ -101,4 +110,6 @@ done
 
 # Report what is installed now, so coverage sees the update without waiting an hour.
 check_in >/dev/null || log "second check-in failed"
+# Exit 2: the run worked, but the config names a product the repository does not know.
+if [ -e "$unknown_flag" ]; then rm -f "$unknown_flag"; exit 2; fi
 exit 0

@@ -102,3 +102,41 @@ test('the check-in API validates its input and answers clear 4xx errors', async 
   t.deepEqual(answer.actions.map((action) => [action.product, action.version, action.files.map((file) => file.fileName)]), [['demo-firefox', '131.0', ['Firefox Setup 131.0.exe']]]);
   t.is((await fetch(`${url}${answer.actions[0]!.files[0]!.url}`)).status, 200);
 });
+
+test('a product id the repository does not know is named by the server and the sh agent (exit 2), and never recorded as a product', async (t) => {
+  const { environment, lgwan, url } = await publishedRepository(t);
+  const machine = await host(environment.root, url, '131.0');
+  // The admin misspells an id, as the shipped Windows example once did ("google-chrome" for "chrome").
+  const config = await readFile(machine.config, 'utf8');
+  await writeFile(machine.config, config.replace(/'\n$/u, `demo-firefx|linux-x86_64|ja|echo 1.0|true\n'\n`));
+  let stderr = '';
+  let code = 0;
+  try {
+    await run('sh', [agentScript, machine.config], { timeout: 60_000 });
+  } catch (error) {
+    ({ code, stderr } = error as { code: number; stderr: string });
+  }
+  t.is(code, 2, 'the run says something is wrong with its config');
+  t.regex(stderr, /unknown product id "demo-firefx" in .*lgwan-agent\.conf/u);
+  t.regex(await machine.log(), /demo-firefx: the repository has no product with this id; check LGWAN_PRODUCTS/u);
+
+  const answer = (await (await fetch(`${url}/api/v1/agent/checkin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agentId: 'typo-host', os: 'windows', installed: [{ product: 'google-chrome', version: '120.0' }] }) })).json()) as { unknownProducts: string[] };
+  t.deepEqual(answer.unknownProducts, ['google-chrome']);
+  await lgwan.inventory.flush();
+  const endpoints = await lgwan.inventory.listEndpoints({ offset: 0, limit: 10_000 });
+  t.false(endpoints.some((endpoint) => Object.keys(endpoint.products).some((key) => key.startsWith('demo-firefx') || key.startsWith('google-chrome'))), 'unknown ids are not products in the inventory');
+  t.true(endpoints.some((endpoint) => Object.keys(endpoint.products).some((key) => key.startsWith('demo-firefox'))), 'the known product of the same check-in is recorded');
+});
+
+test('the shipped Windows agent example names product ids a shipped catalog has', async (t) => {
+  const source = await readFile(path.join(projectRoot, 'deploy', 'agent', 'lgwan-agent.ps1'), 'utf8');
+  const ids = [...source.matchAll(/"id": "([^"]+)"/gu)].map((match) => match[1]!);
+  t.true(ids.length > 0);
+  const catalogIds = new Set<string>();
+  for (const name of await readdir(path.join(projectRoot, 'catalogs'))) {
+    if (!name.endsWith('.yaml')) continue;
+    const id = /^id: (.+)$/mu.exec(await readFile(path.join(projectRoot, 'catalogs', name), 'utf8'))?.[1];
+    if (id) catalogIds.add(id.trim());
+  }
+  for (const id of ids) t.true(catalogIds.has(id), `${id} is a shipped catalog id`);
+});

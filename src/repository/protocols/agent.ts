@@ -109,15 +109,23 @@ export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: 
     ctx.set('Retry-After', String(byAgent));
     ctx.throw(429, `too many check-ins from agent ${checkIn.agentId}; retry in ${byAgent} s`);
   }
+  // A product id this repository does not describe (a typo in the agent's config, a product
+  // not in the catalog) is named back to the agent and not recorded as a product of its own.
+  const known = state.published ? new Set(state.published.products.map((product) => product.id)) : undefined;
+  const unknownProducts = known ? [...new Set(checkIn.installed.filter((item) => !known.has(item.product)).map((item) => item.product))] : [];
   for (const item of checkIn.installed) {
+    if (known && !known.has(item.product)) continue;
     inventory?.record({ endpoint: { kind: 'agent', id: checkIn.agentId }, source: 'agent', product: item.product, version: item.version, platform: item.platform, locale: item.locale });
   }
   const actions = planActions(state, checkIn);
   ctx.set('Cache-Control', 'no-store');
   if (ctx.accepts('application/json', 'text/tab-separated-values') === 'text/tab-separated-values') {
     ctx.type = 'text/tab-separated-values; charset=utf-8';
-    ctx.body = actions.flatMap((action) => action.files.map((file) => [action.product, action.installedVersion, action.version, file.fileName, file.sha256, file.size, file.url].join('\t') + '\n')).join('');
+    const lines = actions.flatMap((action) => action.files.map((file) => [action.product, action.installedVersion, action.version, file.fileName, file.sha256, file.size, file.url].join('\t') + '\n'));
+    // "!unknown-product<TAB>id": not a product line (no SHA-256), so an older agent skips it.
+    for (const product of unknownProducts) lines.push(`!unknown-product\t${product}\n`);
+    ctx.body = lines.join('');
     return;
   }
-  ctx.body = { actions, checkInIntervalSeconds: 3600 };
+  ctx.body = { actions, unknownProducts, checkInIntervalSeconds: 3600 };
 }
