@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { access, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
@@ -62,6 +63,63 @@ async function waitForSequence(url: string, sequence: number, child: ChildProces
     await sleep(100);
   }
   throw new Error(`the LGWAN side did not publish bundle ${sequence} within 60 s; see ${logFile}`);
+}
+
+/** Demo only: a few endpoints on older and current versions check in, marked as simulated by their ids. */
+async function simulateEndpoints(url: string): Promise<number> {
+  const endpoints = [
+    ...Array.from({ length: 5 }, (_, index) => ({ id: index + 1, firefox: '131.0', bytecode: '268' })),
+    ...Array.from({ length: 3 }, (_, index) => ({ id: index + 6, firefox: '130.0', bytecode: '268' })),
+    ...Array.from({ length: 2 }, (_, index) => ({ id: index + 9, firefox: '128.0', bytecode: '267' })),
+  ];
+  let checkedIn = 0;
+  for (const endpoint of endpoints) {
+    const response = await fetch(`${url}/api/v1/agent/checkin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        agentId: `demo-simulated-${String(endpoint.id).padStart(2, '0')}`,
+        agentVersion: 'demo',
+        os: endpoint.id % 3 === 0 ? 'linux' : 'windows',
+        installed: [
+          { product: 'demo-firefox', version: endpoint.firefox, platform: endpoint.id % 3 === 0 ? 'linux-x86_64' : 'win64', locale: 'ja' },
+          { product: 'demo-clamav-bytecode', version: endpoint.bytecode },
+        ],
+      }),
+    }).catch(() => undefined);
+    if (response?.ok) checkedIn += 1;
+  }
+  return checkedIn;
+}
+
+/** Client settings for this demo's repository, as docs/clients.md gives them for production. */
+async function writeClientFiles(root: string, url: string): Promise<{ policies: string; freshclam: string; apt: string }> {
+  const directory = path.join(root, 'clients');
+  await mkdir(path.join(directory, 'clamav-db'), { recursive: true });
+  const policies = path.join(directory, 'policies.json');
+  const shipped = JSON.parse(await readFile(path.join(projectRoot, 'deploy', 'clients', 'firefox', 'policies.json'), 'utf8')) as { policies: { AppUpdateURL: string } };
+  shipped.policies.AppUpdateURL = shipped.policies.AppUpdateURL.replace(/^http:\/\/[^/]+/u, url);
+  await writeFile(policies, `${JSON.stringify(shipped, null, 2)}\n`);
+  const freshclam = path.join(directory, 'freshclam.conf');
+  await writeFile(
+    freshclam,
+    [
+      '# Written by "npm run demo": the freshclam settings of docs/clients.md, for this demo.',
+      `DatabaseDirectory ${path.join(directory, 'clamav-db')}`,
+      `DatabaseOwner ${userInfo().username}`,
+      `PrivateMirror ${url}/clamav`,
+      'DNSDatabaseInfo no',
+      'ScriptedUpdates no',
+      '# The demo mirrors only the bytecode database.',
+      'ExcludeDatabase daily',
+      'ExcludeDatabase main',
+      'Foreground yes',
+      '',
+    ].join('\n'),
+  );
+  const apt = path.join(directory, 'lgwan-mirror.sources');
+  await writeFile(apt, ['Types: deb', `URIs: ${url}/apt/debian`, 'Suites: bookworm-updates', 'Components: main', 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg', ''].join('\n'));
+  return { policies, freshclam, apt };
 }
 
 /**
@@ -133,6 +191,8 @@ export async function runDemo(options: { port: number; storage: string; logger: 
     throw error;
   }
 
+  const simulated = await simulateEndpoints(url);
+  const clients = await writeClientFiles(root, url);
   const example = internet.database.data.products['demo-firefox']?.releases[0]?.artifacts.find((artifact) => artifact.role === 'payload' && artifact.platform === 'win64' && artifact.locale === 'ja');
   console.log('');
   console.log(`LGWAN repository:  ${url}/`);
@@ -144,6 +204,14 @@ export async function runDemo(options: { port: number; storage: string; logger: 
     console.log(`  vendor sha256:   ${example.sha256}`);
   }
   console.log(`LGWAN side log:    ${logFile}`);
+  console.log(`simulated:         ${simulated} endpoints checked in through the agent API (ids demo-simulated-…), so the charts are not empty`);
+  console.log('');
+  console.log('Next, try the stock clients against it (docs/clients.md):');
+  console.log(`  Firefox:   copy ${clients.policies} into the "distribution" folder of a Firefox installation (AppUpdateURL)`);
+  console.log(`  freshclam: freshclam --config-file=${clients.freshclam}`);
+  console.log('             (the demo mirrors only ClamAV\'s small bytecode database: that file excludes daily and main)');
+  console.log(`  apt:       on a Debian 12 host, ${clients.apt} goes into /etc/apt/sources.list.d/`);
+  console.log(`  status:    npx lgwan-mirror status --config ${configFile}`);
   console.log('Press Ctrl-C to stop.');
 
   await new Promise<void>((resolve) => {

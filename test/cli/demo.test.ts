@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { freePort, startCli } from '../helpers/processes.ts';
+
+const run = promisify(execFile);
 
 test('the README demo command fetches, transfers, imports and serves, then stops on Ctrl-C', async (t) => {
   const storage = await mkdtemp(path.join(tmpdir(), 'lgwan-demo-'));
@@ -23,6 +27,28 @@ test('the README demo command fetches, transfers, imports and serves, then stops
   t.is(createHash('sha256').update(body).digest('hex'), vendorSha256!);
   const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
   t.regex(page, /LGWAN パッチミラー 状況/u);
+
+  // The next steps it prints work as printed: the real freshclam with the written settings.
+  t.regex(output, /simulated: +10 endpoints checked in through the agent API/u);
+  t.regex(output, /status: +npx lgwan-mirror status --config /u);
+  const [, freshclamConfig] = /freshclam: +freshclam --config-file=(\S+)/u.exec(output)!;
+  const freshclam = await run('freshclam', [`--config-file=${freshclamConfig}`]).then(
+    ({ stdout }) => ({ code: 0, stdout }),
+    (error: { code: number; stdout: string }) => error,
+  );
+  t.is(freshclam.code, 0, freshclam.stdout);
+  t.regex(freshclam.stdout, /bytecode\.cvd updated/u);
+  const policies = JSON.parse(await readFile(/Firefox: +copy (\S+) into/u.exec(output)![1]!, 'utf8')) as { policies: { AppUpdateURL: string } };
+  t.true(policies.policies.AppUpdateURL.startsWith(`http://127.0.0.1:${port}/mozilla/update/`));
+  t.regex(await readFile(/apt: +on a Debian 12 host, (\S+) goes/u.exec(output)![1]!, 'utf8'), new RegExp(`URIs: http://127\\.0\\.0\\.1:${port}/apt/debian`, 'u'));
+  // The simulated endpoints reach the inventory (written in batches).
+  let simulated = 0;
+  for (let attempt = 0; attempt < 100 && simulated < 10; attempt += 1) {
+    const { endpoints } = (await (await fetch(`http://127.0.0.1:${port}/api/v1/endpoints`)).json()) as { endpoints: { id: string }[] };
+    simulated = endpoints.filter((endpoint) => endpoint.id.startsWith('demo-simulated-')).length;
+    if (simulated < 10) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  t.is(simulated, 10);
 
   t.is(await demo.stop('SIGINT'), 0);
   // Both sides are gone: the port is free again.
