@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDirectory, writeFileAtomic } from '../core/atomic-file.ts';
 import type { Manifest } from '../bundle/manifest.ts';
@@ -13,6 +13,8 @@ import { bundleFileName, partFileName, tocFileName } from './spool-names.ts';
 export interface SpoolOptions {
   spool: string;
   manifest: Manifest;
+  /** The exact bytes of `manifest` to carry (a reserved bundle sent again after a crash). */
+  manifestBytes?: Buffer;
   privateKey: KeyObject;
   store: BlobStore;
   /** The appliance's file size limit: larger bundles are cut into parts. */
@@ -31,7 +33,7 @@ export async function sendToSpool(options: SpoolOptions): Promise<{ file: string
   // A dot-name: appliances and the receiver skip hidden files.
   const temporary = path.join(options.spool, `.${bundleFileName(sequence)}.partial-${process.pid}`);
   try {
-    const { manifestBytes } = await writeBundle({ manifest: options.manifest, privateKey: options.privateKey, store: options.store, outputFile: temporary });
+    const { manifestBytes } = await writeBundle({ manifest: options.manifest, manifestBytes: options.manifestBytes, privateKey: options.privateKey, store: options.store, outputFile: temporary });
     const { size } = await stat(temporary);
     if (options.partMaxBytes === undefined || size <= options.partMaxBytes) {
       const finalName = path.join(options.spool, bundleFileName(sequence));
@@ -49,6 +51,22 @@ export async function sendToSpool(options: SpoolOptions): Promise<{ file: string
   } finally {
     await rm(temporary, { force: true });
   }
+}
+
+/**
+ * Removes what sends killed mid-write left in the spool: hidden `.bundle-….partial-<pid>` and
+ * `.tmp-…` files (hundreds of MB each). Only the holder of the internet side's storage lock
+ * writes this spool, so none of them belongs to a send still running — except this process's own.
+ */
+export async function clearInterruptedSends(spool: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(spool).catch(() => [] as string[])) {
+    const leftover = /^\.bundle-\d{10}\.(tar|part-\d{4})\.partial-(\d+)$/u.exec(name) ?? /^\.tmp-bundle-\d{10}\.toc(\.sig)?-(\d+)-[0-9a-f]+$/u.exec(name);
+    if (!leftover || Number(leftover[2]) === process.pid) continue;
+    await rm(path.join(spool, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 /** One read of the bundle: each part written, fsynced and renamed while both digests are computed. */
@@ -84,7 +102,8 @@ async function writeParts(options: SpoolOptions, bundleFile: string, size: numbe
     format: partsFormat,
     sequence,
     transferKeyId: transferKeyId(createPublicKey(options.privateKey)),
-    createdAt: new Date().toISOString(),
+    // The bundle's own time: the same bundle sent again after a crash gets the same TOC.
+    createdAt: options.manifest.createdAt,
     bundleSize: size,
     bundleSha256: whole.digest('hex'),
     parts,
