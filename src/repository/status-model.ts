@@ -3,6 +3,7 @@ import type { LgwanState } from '../importer/lgwan-state.ts';
 import { compareVersions } from '../versions/index.ts';
 import { publishedIndex } from './published-index.ts';
 import type { ProductSummary } from '../bundle/manifest.ts';
+import { versionBindingOf, type VersionBinding } from '../verify/version-binding.ts';
 
 export interface ProductStatus {
   id: string;
@@ -14,6 +15,11 @@ export interface ProductStatus {
   latestPublished: { version: string; since: string | null } | null;
   publishedVersions: string[];
   upToDate: boolean;
+  /**
+   * `unbound`: the vendor signs nothing that names the version of some published file (an
+   * Authenticode .exe, a hash over TLS), so its version is the internet side's word alone.
+   */
+  versionBinding: VersionBinding;
   sourceHealth: ProductSummary['sourceHealth'];
 }
 
@@ -65,6 +71,7 @@ function productRows(state: LgwanState): ProductStatus[] {
       latestPublished: newest === undefined ? null : { version: newest, since: state.firstPublished[product.id]?.[newest] ?? null },
       publishedVersions: versions,
       upToDate: newest !== undefined && product.latestSeen !== null && compareVersions(product.scheme, newest, product.latestSeen.version) >= 0,
+      versionBinding: published.artifacts.some((artifact) => artifact.productId === product.id && artifact.role === 'payload' && versionBindingOf(artifact) === 'unbound') ? ('unbound' as const) : ('bound' as const),
       sourceHealth: product.sourceHealth,
     };
   });
