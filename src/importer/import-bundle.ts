@@ -10,7 +10,9 @@ import { listSpool, type SpooledBundle } from '../transfer/spool-receiver.ts';
 import { assembleParts, type Assembly } from '../transfer/parts-receiver.ts';
 import { verifyArtifacts, type BlobAccess } from '../verify/verify-artifacts.ts';
 import type { PinnedKeyring } from '../verify/pinned-keys.ts';
+import { checkManifestConsistency } from './check-manifest.ts';
 import type { LgwanDatabase } from './lgwan-state.ts';
+import { withGap } from './sequence-gaps.ts';
 
 export interface ImporterOptions {
   /** Room for reassembling bundles sent as parts. */
@@ -68,6 +70,7 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
         if (new Date(manifest.expiresAt).getTime() < now().getTime()) {
           throw new BundleRefusedError('E_EXPIRED', `${bundle.name}: expired at ${manifest.expiresAt}`, { details: { expiresAt: manifest.expiresAt } });
         }
+        checkManifestConsistency(manifest, bundle.name);
         return 'read-blobs';
       },
     });
@@ -107,11 +110,7 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
       transferKeys: structuredClone(data.transferKeys),
     };
     recordKeyRotation(options, manifest, result.signedBy, bundle.name, at);
-    data.transfer = { ...data.transfer, missingSequences: [...data.transfer.missingSequences] };
-    const highest = data.transfer.highestSequence;
-    if (highest > 0 && manifest.sequence > highest + 1) {
-      for (let missing = highest + 1; missing < manifest.sequence; missing += 1) data.transfer.missingSequences.push(missing);
-    }
+    data.transfer = { ...data.transfer, missingSequenceRanges: withGap(data.transfer.missingSequenceRanges, data.transfer.highestSequence, manifest.sequence) };
     for (const [sha256, validUntil] of report.releaseValidUntil) data.releaseValidUntil[sha256] = validUntil.toISOString();
     for (const product of manifest.products) {
       for (const release of product.releases ?? []) {

@@ -1,6 +1,7 @@
 import type { InventoryHealth } from '../coverage/inventory.ts';
 import type { LgwanState } from '../importer/lgwan-state.ts';
 import { compareVersions } from '../versions/index.ts';
+import { describeGaps } from '../importer/sequence-gaps.ts';
 import { publishedIndex } from './published-index.ts';
 import type { ProductSummary } from '../bundle/manifest.ts';
 import { versionBindingOf, type VersionBinding } from '../verify/version-binding.ts';
@@ -104,8 +105,8 @@ export function buildStatus(
   for (const refusal of state.refusals.slice(0, 10)) {
     alarms.push({ kind: 'refused-bundle', severity: 'critical', at: refusal.at, subject: refusal.bundle, detail: `${refusal.code}: ${refusal.reason}` });
   }
-  if (state.transfer.missingSequences.length > 0) {
-    alarms.push({ kind: 'sequence-gap', severity: 'warning', at: state.transfer.lastImportAt, subject: 'transfer', detail: state.transfer.missingSequences.join(', ') });
+  if (state.transfer.missingSequenceRanges.length > 0) {
+    alarms.push({ kind: 'sequence-gap', severity: 'warning', at: state.transfer.lastImportAt, subject: 'transfer', detail: describeGaps(state.transfer.missingSequenceRanges.slice(-10)) });
   }
   if (state.transfer.lastImportError) {
     const failure = state.transfer.lastImportError;

@@ -48,7 +48,7 @@ test('a send that dies after bundle 2 reached the spool but before its state rec
   t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published'], 'bundle 3 chains to the imported bundle 2');
   t.is(lgwan.database.data.published?.sequence, 3);
   t.deepEqual(lgwan.database.data.refusals, []);
-  t.deepEqual(lgwan.database.data.transfer.missingSequences, []);
+  t.deepEqual(lgwan.database.data.transfer.missingSequenceRanges, []);
   t.deepEqual(buildStatus(lgwan.database.data, new Date()).alarms.filter((alarm) => alarm.severity === 'critical'), []);
   restarted.close();
 });
