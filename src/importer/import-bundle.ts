@@ -1,4 +1,4 @@
-import { copyFile, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, constants, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readBundle, type ReceivedBlob } from '../bundle/read-bundle.ts';
 import { publicKeyFromSpki, spkiOf, transferKeyId, type TrustedTransferKey } from '../bundle/transfer-key.ts';
@@ -17,6 +17,8 @@ import { withGap } from './sequence-gaps.ts';
 export interface ImporterOptions {
   /** Room for reassembling bundles sent as parts. */
   stagingQuotaBytes?: number;
+  /** Room for copies of refused bundles; beyond it only their reasons are recorded. */
+  quarantineQuotaBytes?: number;
   /** How long to wait for the missing parts of a bundle. */
   partsTimeoutHours?: number;
   database: LgwanDatabase;
@@ -182,8 +184,8 @@ function recordKeyRotation(options: ImporterOptions, manifest: Manifest, signedB
 /** Records a refusal with a quarantined copy and its reason; the published state is not touched. */
 async function refuse(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>, error: LgwanMirrorError, sequence: number | undefined): Promise<ImportOutcome> {
   const data = options.database.data;
-  const quarantinedAs = await quarantineBundle(options, bundle, error, sequence);
-  data.refusals.unshift({ at: (options.now ?? (() => new Date()))().toISOString(), bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs });
+  const { quarantinedAs, kept } = await quarantineBundle(options, bundle, error, sequence);
+  data.refusals.unshift({ at: (options.now ?? (() => new Date()))().toISOString(), bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs, kept });
   data.refusals.splice(100);
   await options.database.write();
   options.logger.error({ bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs }, 'bundle refused');
@@ -213,20 +215,38 @@ async function adoptAll(options: ImporterOptions, received: Map<string, Received
   }
 }
 
-/** A copy: the spool is read-only for the LGWAN side. */
-async function quarantineBundle(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>, error: LgwanMirrorError, sequence: number | undefined): Promise<string | null> {
+/**
+ * A copy (the spool is read-only for the LGWAN side), within `quarantineQuotaBytes`: junk
+ * dropped into the spool once filled the disk with copies until the next genuine bundle failed
+ * with ENOSPC (issue 13). Over the quota only `<name>.reason.json` is written, with the file's
+ * size and a note that it was not kept.
+ */
+async function quarantineBundle(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>, error: LgwanMirrorError, sequence: number | undefined): Promise<{ quarantinedAs: string | null; kept: boolean }> {
   const directory = path.join(options.storageRoot, 'quarantine');
   const stamp = new Date().toISOString().replace(/[:.]/gu, '-');
   const target = path.join(directory, `${stamp}-${bundle.name}`);
+  const quota = options.quarantineQuotaBytes ?? defaultQuarantineQuotaBytes;
   try {
     await mkdir(directory, { recursive: true });
-    await copyFile(bundle.file, target, constants.COPYFILE_FICLONE);
-    await writeFile(`${target}.reason.json`, `${JSON.stringify({ bundle: bundle.name, code: error.code, reason: error.message, sequence: sequence ?? null }, null, 2)}\n`);
-    return target;
+    const size = (await stat(bundle.file)).size;
+    const kept = (await directorySize(directory)) + size <= quota;
+    if (kept) await copyFile(bundle.file, target, constants.COPYFILE_FICLONE);
+    const record = { bundle: bundle.name, code: error.code, reason: error.message, sequence: sequence ?? null, size, kept, ...(kept ? {} : { note: `not copied: the quarantine would exceed lgwan.quarantineQuotaBytes (${quota})` }) };
+    await writeFile(`${target}.reason.json`, `${JSON.stringify(record, null, 2)}\n`);
+    return { quarantinedAs: target, kept };
   } catch (copyError) {
+    await rm(target, { force: true });
     options.logger.error({ error: errorMessage(copyError) }, 'could not copy the refused bundle to quarantine');
-    return null;
+    return { quarantinedAs: null, kept: false };
   }
+}
+
+export const defaultQuarantineQuotaBytes = 4 * 1024 ** 3;
+
+async function directorySize(directory: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(directory)) total += (await stat(path.join(directory, name)).catch(() => ({ size: 0 }))).size;
+  return total;
 }
 
 /** Imports every new bundle in the spool, oldest first. */

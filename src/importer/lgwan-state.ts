@@ -18,7 +18,10 @@ export interface Refusal {
   bundle: string;
   code: string;
   reason: string;
+  /** Where its reason (and, if `kept`, its copy) went under <storage>/quarantine. */
   quarantinedAs: string | null;
+  /** false: only recorded, not copied (quarantine quota reached). Absent in older states: copied. */
+  kept?: boolean;
 }
 
 export interface LgwanState {

@@ -102,8 +102,13 @@ export function buildStatus(
 
   const alarms: Alarm[] = [];
   if (!published) alarms.push({ kind: 'no-bundle-yet', severity: 'warning', at: null, subject: 'transfer', detail: 'no bundle has been imported yet' });
+  // A refusal is an alarm until a later bundle publishes: then the path works again, and the
+  // refusal stays in the list below (issue 13: alarms once stayed after the good bundle arrived).
+  const publishedAt = published ? Date.parse(published.publishedAt) : Number.NEGATIVE_INFINITY;
   for (const refusal of state.refusals.slice(0, 10)) {
-    alarms.push({ kind: 'refused-bundle', severity: 'critical', at: refusal.at, subject: refusal.bundle, detail: `${refusal.code}: ${refusal.reason}` });
+    if (Date.parse(refusal.at) <= publishedAt) continue;
+    const kept = refusal.kept === false ? ' (not copied to quarantine: quota reached)' : '';
+    alarms.push({ kind: 'refused-bundle', severity: 'critical', at: refusal.at, subject: refusal.bundle, detail: `${refusal.code}: ${refusal.reason}${kept}` });
   }
   if (state.transfer.missingSequenceRanges.length > 0) {
     alarms.push({ kind: 'sequence-gap', severity: 'warning', at: state.transfer.lastImportAt, subject: 'transfer', detail: describeGaps(state.transfer.missingSequenceRanges.slice(-10)) });
