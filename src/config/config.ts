@@ -64,6 +64,7 @@ const lgwanSchema = z.strictObject({
     .optional()
     .describe('receive --udp: write files arriving over a UDP data diode into the spool'),
   stagingQuotaBytes: z.int().min(1024 * 1024).default(64 * 1024 ** 3).describe('room for reassembling bundles that arrive as parts'),
+  spoolStableSeconds: z.number().min(0).default(60).describe('a bundle file that is still incomplete (ends before the end of its tar) is waited for while it changed within this long; one unchanged for longer is refused as truncated'),
   quarantineQuotaBytes: z.int().min(0).default(4 * 1024 ** 3).describe('room for copies of refused bundles under <storage>/quarantine; beyond it a refusal is only recorded (reason, size), so junk in the spool cannot fill the disk'),
   partsTimeoutHours: z.number().min(0).default(24).describe('how long to wait for the missing parts of a bundle before giving it up'),
   checkInsPerMinute: z.number().min(0.01).default(6).describe('agent check-ins allowed per agent and minute (after a burst of 10); agents check in about hourly'),

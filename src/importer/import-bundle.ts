@@ -13,10 +13,13 @@ import type { PinnedKeyring } from '../verify/pinned-keys.ts';
 import { checkManifestConsistency } from './check-manifest.ts';
 import type { LgwanDatabase } from './lgwan-state.ts';
 import { withGap } from './sequence-gaps.ts';
+import { tarCompleteness } from './tar-completeness.ts';
 
 export interface ImporterOptions {
   /** Room for reassembling bundles sent as parts. */
   stagingQuotaBytes?: number;
+  /** How long a truncated bundle file must stay unchanged before it is read (and refused) as truncated. */
+  spoolStableSeconds?: number;
   /** Room for copies of refused bundles; beyond it only their reasons are recorded. */
   quarantineQuotaBytes?: number;
   /** How long to wait for the missing parts of a bundle. */
@@ -249,6 +252,25 @@ async function directorySize(directory: string): Promise<number> {
   return total;
 }
 
+/**
+ * A bundle file that ends before tar's end-of-archive block and changed within
+ * `spoolStableSeconds` is still being written (an appliance writing under the final name):
+ * looked at again at the next poll, never refused. One that stays truncated longer is read,
+ * and refused as truncated; when it later grows complete it is imported (and the refusal's
+ * alarm clears with the publication).
+ */
+async function stillArriving(options: ImporterOptions, bundle: SpooledBundle): Promise<boolean> {
+  const stableMs = (options.spoolStableSeconds ?? defaultSpoolStableSeconds) * 1000;
+  const now = (options.now ?? (() => new Date()))().getTime();
+  if (now - bundle.mtimeMs >= stableMs) return false;
+  const completeness = await tarCompleteness(bundle.file).catch(() => 'complete' as const);
+  if (completeness !== 'incomplete') return false;
+  options.logger.info({ bundle: bundle.name, bytes: bundle.size }, 'bundle still arriving; looked at again at the next poll');
+  return true;
+}
+
+export const defaultSpoolStableSeconds = 60;
+
 /** Imports every new bundle in the spool, oldest first. */
 export async function importFromSpool(options: ImporterOptions, spool: string): Promise<ImportOutcome[]> {
   const outcomes: ImportOutcome[] = [];
@@ -257,6 +279,7 @@ export async function importFromSpool(options: ImporterOptions, spool: string): 
   for (const bundle of entries) {
     const seen = data.processed[bundle.name];
     if (seen && seen.size === bundle.size && seen.mtimeMs === bundle.mtimeMs) continue;
+    if (bundle.kind === 'bundle' && (await stillArriving(options, bundle))) continue;
     let outcome: ImportOutcome | undefined;
     try {
       outcome = bundle.kind === 'parts' ? await importParts(options, spool, bundle) : await importBundle(options, bundle);

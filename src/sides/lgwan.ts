@@ -105,7 +105,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     },
     importOnce() {
       // One importer at a time: a poll that finds one running waits for it instead.
-      importing ??= importFromSpool({ database, store, keyring, pinnedKey: { publicKey, keyId }, storageRoot: config.storage, logger, stagingQuotaBytes: config.stagingQuotaBytes, quarantineQuotaBytes: config.quarantineQuotaBytes, partsTimeoutHours: config.partsTimeoutHours }, config.spool).finally(() => {
+      importing ??= importFromSpool({ database, store, keyring, pinnedKey: { publicKey, keyId }, storageRoot: config.storage, logger, stagingQuotaBytes: config.stagingQuotaBytes, quarantineQuotaBytes: config.quarantineQuotaBytes, spoolStableSeconds: config.spoolStableSeconds, partsTimeoutHours: config.partsTimeoutHours }, config.spool).finally(() => {
         importing = undefined;
       });
       return importing;
