@@ -275,15 +275,40 @@ export const defaultSpoolStableSeconds = 60;
 export async function importFromSpool(options: ImporterOptions, spool: string): Promise<ImportOutcome[]> {
   const outcomes: ImportOutcome[] = [];
   const data = options.database.data;
-  const entries = await listSpool(spool);
+  let entries: SpooledBundle[];
+  try {
+    entries = await listSpool(spool);
+  } catch (error) {
+    const reason = `cannot read the spool ${spool}: ${errorMessage(error)}`;
+    data.transfer.lastImportError = { at: (options.now ?? (() => new Date()))().toISOString(), bundle: spool, reason };
+    options.logger.error({ spool, error: errorMessage(error) }, 'cannot read the spool');
+    await options.database.write().catch(() => undefined);
+    return [{ status: 'failed', reason }];
+  }
+  if (data.transfer.lastImportError?.bundle === spool) data.transfer.lastImportError = null;
   for (const bundle of entries) {
     const seen = data.processed[bundle.name];
     if (seen && seen.size === bundle.size && seen.mtimeMs === bundle.mtimeMs) continue;
-    if (bundle.kind === 'bundle' && (await stillArriving(options, bundle))) continue;
     let outcome: ImportOutcome | undefined;
+    const previouslySeen = data.processed[bundle.name];
+    // Every failure of this side lands here, wherever it falls (reading, publishing, or the
+    // state write that records the bundle as processed): issue 13 found an fsync EIO on that
+    // last write only logged, with no alarm.
     try {
+      if (bundle.kind === 'bundle' && (await stillArriving(options, bundle))) continue;
       outcome = bundle.kind === 'parts' ? await importParts(options, spool, bundle) : await importBundle(options, bundle);
+      if (outcome === undefined) continue;
+      data.processed[bundle.name] = { size: bundle.size, mtimeMs: bundle.mtimeMs, outcome: outcome.status };
+      await options.database.write();
+      if (data.transfer.lastImportError?.bundle === bundle.name) {
+        // The failure was this bundle's, and it is now recorded: the alarm has done its work.
+        data.transfer.lastImportError = null;
+        await options.database.write();
+      }
     } catch (error) {
+      // Not recorded as processed unless that record is on disk: the next poll looks again.
+      if (previouslySeen) data.processed[bundle.name] = previouslySeen;
+      else delete data.processed[bundle.name];
       const reason = `${bundle.name}: ${errorMessage(error)}`;
       data.transfer.lastImportError = { at: (options.now ?? (() => new Date()))().toISOString(), bundle: bundle.name, reason };
       options.logger.error({ bundle: bundle.name, error: errorMessage(error) }, 'import failed on this side; it will be retried');
@@ -292,9 +317,6 @@ export async function importFromSpool(options: ImporterOptions, spool: string): 
       outcomes.push({ status: 'failed', reason });
       break;
     }
-    if (outcome === undefined) continue;
-    data.processed[bundle.name] = { size: bundle.size, mtimeMs: bundle.mtimeMs, outcome: outcome.status };
-    await options.database.write();
     outcomes.push(outcome);
   }
   return outcomes;
