@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UserFacingError } from '../core/errors.ts';
 import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
+import { proxyList } from '../core/address-list.ts';
 
 const internetSchema = z.strictObject({
   storage: z.string().default('storage/internet').describe('data root of the internet side: blobs, state, quarantine, transfer key'),
@@ -78,6 +79,10 @@ const lgwanSchema = z.strictObject({
     .prefault({})
     .describe('where the endpoint inventory (check-ins, versions seen) is kept'),
   trustProxy: z.boolean().default(false).describe('take the client address from X-Forwarded-For (only behind your own edge cache)'),
+  trustedProxies: z
+    .array(z.string().refine((entry) => { try { proxyList([entry]); return true; } catch { return false; } }, 'an IP address or CIDR range'))
+    .default(['127.0.0.1', '::1'])
+    .describe('with trustProxy: the edge caches (addresses or CIDR ranges) whose X-Forwarded-For counts; from any other peer the headers are ignored'),
   tls: z
     .strictObject({
       cert: z.string().describe('PEM certificate chain (from your internal CA)'),

@@ -71,6 +71,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
         logger,
         inventory,
         trustProxy: config.trustProxy,
+        trustedProxies: config.trustedProxies,
         checkInsPerMinute: config.checkInsPerMinute,
         thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent },
         endpointStaleDays: config.endpointStaleDays,
