@@ -58,6 +58,10 @@ const lgwanSchema = z.strictObject({
     .strictObject({
       host: z.string().default('0.0.0.0'),
       port: z.int().min(1).max(65535).default(47474),
+      senders: z
+        .array(z.string().refine((entry) => { try { proxyList([entry]); return true; } catch { return false; } }, 'an IP address or CIDR range'))
+        .min(1)
+        .describe("the sender's address on the diode (addresses or CIDR ranges): datagrams from anywhere else are dropped"),
       maxFileBytes: z.int().min(1024).default(64 * 1024 ** 3),
       reassemblySeconds: z.number().min(1).default(600).describe('drop a partial file after this long without progress (the carousel resends it)'),
       heartbeatStaleSeconds: z.number().min(1).default(30).describe('alarm "link cut" when no heartbeat arrived for this long'),
