@@ -14,8 +14,9 @@ import { signManifest } from './transfer-key.ts';
  * signature, then each blob the manifest lists, in that order, so the reader can check
  * the signature before it reads a single payload byte.
  */
-export async function writeBundle(options: { manifest: Manifest; privateKey: KeyObject; store: BlobStore; outputFile: string }): Promise<{ manifestBytes: Buffer; size: number; sha256: string }> {
-  const manifestBytes = Buffer.from(JSON.stringify(options.manifest), 'utf8');
+export async function writeBundle(options: { manifest: Manifest; manifestBytes?: Buffer; privateKey: KeyObject; store: BlobStore; outputFile: string }): Promise<{ manifestBytes: Buffer; size: number; sha256: string }> {
+  // Given bytes (a reserved bundle sent again) are used as they are: a re-serialisation might differ.
+  const manifestBytes = options.manifestBytes ?? Buffer.from(JSON.stringify(options.manifest), 'utf8');
   const signature = signManifest(manifestBytes, options.privateKey);
   const pack = tar.pack();
   const destination = createWriteStream(options.outputFile, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { UserFacingError } from '../core/errors.ts';
 import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
 import { transferFileExtensionPattern } from '../transfer/spool-names.ts';
+import { proxyList } from '../core/address-list.ts';
 
 const internetSchema = z.strictObject({
   storage: z.string().default('storage/internet').describe('data root of the internet side: blobs, state, quarantine, transfer key'),
@@ -63,6 +64,10 @@ const lgwanSchema = z.strictObject({
     .strictObject({
       host: z.string().default('0.0.0.0'),
       port: z.int().min(1).max(65535).default(47474),
+      senders: z
+        .array(z.string().refine((entry) => { try { proxyList([entry]); return true; } catch { return false; } }, 'an IP address or CIDR range'))
+        .min(1)
+        .describe("the sender's address on the diode (addresses or CIDR ranges): datagrams from anywhere else are dropped"),
       maxFileBytes: z.int().min(1024).default(64 * 1024 ** 3),
       reassemblySeconds: z.number().min(1).default(600).describe('drop a partial file after this long without progress (the carousel resends it)'),
       heartbeatStaleSeconds: z.number().min(1).default(30).describe('alarm "link cut" when no heartbeat arrived for this long'),
@@ -75,6 +80,8 @@ const lgwanSchema = z.strictObject({
     .optional()
     .describe('the extension the internet side gives transfer files (its transferFileExtension); must be the same on both sides'),
   stagingQuotaBytes: z.int().min(1024 * 1024).default(64 * 1024 ** 3).describe('room for reassembling bundles that arrive as parts'),
+  spoolStableSeconds: z.number().min(0).default(60).describe('a bundle file that is still incomplete (ends before the end of its tar) is waited for while it changed within this long; one unchanged for longer is refused as truncated'),
+  quarantineQuotaBytes: z.int().min(0).default(4 * 1024 ** 3).describe('room for copies of refused bundles under <storage>/quarantine; beyond it a refusal is only recorded (reason, size), so junk in the spool cannot fill the disk'),
   partsTimeoutHours: z.number().min(0).default(24).describe('how long to wait for the missing parts of a bundle before giving it up'),
   checkInsPerMinute: z.number().min(0.01).default(6).describe('agent check-ins allowed per agent and minute (after a burst of 10); agents check in about hourly'),
   inventory: z
@@ -87,6 +94,10 @@ const lgwanSchema = z.strictObject({
     .prefault({})
     .describe('where the endpoint inventory (check-ins, versions seen) is kept'),
   trustProxy: z.boolean().default(false).describe('take the client address from X-Forwarded-For (only behind your own edge cache)'),
+  trustedProxies: z
+    .array(z.string().refine((entry) => { try { proxyList([entry]); return true; } catch { return false; } }, 'an IP address or CIDR range'))
+    .default(['127.0.0.1', '::1'])
+    .describe('with trustProxy: the edge caches (addresses or CIDR ranges) whose X-Forwarded-For counts; from any other peer the headers are ignored'),
   tls: z
     .strictObject({
       cert: z.string().describe('PEM certificate chain (from your internal CA)'),

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 
@@ -8,6 +8,14 @@ export interface YamlProblem {
   field?: string;
   message: string;
 }
+
+/**
+ * Catalogs, pins and configs are a few KiB; anything near this is a mistake or an attack
+ * (issue 13: an alias bomb in a catalog stopped every command with a library stack trace).
+ */
+export const maxYamlFileBytes = 1024 * 1024;
+/** Aliases a document may resolve in all (yaml's own guard against exponential expansion). */
+const maxAliasCount = 100;
 
 export type YamlParseResult<T> = { ok: true; value: T } | { ok: false; problems: YamlProblem[] };
 
@@ -107,7 +115,13 @@ export function parseYamlWithSchema<S extends z.ZodType>(file: string, text: str
       problems: plainYamlErrors(document.errors, text, lineCounter).map((problem) => ({ file, ...problem })),
     };
   }
-  const value: unknown = document.toJS({ maxAliasCount: 100 });
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount });
+  } catch (error) {
+    // yaml throws a ReferenceError when aliases expand past maxAliasCount: a problem of this file, not a crash.
+    return { ok: false, problems: [{ file, message: `refused: ${error instanceof Error ? error.message : String(error)} (at most ${maxAliasCount} alias expansions)` }] };
+  }
   const result = schema.safeParse(value);
   /** A field the file does not have at all (its section exists): zod says "invalid", the admin needs "missing". */
   const absent = (fieldPath: readonly PropertyKey[]): boolean => {
@@ -137,8 +151,22 @@ export function parseYamlWithSchema<S extends z.ZodType>(file: string, text: str
   };
 }
 
+/** Reads at most `maxYamlFileBytes` (+1, to tell an oversized file): a larger file is a problem of its own, never parsed. */
 export async function readYamlWithSchema<S extends z.ZodType>(file: string, schema: S): Promise<YamlParseResult<z.output<S>>> {
-  return parseYamlWithSchema(file, await readFile(file, 'utf8'), schema);
+  const handle = await open(file, 'r');
+  let bytes: Buffer;
+  let size: number;
+  try {
+    size = (await handle.stat()).size;
+    if (size > maxYamlFileBytes) return { ok: false, problems: [{ file, message: `${size} bytes; a file of this kind may have at most ${maxYamlFileBytes}` }] };
+    const buffer = Buffer.alloc(maxYamlFileBytes + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    bytes = buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  if (bytes.length > maxYamlFileBytes) return { ok: false, problems: [{ file, message: `more than ${maxYamlFileBytes} bytes; a file of this kind may have at most ${maxYamlFileBytes}` }] };
+  return parseYamlWithSchema(file, bytes.toString('utf8'), schema);
 }
 
 export function formatProblem(problem: YamlProblem): string {

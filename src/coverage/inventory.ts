@@ -40,6 +40,8 @@ export interface EndpointProduct {
 
 /** Versions remembered per endpoint and product; older ones say nothing about current releases. */
 export const historyLength = 8;
+/** Products one endpoint record may hold; a report of one more new product is dropped. */
+export const maxProductsPerEndpoint = 64;
 
 export interface InventoryState {
   endpoints: Record<string, EndpointRecord>;
@@ -83,6 +85,8 @@ export function applyObservation(endpoints: Record<string, EndpointRecord>, obse
   if (at < endpoint.firstSeen) endpoint.firstSeen = at;
   const productKey = productKeyOf(observation);
   const previous = endpoint.products[productKey];
+  // Issue 13: 5,000 update checks with invented channels made one address hold 5,000 records.
+  if (!previous && Object.keys(endpoint.products).length >= maxProductsPerEndpoint) return;
   const firstSeen = { ...previous?.firstSeen };
   if (firstSeen[observation.version] === undefined || at < firstSeen[observation.version]!) firstSeen[observation.version] = at;
   const versions = Object.entries(firstSeen).sort(([versionA, a], [versionB, b]) => a.localeCompare(b) || versionA.localeCompare(versionB));

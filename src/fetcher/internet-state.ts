@@ -39,13 +39,27 @@ export interface InternetState {
     lastBundleAt: string | null;
     /** When each blob last went into a bundle: new blobs go at once, old ones again with the carousel. */
     sentBlobs: Record<string, string>;
+    /**
+     * The bundle being written, recorded durably before its first byte reaches the spool: a
+     * sequence that may have left is never reused for other content. After a crash the same
+     * manifest bytes are sent again (issue 13: a retry once wrote a different bundle 2).
+     */
+    reserved?: ReservedBundle | null;
   };
+}
+
+export interface ReservedBundle {
+  sequence: number;
+  /** The exact manifest bytes (UTF-8 JSON) the bundle carries; Ed25519 signs them the same way again. */
+  manifest: string;
+  manifestSha256: string;
+  stateDigest: string;
 }
 
 export const emptyInternetState: InternetState = {
   products: {},
   digests: {},
-  transfer: { lastSequence: 0, lastManifestSha256: null, lastStateDigest: null, lastBundleAt: null, sentBlobs: {} },
+  transfer: { lastSequence: 0, lastManifestSha256: null, lastStateDigest: null, lastBundleAt: null, sentBlobs: {}, reserved: null },
 };
 
 export function emptyProductState(): ProductState {

@@ -5,7 +5,7 @@ import { bundleFormat, type Artifact, type Manifest, type ProductSummary } from 
 import type { BlobStore } from '../store/blob-store.ts';
 import { sendToSpool } from '../transfer/spool-sender.ts';
 import type { TransferFileNames } from '../transfer/spool-names.ts';
-import { emptyProductState, type InternetDatabase } from './internet-state.ts';
+import { emptyProductState, type InternetDatabase, type ReservedBundle } from './internet-state.ts';
 
 export interface BundleOptions {
   entries: readonly LoadedCatalogEntry[];
@@ -64,6 +64,11 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
   const now = options.now ?? (() => new Date());
   const data = options.database.data;
   const createdAt = now();
+  const reserved = data.transfer.reserved ?? null;
+  if (reserved) {
+    const resent = await sendReservedAgain(options, reserved, createdAt);
+    if (resent) return resent;
+  }
   const products: ProductSummary[] = [];
   const artifacts: Artifact[] = [];
   for (const entry of options.entries) {
@@ -100,18 +105,66 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
     artifacts,
     blobs: [...blobs].map(([sha256, size]) => ({ sha256, size })),
   };
-  const { file, manifestBytes, parts } = await sendToSpool({ spool: options.spool, manifest, privateKey: options.privateKey, store: options.store, partMaxBytes: options.partMaxBytes, names: options.names });
-  // Recorded only once the bundle is durably in the spool.
-  data.transfer.lastSequence = manifest.sequence;
-  data.transfer.lastManifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');
-  data.transfer.lastStateDigest = stateDigest;
-  data.transfer.lastBundleAt = manifest.createdAt;
-  for (const entry of options.entries) for (const release of data.products[entry.id]?.releases ?? []) release.firstBundledAt ??= manifest.createdAt;
-  for (const sha256 of blobs.keys()) data.transfer.sentBlobs[sha256] = manifest.createdAt;
+  const manifestBytes = Buffer.from(JSON.stringify(manifest), 'utf8');
+  // The sequence is taken before the first byte reaches the spool: once a file of this bundle
+  // may have left, this number means these bytes and nothing else.
+  data.transfer.reserved = { sequence: manifest.sequence, manifest: manifestBytes.toString('utf8'), manifestSha256: sha256Of(manifestBytes), stateDigest };
   await options.database.write();
-  const bytes = [...blobs.values()].reduce((sum, size) => sum + size, 0);
-  options.logger.info({ sequence: manifest.sequence, file, parts, blobs: blobs.size, bytes, artifacts: artifacts.length }, 'bundle written to spool');
-  return { status: 'sent', sequence: manifest.sequence, file, parts, blobs: blobs.size, resent: carousel.size, bytes };
+  const { file, parts } = await sendToSpool({ spool: options.spool, manifest, manifestBytes, privateKey: options.privateKey, store: options.store, partMaxBytes: options.partMaxBytes, names: options.names });
+  return recordSent(options, manifest, data.transfer.reserved, { file, parts, resent: carousel.size });
+}
+
+function sha256Of(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * A bundle reserved by a send that did not finish (crash, kill -9, power cut) goes out again
+ * with the identical manifest bytes: the LGWAN side may already hold the first copy, and takes
+ * this one as a duplicate. If it cannot be rebuilt (expired, a blob gone), its sequence and
+ * manifest digest are kept as used, so the next bundle chains to it and nothing reuses the
+ * number. Undefined when the caller should go on and make a new bundle.
+ */
+async function sendReservedAgain(options: BundleOptions, reserved: ReservedBundle, now: Date): Promise<BundleOutcome | undefined> {
+  const transfer = options.database.data.transfer;
+  if (reserved.sequence <= transfer.lastSequence) {
+    // Recorded as sent already; only the clearing of the reservation was lost.
+    transfer.reserved = null;
+    return undefined;
+  }
+  const manifestBytes = Buffer.from(reserved.manifest, 'utf8');
+  const manifest = JSON.parse(reserved.manifest) as Manifest;
+  const blobsPresent = (await Promise.all(manifest.blobs.map((blob) => options.store.has(blob.sha256)))).every(Boolean);
+  if (Date.parse(manifest.expiresAt) > now.getTime() + 86_400_000 && blobsPresent) {
+    options.logger.warn({ sequence: reserved.sequence }, 'an interrupted send left bundle sequence reserved; sending the identical bundle again');
+    const { file, parts } = await sendToSpool({ spool: options.spool, manifest, manifestBytes, privateKey: options.privateKey, store: options.store, partMaxBytes: options.partMaxBytes, names: options.names });
+    return recordSent(options, manifest, reserved, { file, parts, resent: 0 });
+  }
+  options.logger.warn({ sequence: reserved.sequence }, 'an interrupted send left bundle sequence reserved and it cannot be sent again; the next bundle follows it');
+  transfer.lastSequence = reserved.sequence;
+  transfer.lastManifestSha256 = reserved.manifestSha256;
+  transfer.reserved = null;
+  await options.database.write();
+  return undefined;
+}
+
+/** Recorded only once the bundle is durably in the spool, in the same write that frees the reservation. */
+async function recordSent(options: BundleOptions, manifest: Manifest, reserved: ReservedBundle, sent: { file: string; parts: number; resent: number }): Promise<BundleOutcome> {
+  const data = options.database.data;
+  data.transfer.lastSequence = manifest.sequence;
+  data.transfer.lastManifestSha256 = reserved.manifestSha256;
+  data.transfer.lastStateDigest = reserved.stateDigest;
+  data.transfer.lastBundleAt = manifest.createdAt;
+  data.transfer.reserved = null;
+  const bundled = new Map(manifest.products.map((product) => [product.id, new Set((product.releases ?? []).map((release) => release.version))]));
+  for (const entry of options.entries) {
+    for (const release of data.products[entry.id]?.releases ?? []) if (bundled.get(entry.id)?.has(release.version)) release.firstBundledAt ??= manifest.createdAt;
+  }
+  for (const blob of manifest.blobs) data.transfer.sentBlobs[blob.sha256] = manifest.createdAt;
+  await options.database.write();
+  const bytes = manifest.blobs.reduce((sum, blob) => sum + blob.size, 0);
+  options.logger.info({ sequence: manifest.sequence, file: sent.file, parts: sent.parts, blobs: manifest.blobs.length, bytes, artifacts: manifest.artifacts.length }, 'bundle written to spool');
+  return { status: 'sent', sequence: manifest.sequence, file: sent.file, parts: sent.parts, blobs: manifest.blobs.length, resent: sent.resent, bytes };
 }
 
 /** Blobs due for another pass of the carousel, least recently sent first, within the byte budget. */

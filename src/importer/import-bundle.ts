@@ -1,4 +1,4 @@
-import { copyFile, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, constants, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readBundle, type ReceivedBlob } from '../bundle/read-bundle.ts';
 import { publicKeyFromSpki, spkiOf, transferKeyId, type TrustedTransferKey } from '../bundle/transfer-key.ts';
@@ -11,11 +11,18 @@ import { TransferFileNames } from '../transfer/spool-names.ts';
 import { assembleParts, type Assembly } from '../transfer/parts-receiver.ts';
 import { verifyArtifacts, type BlobAccess } from '../verify/verify-artifacts.ts';
 import type { PinnedKeyring } from '../verify/pinned-keys.ts';
+import { checkManifestConsistency } from './check-manifest.ts';
 import type { LgwanDatabase } from './lgwan-state.ts';
+import { withGap } from './sequence-gaps.ts';
+import { tarCompleteness } from './tar-completeness.ts';
 
 export interface ImporterOptions {
   /** Room for reassembling bundles sent as parts. */
   stagingQuotaBytes?: number;
+  /** How long a truncated bundle file must stay unchanged before it is read (and refused) as truncated. */
+  spoolStableSeconds?: number;
+  /** Room for copies of refused bundles; beyond it only their reasons are recorded. */
+  quarantineQuotaBytes?: number;
   /** How long to wait for the missing parts of a bundle. */
   partsTimeoutHours?: number;
   database: LgwanDatabase;
@@ -79,6 +86,7 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
         if (new Date(manifest.expiresAt).getTime() < now().getTime()) {
           throw new BundleRefusedError('E_EXPIRED', `${bundle.name}: expired at ${manifest.expiresAt}`, { details: { expiresAt: manifest.expiresAt } });
         }
+        checkManifestConsistency(manifest, bundle.name);
         return 'read-blobs';
       },
     });
@@ -130,11 +138,7 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
       transferKeys: structuredClone(data.transferKeys),
     };
     recordKeyRotation(options, manifest, result.signedBy, bundle.name, at);
-    data.transfer = { ...data.transfer, missingSequences: [...data.transfer.missingSequences] };
-    const highest = data.transfer.highestSequence;
-    if (highest > 0 && manifest.sequence > highest + 1) {
-      for (let missing = highest + 1; missing < manifest.sequence; missing += 1) data.transfer.missingSequences.push(missing);
-    }
+    data.transfer = { ...data.transfer, missingSequenceRanges: withGap(data.transfer.missingSequenceRanges, data.transfer.highestSequence, manifest.sequence) };
     for (const [sha256, validUntil] of report.releaseValidUntil) data.releaseValidUntil[sha256] = validUntil.toISOString();
     for (const product of manifest.products) {
       for (const release of product.releases ?? []) {
@@ -207,9 +211,9 @@ function recordKeyRotation(options: ImporterOptions, manifest: Manifest, signedB
 async function refuse(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>, error: LgwanMirrorError, sequence: number | undefined): Promise<ImportOutcome> {
   if (options.dryRun) return { status: 'refused', code: error.code, reason: error.message };
   const data = options.database.data;
-  const quarantinedAs = await quarantineBundle(options, bundle, error, sequence);
+  const { quarantinedAs, kept } = await quarantineBundle(options, bundle, error, sequence);
   const changed = error instanceof BundleRefusedError && error.changedInTransit;
-  data.refusals.unshift({ at: (options.now ?? (() => new Date()))().toISOString(), bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs, ...(changed ? { changedInTransit: true } : {}) });
+  data.refusals.unshift({ at: (options.now ?? (() => new Date()))().toISOString(), bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs, kept, ...(changed ? { changedInTransit: true } : {}) });
   data.refusals.splice(100);
   await options.database.write();
   options.logger.error({ bundle: bundle.name, code: error.code, reason: error.message, quarantinedAs }, 'bundle refused');
@@ -240,35 +244,98 @@ async function adoptAll(options: ImporterOptions, received: Map<string, Received
   }
 }
 
-/** A copy: the spool is read-only for the LGWAN side. */
-async function quarantineBundle(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>, error: LgwanMirrorError, sequence: number | undefined): Promise<string | null> {
+/**
+ * A copy (the spool is read-only for the LGWAN side), within `quarantineQuotaBytes`: junk
+ * dropped into the spool once filled the disk with copies until the next genuine bundle failed
+ * with ENOSPC (issue 13). Over the quota only `<name>.reason.json` is written, with the file's
+ * size and a note that it was not kept.
+ */
+async function quarantineBundle(options: ImporterOptions, bundle: Pick<SpooledBundle, 'file' | 'name'>, error: LgwanMirrorError, sequence: number | undefined): Promise<{ quarantinedAs: string | null; kept: boolean }> {
   const directory = path.join(options.storageRoot, 'quarantine');
   const stamp = new Date().toISOString().replace(/[:.]/gu, '-');
   const target = path.join(directory, `${stamp}-${bundle.name}`);
+  const quota = options.quarantineQuotaBytes ?? defaultQuarantineQuotaBytes;
   try {
     await mkdir(directory, { recursive: true });
-    await copyFile(bundle.file, target, constants.COPYFILE_FICLONE);
-    await writeFile(`${target}.reason.json`, `${JSON.stringify({ bundle: bundle.name, code: error.code, reason: error.message, sequence: sequence ?? null }, null, 2)}\n`);
-    return target;
+    const size = (await stat(bundle.file)).size;
+    const kept = (await directorySize(directory)) + size <= quota;
+    if (kept) await copyFile(bundle.file, target, constants.COPYFILE_FICLONE);
+    const record = { bundle: bundle.name, code: error.code, reason: error.message, sequence: sequence ?? null, size, kept, ...(kept ? {} : { note: `not copied: the quarantine would exceed lgwan.quarantineQuotaBytes (${quota})` }) };
+    await writeFile(`${target}.reason.json`, `${JSON.stringify(record, null, 2)}\n`);
+    return { quarantinedAs: target, kept };
   } catch (copyError) {
+    await rm(target, { force: true });
     options.logger.error({ error: errorMessage(copyError) }, 'could not copy the refused bundle to quarantine');
-    return null;
+    return { quarantinedAs: null, kept: false };
   }
 }
+
+export const defaultQuarantineQuotaBytes = 4 * 1024 ** 3;
+
+async function directorySize(directory: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(directory)) total += (await stat(path.join(directory, name)).catch(() => ({ size: 0 }))).size;
+  return total;
+}
+
+/**
+ * A bundle file that ends before tar's end-of-archive block and changed within
+ * `spoolStableSeconds` is still being written (an appliance writing under the final name):
+ * looked at again at the next poll, never refused. One that stays truncated longer is read,
+ * and refused as truncated; when it later grows complete it is imported (and the refusal's
+ * alarm clears with the publication).
+ */
+async function stillArriving(options: ImporterOptions, bundle: SpooledBundle): Promise<boolean> {
+  const stableMs = (options.spoolStableSeconds ?? defaultSpoolStableSeconds) * 1000;
+  const now = (options.now ?? (() => new Date()))().getTime();
+  if (now - bundle.mtimeMs >= stableMs) return false;
+  const completeness = await tarCompleteness(bundle.file).catch(() => 'complete' as const);
+  if (completeness !== 'incomplete') return false;
+  options.logger.info({ bundle: bundle.name, bytes: bundle.size }, 'bundle still arriving; looked at again at the next poll');
+  return true;
+}
+
+export const defaultSpoolStableSeconds = 60;
 
 /** Imports every new bundle in the spool, oldest first. */
 export async function importFromSpool(options: ImporterOptions, spool: string): Promise<ImportOutcome[]> {
   const outcomes: ImportOutcome[] = [];
   const data = options.database.data;
   const names = options.names ?? new TransferFileNames();
-  const entries = await listSpool(spool, names);
+  let entries: SpooledBundle[];
+  try {
+    entries = await listSpool(spool, names);
+  } catch (error) {
+    const reason = `cannot read the spool ${spool}: ${errorMessage(error)}`;
+    data.transfer.lastImportError = { at: (options.now ?? (() => new Date()))().toISOString(), bundle: spool, reason };
+    options.logger.error({ spool, error: errorMessage(error) }, 'cannot read the spool');
+    await options.database.write().catch(() => undefined);
+    return [{ status: 'failed', reason }];
+  }
+  if (data.transfer.lastImportError?.bundle === spool) data.transfer.lastImportError = null;
   for (const bundle of entries) {
     const seen = data.processed[bundle.name];
     if (seen && seen.size === bundle.size && seen.mtimeMs === bundle.mtimeMs) continue;
     let outcome: ImportOutcome | undefined;
+    const previouslySeen = data.processed[bundle.name];
+    // Every failure of this side lands here, wherever it falls (reading, publishing, or the
+    // state write that records the bundle as processed): issue 13 found an fsync EIO on that
+    // last write only logged, with no alarm.
     try {
+      if (bundle.kind === 'bundle' && (await stillArriving(options, bundle))) continue;
       outcome = bundle.kind === 'parts' ? await importParts(options, spool, bundle) : bundle.kind === 'renamed' ? await refuseRenamed(options, bundle, names) : await importBundle(options, bundle);
+      if (outcome === undefined) continue;
+      data.processed[bundle.name] = { size: bundle.size, mtimeMs: bundle.mtimeMs, outcome: outcome.status };
+      await options.database.write();
+      if (data.transfer.lastImportError?.bundle === bundle.name) {
+        // The failure was this bundle's, and it is now recorded: the alarm has done its work.
+        data.transfer.lastImportError = null;
+        await options.database.write();
+      }
     } catch (error) {
+      // Not recorded as processed unless that record is on disk: the next poll looks again.
+      if (previouslySeen) data.processed[bundle.name] = previouslySeen;
+      else delete data.processed[bundle.name];
       const reason = `${bundle.name}: ${errorMessage(error)}`;
       data.transfer.lastImportError = { at: (options.now ?? (() => new Date()))().toISOString(), bundle: bundle.name, reason };
       options.logger.error({ bundle: bundle.name, error: errorMessage(error) }, 'import failed on this side; it will be retried');
@@ -277,9 +344,6 @@ export async function importFromSpool(options: ImporterOptions, spool: string): 
       outcomes.push({ status: 'failed', reason });
       break;
     }
-    if (outcome === undefined) continue;
-    data.processed[bundle.name] = { size: bundle.size, mtimeMs: bundle.mtimeMs, outcome: outcome.status };
-    await options.database.write();
     outcomes.push(outcome);
   }
   return outcomes;

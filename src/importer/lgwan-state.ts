@@ -2,6 +2,7 @@ import type { Low } from 'lowdb';
 import type { Artifact, ProductSummary } from '../bundle/manifest.ts';
 import type { RecordedDigests } from '../store/blob-store.ts';
 import { openJsonState, readJsonState } from '../store/json-state.ts';
+import { rangesOf, type SequenceRange } from './sequence-gaps.ts';
 
 export interface PublishedState {
   sequence: number;
@@ -17,9 +18,12 @@ export interface Refusal {
   bundle: string;
   code: string;
   reason: string;
+  /** Where its reason (and, if `kept`, its copy) went under <storage>/quarantine. */
   quarantinedAs: string | null;
   /** What arrived is not what was sent (rebuilt by a sanitiser, cut short, renamed, altered). */
   changedInTransit?: boolean;
+  /** false: only recorded, not copied (quarantine quota reached). Absent in older states: copied. */
+  kept?: boolean;
 }
 
 export interface LgwanState {
@@ -31,7 +35,8 @@ export interface LgwanState {
     lastManifestSha256: string | null;
     lastImportAt: string | null;
     lastBundle: string | null;
-    missingSequences: number[];
+    /** Sequence numbers skipped by a jump forward, as ranges (a jump may be of any size). */
+    missingSequenceRanges: SequenceRange[];
     waiting: { bundle: string; sequence: number; missingBlobs: string[] } | null;
     /** The last import that failed on this side (disk full, I/O); cleared by the next successful import. */
     lastImportError: { at: string; bundle: string; reason: string } | null;
@@ -59,7 +64,7 @@ export interface LgwanState {
 
 export const emptyLgwanState: LgwanState = {
   published: null,
-  transfer: { highestSequence: 0, lastManifestSha256: null, lastImportAt: null, lastBundle: null, missingSequences: [], waiting: null, incomplete: {}, lastImportError: null },
+  transfer: { highestSequence: 0, lastManifestSha256: null, lastImportAt: null, lastBundle: null, missingSequenceRanges: [], waiting: null, incomplete: {}, lastImportError: null },
   refusals: [],
   processed: {},
   digests: {},
@@ -73,7 +78,10 @@ export type LgwanDatabase = Low<LgwanState>;
 
 /** Fields added to transfer since the file was written. */
 function withTransferDefaults(state: LgwanState): LgwanState {
-  state.transfer = { ...emptyLgwanState.transfer, ...state.transfer };
+  const { missingSequences, ...transfer } = state.transfer as LgwanState['transfer'] & { missingSequences?: number[] };
+  state.transfer = { ...emptyLgwanState.transfer, ...transfer };
+  // States written before gaps were ranges kept every skipped number.
+  if (missingSequences) state.transfer.missingSequenceRanges = rangesOf(missingSequences);
   return state;
 }
 

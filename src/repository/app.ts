@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { METHODS } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
@@ -21,6 +22,11 @@ import { serveImmutableFile } from './serve-file.ts';
 import { buildStatus, defaultThresholds, type AlarmThresholds } from './status-model.ts';
 import { addCoverageRoutes } from './coverage-routes.ts';
 import { CoverageView } from './coverage-view.ts';
+import { clientAddress } from './client-address.ts';
+
+export const defaultTrustedProxies = ['127.0.0.1', '::1'];
+
+export const contentSecurityPolicy = "default-src 'none'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 export interface RepositoryOptions {
   database: LgwanDatabase;
@@ -30,6 +36,8 @@ export interface RepositoryOptions {
   inventory?: InventoryStore;
   /** Client addresses from X-Forwarded-For: only behind the operator's own edge cache. */
   trustProxy?: boolean;
+  /** The proxies (addresses or CIDR ranges) whose forwarding headers count; default this host. */
+  trustedProxies?: readonly string[];
   thresholds?: AlarmThresholds;
   endpointStaleDays?: number;
   /** Check-ins allowed per agent: a burst, then this many a minute. */
@@ -71,8 +79,19 @@ function describeArtifact(artifact: Artifact) {
 export function createRepositoryApp(options: RepositoryOptions): Koa {
   const now = options.now ?? (() => new Date());
   const app = new Koa({ proxy: options.trustProxy ?? false });
-  const router = new Router();
+  // Every method counts as implemented, so a PROPFIND or TRACE gets 405 with Allow like any
+  // other unsupported method (issue 13: they answered 501).
+  const router = new Router({ methods: [...METHODS] });
   const state = () => options.database.data;
+
+  // The pages carry no script at all, so none may run: if escaping ever missed a string from a
+  // bundle, a vendor feed or an endpoint, the browser still refuses to execute it. Inline style
+  // stays allowed (coverage bars are sized with style="width:…").
+  app.use(async (ctx, next) => {
+    ctx.set('Content-Security-Policy', contentSecurityPolicy);
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    await next();
+  });
 
   // One error hub: known errors map to statuses; messages are exposed for 4xx only.
   app.use(async (ctx, next) => {
@@ -81,10 +100,13 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     } catch (error) {
       const status = error instanceof LgwanMirrorError && error.code === 'E_UNSAFE_NAME' ? 400 : ((error as { status?: number }).status ?? 500);
       ctx.status = status;
+      if (status === 405) ctx.set('Allow', 'GET, HEAD');
       ctx.body = { error: status < 500 ? (error as Error).message : 'internal error' };
       if (status >= 500) options.logger.error({ err: error, path: ctx.path }, 'request failed');
     }
   });
+
+  app.use(clientAddress({ trustProxy: options.trustProxy ?? false, trustedProxies: options.trustedProxies ?? defaultTrustedProxies }));
 
   const serveArtifact = async (ctx: Context, artifact: Artifact | undefined, immutable: boolean): Promise<void> => {
     if (!artifact) {

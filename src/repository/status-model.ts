@@ -1,8 +1,10 @@
 import type { InventoryHealth } from '../coverage/inventory.ts';
 import type { LgwanState } from '../importer/lgwan-state.ts';
 import { compareVersions } from '../versions/index.ts';
+import { describeGaps } from '../importer/sequence-gaps.ts';
 import { publishedIndex } from './published-index.ts';
 import type { ProductSummary } from '../bundle/manifest.ts';
+import { versionBindingOf, type VersionBinding } from '../verify/version-binding.ts';
 
 export interface ProductStatus {
   id: string;
@@ -14,6 +16,11 @@ export interface ProductStatus {
   latestPublished: { version: string; since: string | null } | null;
   publishedVersions: string[];
   upToDate: boolean;
+  /**
+   * `unbound`: the vendor signs nothing that names the version of some published file (an
+   * Authenticode .exe, a hash over TLS), so its version is the internet side's word alone.
+   */
+  versionBinding: VersionBinding;
   sourceHealth: ProductSummary['sourceHealth'];
 }
 
@@ -65,6 +72,7 @@ function productRows(state: LgwanState): ProductStatus[] {
       latestPublished: newest === undefined ? null : { version: newest, since: state.firstPublished[product.id]?.[newest] ?? null },
       publishedVersions: versions,
       upToDate: newest !== undefined && product.latestSeen !== null && compareVersions(product.scheme, newest, product.latestSeen.version) >= 0,
+      versionBinding: published.artifacts.some((artifact) => artifact.productId === product.id && artifact.role === 'payload' && versionBindingOf(artifact) === 'unbound') ? ('unbound' as const) : ('bound' as const),
       sourceHealth: product.sourceHealth,
     };
   });
@@ -94,11 +102,16 @@ export function buildStatus(
 
   const alarms: Alarm[] = [];
   if (!published) alarms.push({ kind: 'no-bundle-yet', severity: 'warning', at: null, subject: 'transfer', detail: 'no bundle has been imported yet' });
+  // A refusal is an alarm until a later bundle publishes: then the path works again, and the
+  // refusal stays in the list below (issue 13: alarms once stayed after the good bundle arrived).
+  const publishedAt = published ? Date.parse(published.publishedAt) : Number.NEGATIVE_INFINITY;
   for (const refusal of state.refusals.slice(0, 10)) {
-    alarms.push({ kind: refusal.changedInTransit ? 'changed-in-transit' : 'refused-bundle', severity: 'critical', at: refusal.at, subject: refusal.bundle, detail: `${refusal.code}: ${refusal.reason}` });
+    if (Date.parse(refusal.at) <= publishedAt) continue;
+    const kept = refusal.kept === false ? ' (not copied to quarantine: quota reached)' : '';
+    alarms.push({ kind: refusal.changedInTransit ? 'changed-in-transit' : 'refused-bundle', severity: 'critical', at: refusal.at, subject: refusal.bundle, detail: `${refusal.code}: ${refusal.reason}${kept}` });
   }
-  if (state.transfer.missingSequences.length > 0) {
-    alarms.push({ kind: 'sequence-gap', severity: 'warning', at: state.transfer.lastImportAt, subject: 'transfer', detail: state.transfer.missingSequences.join(', ') });
+  if (state.transfer.missingSequenceRanges.length > 0) {
+    alarms.push({ kind: 'sequence-gap', severity: 'warning', at: state.transfer.lastImportAt, subject: 'transfer', detail: describeGaps(state.transfer.missingSequenceRanges.slice(-10)) });
   }
   if (state.transfer.lastImportError) {
     const failure = state.transfer.lastImportError;

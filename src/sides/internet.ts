@@ -15,6 +15,7 @@ import { runFetch, type ProductFetchOutcome } from '../fetcher/run-fetch.ts';
 import { loadTransferPrivateKey, loadTransferPublicKey, nextKeyFiles, spkiOf } from '../bundle/transfer-key.ts';
 import { access } from 'node:fs/promises';
 import { BlobStore } from '../store/blob-store.ts';
+import { clearInterruptedSends } from '../transfer/spool-sender.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
 
 export interface InternetSide {
@@ -38,6 +39,8 @@ export async function openInternetSide(config: InternetConfig, logger: Logger, o
   const store = new BlobStore(path.join(config.storage, 'blobs'));
   const database = await lockedWhileOpening(lock, async () => {
     await store.clearTemporaries();
+    const removed = await clearInterruptedSends(config.spool);
+    if (removed.length > 0) logger.info({ removed }, 'removed files of interrupted sends from the spool');
     return openInternetState(path.join(config.storage, 'state.json'));
   });
   const policy = { ...defaultHttpPolicy, originRewrites: new Map(Object.entries(config.originRewrites)), dnsServers: config.dnsServers };

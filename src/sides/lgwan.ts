@@ -72,6 +72,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
         logger,
         inventory,
         trustProxy: config.trustProxy,
+        trustedProxies: config.trustedProxies,
         checkInsPerMinute: config.checkInsPerMinute,
         thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent },
         endpointStaleDays: config.endpointStaleDays,
@@ -106,7 +107,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     },
     importOnce() {
       // One importer at a time: a poll that finds one running waits for it instead.
-      importing ??= importFromSpool({ database, store, keyring, pinnedKey: { publicKey, keyId }, storageRoot: config.storage, logger, names: new TransferFileNames(config.transferFileExtension), stagingQuotaBytes: config.stagingQuotaBytes, partsTimeoutHours: config.partsTimeoutHours }, config.spool).finally(() => {
+      importing ??= importFromSpool({ database, store, keyring, pinnedKey: { publicKey, keyId }, storageRoot: config.storage, logger, names: new TransferFileNames(config.transferFileExtension), stagingQuotaBytes: config.stagingQuotaBytes, quarantineQuotaBytes: config.quarantineQuotaBytes, spoolStableSeconds: config.spoolStableSeconds, partsTimeoutHours: config.partsTimeoutHours }, config.spool).finally(() => {
         importing = undefined;
       });
       return importing;

@@ -26,6 +26,7 @@ export async function startUdpReceiver(config: Config['lgwan'], logger: Logger):
   const receiver = new UdpReceiver({
     host: config.udp.host,
     port: config.udp.port,
+    senders: config.udp.senders,
     inbox: config.spool,
     staging: path.join(config.storage, 'udp-staging'),
     keys: () => keys,

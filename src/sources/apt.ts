@@ -3,7 +3,7 @@ import type { Artifact } from '../bundle/manifest.ts';
 import type { AptSource } from '../catalog/schema.ts';
 import { assertSafeRelativePath } from '../core/safe-name.ts';
 import { compareVersions } from '../versions/index.ts';
-import { isPackagesIndex, packagesIndexText, parsePackages, parseRelease, type ReleaseFile } from '../verify/apt-index.ts';
+import { isPackagesIndex, packagesIndexText, parsePackages, parseRelease, snapshotVersion, type ReleaseFile } from '../verify/apt-index.ts';
 import { verifyClearsigned, verifyDetachedSignature } from '../verify/openpgp-signature.ts';
 import { downloadChecked, storeBuffer, type SourceAdapter, type SourceContext } from './source-context.ts';
 
@@ -22,12 +22,6 @@ async function fetchOptional(context: SourceContext, url: string): Promise<Buffe
   }
 }
 
-/** A suite snapshot is named by its InRelease `Date`, as a dotted version: 20261120.021110. */
-export function snapshotVersion(release: ReleaseFile, what: string): string {
-  if (!release.date) throw new IntegrityError(`${what}: no Date field`, { what });
-  const iso = release.date.toISOString();
-  return `${iso.slice(0, 10).replaceAll('-', '')}.${iso.slice(11, 19).replaceAll(':', '')}`;
-}
 
 async function fetchVerifiedRelease(context: SourceContext): Promise<{ bytes: Buffer; release: ReleaseFile; url: string }> {
   const source = sourceOf(context);

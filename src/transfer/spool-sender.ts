@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDirectory, writeFileAtomic } from '../core/atomic-file.ts';
 import type { Manifest } from '../bundle/manifest.ts';
@@ -14,6 +14,8 @@ import { TransferFileNames } from './spool-names.ts';
 export interface SpoolOptions {
   spool: string;
   manifest: Manifest;
+  /** The exact bytes of `manifest` to carry (a reserved bundle sent again after a crash). */
+  manifestBytes?: Buffer;
   privateKey: KeyObject;
   store: BlobStore;
   /** The appliance's file size limit: larger bundles are cut into parts. */
@@ -38,7 +40,7 @@ export async function sendToSpool(options: SpoolOptions): Promise<{ file: string
   // The approver's summary goes before the file that makes the receiver look (bundle or TOC).
   const summaryFile = path.join(options.spool, names.summary(sequence));
   try {
-    const written = await writeBundle({ manifest: options.manifest, privateKey: options.privateKey, store: options.store, outputFile: temporary });
+    const written = await writeBundle({ manifest: options.manifest, manifestBytes: options.manifestBytes, privateKey: options.privateKey, store: options.store, outputFile: temporary });
     const { manifestBytes } = written;
     const bundle: SummarisedFile = { name: bundleName, size: written.size, sha256: written.sha256 };
     if (options.partMaxBytes === undefined || written.size <= options.partMaxBytes) {
@@ -68,6 +70,23 @@ export async function sendToSpool(options: SpoolOptions): Promise<{ file: string
   } finally {
     await rm(temporary, { force: true });
   }
+}
+
+/**
+ * Removes what sends killed mid-write left in the spool: hidden `.bundle-….partial-<pid>` and
+ * `.tmp-…` files (hundreds of MB each). Only the holder of the internet side's storage lock
+ * writes this spool, so none of them belongs to a send still running — except this process's own.
+ */
+export async function clearInterruptedSends(spool: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(spool).catch(() => [] as string[])) {
+    // Any transfer file name (with or without a transferFileExtension), the summary included.
+    const leftover = /^\.bundle-\d{10}\.[A-Za-z0-9.-]+\.partial-(\d+)$/u.exec(name) ?? /^\.tmp-bundle-\d{10}\.[A-Za-z0-9.-]+-(\d+)-[0-9a-f]{12}$/u.exec(name);
+    if (!leftover || Number(leftover[1]) === process.pid) continue;
+    await rm(path.join(spool, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 /** One read of the bundle: each part written, fsynced and renamed while both digests are computed. */
@@ -103,7 +122,8 @@ async function writeParts(options: SpoolOptions, names: TransferFileNames, bundl
     format: partsFormat,
     sequence,
     transferKeyId: transferKeyId(createPublicKey(options.privateKey)),
-    createdAt: new Date().toISOString(),
+    // The bundle's own time: the same bundle sent again after a crash gets the same TOC.
+    createdAt: options.manifest.createdAt,
     bundleSize: size,
     bundleSha256: whole.digest('hex'),
     parts,

@@ -105,3 +105,10 @@ export function parsePackages(text: string, what: string): PackageEntry[] {
     return entry as PackageEntry;
   });
 }
+
+/** A suite snapshot is named by its InRelease `Date`, as a dotted version: 20261120.021110. */
+export function snapshotVersion(release: ReleaseFile, what: string): string {
+  if (!release.date) throw new IntegrityError(`${what}: no Date field`, { what });
+  const iso = release.date.toISOString();
+  return `${iso.slice(0, 10).replaceAll('-', '')}.${iso.slice(11, 19).replaceAll(':', '')}`;
+}

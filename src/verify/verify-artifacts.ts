@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { IntegrityError, SignatureError } from '../core/errors.ts';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { BlobDigests, DigestNeeds } from '../store/blob-store.ts';
-import { packagesIndexText, parsePackages, parseRelease, type PackageEntry, type ReleaseFile } from './apt-index.ts';
+import { packagesIndexText, parsePackages, parseRelease, snapshotVersion, type PackageEntry, type ReleaseFile } from './apt-index.ts';
 import { verifyClamavSign } from './clamav-sign.ts';
 import { verifyAuthenticode } from './authenticode.ts';
 import { verifyCvdFile } from './clamav-cvd.ts';
@@ -10,6 +10,7 @@ import { parseHashList } from './hash-list.ts';
 import { msiVersion } from './msi-properties.ts';
 import { verifyClearsigned, verifyDetachedSignature } from './openpgp-signature.ts';
 import type { PinnedKeyring } from './pinned-keys.ts';
+import { fileNameCarriesVersion, hashListEntryMismatch } from './version-binding.ts';
 
 /** What the verifying side knows about blobs: digests it computed itself while writing them. */
 export interface BlobAccess {
@@ -34,6 +35,14 @@ export interface VerificationReport {
   releaseValidUntil: Map<string, Date>;
 }
 
+/** An apt product's version is its suite snapshot, named by the signed `Date` (see sources/apt.ts). */
+function assertSnapshotVersion(release: ReleaseFile, artifact: Artifact): void {
+  const signed = snapshotVersion(release, artifact.path);
+  if (signed !== artifact.version) {
+    throw new IntegrityError(`${artifact.path}: field "version" is "${artifact.version}", the signed Date names snapshot ${signed}`, { path: artifact.path, field: 'version' });
+  }
+}
+
 export async function verifyArtifacts(artifacts: readonly Artifact[], access: BlobAccess, keyring: PinnedKeyring): Promise<VerificationReport> {
   const bySha256 = new Map<string, Artifact>();
   for (const artifact of artifacts) bySha256.set(artifact.sha256, artifact);
@@ -55,6 +64,16 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
     return material;
   };
 
+  /** Material vouches only for its own product and version: relabelling one side of the pair is refused. */
+  const requireSameRelease = (material: Artifact, from: Artifact): void => {
+    if (material.productId !== from.productId || material.version !== from.version) {
+      throw new IntegrityError(
+        `${from.path}: field "version" (or "productId") says ${from.productId} ${from.version}, but the signed material it is checked against (${material.path}) is ${material.productId} ${material.version}`,
+        { path: from.path, field: 'version' },
+      );
+    }
+  };
+
   const digestsOf = async (artifact: Artifact, needs?: DigestNeeds): Promise<BlobDigests> => {
     const digests = await access.digests(artifact.sha256, needs);
     if (!digests) throw new IntegrityError(`${artifact.path}: blob ${artifact.sha256} is missing`, { path: artifact.path, sha256: artifact.sha256 });
@@ -71,7 +90,12 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
   const verifiedHashList = (artifact: Artifact): Promise<Map<string, string>> =>
     once(`hash-list:${artifact.sha256}`, async () => {
       await verifyOne(artifact);
-      return parseHashList((await access.read(artifact.sha256)).toString('utf8'), artifact.path);
+      const list = parseHashList((await access.read(artifact.sha256)).toString('utf8'), artifact.path);
+      // A SHA512SUMS names no version in its text, but every file it lists carries it.
+      if (![...list.keys()].some((entry) => fileNameCarriesVersion(entry.split('/').at(-1) ?? entry, artifact.version))) {
+        throw new IntegrityError(`${artifact.path}: field "version" is "${artifact.version}", but no file in this signed hash list is of that version`, { path: artifact.path, field: 'version' });
+      }
+      return list;
     });
 
   const verifiedRelease = (artifact: Artifact): Promise<ReleaseFile> =>
@@ -79,7 +103,9 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
       if (artifact.verification.method !== 'apt-inrelease') throw new Error('unreachable');
       await digestsOf(artifact);
       const signed = await verifyClearsigned((await access.read(artifact.sha256)).toString('utf8'), keyring.get(artifact.verification.key), artifact.path);
-      return parseRelease(signed.text, artifact.path);
+      const release = parseRelease(signed.text, artifact.path);
+      assertSnapshotVersion(release, artifact);
+      return release;
     });
 
   const verifiedPackages = (artifact: Artifact): Promise<Map<string, PackageEntry>> =>
@@ -107,6 +133,20 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
       await verifyClamavSign(await access.file(subject.sha256), await access.read(sign.sha256), sign.path, keyring.clamavSign());
     });
 
+  /** Mozilla's build ID (what update.xml offers) must be the one in the signed `<platform>_info.txt` of the same release. */
+  async function checkBuildId(artifact: Artifact, hashList: Artifact): Promise<void> {
+    const info = artifacts.find(
+      (candidate) =>
+        candidate.fileName === `${artifact.platform}_info.txt` && candidate.productId === artifact.productId && candidate.version === artifact.version && candidate.verification.method === 'hash-list-entry' && candidate.verification.hashList === hashList.sha256,
+    );
+    if (!info) throw new IntegrityError(`${artifact.path}: field "attributes.buildId" is not backed by a signed ${artifact.platform}_info.txt of ${artifact.productId} ${artifact.version}`, { path: artifact.path, field: 'attributes.buildId' });
+    await verifyOne(info);
+    const buildId = /^buildID=(\d{14})$/mu.exec((await access.read(info.sha256)).toString('utf8'))?.[1];
+    if (buildId !== artifact.attributes?.buildId) {
+      throw new IntegrityError(`${artifact.path}: field "attributes.buildId" is "${artifact.attributes?.buildId}", the signed ${info.fileName} says ${buildId ?? 'nothing'}`, { path: artifact.path, field: 'attributes.buildId' });
+    }
+  }
+
   async function verifyOne(artifact: Artifact): Promise<void> {
     return once(`artifact:${artifact.path}`, async () => {
       const verification = artifact.verification;
@@ -126,24 +166,31 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
           return;
         }
         case 'hash-list-entry': {
-          const list = await verifiedHashList(requireArtifact(verification.hashList, 'openpgp-detached', artifact));
+          const hashList = requireArtifact(verification.hashList, 'openpgp-detached', artifact);
+          requireSameRelease(hashList, artifact);
+          const list = await verifiedHashList(hashList);
           const listed = list.get(verification.entry);
           if (!verification.entry.endsWith(`/${artifact.fileName}`) && verification.entry !== artifact.fileName) {
             throw new IntegrityError(`${artifact.path}: hash list entry "${verification.entry}" names another file`, { path: artifact.path });
           }
+          const mismatch = hashListEntryMismatch(verification.entry, artifact);
+          if (mismatch) throw new IntegrityError(`${artifact.path}: ${mismatch}`, { path: artifact.path });
           if (listed === undefined) throw new IntegrityError(`${artifact.path}: "${verification.entry}" is not in the signed hash list`, { path: artifact.path });
           // A blob written without SHA-512 cannot be checked against a SHA-512 list: refused, never skipped.
           if (digests.sha512 === undefined) throw new IntegrityError(`${artifact.path}: no SHA-512 was computed for it, so it cannot be checked against the signed hash list`, { path: artifact.path });
           if (listed !== digests.sha512) {
             throw new IntegrityError(`${artifact.path}: SHA-512 ${digests.sha512.slice(0, 16)}… differs from the signed hash list's ${listed.slice(0, 16)}…`, { path: artifact.path });
           }
+          if (artifact.attributes?.buildId !== undefined) await checkBuildId(artifact, hashList);
           return;
         }
         case 'apt-inrelease':
           await verifiedRelease(artifact);
           return;
         case 'apt-index': {
-          const release = await verifiedRelease(requireArtifact(verification.release, 'apt-inrelease', artifact));
+          const releaseArtifact = requireArtifact(verification.release, 'apt-inrelease', artifact);
+          requireSameRelease(releaseArtifact, artifact);
+          const release = await verifiedRelease(releaseArtifact);
           const listed = release.sha256.get(verification.entry);
           if (!listed) throw new IntegrityError(`${artifact.path}: "${verification.entry}" is not listed in the signed InRelease`, { path: artifact.path });
           if (listed.sha256 !== digests.sha256 || listed.size !== digests.size) {
@@ -152,11 +199,19 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
           return;
         }
         case 'apt-package': {
-          const packages = await verifiedPackages(requireArtifact(verification.index, 'apt-index', artifact));
+          const index = requireArtifact(verification.index, 'apt-index', artifact);
+          requireSameRelease(index, artifact);
+          const packages = await verifiedPackages(index);
           const listed = packages.get(verification.filename);
           if (!listed) throw new IntegrityError(`${artifact.path}: "${verification.filename}" is not in the signed Packages index`, { path: artifact.path });
           if (listed.sha256 !== digests.sha256 || listed.size !== digests.size) {
             throw new IntegrityError(`${artifact.path}: differs from the signed Packages entry (${listed.package} ${listed.version}, sha256 ${listed.sha256})`, { path: artifact.path });
+          }
+          if (listed.architecture !== artifact.platform) {
+            throw new IntegrityError(`${artifact.path}: field "platform" is "${artifact.platform}", the signed Packages entry says Architecture ${listed.architecture}`, { path: artifact.path, field: 'platform' });
+          }
+          if (artifact.fileName !== verification.filename.split('/').at(-1)) {
+            throw new IntegrityError(`${artifact.path}: field "fileName" is "${artifact.fileName}", the signed Packages entry names ${verification.filename}`, { path: artifact.path, field: 'fileName' });
           }
           return;
         }

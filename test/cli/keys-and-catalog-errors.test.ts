@@ -52,3 +52,33 @@ test('an invalid catalog file stops the internet side with file, line and field,
   await lgwan.importOnce();
   t.deepEqual(lgwan.database.data.published, published);
 });
+
+// Issue 13, item 6: a YAML alias bomb in a catalog made "catalog validate" fail without naming
+// file or field, and fetch/send print a library stack trace.
+const aliasBomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, level) => `${String.fromCharCode(98 + level)}: &${String.fromCharCode(98 + level)} [${Array.from({ length: 9 }, () => `*${String.fromCharCode(97 + level)}`).join(',')}]`)].join('\n');
+
+test('a YAML alias bomb in a catalog is refused naming the file, by "catalog validate" and by send, without a stack trace', async (t) => {
+  const root = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-bomb-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const catalogs = path.join(root, 'catalogs');
+  await cp(path.join(projectRoot, 'catalogs', 'demo'), catalogs, { recursive: true });
+  await writeFile(path.join(catalogs, 'bomb.yaml'), `${aliasBomb}\nid: bomb\n`);
+  await writeFile(path.join(root, 'config.yaml'), stringify({ internet: { storage: 'internet', catalogs: 'catalogs', keys: [path.join(projectRoot, 'catalogs', 'keys')] } }));
+  const keys = path.join(projectRoot, 'catalogs', 'keys');
+  for (const command of [['catalog', 'validate', '--catalogs', catalogs, '--keys', keys], ['send', '--config', path.join(root, 'config.yaml')]]) {
+    const failure = (await t.throwsAsync(run(process.execPath, [cliPath, ...command], { timeout: 60_000 }))) as unknown as { code: number; stderr: string; stdout: string };
+    t.is(failure.code, 1, command.join(' '));
+    t.regex(failure.stderr + failure.stdout, /bomb\.yaml(:\d+)?: .*alias/iu, `${command.join(' ')} names the file and what is wrong`);
+    t.notRegex(failure.stderr, /^\s+at /mu, `${command.join(' ')}: no stack trace`);
+  }
+});
+
+test('a catalog file over the size limit is refused naming the file, before it is parsed', async (t) => {
+  const root = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-large-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const catalogs = path.join(root, 'catalogs');
+  await cp(path.join(projectRoot, 'catalogs', 'demo'), catalogs, { recursive: true });
+  await writeFile(path.join(catalogs, 'large.yaml'), `id: large\n# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+  const failure = (await t.throwsAsync(run(process.execPath, [cliPath, 'catalog', 'validate', '--catalogs', catalogs, '--keys', path.join(projectRoot, 'catalogs', 'keys')]))) as unknown as { code: number; stderr: string; stdout: string };
+  t.regex(failure.stderr + failure.stdout, /large\.yaml: \d+ bytes; a file of this kind may have at most 1048576/u);
+});

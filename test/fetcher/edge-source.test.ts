@@ -38,6 +38,13 @@ test('Edge: the newest Stable x64 MSI (by version, not by list order) is fetched
   const lgwan = await environment.openLgwan();
   t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
   t.like(lgwan.database.data.published!.artifacts[0], { path: 'pool/edge-test/131.0.2903.112/win64/any/MicrosoftEdgeEnterpriseX64.msi', verification: { method: 'vendor-hash-over-tls' } });
+  // Issue 13, item 2: nothing Microsoft signs names the version here; the status page says so.
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  const status = (await (await fetch(`${url}/api/v1/status`)).json()) as { products: { id: string; versionBinding: string }[] };
+  t.like(status.products.find((product) => product.id === 'edge-test'), { versionBinding: 'unbound' });
+  t.regex(await (await fetch(`${url}/?lang=en`)).text(), /<tr data-product="edge-test">[\s\S]*?version not covered by a vendor signature[\s\S]*?<\/tr>/u);
+  await lgwan.close();
 });
 
 test('Edge: an MSI whose SHA-256 differs from the API is refused; a missing channel is named', async (t) => {

@@ -8,6 +8,7 @@ import type { Artifact } from '../../src/bundle/manifest.ts';
 import { emptyLgwanState, type LgwanState } from '../../src/importer/lgwan-state.ts';
 import { buildStatus } from '../../src/repository/status-model.ts';
 import { generateVendorKey } from '../../src/simulator/vendor-simulator.ts';
+import { parseRelease, snapshotVersion } from '../../src/verify/apt-index.ts';
 import { PinnedKeyring } from '../../src/verify/pinned-keys.ts';
 import { verifyArtifacts } from '../../src/verify/verify-artifacts.ts';
 
@@ -24,7 +25,7 @@ async function signedRelease(validUntil: Date) {
   const bytes = Buffer.from(signed);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const artifact: Artifact = {
-    productId: 'test-suite', version: '1', platform: 'any', locale: 'any', fileName: 'InRelease', path: 'apt/test/dists/test-security/InRelease',
+    productId: 'test-suite', version: snapshotVersion(parseRelease(text, 'InRelease'), 'InRelease'), platform: 'any', locale: 'any', fileName: 'InRelease', path: 'apt/test/dists/test-security/InRelease',
     size: bytes.length, sha256, role: 'material', verification: { method: 'apt-inrelease', key: 'test-archive' },
   };
   return { artifact, bytes, keyring: await PinnedKeyring.load([directory]) };

@@ -58,3 +58,61 @@ test('check-ins are rate-limited per agent with a Retry-After', async (t) => {
   const other = await raw(url, '/api/v1/agent/checkin', {}, 'POST', JSON.stringify({ agentId: 'pc-other', os: 'linux', installed: [] }));
   t.is(other.status, 200, 'other agents are not affected');
 });
+
+// Issue 13, item 12: methods such as PROPFIND and TRACE answered 501; like other unsupported
+// methods they get 405 with Allow.
+test('PROPFIND, TRACE and other methods the repository does not serve answer 405 with Allow', async (t) => {
+  const { url } = await publishedRepository(t);
+  for (const path of ['/', '/api/v1/status', '/pool/demo-firefox/131.0/win64/ja/firefox-131.0.complete.mar', '/mozilla/update/6/Firefox/130.0/20240101000000/WINNT_x86_64-msvc-x64/ja/release/x/y/z/w/update.xml']) {
+    for (const method of ['PROPFIND', 'TRACE', 'MKCOL', 'PUT']) {
+      const { hostname, port } = new URL(url);
+      const answer = await new Promise<{ status: number; allow: string | undefined }>((resolve, reject) => {
+        const outgoing = request({ hostname, port, path, method, agent: false }, (response) => {
+          response.resume();
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, allow: response.headers.allow }));
+        });
+        outgoing.on('error', reject);
+        outgoing.end();
+      });
+      t.is(answer.status, 405, `${method} ${path}`);
+      t.regex(answer.allow ?? '', /\bGET\b/u, `${method} ${path}: Allow names what is served`);
+    }
+  }
+});
+
+// Issue 13, item 10: 5,000 Firefox update checks with invented channels made one address hold
+// 5,000 product records; with trustProxy on, a client that reached the repository directly set
+// its own address with X-Forwarded-For.
+test('update checks with invented channels or platforms add no inventory records, and one address holds a bounded number of records', async (t) => {
+  const { url, lgwan } = await publishedRepository(t);
+  for (let index = 0; index < 200; index += 1) {
+    await raw(url, `/mozilla/update/6/Firefox/130.0/20240101000000/WINNT_x86_64-msvc-x64/ja/invented-${index}/x/y/z/w/update.xml`);
+    await raw(url, `/mozilla/update/6/Firefox/130.0/20240101000000/Invented_${index}-gcc3/ja/release/x/y/z/w/update.xml`);
+  }
+  await raw(url, '/mozilla/update/6/Firefox/130.0/20240101000000/WINNT_x86_64-msvc-x64/ja/release/x/y/z/w/update.xml');
+  await lgwan.inventory.flush();
+  const endpoints = await lgwan.inventory.listEndpoints({ offset: 0, limit: 100 });
+  t.is(endpoints.length, 1);
+  t.deepEqual(Object.keys(endpoints[0]!.products), ['demo-firefox/win64/release'], 'only the known channel and platform are recorded');
+});
+
+test('an endpoint record holds at most a bounded number of products, whatever it reports', async (t) => {
+  const { applyObservation, maxProductsPerEndpoint } = await import('../../src/coverage/inventory.ts');
+  const endpoints = {};
+  for (let index = 0; index < 5000; index += 1) applyObservation(endpoints, { endpoint: { kind: 'agent', id: 'pc-1' }, source: 'agent', product: `product-${index}`, version: '1.0' }, new Date().toISOString());
+  const record = Object.values(endpoints)[0] as { products: Record<string, unknown> };
+  t.is(Object.keys(record.products).length, maxProductsPerEndpoint);
+});
+
+test('X-Forwarded-For is honoured only from a configured proxy address', async (t) => {
+  const spoofed = await publishedRepository(t, { lgwan: { trustProxy: true, trustedProxies: ['192.0.2.1'] } });
+  await raw(spoofed.url, '/mozilla/update/6/Firefox/130.0/20240101000000/WINNT_x86_64-msvc-x64/ja/release/x/y/z/w/update.xml', { 'x-forwarded-for': '10.66.66.66' });
+  await spoofed.lgwan.inventory.flush();
+  t.deepEqual((await spoofed.lgwan.inventory.listEndpoints({ offset: 0, limit: 10 })).map((endpoint) => endpoint.id), ['127.0.0.1'], 'a client that reaches the repository directly cannot choose its address');
+
+  const behindProxy = await publishedRepository(t, { lgwan: { trustProxy: true, trustedProxies: ['127.0.0.1', '::1'] } });
+  // The client sent its own X-Forwarded-For; the proxy appended the address it saw.
+  await raw(behindProxy.url, '/mozilla/update/6/Firefox/130.0/20240101000000/WINNT_x86_64-msvc-x64/ja/release/x/y/z/w/update.xml', { 'x-forwarded-for': '10.66.66.66, 10.1.2.3' });
+  await behindProxy.lgwan.inventory.flush();
+  t.deepEqual((await behindProxy.lgwan.inventory.listEndpoints({ offset: 0, limit: 10 })).map((endpoint) => endpoint.id), ['10.1.2.3'], 'the address the trusted proxy saw, not what the client claimed');
+});

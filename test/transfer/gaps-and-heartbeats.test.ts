@@ -34,7 +34,7 @@ test('a sequence gap is reported with the missing numbers once a later bundle is
   await rm((second as { file: string }).file);
   t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
   t.is(lgwan.database.data.published?.sequence, 3);
-  t.deepEqual(lgwan.database.data.transfer.missingSequences, [2]);
+  t.deepEqual(lgwan.database.data.transfer.missingSequenceRanges, [{ from: 2, to: 2 }]);
   t.like(buildStatus(lgwan.database.data, new Date()).alarms.find((alarm) => alarm.kind === 'sequence-gap'), { detail: '2' });
 });
 

@@ -61,7 +61,7 @@ test('one UDP sender and two receivers (a one-way link is a broadcast) give two 
   const pinned = await loadTransferPublicKey(environment.config.lgwan.transferPublicKey);
   const receivers = await Promise.all(
     ['inbox-a', 'inbox-b'].map(async (name) => {
-      const receiver = new UdpReceiver({ host: '127.0.0.1', port: 0, inbox: path.join(environment.root, name), staging: path.join(environment.root, `${name}-staging`), keys: () => [pinned], heartbeatFile: path.join(environment.root, `${name}-heartbeat.json`), maxFileBytes: 1 << 30, reassemblySeconds: 30, logger: silentLogger });
+      const receiver = new UdpReceiver({ host: '127.0.0.1', port: 0, senders: ['127.0.0.1'], inbox: path.join(environment.root, name), staging: path.join(environment.root, `${name}-staging`), keys: () => [pinned], heartbeatFile: path.join(environment.root, `${name}-heartbeat.json`), maxFileBytes: 1 << 30, reassemblySeconds: 30, logger: silentLogger });
       const { port } = await receiver.start();
       t.teardown(() => receiver.stop());
       return { port, inbox: path.join(environment.root, name) };

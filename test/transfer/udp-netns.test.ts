@@ -17,7 +17,7 @@ test.serial('over a veth pair between our own network namespaces, bundles arrive
   const environment = await createEnvironment({
     mozilla: { fileSize: 1024 * 1024 },
     internet: { spool: 'outbox', partMaxBytes: 512 * 1024, udp: { host: network.receiverAddress, port: 47474, rateMbps: 200, shardSize: 8192, dataShards: 20, repairRatio: 0.1, interleave: 16, heartbeatSeconds: 1 } },
-    lgwan: { spool: 'inbox', udp: { host: network.receiverAddress, port: 47474, reassemblySeconds: 30, heartbeatStaleSeconds: 5 } },
+    lgwan: { spool: 'inbox', udp: { host: network.receiverAddress, port: 47474, senders: [network.senderAddress], reassemblySeconds: 30, heartbeatStaleSeconds: 5 } },
   });
   t.teardown(environment.cleanup);
   const configFile = path.join(environment.root, 'lgwan-mirror.yaml');

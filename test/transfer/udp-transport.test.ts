@@ -21,7 +21,8 @@ async function diode(t: ExecutionContext, faults: RelayFaults) {
   await internet.runOnce();
   const pinned = await loadTransferPublicKey(loaded.lgwan.transferPublicKey);
   const receiver = new UdpReceiver({
-    host: '127.0.0.1', port: 0, inbox: loaded.lgwan.spool, staging: path.join(environment.root, 'udp-staging'), keys: () => [pinned],
+    host: '127.0.0.1',
+    port: 0, senders: ['127.0.0.1'], inbox: loaded.lgwan.spool, staging: path.join(environment.root, 'udp-staging'), keys: () => [pinned],
     heartbeatFile: path.join(loaded.lgwan.storage, 'udp-heartbeat.json'), maxFileBytes: 1024 ** 3, reassemblySeconds: 30, logger: silentLogger,
   });
   const { port } = await receiver.start();

@@ -30,7 +30,7 @@ export function renderOverviewPage(status: RepositoryStatus, coverage: CoverageR
   <td class="number" data-field="behind">${product.behindCount}</td>
   <td>${hours(product.latencySummary.medianHoursToPublish, language)}</td>
   <td>${hours(product.latencySummary.medianHoursToP90, language)}</td>
-  <td><span class="trust trust-${escapeHtml(product.trust)}">${escapeHtml(trustLabels[language][product.trust])}</span></td>
+  <td><span class="trust trust-${escapeHtml(product.trust)}">${escapeHtml(trustLabels[language][product.trust])}</span>${row?.versionBinding === 'unbound' ? `<br><small data-field="version-unbound">${escapeHtml(t.versionUnbound)}</small>` : ''}</td>
   <td><span class="badge ${row?.upToDate ? 'ok' : 'warn'}">${escapeHtml(state)}</span></td>
 </tr>`;
     })
@@ -55,5 +55,14 @@ ${rows}
 ${status.link ? `<dt>${escapeHtml(t.link)}</dt><dd data-field="link">${escapeHtml({ idle: t.linkIdle, receiving: t.linkReceiving, cut: t.linkCut }[status.link.state])} · ${time(status.link.receivedAt, language)} · #${status.link.latestSequence}</dd>` : ''}
 <dt>${escapeHtml(t.transferKey)}</dt><dd>${escapeHtml(t.generation)} ${status.transferKey.generation} <code>${escapeHtml(status.transferKey.keyId?.slice(0, 16) ?? t.pinnedKey)}</code>${status.transferKey.nextKeyId ? ` · ${escapeHtml(t.nextKey)} <code>${escapeHtml(status.transferKey.nextKeyId.slice(0, 16))}</code>` : ''}</dd>
 </dl></section>`;
-  return layout({ title: t.overview, language, path: '/', body });
+  // What was refused, and whether a copy is in quarantine: junk dropped into the spool shows here.
+  const refusals =
+    status.refusals.length === 0
+      ? ''
+      : `<section aria-labelledby="refused"><h2 id="refused">${escapeHtml(t.refusals)}</h2><table id="refusals"><thead><tr><th>${escapeHtml(t.bundle)}</th><th>${escapeHtml(t.reason)}</th><th>${escapeHtml(t.quarantine)}</th></tr></thead><tbody>
+${status.refusals
+  .map((refusal) => `<tr data-refusal="${escapeHtml(refusal.bundle)}"><td><code>${escapeHtml(refusal.bundle)}</code><br><small>${time(refusal.at, language)}</small></td><td>${escapeHtml(refusal.code)}: ${escapeHtml(refusal.reason)}</td><td>${escapeHtml(refusal.kept === false ? t.quarantineRecordOnly : refusal.quarantinedAs === null ? t.none : t.quarantineCopied)}</td></tr>`)
+  .join('\n')}
+</tbody></table></section>`;
+  return layout({ title: t.overview, language, path: '/', body: body + refusals });
 }

@@ -118,12 +118,15 @@ export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: 
   {
     // The catalog product this endpoint's line belongs to, so coverage can count it.
     const catalogProduct = state.published?.products.find((product) => product.protocol?.type === 'mozilla' && product.protocol.product === check.product && product.protocol.channel === check.channel);
-    inventory?.record({
+    const platform = platformOfBuildTarget(check.buildTarget);
+    // Only checks for a channel and platform this repository serves are recorded: anything
+    // else is invented (issue 13: 5,000 invented channels, 5,000 records for one address).
+    if (catalogProduct && platform && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$/u.test(check.locale)) inventory?.record({
       endpoint: { kind: 'address', id: ctx.ip },
       source: 'mozilla-aus',
-      product: catalogProduct?.id ?? check.product,
+      product: catalogProduct.id,
       version: check.version,
-      platform: platformOfBuildTarget(check.buildTarget) ?? check.buildTarget,
+      platform,
       locale: check.locale,
       channel: check.channel,
     });

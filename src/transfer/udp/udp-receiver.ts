@@ -1,13 +1,19 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { createHash, verify } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { isIP, type BlockList } from 'node:net';
+import { proxyList } from '../../core/address-list.ts';
 import path from 'node:path';
 import { syncDirectory, writeFileAtomic } from '../../core/atomic-file.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { TrustedTransferKey } from '../../bundle/transfer-key.ts';
 import { rebuildShards } from './erasure-code.ts';
-import { decodeDatagram, type DataHeader } from './wire-format.ts';
+import { decodeDatagram, splitSignedPayload, type DataHeader, type FileAnnouncement } from './wire-format.ts';
+
+function fileKey(session: bigint, fileId: number, name: string, size: number, sha256: string): string {
+  return `${session.toString(16)}:${fileId}:${name}:${size}:${sha256}`;
+}
 
 export interface UdpReceiverOptions {
   host: string;
@@ -20,6 +26,11 @@ export interface UdpReceiverOptions {
   keys: () => readonly TrustedTransferKey[];
   /** Where the last good heartbeat is recorded for the status page. */
   heartbeatFile: string;
+  /**
+   * The sender's addresses or CIDR ranges (the diode's input side): datagrams from anywhere
+   * else are dropped before they are parsed.
+   */
+  senders: readonly string[];
   maxFileBytes: number;
   /** A partial file that makes no progress for this long is dropped (the carousel resends it). */
   reassemblySeconds: number;
@@ -57,11 +68,17 @@ export class UdpReceiver {
   readonly #socket: Socket;
   readonly #incoming = new Map<string, Incoming>();
   readonly #delivered = new Set<string>();
+  /** Files whose signed announcement verified, by fileKey(); only these are staged. */
+  readonly #announced = new Set<string>();
+  readonly #senders: BlockList;
+  /** The newest heartbeat accepted: one not newer is a replay (issue 13: it kept a cut link shown alive). */
+  #lastHeartbeat: { sentAt: number; latestSequence: number } | undefined;
   #sweeper: NodeJS.Timeout | undefined;
-  stats = { datagrams: 0, rejected: 0, duplicates: 0, filesCompleted: 0, blocksRebuilt: 0, heartbeats: 0, hashMismatches: 0 };
+  stats = { datagrams: 0, rejected: 0, duplicates: 0, filesCompleted: 0, blocksRebuilt: 0, heartbeats: 0, hashMismatches: 0, foreignSender: 0, unannounced: 0, replayedHeartbeats: 0 };
 
   constructor(options: UdpReceiverOptions) {
     this.#options = options;
+    this.#senders = proxyList(options.senders);
     this.#socket = createSocket({ type: 'udp4', recvBufferSize: 32 * 1024 * 1024 });
   }
 
@@ -69,7 +86,14 @@ export class UdpReceiver {
     await mkdir(this.#options.inbox, { recursive: true });
     await rm(this.#options.staging, { recursive: true, force: true });
     await mkdir(this.#options.staging, { recursive: true });
-    this.#socket.on('message', (datagram) => {
+    const last = await readFile(this.#options.heartbeatFile, 'utf8').then((text) => JSON.parse(text) as { sentAt?: unknown; latestSequence?: unknown }, () => undefined);
+    if (last && typeof last.sentAt === 'string' && typeof last.latestSequence === 'number') this.#lastHeartbeat = { sentAt: Date.parse(last.sentAt), latestSequence: last.latestSequence };
+    this.#socket.on('message', (datagram, remote) => {
+      const family = isIP(remote.address);
+      if (family === 0 || !this.#senders.check(remote.address, family === 6 ? 'ipv6' : 'ipv4')) {
+        this.stats.foreignSender += 1;
+        return;
+      }
       this.#handle(datagram).catch((error: unknown) => this.#options.logger.error({ error: String(error) }, 'datagram handling failed'));
     });
     await new Promise<void>((resolve) => this.#socket.bind(this.#options.port, this.#options.host, resolve));
@@ -92,7 +116,13 @@ export class UdpReceiver {
       return;
     }
     if (decoded.header.type === 2) return this.#heartbeat(decoded.payload);
+    if (decoded.header.type === 3) return this.#announcement(decoded.header.session, decoded.payload);
     const header = decoded.header;
+    if (!this.#announced.has(fileKey(header.session, header.fileId, header.name, header.fileSize, header.fileSha256.toString('hex')))) {
+      // Not announced under the transfer key (yet): nothing of it is written anywhere.
+      this.stats.unannounced += 1;
+      return;
+    }
     if (header.fileSize > this.#options.maxFileBytes) {
       this.stats.rejected += 1;
       return;
@@ -171,12 +201,28 @@ export class UdpReceiver {
     this.#options.logger.info({ file: incoming.header.name, bytes: incoming.header.fileSize }, 'file received');
   }
 
+  #announcement(session: bigint, payload: Buffer): void {
+    const signed = splitSignedPayload(payload);
+    if (!signed || !this.#options.keys().some((key) => verify(null, signed.body, key.publicKey, signed.signature))) {
+      this.stats.rejected += 1;
+      return;
+    }
+    let file: Partial<FileAnnouncement>;
+    try {
+      file = JSON.parse(signed.body.toString('utf8')) as Partial<FileAnnouncement>;
+    } catch {
+      return;
+    }
+    if (file.session !== session.toString(16) || typeof file.fileId !== 'number' || typeof file.name !== 'string' || typeof file.size !== 'number' || typeof file.sha256 !== 'string') return;
+    // Bounded: only the key holder can add entries, and old sessions age out with the set's size.
+    if (this.#announced.size >= 100_000) this.#announced.clear();
+    this.#announced.add(fileKey(session, file.fileId, file.name, file.size, file.sha256));
+  }
+
   async #heartbeat(payload: Buffer): Promise<void> {
-    if (payload.length < 2 + 64) return;
-    const length = payload.readUInt16BE(0);
-    if (payload.length !== 2 + length + 64) return;
-    const body = payload.subarray(2, 2 + length);
-    const signature = payload.subarray(2 + length);
+    const signed = splitSignedPayload(payload);
+    if (!signed) return;
+    const { body, signature } = signed;
     const signer = this.#options.keys().find((key) => verify(null, body, key.publicKey, signature));
     if (!signer) {
       this.stats.rejected += 1;
@@ -189,6 +235,14 @@ export class UdpReceiver {
       return;
     }
     if (typeof parsed.latestSequence !== 'number' || typeof parsed.sentAt !== 'string') return;
+    const sentAt = Date.parse(parsed.sentAt);
+    if (Number.isNaN(sentAt)) return;
+    const last = this.#lastHeartbeat;
+    if (last && (sentAt <= last.sentAt || parsed.latestSequence < last.latestSequence)) {
+      this.stats.replayedHeartbeats += 1;
+      return;
+    }
+    this.#lastHeartbeat = { sentAt, latestSequence: parsed.latestSequence };
     this.stats.heartbeats += 1;
     await writeFileAtomic(this.#options.heartbeatFile, JSON.stringify({ receivedAt: new Date().toISOString(), sentAt: parsed.sentAt, latestSequence: parsed.latestSequence, keyId: signer.keyId }));
   }

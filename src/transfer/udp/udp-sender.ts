@@ -6,7 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../core/logger.ts';
 import { encodeParity, maxDataShards, maxParityShards } from './erasure-code.ts';
-import { datagramTypes, encodeDatagram, headerLength, transferableName } from './wire-format.ts';
+import { datagramTypes, encodeDatagram, headerLength, signedPayload, transferableName, type FileAnnouncement } from './wire-format.ts';
 
 export interface UdpSenderOptions {
   /** The folder whose bundles, parts and TOCs are carried (the internet side's spool). */
@@ -102,7 +102,10 @@ export class UdpSender {
     const blocks = Math.max(1, Math.ceil(size / blockBytes));
     const handle = await open(file, 'r');
     try {
+      const announcement = this.#announcement({ session: this.#session.toString(16), fileId, name, size, sha256: digest.sha256.toString('hex') });
       for (let first = 0; first < blocks && !this.#stopped; first += interleave) {
+        // Before the first block and with every group after it: a lost announcement costs one group.
+        await this.#send(announcement);
         const group: { index: number; data: Buffer; parity: Buffer }[] = [];
         for (let index = first; index < Math.min(blocks, first + interleave); index += 1) {
           const data = Buffer.alloc(blockBytes);
@@ -137,15 +140,17 @@ export class UdpSender {
     return names;
   }
 
+  /** The signed announcement of one file (wire-format.ts, type 3). */
+  #announcement(file: FileAnnouncement): Buffer {
+    const body = Buffer.from(JSON.stringify(file));
+    return encodeDatagram({ type: datagramTypes.announcement, session: this.#session }, signedPayload(body, sign(null, body, this.#options.privateKey)));
+  }
+
   /** A heartbeat: the newest sequence in the outbox and the time, signed with the transfer key. */
   async sendHeartbeat(): Promise<void> {
     const sequences = (await readdir(this.#options.outbox).catch(() => [] as string[])).map((name) => Number(/^bundle-(\d{10})\./u.exec(name)?.[1] ?? 0));
     const body = Buffer.from(JSON.stringify({ session: this.#session.toString(16), latestSequence: Math.max(0, ...sequences), sentAt: new Date().toISOString() }));
-    const payload = Buffer.alloc(2 + body.length + 64);
-    payload.writeUInt16BE(body.length, 0);
-    body.copy(payload, 2);
-    sign(null, body, this.#options.privateKey).copy(payload, 2 + body.length);
-    this.#socket.send(encodeDatagram({ type: datagramTypes.heartbeat, session: this.#session }, payload), this.#options.port, this.#options.host);
+    this.#socket.send(encodeDatagram({ type: datagramTypes.heartbeat, session: this.#session }, signedPayload(body, sign(null, body, this.#options.privateKey))), this.#options.port, this.#options.host);
   }
 
   /** Runs until stop(): heartbeats on their interval, passes over the outbox without end. */

@@ -3,7 +3,7 @@ import { crc32 } from 'node:zlib';
 /*
  * One datagram of the UDP diode transport (version 1), big-endian:
  *
- *   0  magic "LGWD"          4   version (1)        5  type (1 data, 2 heartbeat)
+ *   0  magic "LGWD"          4   version (1)        5  type (1 data, 2 heartbeat, 3 announcement)
  *   6  k data shards          7  m parity shards     8  session id (8 bytes)
  *  16  file id (4)           20  file size (8)      28  shard size (4)
  *  32  block index (4)       36  shard index (1)    37  reserved (1)
@@ -20,7 +20,7 @@ export const magic = Buffer.from('LGWD');
 export const headerLength = 128;
 export const wireVersion = 1;
 
-export const datagramTypes = { data: 1, heartbeat: 2 } as const;
+export const datagramTypes = { data: 1, heartbeat: 2, announcement: 3 } as const;
 
 export interface DataHeader {
   type: 1;
@@ -41,6 +41,41 @@ export interface HeartbeatHeader {
   session: bigint;
 }
 
+/**
+ * Type 3, a file announcement: the payload is signed JSON `{session, fileId, name, size, sha256}`
+ * (2-byte length, JSON, 64-byte Ed25519 signature by the transfer key), sent before a file's
+ * first block and again with every group of blocks. The receiver stages a file only once its
+ * announcement verifies: any host that can reach the port could otherwise put files into the spool.
+ */
+export interface AnnouncementHeader {
+  type: 3;
+  session: bigint;
+}
+
+export interface FileAnnouncement {
+  session: string;
+  fileId: number;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/** Signed JSON as heartbeats and announcements carry it: 2-byte length, the JSON, its 64-byte signature. */
+export function signedPayload(body: Buffer, signature: Buffer): Buffer {
+  const payload = Buffer.alloc(2 + body.length + 64);
+  payload.writeUInt16BE(body.length, 0);
+  body.copy(payload, 2);
+  signature.copy(payload, 2 + body.length);
+  return payload;
+}
+
+export function splitSignedPayload(payload: Buffer): { body: Buffer; signature: Buffer } | undefined {
+  if (payload.length < 2 + 64) return undefined;
+  const length = payload.readUInt16BE(0);
+  if (payload.length !== 2 + length + 64) return undefined;
+  return { body: payload.subarray(2, 2 + length), signature: payload.subarray(2 + length) };
+}
+
 /** Files the transport carries: bundles, parts, their TOCs and signatures. Nothing else is written. */
 /**
  * The shapes of spool file names the link carries: bundles, parts, tables of contents and
@@ -49,7 +84,7 @@ export interface HeartbeatHeader {
  */
 export const transferableName = /^bundle-\d{10}(?:\.(?:tar|toc|toc\.sig|part-\d{4})(?:\.[A-Za-z0-9]{1,15})?|\.[A-Za-z0-9]{1,15}|\.summary\.txt)$/u;
 
-export function encodeDatagram(header: DataHeader | HeartbeatHeader, payload: Buffer): Buffer {
+export function encodeDatagram(header: DataHeader | HeartbeatHeader | AnnouncementHeader, payload: Buffer): Buffer {
   const datagram = Buffer.alloc(headerLength + payload.length);
   magic.copy(datagram, 0);
   datagram.writeUInt8(wireVersion, 4);
@@ -74,7 +109,7 @@ export function encodeDatagram(header: DataHeader | HeartbeatHeader, payload: Bu
   return datagram;
 }
 
-export type Decoded = { header: DataHeader; payload: Buffer } | { header: HeartbeatHeader; payload: Buffer } | { error: string };
+export type Decoded = { header: DataHeader; payload: Buffer } | { header: HeartbeatHeader; payload: Buffer } | { header: AnnouncementHeader; payload: Buffer } | { error: string };
 
 /** Parses and checks a datagram; anything malformed is reported, never half-used. */
 export function decodeDatagram(datagram: Buffer): Decoded {
@@ -87,6 +122,7 @@ export function decodeDatagram(datagram: Buffer): Decoded {
   const type = datagram.readUInt8(5);
   const session = datagram.readBigUInt64BE(8);
   if (type === datagramTypes.heartbeat) return { header: { type: 2, session }, payload };
+  if (type === datagramTypes.announcement) return { header: { type: 3, session }, payload };
   if (type !== datagramTypes.data) return { error: `type ${type}` };
   const nameLength = datagram.readUInt16BE(38);
   if (nameLength > 48) return { error: 'name too long' };
