@@ -8,6 +8,8 @@ import { open } from 'node:fs/promises';
  */
 
 const block = 512;
+/** The name field (100 bytes) of a bundle's first tar header. */
+const firstName = Buffer.concat([Buffer.from('manifest.json'), Buffer.alloc(100 - 'manifest.json'.length)]);
 
 export type TarCompleteness = 'complete' | 'incomplete' | 'not-tar';
 
@@ -41,6 +43,11 @@ export async function tarCompleteness(file: string, maxHeaders = 1_000_000): Pro
   const handle = await open(file, 'r');
   try {
     const { size } = await handle.stat();
+    // A bundle's first entry is manifest.json: a short file that does not start like one is
+    // junk, not a bundle still arriving.
+    const start = Buffer.alloc(Math.min(size, firstName.length));
+    await handle.read(start, 0, start.length, 0);
+    if (!start.equals(firstName.subarray(0, start.length))) return 'not-tar';
     const header = Buffer.alloc(block);
     let offset = 0;
     for (let count = 0; count < maxHeaders; count += 1) {
