@@ -346,7 +346,7 @@ program
       console.log(JSON.stringify(status, null, 2));
       return;
     }
-    console.log(`bundle sequence ${status.transfer.highestSequence || '—'}, last import ${status.transfer.lastImportAt ?? '—'}`);
+    console.log(`bundle sequence ${status.transfer.highestSequence || '—'}, last import ${status.transfer.lastImportAt ?? '—'} (times in UTC)`);
     for (const product of status.products) {
       console.log(`${product.id}\tvendor ${product.latestSeen?.version ?? '—'}\tpublished ${product.latestPublished?.version ?? '—'}\t${product.trust}`);
     }

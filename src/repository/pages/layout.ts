@@ -9,7 +9,8 @@ export function escapeHtml(value: unknown): string {
 export function time(value: string | null | undefined, language: Language): string {
   if (!value) return '—';
   const text = new Date(value).toLocaleString(language === 'ja' ? 'ja-JP' : 'en-GB', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', timeStyle: 'short' });
-  return `<time datetime="${escapeHtml(value)}">${escapeHtml(text)}</time>`;
+  // The zone is said on every time: the CLI and logs print UTC, and an admin compares both.
+  return `<time datetime="${escapeHtml(value)}">${escapeHtml(text)} JST</time>`;
 }
 
 export function percent(share: number | null): string {
@@ -29,6 +30,11 @@ export function href(path: string, language: Language, query: Record<string, str
   if (language === 'en') parameters.set('lang', 'en');
   const text = parameters.toString();
   return escapeHtml(text ? `${path}?${text}` : path);
+}
+
+/** An empty table says so ("なし") instead of showing bare headings. */
+function sayEmpty(body: string, none: string): string {
+  return body.replace(/<tbody>\s*<\/tbody>/gu, `<tbody><tr class="empty"><td colspan="99">${escapeHtml(none)}</td></tr></tbody>`);
 }
 
 /**
@@ -59,9 +65,9 @@ ${options.refresh === false ? '' : '<meta http-equiv="refresh" content="60">'}
 <header><h1><a href="${href('/', options.language)}">${escapeHtml(t.title)}</a></h1>
 <nav>${nav} · <a href="/api/v1/coverage.csv">CSV</a> · <a href="/api/v1/status">${escapeHtml(t.api)}</a> · <a id="language" href="${href(options.path, other, options.query)}" hreflang="${other}" lang="${other}">${escapeHtml(dictionaries[other].languageName)}</a></nav></header>
 <main>
-${options.body}
+${sayEmpty(options.body, t.none)}
 </main>
-<footer><small>${escapeHtml(t.generated)}: ${time(new Date().toISOString(), options.language)}</small></footer>
+<footer><small>${escapeHtml(t.generated)}: ${time(new Date().toISOString(), options.language)} · ${escapeHtml(t.timeZoneNote)}</small></footer>
 </body>
 </html>
 `;

@@ -112,7 +112,7 @@ export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: 
   ctx.set('Cache-Control', 'no-cache');
   ctx.body = renderUpdateXml(
     artifact && sha512
-      ? { artifact, sha512, url: `${origin}/${artifact.path.split('/').map(encodeURIComponent).join('/')}`, detailsUrl: `${origin}/?product=${encodeURIComponent(artifact.productId)}` }
+      ? { artifact, sha512, url: `${origin}/${artifact.path.split('/').map(encodeURIComponent).join('/')}`, detailsUrl: `${origin}/products/${encodeURIComponent(artifact.productId)}` }
       : undefined,
   );
   {
