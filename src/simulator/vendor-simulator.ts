@@ -34,6 +34,8 @@ export interface SimulatorFaults {
   signSumsWith?: string;
   /** URL path → number of requests to answer by cutting the connection half-way. */
   cutAfterHalf: Map<string, number>;
+  /** URL paths answered with 404, as a vendor that does not serve a file it lists. */
+  missing: Set<string>;
   /** URL path → number of requests to answer with 503. */
   unavailable: Map<string, number>;
   /** The synthetic apt suite's signed Release lists a wrong hash for the uncompressed Packages (set before its first request). */
@@ -97,12 +99,16 @@ function hashList(files: Map<string, Buffer>): string {
  * `Range` like the vendors' CDNs do, and can be told to lie (see SimulatorFaults).
  */
 export async function startVendorSimulator(options: SimulatorOptions): Promise<VendorSimulator> {
-  const faults: SimulatorFaults = { corrupt: new Set(), cutAfterHalf: new Map(), unavailable: new Map() };
+  const faults: SimulatorFaults = { corrupt: new Set(), missing: new Set(), cutAfterHalf: new Map(), unavailable: new Map() };
   const requests: VendorSimulator['requests'] = [];
   const debian = path.join(options.fixtures, 'debian', 'bookworm-updates');
   const fixtureFiles = new Map<string, string>([
     ['/debian/dists/bookworm-updates/InRelease', path.join(debian, 'InRelease')],
     ['/debian/dists/bookworm-updates/main/binary-amd64/Packages', path.join(debian, 'Packages')],
+    // As Debian's archive serves them: the compressed forms a client asks for first (captured unchanged).
+    ['/debian/dists/bookworm-updates/main/binary-amd64/Packages.xz', path.join(debian, 'Packages.xz')],
+    ['/debian/dists/bookworm-updates/main/binary-all/Packages.xz', path.join(debian, 'binary-all-Packages.xz')],
+    ['/debian/dists/bookworm-updates/main/i18n/Translation-en.xz', path.join(debian, 'Translation-en.xz')],
     ['/debian/pool/main/c/ca-certificates/ca-certificates_20230311+deb12u1_all.deb', path.join(debian, 'ca-certificates_20230311+deb12u1_all.deb')],
     ['/clamav/bytecode.cvd', path.join(options.fixtures, 'clamav', 'bytecode.cvd')],
   ]);
@@ -169,7 +175,7 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
       response.writeHead(503).end();
       return;
     }
-    let content = await body(urlPath);
+    let content = faults.missing.has(urlPath) ? undefined : await body(urlPath);
     if (!content) {
       response.writeHead(404).end();
       return;
@@ -221,9 +227,12 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
 }
 
 /**
- * A small apt suite in Debian's layout, signed by the simulator's vendor key, with all
- * three release files Debian publishes: InRelease (clearsigned), Release and Release.gpg
- * (detached). The real Debian fixture has only InRelease.
+ * A small apt suite laid out as Ubuntu's security archive is (test/fixtures/ubuntu/noble-security/InRelease,
+ * checked by test/protocols/apt.test.ts): for main/amd64 InRelease lists Packages, Translation-en,
+ * cnf/Commands-amd64, dep11 Components-amd64.yml and icons-*.tar each uncompressed and compressed,
+ * and Contents-amd64 at the suite root; the archive serves only the compressed forms. Signed by
+ * the simulator's vendor key, with all three release files Debian publishes: InRelease
+ * (clearsigned), Release and Release.gpg (detached). The real Debian fixture has only InRelease.
  */
 async function syntheticAptSuite(armoredKey: string, mislistUncompressed: boolean): Promise<Map<string, Buffer>> {
   const signingKeys = await openpgp.readPrivateKey({ armoredKey });
@@ -231,25 +240,47 @@ async function syntheticAptSuite(armoredKey: string, mislistUncompressed: boolea
   const packages = Buffer.from(
     `Package: hello\nVersion: 2.10-3\nArchitecture: all\nFilename: pool/main/h/hello/hello_2.10-3_all.deb\nSize: ${deb.length}\nSHA256: ${createHash('sha256').update(deb).digest('hex')}\nDescription: example package\n\n`,
   );
-  // As Debian's archives do, the index is also published compressed (gzip, xz) and listed in Release.
-  const packagesGz = gzipSync(packages);
-  const packagesXz = xz.compressSync(packages);
-  const uncompressedHash = mislistUncompressed ? createHash('sha256').update('something else').digest('hex') : createHash('sha256').update(packages).digest('hex');
+  // Formats as in Ubuntu's archive: Translation-en stanzas, command-not-found's deb822 Commands, a DEP-11 YAML header,
+  // icon tarballs (an empty tar is 1,024 zero bytes, as Ubuntu's icons-64x64@2.tar), Contents lines.
+  const uncompressed = new Map<string, Buffer>([
+    ['main/binary-amd64/Packages', packages],
+    ['main/i18n/Translation-en', Buffer.from(`Package: hello\nDescription-md5: ${createHash('md5').update('example package\n').digest('hex')}\nDescription-en: example package\n\n`)],
+    ['main/cnf/Commands-amd64', Buffer.from('suite: stable\ncomponent: main\narch: amd64\n\nname: hello\nversion: 2.10-3\ncommands: hello\n\n')],
+    ['main/dep11/Components-amd64.yml', Buffer.from("---\nFile: DEP-11\nVersion: '0.16'\nOrigin: simulator-stable-main\nMediaBaseUrl: https://vendor-simulator.invalid/media\nPriority: 0\n")],
+    ...['48x48', '48x48@2', '64x64', '64x64@2', '128x128', '128x128@2'].map((size): [string, Buffer] => [`main/dep11/icons-${size}.tar`, Buffer.alloc(1024)]),
+    ['Contents-amd64', Buffer.from('usr/bin/hello\t\t\t\t\t\t\t    devel/hello\n')],
+  ]);
+  const compressions: Record<string, string[]> = {
+    'main/binary-amd64/Packages': ['.gz', '.xz'], 'main/i18n/Translation-en': ['.gz', '.xz'], 'main/cnf/Commands-amd64': ['.xz'],
+    'main/dep11/Components-amd64.yml': ['.gz', '.xz'], 'Contents-amd64': ['.gz'],
+  };
+  const listed = new Map<string, Buffer>();
+  const served = new Map<string, Buffer>();
+  for (const [name, bytes] of uncompressed) {
+    listed.set(name, bytes);
+    for (const suffix of compressions[name] ?? ['.gz']) {
+      const compressed = suffix === '.xz' ? xz.compressSync(bytes) : gzipSync(bytes);
+      listed.set(`${name}${suffix}`, compressed);
+      served.set(`${name}${suffix}`, compressed);
+    }
+  }
+  const entries = [...listed]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, bytes]) => {
+      const hash = mislistUncompressed && name === 'main/binary-amd64/Packages' ? createHash('sha256').update('something else').digest('hex') : createHash('sha256').update(bytes).digest('hex');
+      return ` ${hash} ${bytes.length} ${name}\n`;
+    })
+    .join('');
   const release =
     `Origin: Simulator\nLabel: Simulator\nSuite: stable\nCodename: stable\nDate: ${new Date(Date.now() - 3_600_000).toUTCString()}\n` +
-    `Valid-Until: ${new Date(Date.now() + 7 * 86_400_000).toUTCString()}\nAcquire-By-Hash: yes\nArchitectures: amd64 all\nComponents: main\nSHA256:\n` +
-    ` ${uncompressedHash} ${packages.length} main/binary-amd64/Packages\n` +
-    ` ${createHash('sha256').update(packagesGz).digest('hex')} ${packagesGz.length} main/binary-amd64/Packages.gz\n` +
-    ` ${createHash('sha256').update(packagesXz).digest('hex')} ${packagesXz.length} main/binary-amd64/Packages.xz\n`;
+    `Valid-Until: ${new Date(Date.now() + 7 * 86_400_000).toUTCString()}\nAcquire-By-Hash: yes\nArchitectures: amd64 all\nComponents: main\nSHA256:\n${entries}`;
   const clearsigned = await openpgp.sign({ message: await openpgp.createCleartextMessage({ text: release }), signingKeys });
   const detached = await openpgp.sign({ message: await openpgp.createMessage({ text: release }), signingKeys, detached: true, format: 'armored' });
   return new Map([
     ['/synthetic-apt/dists/stable/InRelease', Buffer.from(clearsigned)],
     ['/synthetic-apt/dists/stable/Release', Buffer.from(release)],
     ['/synthetic-apt/dists/stable/Release.gpg', Buffer.from(detached as string)],
-    ['/synthetic-apt/dists/stable/main/binary-amd64/Packages', packages],
-    ['/synthetic-apt/dists/stable/main/binary-amd64/Packages.gz', packagesGz],
-    ['/synthetic-apt/dists/stable/main/binary-amd64/Packages.xz', packagesXz],
+    ...[...served].map(([name, bytes]): [string, Buffer] => [`/synthetic-apt/dists/stable/${name}`, bytes]),
     ['/synthetic-apt/pool/main/h/hello/hello_2.10-3_all.deb', deb],
   ]);
 }
