@@ -143,6 +143,7 @@ const adobeReaderSource = z.strictObject({
         platform: z.enum(['win32', 'win64']),
         locale: z.string().regex(/^[A-Za-z0-9_-]+$/u, 'a plain locale such as mui').default('mui'),
         fileName: z.string().regex(/^[A-Za-z0-9._-]*\{version\}[A-Za-z0-9._-]*\.msp$/u, 'a file name with {version} ending in .msp, e.g. AcroRdrDCx64Upd{version}_MUI.msp'),
+        downloadBase: httpUrl.optional().describe("this file's own version folders, where they differ from source.downloadBase (Adobe serves the 64-bit Reader patch under …/pub/adobe/acrobat/win/AcrobatDC/)"),
       }),
     )
     .min(1),

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { deterministicBytes } from './deterministic-bytes.ts';
+import { writeMar } from './mar-writer.ts';
 
 export interface MozillaProductOptions {
   product: 'firefox' | 'thunderbird';
@@ -38,6 +39,8 @@ export interface SimulatorFaults {
   missing: Set<string>;
   /** URL path → number of requests to answer with 503. */
   unavailable: Map<string, number>;
+  /** Complete MARs are built without application.ini and platform.ini (set before the release's first request). */
+  marWithoutBuildId?: boolean;
   /** The synthetic apt suite's signed Release lists a wrong hash for the uncompressed Packages (set before its first request). */
   mislistUncompressedPackages?: boolean;
 }
@@ -59,7 +62,7 @@ export const simulatorCatalogOrigin = 'https://vendor-simulator.invalid';
 
 const displayName = { firefox: 'Firefox', thunderbird: 'Thunderbird' } as const;
 
-function mozillaFiles(options: MozillaProductOptions, version: string): Map<string, Buffer> {
+function mozillaFiles(options: MozillaProductOptions, version: string, faults: SimulatorFaults): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   const name = displayName[options.product];
   for (const platform of options.platforms) {
@@ -69,15 +72,40 @@ function mozillaFiles(options: MozillaProductOptions, version: string): Map<stri
       const installer = platform.startsWith('win') ? `${name} Setup ${version}.exe`
         : platform === 'mac' ? `${name} ${version}.dmg` : `${options.product}-${version}.tar.xz`;
       files.set(`${platform}/${locale}/${installer}`, deterministicBytes(`${options.product}/${version}/${platform}/${locale}/installer`, options.fileSize));
-      files.set(`update/${platform}/${locale}/${options.product}-${version}.complete.mar`, deterministicBytes(`${options.product}/${version}/${platform}/${locale}/mar`, options.fileSize));
+      files.set(`update/${platform}/${locale}/${options.product}-${version}.complete.mar`, completeMar(options, version, platform, locale, faults));
     }
   }
-  for (const platform of options.platforms) {
-    files.set(`${platform}_info.txt`, Buffer.from(`buildID=${simulatedBuildId(version, platform)}\n`));
-  }
+  // Mozilla's real archive has no <platform>_info.txt under releases/ (beetmover's RELEASE_EXCLUDE
+  // drops *.txt; it exists only under candidates/): the build ID is inside each complete MAR.
   // Mozilla's lists cover every locale; the mirror selects. A locale no catalog asks for:
   files.set(`win64/de/${name} Setup ${version}.exe`, deterministicBytes(`${options.product}/${version}/de`, 1024));
   return files;
+}
+
+/**
+ * A complete MAR as Mozilla builds one: paths relative to the install folder (macOS: the .app,
+ * so Contents/Resources/…), application.ini with [App] BuildID and platform.ini with [Build]
+ * BuildID, xz-compressed with the x86 filter; a payload entry of the configured size stands
+ * for the program files (stored as is: nothing here installs it).
+ */
+function completeMar(options: MozillaProductOptions, version: string, platform: string, locale: string, faults: SimulatorFaults): Buffer {
+  const prefix = platform === 'mac' ? 'Contents/Resources/' : '';
+  const buildId = simulatedBuildId(version, platform);
+  const name = displayName[options.product];
+  const inis = faults.marWithoutBuildId
+    ? []
+    : [
+        { name: `${prefix}application.ini`, bytes: Buffer.from(`[App]\nVendor=Mozilla\nName=${name}\nRemotingName=${options.product}\nVersion=${version.replace(/esr$/u, '')}\nBuildID=${buildId}\n`), compress: true },
+        { name: `${prefix}platform.ini`, bytes: Buffer.from(`[Build]\nBuildID=${buildId}\nMilestone=${version.replace(/esr$/u, '')}\n`), compress: true },
+      ];
+  return writeMar(
+    [
+      { name: `${prefix}updatev3.manifest`, bytes: Buffer.from(`type "complete"\n${inis.map((ini) => `add "${ini.name}"\n`).join('')}`), compress: true },
+      ...inis,
+      { name: platform.startsWith('win') ? 'xul.dll' : platform === 'mac' ? 'Contents/MacOS/XUL' : 'libxul.so', bytes: deterministicBytes(`${options.product}/${version}/${platform}/${locale}/mar`, options.fileSize) },
+    ],
+    { channel: `${options.product}-mozilla-release`, version: version.replace(/esr$/u, '') },
+  );
 }
 
 /** A build ID as Mozilla writes them (YYYYMMDDhhmmss), derived from the version so that it is stable. */
@@ -122,7 +150,7 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
   async function release(version: string) {
     let cached = releaseCache.get(version);
     if (!cached) {
-      const files = mozillaFiles(options.mozilla, version);
+      const files = mozillaFiles(options.mozilla, version, faults);
       cached = { files, sums: hashList(files), signatures: new Map() };
       releaseCache.set(version, cached);
     }

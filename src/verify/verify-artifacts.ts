@@ -8,6 +8,7 @@ import { verifyAuthenticode } from './authenticode.ts';
 import { verifyCvdFile } from './clamav-cvd.ts';
 import { parseHashList } from './hash-list.ts';
 import { msiVersion } from './msi-properties.ts';
+import { marBuildId, withFileSource } from './mozilla-mar.ts';
 import { verifyClearsigned, verifyDetachedSignature } from './openpgp-signature.ts';
 import type { PinnedKeyring } from './pinned-keys.ts';
 
@@ -17,7 +18,7 @@ export interface BlobAccess {
   digests(sha256: string, needs?: DigestNeeds): Promise<BlobDigests | undefined>;
   /** Reads a small verification-material blob (hash list, signature, InRelease, Packages). */
   read(sha256: string): Promise<Buffer>;
-  /** A path for streaming a large blob (only CVDs need one). */
+  /** A path for reading a large blob in place (CVDs, MSIs, the index of a complete MAR). */
   file(sha256: string): Promise<string>;
 }
 
@@ -136,6 +137,14 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
           if (digests.sha512 === undefined) throw new IntegrityError(`${artifact.path}: no SHA-512 was computed for it, so it cannot be checked against the signed hash list`, { path: artifact.path });
           if (listed !== digests.sha512) {
             throw new IntegrityError(`${artifact.path}: SHA-512 ${digests.sha512.slice(0, 16)}… differs from the signed hash list's ${listed.slice(0, 16)}…`, { path: artifact.path });
+          }
+          // The build ID update.xml offers must be the one Mozilla wrote into this MAR, not one a record claims.
+          const buildId = artifact.attributes?.buildId;
+          if (buildId !== undefined) {
+            const inside = await withFileSource(await access.file(artifact.sha256), (source) => marBuildId(source, artifact.path));
+            if (inside.buildId !== buildId) {
+              throw new IntegrityError(`${artifact.path}: the record says build ID ${buildId}, the MAR's ${inside.from} says ${inside.buildId}`, { path: artifact.path });
+            }
           }
           return;
         }
