@@ -1,12 +1,13 @@
+import { createHash } from 'node:crypto';
 import { IntegrityError, UpstreamError, errorMessage } from '../core/errors.ts';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { AptSource } from '../catalog/schema.ts';
 import { assertSafeRelativePath } from '../core/safe-name.ts';
 import { compareVersions } from '../versions/index.ts';
-import { isPackagesIndex, packagesIndexText, parsePackages, parseRelease, type ReleaseFile } from '../verify/apt-index.ts';
+import { isPackagesIndex, packagesIndexText, parsePackages, parseRelease, type PackageEntry, type ReleaseFile } from '../verify/apt-index.ts';
 import { verifyClearsigned, verifyDetachedSignature } from '../verify/openpgp-signature.ts';
 import { selectIndexGroups, type IndexGroup } from './apt-index-selection.ts';
-import { downloadChecked, storeBuffer, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, probeFiles, storeBuffer, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): AptSource {
   if (context.entry.source.type !== 'apt') throw new Error('apt adapter given another source type');
@@ -96,8 +97,27 @@ export const aptAdapter: SourceAdapter = {
       served.push(...found);
     }
     if (missing.length > 0) throw new UpstreamError(`${url}: lists ${missing.join(', ')} but the archive serves none of its forms (catalog ${context.entry.id}, fields source.components and source.architectures)`, { url });
+    // The packages the fetch would download, from the Packages indices checked against InRelease.
+    const candidates: PackageEntry[] = [];
+    for (const group of groups.filter((candidate) => candidate.kind === 'packages')) {
+      const indexFile = group.listed.find((listed) => isPackagesIndex(listed.split('/').at(-1)!) && served.includes(listed));
+      if (!indexFile) continue;
+      const indexUrl = `${source.baseUrl}dists/${source.suite}/${indexFile}`;
+      const listed = release.sha256.get(indexFile)!;
+      const bytes = await context.downloader.fetchBuffer(indexUrl, listed.size);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      if (sha256 !== listed.sha256) throw new IntegrityError(`${indexUrl}: sha256 ${sha256} differs from InRelease (${listed.sha256})`, { url: indexUrl });
+      candidates.push(...parsePackages(packagesIndexText(bytes, indexUrl), indexUrl));
+    }
+    const debs = source.packages.map((name) => {
+      const newest = candidates.filter((candidate) => candidate.package === name).sort((a, b) => compareVersions('dpkg', b.version, a.version))[0];
+      if (!newest) throw new IntegrityError(`catalog ${context.entry.id}: package ${name} (field source.packages) is not in ${source.suite}`, { productId: context.entry.id, package: name });
+      const filename = assertSafeRelativePath(newest.filename, `Packages: Filename of ${name}`);
+      return { url: `${source.baseUrl}${filename.split('/').map(encodeURIComponent).join('/')}`, label: `${name} ${newest.version}`, expectedSize: newest.size };
+    });
+    const seen = await probeFiles(context, debs);
     const validity = release.validUntil ? `, valid until ${release.validUntil.toISOString()}` : ', no Valid-Until';
-    return { artifactUrl: url, verification: `InRelease signed by pinned key "${source.signingKey}"${validity}; ${groups.length} indices a client asks for, served as ${served.length} files of the sizes InRelease lists (${served.join(', ')})` };
+    return { artifactUrl: url, verification: `InRelease signed by pinned key "${source.signingKey}"${validity}; ${groups.length} indices a client asks for, served as ${served.length} files of the sizes InRelease lists (${served.join(', ')}); packages ${debs.map((deb) => deb.label).join(', ')}: ${seen} of the sizes Packages lists` };
   },
 
   async fetchRelease(context, version) {

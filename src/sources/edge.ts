@@ -3,7 +3,7 @@ import type { Artifact } from '../bundle/manifest.ts';
 import type { EdgeSource } from '../catalog/schema.ts';
 import { IntegrityError, UpstreamError } from '../core/errors.ts';
 import { compareVersions } from '../versions/index.ts';
-import { downloadChecked, fetchJson, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, fetchJson, probeFiles, type ProbedFile, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): EdgeSource {
   if (context.entry.source.type !== 'edge') throw new Error('edge adapter given another source type');
@@ -58,10 +58,18 @@ export const edgeAdapter: SourceAdapter = {
   },
 
   async probe(context, version) {
-    const release = newestFor(context, await releases(context), sourceOf(context).platforms[0]!);
-    if (release.ProductVersion !== version) throw new UpstreamError(`${sourceOf(context).apiUrl}: changed from ${version} during the check`, { url: sourceOf(context).apiUrl });
-    const msi = release.Artifacts.find((artifact) => artifact.ArtifactName === 'msi');
-    return { artifactUrl: msi?.Location ?? '-', verification: `version ${version} from Microsoft's products API, with the SHA-256 and size of each MSI (over TLS; Microsoft's Authenticode roots are not pinned)` };
+    const source = sourceOf(context);
+    const list = await releases(context);
+    const wanted: ProbedFile[] = [];
+    for (const platform of source.platforms) {
+      const release = newestFor(context, list, platform);
+      if (release.ProductVersion !== version) throw new UpstreamError(`${source.apiUrl}: ${platform} changed from ${version} during the check`, { url: source.apiUrl });
+      const msi = release.Artifacts.find((artifact) => artifact.ArtifactName === 'msi');
+      if (!msi) throw new UpstreamError(`${source.apiUrl}: ${version} ${platform} lists no msi artifact`, { url: source.apiUrl });
+      wanted.push({ url: msi.Location, label: `${platform} msi`, expectedSize: msi.SizeInBytes });
+    }
+    const seen = await probeFiles(context, wanted);
+    return { artifactUrl: wanted[0]!.url, verification: `version ${version} from Microsoft's products API, with the SHA-256 and size of each MSI (over TLS; Microsoft's Authenticode roots are not pinned); ${seen} of the stated sizes` };
   },
 
   async fetchRelease(context, version) {

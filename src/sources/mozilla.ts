@@ -5,7 +5,7 @@ import { compareVersions } from '../versions/index.ts';
 import { parseHashList } from '../verify/hash-list.ts';
 import { marBuildId, withFileSource } from '../verify/mozilla-mar.ts';
 import { verifyDetachedSignature } from '../verify/openpgp-signature.ts';
-import { downloadChecked, storeBuffer, type FetchedRelease, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, probeFiles, storeBuffer, type FetchedRelease, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): MozillaSource {
   if (context.entry.source.type !== 'mozilla') throw new Error('mozilla adapter given another source type');
@@ -92,9 +92,31 @@ export const mozillaAdapter: SourceAdapter = {
     const source = sourceOf(context);
     const { releaseUrl, sums } = await fetchSignedSums(context, source, version);
     const wanted = wantedFiles(source, context.entry.id, version, sums);
+    const urlOf = (file: WantedFile) => `${releaseUrl}${file.listPath.split('/').map(encodeURIComponent).join('/')}`;
+    const seen = await probeFiles(context, wanted.map((file) => ({ url: urlOf(file), label: file.listPath })));
+    // Where the build ID sits in a real complete MAR is read here from the vendor's own file
+    // (index and application.ini by ranged requests, a few KB), so the first live run shows it.
+    // Not yet verified: the MAR's SHA-512 is checked against SHA512SUMS when it is fetched.
+    const buildIds: string[] = [];
+    for (const file of wanted.filter((candidate) => candidate.fileName.endsWith('.complete.mar'))) {
+      const url = urlOf(file);
+      const { size } = await context.downloader.probeSize(url);
+      const found = await marBuildId(
+        {
+          size,
+          read: async (offset, length) => {
+            const bytes = await context.downloader.fetchBuffer(url, length + 1024, { range: `bytes=${offset}-${offset + length - 1}` });
+            if (bytes.length !== length) throw new UpstreamError(`${url}: asked for ${length} bytes at ${offset}, got ${bytes.length}`, { url });
+            return bytes;
+          },
+        },
+        url,
+      );
+      buildIds.push(`${file.platform}/${file.locale} ${found.buildId} (${found.from})`);
+    }
     return {
-      artifactUrl: `${releaseUrl}${wanted[0]!.listPath.split('/').map(encodeURIComponent).join('/')}`,
-      verification: `SHA512SUMS signed by pinned key "${source.signingKey}"; lists all ${wanted.length} wanted files`,
+      artifactUrl: urlOf(wanted[0]!),
+      verification: `SHA512SUMS signed by pinned key "${source.signingKey}"; lists all ${wanted.length} wanted files; ${seen}${buildIds.length > 0 ? `; build IDs in the complete MARs: ${buildIds.join(', ')}` : ''}`,
     };
   },
 

@@ -6,6 +6,8 @@ import { parse, stringify } from 'yaml';
 import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
 import { adobeDownloadNumber } from '../../src/versions/adobe.ts';
 import { createEnvironment, projectRoot } from '../helpers/environment.ts';
+import { checkCatalogLive } from '../../src/cli/catalog-live-check.ts';
+import { createLogger } from '../../src/core/logger.ts';
 import { buildMsi, codeSigningPki, pinAuthenticodeSigner, signWindowsFile } from '../helpers/windows-signing.ts';
 
 /*
@@ -113,4 +115,13 @@ test("the shipped adobe-reader catalog fetches both patches from where Adobe pub
   const lgwan = await environment.openLgwan();
   t.deepEqual((await lgwan.importOnce()).map((imported) => imported.status), ['published']);
   t.deepEqual(lgwan.database.data.published!.artifacts.map((artifact) => artifact.platform).sort(), ['win32', 'win64']);
+});
+
+test('the live check asks for every patch a release would download: a missing 64-bit patch fails the row though the 32-bit one answers', async (t) => {
+  const { environment } = await setup({ feed: '24.005.20320', version: '24.005.20320', missing: 'AcroRdrDCx64Upd2400520320_MUI.msp' });
+  t.teardown(environment.cleanup);
+  const config = environment.config.internet;
+  const [row] = await checkCatalogLive({ catalogs: config.catalogs, keys: config.keys, originRewrites: config.originRewrites instanceof Map ? Object.fromEntries(config.originRewrites) : config.originRewrites, timeoutSeconds: 5, logger: createLogger('test', 'silent') });
+  t.false(row!.ok);
+  t.regex(row!.outcome, /AcroRdrDCx64Upd2400520320_MUI\.msp \(bytes=0-0\): HTTP 404/u);
 });
