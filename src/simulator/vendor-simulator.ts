@@ -135,7 +135,6 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
     ['/debian/dists/bookworm-updates/main/binary-amd64/Packages', path.join(debian, 'Packages')],
     // As Debian's archive serves them: the compressed forms a client asks for first (captured unchanged).
     ['/debian/dists/bookworm-updates/main/binary-amd64/Packages.xz', path.join(debian, 'Packages.xz')],
-    ['/debian/dists/bookworm-updates/main/binary-all/Packages.xz', path.join(debian, 'binary-all-Packages.xz')],
     ['/debian/dists/bookworm-updates/main/i18n/Translation-en.xz', path.join(debian, 'Translation-en.xz')],
     ['/debian/pool/main/c/ca-certificates/ca-certificates_20230311+deb12u1_all.deb', path.join(debian, 'ca-certificates_20230311+deb12u1_all.deb')],
     ['/clamav/bytecode.cvd', path.join(options.fixtures, 'clamav', 'bytecode.cvd')],
@@ -203,7 +202,8 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
       response.writeHead(503).end();
       return;
     }
-    let content = faults.missing.has(urlPath) ? undefined : await body(urlPath);
+    const withheld = faults.missing.has(urlPath) || faults.missing.has(byHashAliases.get(urlPath) ?? '');
+    let content = withheld ? undefined : await body(urlPath);
     if (!content) {
       response.writeHead(404).end();
       return;
@@ -262,6 +262,14 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
  * the simulator's vendor key, with all three release files Debian publishes: InRelease
  * (clearsigned), Release and Release.gpg (detached). The real Debian fixture has only InRelease.
  */
+/** The by-hash path of a synthetic-apt index; a test withholding the plain path (faults.missing) withholds this one too. */
+function byHashPath(name: string, bytes: Buffer): string {
+  const path = `/synthetic-apt/dists/stable/${name.includes('/') ? `${name.slice(0, name.lastIndexOf('/'))}/` : ''}by-hash/SHA256/${createHash('sha256').update(bytes).digest('hex')}`;
+  byHashAliases.set(path, `/synthetic-apt/dists/stable/${name}`);
+  return path;
+}
+const byHashAliases = new Map<string, string>();
+
 async function syntheticAptSuite(armoredKey: string, mislistUncompressed: boolean): Promise<Map<string, Buffer>> {
   const signingKeys = await openpgp.readPrivateKey({ armoredKey });
   const deb = deterministicBytes('synthetic-apt/hello_2.10-3_all.deb', 4096);
@@ -309,6 +317,8 @@ async function syntheticAptSuite(armoredKey: string, mislistUncompressed: boolea
     ['/synthetic-apt/dists/stable/Release', Buffer.from(release)],
     ['/synthetic-apt/dists/stable/Release.gpg', Buffer.from(detached as string)],
     ...[...served].map(([name, bytes]): [string, Buffer] => [`/synthetic-apt/dists/stable/${name}`, bytes]),
+    // Acquire-By-Hash: yes, as Ubuntu's and Debian's archives: every served index also under <dir>/by-hash/SHA256/<sha256>.
+    ...[...served].map(([name, bytes]): [string, Buffer] => [byHashPath(name, bytes), bytes]),
     ['/synthetic-apt/pool/main/h/hello/hello_2.10-3_all.deb', deb],
   ]);
 }

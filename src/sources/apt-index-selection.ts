@@ -22,11 +22,25 @@ export interface IndexWanted {
   contents: boolean;
 }
 
+/**
+ * Whether a client asks for binary-all/Packages: only when InRelease's Architectures lists
+ * "all" and No-Support-for-Architecture-all does not name Packages (apt's debmetaindex.cc).
+ * Debian's bookworm-updates says No-Support-for-Architecture-all: Packages; its security
+ * archive lists no "all" and serves a binary-all/Packages.xz of another size than its
+ * InRelease states, with no by-hash copy (seen 2026-12-01): mirroring it would fail the suite
+ * for a file no client reads.
+ */
+function archiveServesAll(release: ReleaseFile): boolean {
+  const listed = (release.fields.get('Architectures') ?? '').split(/\s+/u);
+  const unsupported = (release.fields.get('No-Support-for-Architecture-all') ?? '').split(/\s+/u);
+  return listed.includes('all') && !unsupported.includes('Packages');
+}
+
 const escape = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
 
 /**
  * Every index InRelease lists that a client of these components and architectures may ask
- * for: Packages (binary-<arch> and binary-all), every Translation-<lang> (apt fetches
+ * for: Packages (binary-<arch>, and binary-all where the archive says clients read it), every Translation-<lang> (apt fetches
  * Translation-en by default and the environment's language besides), cnf/Commands-<arch>
  * (command-not-found's index target), dep11 Components-<arch>.yml and icons-*.tar
  * (appstream's), and Contents-<arch> when asked (apt-file's; Ubuntu lists it at the suite
@@ -34,7 +48,7 @@ const escape = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
  * mirror has none), the per-directory Release files, installer and source indices.
  */
 export function selectIndexGroups(release: ReleaseFile, wanted: IndexWanted): IndexGroup[] {
-  const architectures = [...new Set([...wanted.architectures, 'all'])].map(escape).join('|');
+  const architectures = [...new Set([...wanted.architectures, ...(archiveServesAll(release) ? ['all'] : [])])].map(escape).join('|');
   const patterns: { kind: IndexGroup['kind']; pattern: RegExp }[] = [];
   for (const component of wanted.components.map(escape)) {
     patterns.push(

@@ -24,6 +24,30 @@ async function fetchOptional(context: SourceContext, url: string, limit = 64 * 1
   }
 }
 
+/**
+ * Where a client fetches an index: with `Acquire-By-Hash: yes` apt asks for
+ * <dir>/by-hash/SHA256/<sha256> (apt's acquire-item.cc), which an archive keeps for every
+ * InRelease it still serves, while the plain path may already hold a newer copy (Debian's
+ * security archive was seen serving a binary-all/Packages.xz of another size than its
+ * InRelease listed). The by-hash path is asked first, the plain path when it is missing.
+ */
+function indexUrls(source: AptSource, release: ReleaseFile, indexFile: string): string[] {
+  const plain = `${source.baseUrl}dists/${source.suite}/${indexFile}`;
+  if (release.fields.get('Acquire-By-Hash')?.toLowerCase() !== 'yes') return [plain];
+  const listed = release.sha256.get(indexFile)!;
+  const directory = indexFile.includes('/') ? `${indexFile.slice(0, indexFile.lastIndexOf('/'))}/` : '';
+  return [`${source.baseUrl}dists/${source.suite}/${directory}by-hash/SHA256/${listed.sha256}`, plain];
+}
+
+/** The first of `urls` that answers, or undefined when all are 404. */
+async function firstServed<T>(urls: string[], attempt: (url: string) => Promise<T | undefined>): Promise<{ url: string; value: T } | undefined> {
+  for (const url of urls) {
+    const value = await attempt(url);
+    if (value !== undefined) return { url, value };
+  }
+  return undefined;
+}
+
 /** The size the server states for a file without sending it (HEAD); undefined on 404. */
 async function probeSize(context: SourceContext, url: string): Promise<number | undefined> {
   try {
@@ -85,12 +109,12 @@ export const aptAdapter: SourceAdapter = {
     const served: string[] = [];
     const missing: string[] = [];
     for (const group of groups) {
-      const found = [];
+      const found: string[] = [];
       for (const indexFile of group.listed) {
         const listed = release.sha256.get(indexFile)!;
-        const size = await probeSize(context, `${source.baseUrl}dists/${source.suite}/${indexFile}`);
-        if (size === undefined) continue;
-        if (size !== listed.size) throw new IntegrityError(`${source.baseUrl}dists/${source.suite}/${indexFile}: the server states ${size} bytes, InRelease lists ${listed.size}`, { url });
+        const answer = await firstServed(indexUrls(source, release, indexFile), (candidate) => probeSize(context, candidate));
+        if (answer === undefined) continue;
+        if (answer.value !== listed.size) throw new IntegrityError(`${answer.url}: the server states ${answer.value} bytes, InRelease lists ${listed.size} for ${indexFile}`, { url });
         found.push(indexFile);
       }
       if (found.length === 0) missing.push(group.name);
@@ -102,12 +126,14 @@ export const aptAdapter: SourceAdapter = {
     for (const group of groups.filter((candidate) => candidate.kind === 'packages')) {
       const indexFile = group.listed.find((listed) => isPackagesIndex(listed.split('/').at(-1)!) && served.includes(listed));
       if (!indexFile) continue;
-      const indexUrl = `${source.baseUrl}dists/${source.suite}/${indexFile}`;
       const listed = release.sha256.get(indexFile)!;
-      const bytes = await context.downloader.fetchBuffer(indexUrl, listed.size);
+      const fetched = await firstServed(indexUrls(source, release, indexFile), (candidate) => fetchOptional(context, candidate, listed.size));
+      if (!fetched) throw new UpstreamError(`${indexFile}: no longer served`, { url });
+      const indexUrl = fetched.url;
+      const bytes = fetched.value;
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       if (sha256 !== listed.sha256) throw new IntegrityError(`${indexUrl}: sha256 ${sha256} differs from InRelease (${listed.sha256})`, { url: indexUrl });
-      candidates.push(...parsePackages(packagesIndexText(bytes, indexUrl), indexUrl));
+      candidates.push(...parsePackages(packagesIndexText(bytes, indexFile), indexUrl));
     }
     const debs = source.packages.map((name) => {
       const newest = candidates.filter((candidate) => candidate.package === name).sort((a, b) => compareVersions('dpkg', b.version, a.version))[0];
@@ -177,12 +203,12 @@ export const aptAdapter: SourceAdapter = {
       let fetchedAny = false;
       for (const indexFile of group.listed) {
         const listed = release.sha256.get(indexFile)!;
-        const url = `${source.baseUrl}dists/${source.suite}/${indexFile}`;
         const fileName = indexFile.split('/').at(-1)!;
         // Archives list forms they do not serve (Debian and Ubuntu list the uncompressed Packages
         // and Translation but serve only compressed ones): a 404 skips that form only.
-        const bytesOfIndex = await fetchOptional(context, url, listed.size);
-        if (!bytesOfIndex) continue;
+        const fetched = await firstServed(indexUrls(source, release, indexFile), (candidate) => fetchOptional(context, candidate, listed.size));
+        if (!fetched) continue;
+        const { url, value: bytesOfIndex } = fetched;
         const digests = await storeBuffer(context, bytesOfIndex, fileName);
         if (digests.sha256 !== listed.sha256 || digests.size !== listed.size) {
           throw new IntegrityError(`${url}: sha256 ${digests.sha256} (${digests.size} bytes) differs from InRelease (${listed.sha256}, ${listed.size} bytes)`, { url });
@@ -193,7 +219,7 @@ export const aptAdapter: SourceAdapter = {
           size: digests.size, sha256: digests.sha256, role: 'material', verification: { method: 'apt-index', release: inRelease.sha256, entry: indexFile },
         });
         if (group.kind === 'packages' && isPackagesIndex(fileName) && !packageIndices.some((index) => index.path.startsWith(`${distsPath}/${group.name}`))) {
-          packageIndices.push({ text: packagesIndexText(bytesOfIndex, url), sha256: digests.sha256, path: `${distsPath}/${indexFile}` });
+          packageIndices.push({ text: packagesIndexText(bytesOfIndex, indexFile), sha256: digests.sha256, path: `${distsPath}/${indexFile}` });
         }
       }
       if (!fetchedAny) {

@@ -13,10 +13,9 @@ async function realRelease(...parts: string[]) {
 
 const names = (groups: ReturnType<typeof selectIndexGroups>) => groups.map((group) => `${group.name} [${group.listed.join(' ')}]`);
 
-test("from Debian's real bookworm-updates InRelease, main/amd64 selects Packages (amd64 and all) and Translation-en in every listed form, and no pdiff or per-directory Release", async (t) => {
+test("from Debian's real bookworm-updates InRelease, main/amd64 selects Packages and Translation-en in every listed form; no binary-all (No-Support-for-Architecture-all: Packages), no pdiff or per-directory Release", async (t) => {
   const release = await realRelease('debian', 'bookworm-updates', 'InRelease');
   t.deepEqual(names(selectIndexGroups(release, { components: ['main'], architectures: ['amd64'], contents: false })), [
-    'main/binary-all/Packages [main/binary-all/Packages.xz main/binary-all/Packages]',
     'main/binary-amd64/Packages [main/binary-amd64/Packages.xz main/binary-amd64/Packages]',
     'main/i18n/Translation-en [main/i18n/Translation-en.xz main/i18n/Translation-en]',
   ]);
@@ -34,4 +33,12 @@ test("from Ubuntu's real noble-security InRelease, main/amd64 selects Packages, 
   ]);
   const withContents = names(selectIndexGroups(release, { components: ['main'], architectures: ['amd64'], contents: true }));
   t.deepEqual(withContents.filter((name) => name.includes('Contents-')), ['Contents-amd64 [Contents-amd64.gz Contents-amd64]']);
+});
+
+test('binary-all is selected only where InRelease lists the "all" architecture and does not disclaim it for Packages', async (t) => {
+  const release = (fields: string) => parseRelease(`${fields}SHA256:\n ${'a'.repeat(64)} 10 main/binary-all/Packages.xz\n ${'b'.repeat(64)} 10 main/binary-amd64/Packages.xz\n`, 'test');
+  const select = (fields: string) => selectIndexGroups(release(fields), { components: ['main'], architectures: ['amd64'], contents: false }).map((group) => group.name);
+  t.deepEqual(select('Architectures: amd64 all\n'), ['main/binary-all/Packages', 'main/binary-amd64/Packages']);
+  t.deepEqual(select('Architectures: amd64 arm64\n'), ['main/binary-amd64/Packages'], "Debian's security archive");
+  t.deepEqual(select('Architectures: all amd64\nNo-Support-for-Architecture-all: Packages\n'), ['main/binary-amd64/Packages']);
 });

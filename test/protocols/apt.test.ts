@@ -124,6 +124,17 @@ test('an index InRelease lists for the configured component that the archive ser
   t.regex(fetched[0]!.error!, /lists main\/i18n\/Translation-en\.xz, main\/i18n\/Translation-en\.gz, main\/i18n\/Translation-en but the archive serves none of them \(catalog simulator-stable, fields source\.components and source\.architectures\)/u);
 });
 
+test('indices are fetched by hash where InRelease says Acquire-By-Hash: yes, as apt does, so a plain path already holding a newer copy does not fail the suite', async (t) => {
+  const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+  t.teardown(environment.cleanup);
+  // Debian's security archive was seen serving a binary-all/Packages.xz of another size than its InRelease listed.
+  environment.simulator.faults.corrupt.add('/synthetic-apt/dists/stable/main/binary-amd64/Packages.xz');
+  const { fetched } = await (await environment.openInternet()).runOnce();
+  t.deepEqual(fetched.map((outcome) => outcome.status), ['fetched'], fetched[0]?.error);
+  t.true(environment.simulator.requests.some((request) => /\/main\/binary-amd64\/by-hash\/SHA256\/[0-9a-f]{64}$/u.test(request.path)));
+  t.false(environment.simulator.requests.some((request) => request.path === '/synthetic-apt/dists/stable/main/binary-amd64/Packages.xz'), 'the plain path is not needed');
+});
+
 test("the simulator's apt suite lists, for main/amd64, exactly the index entries Ubuntu's real noble-security InRelease lists", async (t) => {
   const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
   t.teardown(environment.cleanup);
