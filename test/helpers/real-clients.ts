@@ -80,7 +80,14 @@ export async function aptGet(
   return { ...result, cwd };
 }
 
-/** The real freshclam from Debian's clamav-freshclam, pointed at the repository with PrivateMirror. */
+/**
+ * The real freshclam from Debian's clamav-freshclam, pointed at the repository with PrivateMirror,
+ * with the settings deploy/clients/clamav/freshclam.conf ships (DNSDatabaseInfo no, ScriptedUpdates no).
+ * One deviation changes what is fetched, and is known: ExcludeDatabase daily and main. The only
+ * real ClamAV-signed CVD small enough to keep in the repository is the 79 KB bytecode.cvd; real
+ * main and daily are 60–160 MB, and freshclam checks each against ClamAV's built-in key, so
+ * no test can make them. A stock freshclam would ask for all three.
+ */
 export async function freshclam(root: string, mirror: string, directive: 'PrivateMirror' | 'DatabaseMirror' = 'PrivateMirror'): Promise<{ code: number; output: string; database: string }> {
   const database = path.join(root, 'clamav-db');
   await mkdir(database, { recursive: true });
