@@ -53,6 +53,8 @@ export interface VendorSimulator {
   faults: SimulatorFaults;
   /** Further files served as they are, by URL path (tests add vendors of their own here). */
   files: Map<string, Buffer>;
+  /** Publishes the synthetic apt suite anew (a later Date, one more package), as an archive does after a security update. */
+  republishSyntheticApt(): void;
   /** Requests received, in order, for assertions (method, path, range). */
   requests: { method: string; path: string; range?: string }[];
   close(): Promise<void>;
@@ -157,6 +159,7 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
   }
 
   let syntheticApt: Promise<Map<string, Buffer>> | undefined;
+  let aptGeneration = 0;
 
   const files = new Map<string, Buffer>();
 
@@ -166,7 +169,7 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
     const fixture = fixtureFiles.get(urlPath);
     if (fixture) return readFile(fixture);
     if (urlPath.startsWith('/synthetic-apt/')) {
-      syntheticApt ??= syntheticAptSuite(options.mozillaSigningKey, faults.mislistUncompressedPackages === true);
+      syntheticApt ??= syntheticAptSuite(options.mozillaSigningKey, faults.mislistUncompressedPackages === true, aptGeneration);
       return (await syntheticApt).get(urlPath);
     }
     const moz = options.mozilla;
@@ -246,6 +249,10 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
     faults,
     files,
     requests,
+    republishSyntheticApt: () => {
+      aptGeneration += 1;
+      syntheticApt = undefined;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -270,11 +277,13 @@ function byHashPath(name: string, bytes: Buffer): string {
 }
 const byHashAliases = new Map<string, string>();
 
-async function syntheticAptSuite(armoredKey: string, mislistUncompressed: boolean): Promise<Map<string, Buffer>> {
+async function syntheticAptSuite(armoredKey: string, mislistUncompressed: boolean, generation: number): Promise<Map<string, Buffer>> {
   const signingKeys = await openpgp.readPrivateKey({ armoredKey });
   const deb = deterministicBytes('synthetic-apt/hello_2.10-3_all.deb', 4096);
   const packages = Buffer.from(
-    `Package: hello\nVersion: 2.10-3\nArchitecture: all\nFilename: pool/main/h/hello/hello_2.10-3_all.deb\nSize: ${deb.length}\nSHA256: ${createHash('sha256').update(deb).digest('hex')}\nDescription: example package\n\n`,
+    `Package: hello\nVersion: 2.10-3\nArchitecture: all\nFilename: pool/main/h/hello/hello_2.10-3_all.deb\nSize: ${deb.length}\nSHA256: ${createHash('sha256').update(deb).digest('hex')}\nDescription: example package\n\n` +
+      // A later publication of the suite adds a package, as a security archive does.
+      (generation > 0 ? `Package: hello-doc\nVersion: 2.10-${generation + 3}\nArchitecture: all\nFilename: pool/main/h/hello/hello-doc_2.10-${generation + 3}_all.deb\nSize: 1\nSHA256: ${'0'.repeat(64)}\nDescription: example documentation\n\n` : ''),
   );
   // Formats as in Ubuntu's archive: Translation-en stanzas, command-not-found's deb822 Commands, a DEP-11 YAML header,
   // icon tarballs (an empty tar is 1,024 zero bytes, as Ubuntu's icons-64x64@2.tar), Contents lines.
@@ -286,6 +295,8 @@ async function syntheticAptSuite(armoredKey: string, mislistUncompressed: boolea
     ...['48x48', '48x48@2', '64x64', '64x64@2', '128x128', '128x128@2'].map((size): [string, Buffer] => [`main/dep11/icons-${size}.tar`, Buffer.alloc(1024)]),
     ['Contents-amd64', Buffer.from('usr/bin/hello\t\t\t\t\t\t\t    devel/hello\n')],
   ]);
+  // A republished suite also lists a pdiff index, as Debian's main archive (bookworm-updates) does; the mirror does not carry pdiffs.
+  const pdiffIndex = Buffer.from(`SHA256-Current: ${createHash('sha256').update(packages).digest('hex')} ${packages.length}\nSHA256-History:\nSHA256-Patches:\nSHA256-Download:\n`);
   const compressions: Record<string, string[]> = {
     'main/binary-amd64/Packages': ['.gz', '.xz'], 'main/i18n/Translation-en': ['.gz', '.xz'], 'main/cnf/Commands-amd64': ['.xz'],
     'main/dep11/Components-amd64.yml': ['.gz', '.xz'], 'Contents-amd64': ['.gz'],
@@ -300,6 +311,10 @@ async function syntheticAptSuite(armoredKey: string, mislistUncompressed: boolea
       served.set(`${name}${suffix}`, compressed);
     }
   }
+  if (generation > 0) {
+    listed.set('main/binary-amd64/Packages.diff/Index', pdiffIndex);
+    served.set('main/binary-amd64/Packages.diff/Index', pdiffIndex);
+  }
   const entries = [...listed]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([name, bytes]) => {
@@ -308,7 +323,7 @@ async function syntheticAptSuite(armoredKey: string, mislistUncompressed: boolea
     })
     .join('');
   const release =
-    `Origin: Simulator\nLabel: Simulator\nSuite: stable\nCodename: stable\nDate: ${new Date(Date.now() - 3_600_000).toUTCString()}\n` +
+    `Origin: Simulator\nLabel: Simulator\nSuite: stable\nCodename: stable\nDate: ${new Date(Date.now() - 3_600_000 + generation * 1000).toUTCString()}\n` +
     `Valid-Until: ${new Date(Date.now() + 7 * 86_400_000).toUTCString()}\nAcquire-By-Hash: yes\nArchitectures: amd64 all\nComponents: main\nSHA256:\n${entries}`;
   const clearsigned = await openpgp.sign({ message: await openpgp.createCleartextMessage({ text: release }), signingKeys });
   const detached = await openpgp.sign({ message: await openpgp.createMessage({ text: release }), signingKeys, detached: true, format: 'armored' });

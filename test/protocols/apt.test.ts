@@ -135,6 +135,33 @@ test('indices are fetched by hash where InRelease says Acquire-By-Hash: yes, as 
   t.false(environment.simulator.requests.some((request) => request.path === '/synthetic-apt/dists/stable/main/binary-amd64/Packages.xz'), 'the plain path is not needed');
 });
 
+test('after the suite is published anew, a stock apt-get that has the old lists updates again with no Err: and no W:, though the new InRelease lists a pdiff the mirror does not carry', async (t) => {
+  const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+  t.teardown(environment.cleanup);
+  const internet = await environment.openInternet();
+  t.deepEqual((await internet.runOnce()).fetched.map((outcome) => outcome.status), ['fetched']);
+  const lgwan = await environment.openLgwan();
+  await lgwan.importOnce();
+  const { server, url } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  const requests = logRequests(server);
+  const keyring = path.join(environment.root, 'simulator-archive.gpg');
+  await writeFile(path.join(environment.root, 'simulator-archive.asc'), environment.vendorKey.publicKey);
+  await run('gpg', ['--batch', '--yes', '--dearmor', '--output', keyring, path.join(environment.root, 'simulator-archive.asc')]);
+  const suite = { keyring, mirror: 'simulator', name: 'stable' };
+  const first = await aptGet(environment.root, url, ['update'], suite);
+  t.is(first.code, 0, first.output);
+
+  environment.simulator.republishSyntheticApt();
+  t.deepEqual((await internet.runOnce()).fetched.map((outcome) => outcome.status), ['fetched']);
+  t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
+  const second = await aptGet(environment.root, url, ['update'], suite);
+  t.is(second.code, 0, second.output);
+  t.notRegex(second.output, /^(Err|W|E):/mu, second.output);
+  t.regex(second.output, /^Get:\d+ .* amd64 Packages/mu, 'the new index was fetched');
+  t.log(requests.filter((request) => request.status !== 200).map((request) => `${request.status} ${request.url}`).join('\n'));
+});
+
 test("the simulator's apt suite lists, for main/amd64, exactly the index entries Ubuntu's real noble-security InRelease lists", async (t) => {
   const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
   t.teardown(environment.cleanup);
