@@ -139,8 +139,9 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
             throw new IntegrityError(`${artifact.path}: SHA-512 ${digests.sha512.slice(0, 16)}… differs from the signed hash list's ${listed.slice(0, 16)}…`, { path: artifact.path });
           }
           // The build ID update.xml offers must be the one Mozilla wrote into this MAR, not one a record claims.
+          // (Only complete MARs are offered; records of other files written by older versions may carry one, unused.)
           const buildId = artifact.attributes?.buildId;
-          if (buildId !== undefined) {
+          if (buildId !== undefined && artifact.fileName.endsWith('.complete.mar')) {
             const inside = await withFileSource(await access.file(artifact.sha256), (source) => marBuildId(source, artifact.path));
             if (inside.buildId !== buildId) {
               throw new IntegrityError(`${artifact.path}: the record says build ID ${buildId}, the MAR's ${inside.from} says ${inside.buildId}`, { path: artifact.path });
