@@ -159,7 +159,9 @@ test('after the suite is published anew, a stock apt-get that has the old lists 
   t.is(second.code, 0, second.output);
   t.notRegex(second.output, /^(Err|W|E):/mu, second.output);
   t.regex(second.output, /^Get:\d+ .* amd64 Packages/mu, 'the new index was fetched');
-  t.log(requests.filter((request) => request.status !== 200).map((request) => `${request.status} ${request.url}`).join('\n'));
+  // apt asked for the pdiff index (by hash, then plain); the 404 made it fetch the whole index instead.
+  const missing = requests.filter((request) => request.status !== 200).map((request) => request.url);
+  t.true(missing.length > 0 && missing.every((asked) => /\/main\/binary-amd64\/Packages\.diff\/(Index|by-hash\/SHA256\/[0-9a-f]{64})$/u.test(asked)), missing.join(', '));
 });
 
 test("the simulator's apt suite lists, for main/amd64, exactly the index entries Ubuntu's real noble-security InRelease lists", async (t) => {
