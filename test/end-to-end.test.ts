@@ -87,7 +87,7 @@ test('a new vendor release is picked up by the next run and both retained versio
   t.deepEqual(second.fetched.find((outcome) => outcome.productId === 'demo-firefox'), { productId: 'demo-firefox', status: 'fetched', version: '131.0.1' });
   t.is(second.bundle.status, 'sent');
   // Only the new blobs travel: the state is complete, the payload incremental.
-  t.is((second.bundle as { blobs: number }).blobs, 2 + 2 + 8, 'hash list, signature, two build-info files, eight installers and MARs');
+  t.is((second.bundle as { blobs: number }).blobs, 2 + 8, 'hash list, signature, eight installers and MARs (the build IDs are inside the MARs)');
   t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
 
   const releases = (await (await fetch(`${url}/api/v1/products/demo-firefox/releases`)).json()) as { releases: { version: string }[] };

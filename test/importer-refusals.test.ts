@@ -193,3 +193,19 @@ test('a tampered ClamAV database is refused at import even when the bundle is va
   t.regex((outcomes.at(-1) as { reason: string }).reason, /clamav\/bytecode\.cvd: body MD5 [0-9a-f]{32} differs from the header's/u);
   await assertUnchanged(t, lgwan, before, blobsBefore);
 });
+
+test("a stolen transfer key cannot give a complete MAR a build ID other than the one inside it: the LGWAN side reads the MAR's application.ini again", async (t) => {
+  const { environment, lgwan, pendingFile, before } = await publishedAndPending(t);
+  const entries = await readTar(pendingFile);
+  const manifest = manifestOf(entries);
+  const forgedManifest = {
+    ...manifest,
+    artifacts: manifest.artifacts.map((artifact) => (artifact.fileName.endsWith('.complete.mar') && artifact.version === '131.0.1' ? { ...artifact, attributes: { buildId: '20990101000000' } } : artifact)),
+  };
+  const stolenKey = createPrivateKey(await readFile(environment.config.internet.transferKey));
+  const forged = resign(entries, forgedManifest, stolenKey);
+  const { outcomes, blobsBefore } = await importCrafted(environment, lgwan, 900, (file) => writeTar(file, forged));
+  t.like(outcomes.at(-1), { status: 'refused', code: 'E_INTEGRITY' });
+  t.regex((outcomes.at(-1) as { reason: string }).reason, /firefox-131\.0\.1\.complete\.mar: the record says build ID 20990101000000, the MAR's application\.ini says \d{14}/u);
+  await assertUnchanged(t, lgwan, before, blobsBefore);
+});

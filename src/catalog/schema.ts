@@ -12,9 +12,6 @@ const identifier = z
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/u, 'lower-case letters, digits and "-", starting with a letter or digit');
 const httpUrl = z.url({ protocol: /^https?$/u, error: 'an http:// or https:// URL' }).refine((value) => value.endsWith('/'), 'a base URL ending with "/"');
 const fileUrl = z.url({ protocol: /^https?$/u, error: 'an http:// or https:// URL' });
-const relativePath = z
-  .string()
-  .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+~@-]+(\/[A-Za-z0-9._+~@-]+)*$/u, 'a relative path of plain segments (no "..", no leading "/")');
 
 const mozillaSource = z.strictObject({
   type: z.literal('mozilla'),
@@ -37,7 +34,20 @@ const aptSource = z.strictObject({
   mirror: identifier,
   baseUrl: httpUrl.describe('archive root, the folder that holds dists/ and pool/'),
   suite: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/u, 'a suite name such as bookworm-updates'),
-  indexFiles: z.array(relativePath).min(1).describe('index paths relative to dists/<suite>/, each listed in InRelease, e.g. main/binary-amd64/Packages.xz; packages are selected from the first Packages, Packages.gz or Packages.xz'),
+  components: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9-]*$/u, 'a component name such as main'))
+    .min(1)
+    .default(['main'])
+    .describe('components endpoints name in their sources (e.g. main): every index InRelease lists for them is mirrored'),
+  architectures: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9-]*$/u, 'a Debian architecture such as amd64'))
+    .min(1)
+    .default(['amd64'])
+    .describe("endpoints' architectures; binary-all is mirrored too wherever InRelease lists it"),
+  contents: z
+    .boolean()
+    .default(false)
+    .describe('also mirror Contents-<arch> (apt-file asks for them; large: Ubuntu\'s is about 90 MB)'),
   packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9.+-]+$/u, 'a Debian package name')).min(1),
   signingKey: identifier,
 });
@@ -133,6 +143,7 @@ const adobeReaderSource = z.strictObject({
         platform: z.enum(['win32', 'win64']),
         locale: z.string().regex(/^[A-Za-z0-9_-]+$/u, 'a plain locale such as mui').default('mui'),
         fileName: z.string().regex(/^[A-Za-z0-9._-]*\{version\}[A-Za-z0-9._-]*\.msp$/u, 'a file name with {version} ending in .msp, e.g. AcroRdrDCx64Upd{version}_MUI.msp'),
+        downloadBase: httpUrl.optional().describe("this file's own version folders, where they differ from source.downloadBase (Adobe serves the 64-bit Reader patch under …/pub/adobe/acrobat/win/AcrobatDC/)"),
       }),
     )
     .min(1),

@@ -122,6 +122,33 @@ export class Downloader {
     });
   }
 
+  /**
+   * The size of a file as the server states it, without its body: a one-byte Range request
+   * (what CDNs answer reliably; some refuse HEAD), the total read from Content-Range, or the
+   * Content-Length of a server that ignores Range (the body is then not read). `catalog check
+   * --live` asks this of every file a release would download.
+   */
+  async probeSize(url: string): Promise<{ size: number }> {
+    const target = rewriteOrigin(url, this.#options.policy);
+    return this.#limitFor(target)(async () => {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const response = await httpRequest(target, { dispatcher: this.#bodies, method: 'GET', headers: { 'user-agent': this.#options.policy.userAgent, range: 'bytes=0-0' } });
+          discard(response.body);
+          const total = /^bytes \d+-\d+\/(\d+)$/u.exec(String(response.headers['content-range'] ?? ''))?.[1];
+          const length = response.headers['content-length'];
+          if (response.statusCode === 206 && total !== undefined) return { size: Number(total) };
+          if (response.statusCode === 200 && length !== undefined) return { size: Number(length) };
+          if (response.statusCode === 200 || response.statusCode === 206) throw new UpstreamError(`GET ${url} (bytes=0-0): HTTP ${response.statusCode} without a Content-Range total or Content-Length`, { url, status: response.statusCode });
+          throw new UpstreamError(`GET ${url} (bytes=0-0): HTTP ${response.statusCode}`, { url, status: response.statusCode });
+        } catch (error) {
+          if (!this.#shouldRetry(error, attempt)) throw wrapUpstream(error, url);
+          await this.#backoff(url, attempt, error);
+        }
+      }
+    });
+  }
+
   async download(request: DownloadRequest): Promise<Downloaded> {
     const target = rewriteOrigin(request.url, this.#options.policy);
     return this.#limitFor(target)(async () => {

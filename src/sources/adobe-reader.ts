@@ -16,7 +16,7 @@ function filesOf(source: AdobeReaderSource, version: string) {
   const number = adobeDownloadNumber(version);
   return source.files.map((file) => {
     const fileName = file.fileName.replace('{version}', number);
-    return { ...file, fileName, url: `${source.downloadBase}${number}/${fileName}` };
+    return { ...file, fileName, url: `${file.downloadBase ?? source.downloadBase}${number}/${fileName}` };
   });
 }
 
@@ -40,10 +40,11 @@ export const adobeReaderAdapter: SourceAdapter = {
   },
 
   async probe(context, version) {
-    const [first] = filesOf(sourceOf(context), version);
-    const head = await context.downloader.fetchBuffer(first!.url, 1024, { range: 'bytes=0-0' });
-    if (head.length !== 1) throw new UpstreamError(`${first!.url}: did not answer a one-byte range`, { url: first!.url });
-    return { artifactUrl: first!.url, verification: `version ${version} from Adobe's feed; each MSP's Authenticode signature (pinned signer "${sourceOf(context).signer}") is checked on download` };
+    const files = filesOf(sourceOf(context), version);
+    // Every patch the fetch would download, not only the first: each must answer, with a size.
+    const sizes = [];
+    for (const file of files) sizes.push(`${file.fileName} ${(await context.downloader.probeSize(file.url)).size} bytes`);
+    return { artifactUrl: files[0]!.url, verification: `version ${version} from Adobe's feed; all ${files.length} patches answer (${sizes.join(', ')}); each MSP's Authenticode signature (pinned signer "${sourceOf(context).signer}") is checked on download` };
   },
 
   async fetchRelease(context, version) {

@@ -3,7 +3,7 @@ import type { Artifact } from '../bundle/manifest.ts';
 import type { AdoptiumSource } from '../catalog/schema.ts';
 import { IntegrityError, UpstreamError } from '../core/errors.ts';
 import { compareVersions } from '../versions/index.ts';
-import { downloadChecked, fetchJson, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, fetchJson, probeFiles, type ProbedFile, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): AdoptiumSource {
   if (context.entry.source.type !== 'adoptium') throw new Error('adoptium adapter given another source type');
@@ -54,10 +54,21 @@ export const adoptiumAdapter: SourceAdapter = {
   },
 
   async probe(context, version) {
-    const { url, asset } = await latestAsset(context, sourceOf(context).platforms[0]!);
-    if (versionOfRelease(asset.release_name) !== version) throw new UpstreamError(`${url}: changed from ${version} during the check`, { url });
-    const file = asset.binary.installer ?? asset.binary.package;
-    return { artifactUrl: file.link, verification: `release ${asset.release_name} from Adoptium's API, with the SHA-256 of each file (over TLS; no signature this project pins)` };
+    const source = sourceOf(context);
+    const wanted: ProbedFile[] = [];
+    let first: string | undefined;
+    for (const platform of source.platforms) {
+      const { url, asset } = await latestAsset(context, platform);
+      if (versionOfRelease(asset.release_name) !== version) throw new UpstreamError(`${url}: ${platform} changed from ${version} during the check`, { url });
+      for (const kind of source.files) {
+        const file = kind === 'installer' ? asset.binary.installer : asset.binary.package;
+        if (!file) throw new IntegrityError(`${url}: no ${kind} for ${platform} (catalog ${context.entry.id}, field source.files)`, { url });
+        first ??= file.link;
+        wanted.push({ url: file.link, label: file.name, expectedSize: file.size });
+      }
+    }
+    const seen = await probeFiles(context, wanted);
+    return { artifactUrl: first!, verification: `release ${version} from Adoptium's API, with the SHA-256 of each file (over TLS; no signature this project pins); ${seen} of the sizes the API states` };
   },
 
   async fetchRelease(context, version) {

@@ -4,7 +4,7 @@ import { IntegrityError, UpstreamError } from '../core/errors.ts';
 import { compareVersions } from '../versions/index.ts';
 import { verifyAuthenticode } from '../verify/authenticode.ts';
 import { msiVersion } from '../verify/msi-properties.ts';
-import { downloadChecked, fetchJson, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, fetchJson, probeFiles, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): ChromeSource {
   if (context.entry.source.type !== 'chrome') throw new Error('chrome adapter given another source type');
@@ -41,12 +41,11 @@ export const chromeAdapter: SourceAdapter = {
 
   async probe(context, version) {
     const source = sourceOf(context);
-    // The MSI is about 100 MB: the live check only asks for its first byte and leaves the signature to the fetch.
-    const head = await context.downloader.fetchBuffer(source.msiUrl, 1024, { range: 'bytes=0-0' });
-    if (head.length !== 1) throw new UpstreamError(`${source.msiUrl}: did not answer a one-byte range`, { url: source.msiUrl });
+    // The MSI is about 100 MB: the live check asks for one byte of it and leaves the signature to the fetch.
+    const seen = await probeFiles(context, [{ url: source.msiUrl, label: fileNameOf(source) }]);
     return {
       artifactUrl: source.msiUrl,
-      verification: `version ${version} from the Version History API; the MSI's Authenticode signature (pinned signer "${source.signer}") and the version inside it are checked on download`,
+      verification: `version ${version} from the Version History API; ${seen}; the MSI's Authenticode signature (pinned signer "${source.signer}") and the version inside it are checked on download`,
     };
   },
 

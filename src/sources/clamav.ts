@@ -4,7 +4,7 @@ import type { ClamavSource } from '../catalog/schema.ts';
 import { cvdHeaderLength, parseCvdHeader, verifyCvdFile, verifyCvdHeaderSignature } from '../verify/clamav-cvd.ts';
 import { verifyClamavSign } from '../verify/clamav-sign.ts';
 import type { BlobDigests } from '../store/blob-store.ts';
-import { downloadChecked, storeBuffer, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, probeFiles, storeBuffer, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): ClamavSource {
   if (context.entry.source.type !== 'clamav') throw new Error('clamav adapter given another source type');
@@ -97,7 +97,11 @@ export const clamavAdapter: SourceAdapter = {
     const header = parseCvdHeader(head.subarray(0, cvdHeaderLength), url);
     verifyCvdHeaderSignature(header, url);
     if (String(header.version) !== version) throw new IntegrityError(`${url}: version changed from ${version} to ${header.version} during the check`, { url });
-    const sign = source.signFiles ? `; ${source.database}-${version}.cvd.sign is checked against clamavSign on download` : '';
+    // The rest of what the fetch would download: the whole CVD, its .sign, and the patches' .sign files.
+    const files = [{ url, label: `${source.database}.cvd` }];
+    if (source.signFiles) files.push({ url: `${source.baseUrl}${source.database}-${version}.cvd.sign`, label: `${source.database}-${version}.cvd.sign` });
+    const seen = await probeFiles(context, files);
+    const sign = `; ${seen}${source.signFiles ? `; ${source.database}-${version}.cvd.sign is checked against clamavSign on download` : ''}`;
     return { artifactUrl: url, verification: `CVD header signed by ClamAV's built-in key (built ${header.buildTime}, ${header.signatures} signatures); the body is checked on download${sign}` };
   },
 

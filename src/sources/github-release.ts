@@ -4,7 +4,7 @@ import type { GithubReleaseSource } from '../catalog/schema.ts';
 import { IntegrityError, UpstreamError } from '../core/errors.ts';
 import { compareVersions } from '../versions/index.ts';
 import { parseHashList } from '../verify/hash-list.ts';
-import { downloadChecked, fetchJson, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, fetchJson, probeFiles, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): GithubReleaseSource {
   if (context.entry.source.type !== 'github-release') throw new Error('github-release adapter given another source type');
@@ -59,9 +59,10 @@ export const githubReleaseAdapter: SourceAdapter = {
     const source = sourceOf(context);
     const release = await latestRelease(context);
     if (release.version !== version) throw new UpstreamError(`${source.apiUrl}: changed from ${version} during the check`, { url: source.apiUrl });
-    const first = pick(release.assets, source.assets[0]!.pattern, 'the asset', source.apiUrl);
+    const assets = source.assets.map((wanted) => pick(release.assets, wanted.pattern, `platform ${wanted.platform}`, source.apiUrl));
     const check = source.checksums ? `the vendor's checksum asset ${pick(release.assets, source.checksums.pattern, 'the checksums', source.apiUrl).name}` : "GitHub's upload digest";
-    return { artifactUrl: first.browser_download_url, verification: `release ${version} on GitHub; SHA-256 from ${check} (over TLS, no signature)` };
+    const seen = await probeFiles(context, assets.map((asset) => ({ url: asset.browser_download_url, label: asset.name, expectedSize: asset.size })));
+    return { artifactUrl: assets[0]!.browser_download_url, verification: `release ${version} on GitHub; SHA-256 from ${check} (over TLS, no signature); ${seen} of the sizes GitHub states` };
   },
 
   async fetchRelease(context, version) {

@@ -2,7 +2,7 @@ import type { Artifact } from '../bundle/manifest.ts';
 import type { LibreofficeSource } from '../catalog/schema.ts';
 import { IntegrityError, UpstreamError } from '../core/errors.ts';
 import { compareVersions } from '../versions/index.ts';
-import { downloadChecked, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, probeFiles, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): LibreofficeSource {
   if (context.entry.source.type !== 'libreoffice') throw new Error('libreoffice adapter given another source type');
@@ -44,10 +44,10 @@ export const libreofficeAdapter: SourceAdapter = {
   },
 
   async probe(context, version) {
-    const [first] = filesOf(sourceOf(context), version);
-    const statement = await context.downloader.fetchText(`${first!.url}.sha256`, 4096);
-    sha256FromStatement(statement, first!.fileName, `${first!.url}.sha256`);
-    return { artifactUrl: first!.url, verification: `version folder ${version}; the server's SHA-256 for ${first!.fileName} read (over TLS, no signature); the file is checked against it on download` };
+    const files = filesOf(sourceOf(context), version);
+    for (const file of files) sha256FromStatement(await context.downloader.fetchText(`${file.url}.sha256`, 4096), file.fileName, `${file.url}.sha256`);
+    const seen = await probeFiles(context, files.map((file) => ({ url: file.url, label: file.fileName })));
+    return { artifactUrl: files[0]!.url, verification: `version folder ${version}; the server's SHA-256 of each of the ${files.length} files read (over TLS, no signature); ${seen}; each file is checked against its SHA-256 on download` };
   },
 
   async fetchRelease(context, version) {

@@ -5,7 +5,7 @@ import { IntegrityError, UserFacingError } from '../core/errors.ts';
 import type { ManualSource } from '../catalog/schema.ts';
 import { HashingFileSink } from '../store/blob-store.ts';
 import { compareVersions } from '../versions/index.ts';
-import { downloadChecked, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, probeFiles, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): ManualSource {
   if (context.entry.source.type !== 'manual') throw new Error('manual adapter given another source type');
@@ -50,8 +50,11 @@ export const manualAdapter: SourceAdapter = {
     if (unconfirmed.length > 0) {
       throw new IntegrityError(`${entry.id} ${version}: ${unconfirmed.map((file) => file.fileName).join(', ')} not confirmed in keys/manual-confirmations.yaml`, { productId: entry.id, version });
     }
+    // Files with a URL are asked for; files an admin places are read from the internet side's storage on fetch.
+    const remote = files.filter((file) => file.url !== undefined);
+    const seen = remote.length > 0 ? `; ${await probeFiles(context, remote.map((file) => ({ url: file.url!, label: file.fileName })))}` : '';
     const first = files[0]!;
-    return { artifactUrl: first.url ?? `(placed by an admin: manual/${entry.id}/${first.fileName})`, verification: `manual: sha256 of all ${files.length} file(s) confirmed by an admin; no vendor feed` };
+    return { artifactUrl: first.url ?? `(placed by an admin: manual/${entry.id}/${first.fileName})`, verification: `manual: sha256 of all ${files.length} file(s) confirmed by an admin; no vendor feed${seen}` };
   },
 
   async fetchRelease(context, version) {

@@ -3,8 +3,9 @@ import type { Artifact } from '../bundle/manifest.ts';
 import type { MozillaSource } from '../catalog/schema.ts';
 import { compareVersions } from '../versions/index.ts';
 import { parseHashList } from '../verify/hash-list.ts';
+import { marBuildId, withFileSource } from '../verify/mozilla-mar.ts';
 import { verifyDetachedSignature } from '../verify/openpgp-signature.ts';
-import { downloadChecked, storeBuffer, type FetchedRelease, type SourceAdapter, type SourceContext } from './source-context.ts';
+import { downloadChecked, probeFiles, storeBuffer, type FetchedRelease, type SourceAdapter, type SourceContext } from './source-context.ts';
 
 function sourceOf(context: SourceContext): MozillaSource {
   if (context.entry.source.type !== 'mozilla') throw new Error('mozilla adapter given another source type');
@@ -91,11 +92,31 @@ export const mozillaAdapter: SourceAdapter = {
     const source = sourceOf(context);
     const { releaseUrl, sums } = await fetchSignedSums(context, source, version);
     const wanted = wantedFiles(source, context.entry.id, version, sums);
-    const noBuildId = source.platforms.filter((platform) => !sums.has(`${platform}_info.txt`));
-    if (noBuildId.length > 0) throw new IntegrityError(`${releaseUrl}SHA512SUMS: lists no ${noBuildId.map((platform) => `${platform}_info.txt`).join(', ')} (build IDs)`, { version });
+    const urlOf = (file: WantedFile) => `${releaseUrl}${file.listPath.split('/').map(encodeURIComponent).join('/')}`;
+    const seen = await probeFiles(context, wanted.map((file) => ({ url: urlOf(file), label: file.listPath })));
+    // Where the build ID sits in a real complete MAR is read here from the vendor's own file
+    // (index and application.ini by ranged requests, a few KB), so the first live run shows it.
+    // Not yet verified: the MAR's SHA-512 is checked against SHA512SUMS when it is fetched.
+    const buildIds: string[] = [];
+    for (const file of wanted.filter((candidate) => candidate.fileName.endsWith('.complete.mar'))) {
+      const url = urlOf(file);
+      const { size } = await context.downloader.probeSize(url);
+      const found = await marBuildId(
+        {
+          size,
+          read: async (offset, length) => {
+            const bytes = await context.downloader.fetchBuffer(url, length + 1024, { range: `bytes=${offset}-${offset + length - 1}` });
+            if (bytes.length !== length) throw new UpstreamError(`${url}: asked for ${length} bytes at ${offset}, got ${bytes.length}`, { url });
+            return bytes;
+          },
+        },
+        url,
+      );
+      buildIds.push(`${file.platform}/${file.locale} ${found.buildId} (${found.from})`);
+    }
     return {
-      artifactUrl: `${releaseUrl}${wanted[0]!.listPath.split('/').map(encodeURIComponent).join('/')}`,
-      verification: `SHA512SUMS signed by pinned key "${source.signingKey}"; lists all ${wanted.length} wanted files and the build IDs`,
+      artifactUrl: urlOf(wanted[0]!),
+      verification: `SHA512SUMS signed by pinned key "${source.signingKey}"; lists all ${wanted.length} wanted files; ${seen}${buildIds.length > 0 ? `; build IDs in the complete MARs: ${buildIds.join(', ')}` : ''}`,
     };
   },
 
@@ -120,46 +141,32 @@ export const mozillaAdapter: SourceAdapter = {
       },
     ];
 
-    // Each platform's build ID (needed in update.xml) from <platform>_info.txt, itself listed in the signed SHA512SUMS.
-    const buildIds = new Map<string, string>();
-    for (const platform of source.platforms) {
-      const fileName = `${platform}_info.txt`;
-      const listed = sums.get(fileName);
-      if (!listed) throw new IntegrityError(`${entry.id} ${version}: SHA512SUMS lists no ${fileName} (the build ID of ${platform})`, { productId: entry.id, version, platform });
-      const bytes = await context.downloader.fetchBuffer(`${releaseUrl}${fileName}`, 64 * 1024);
-      const blob = await storeBuffer(context, bytes, fileName, { sha512: true });
-      if (blob.sha512 !== listed) throw new IntegrityError(`${releaseUrl}${fileName}: SHA-512 differs from the signed SHA512SUMS`, { productId: entry.id, version });
-      const buildId = /^buildID=(\d{14})$/mu.exec(bytes.toString('utf8'))?.[1];
-      if (!buildId) throw new IntegrityError(`${releaseUrl}${fileName}: no buildID=<14 digits> line`, { productId: entry.id, version });
-      buildIds.set(platform, buildId);
-      artifacts.push({
-        productId: entry.id, version, platform, locale: 'any', fileName, path: `pool/${entry.id}/${version}/${platform}/any/${fileName}`,
-        size: blob.size, sha256: blob.sha256, role: 'material',
-        verification: { method: 'hash-list-entry', hashList: sumsBlob.sha256, entry: fileName, algorithm: 'sha512' },
-      });
-    }
-
     const wanted = wantedFiles(source, entry.id, version, sums);
 
     const downloaded = await Promise.all(
       wanted.map(async (file) => {
         const url = `${releaseUrl}${file.listPath.split('/').map(encodeURIComponent).join('/')}`;
-        const digests = await downloadChecked(context, { url, label: file.fileName, sha512: true }, (got) => {
+        let buildId: string | undefined;
+        const digests = await downloadChecked(context, { url, label: file.fileName, sha512: true }, async (got, temporaryFile) => {
           const listed = sums.get(file.listPath);
           if (listed !== got.sha512) {
             throw new IntegrityError(`${url}: SHA-512 ${got.sha512?.slice(0, 16)}… differs from the signed SHA512SUMS (${listed?.slice(0, 16)}…)`, { url, productId: entry.id });
           }
+          // update.xml needs each build's ID. Mozilla publishes <platform>_info.txt only under
+          // candidates/, never in releases/ or SHA512SUMS: the ID is read from the complete MAR,
+          // whose bytes the signed list has just vouched for.
+          if (file.fileName.endsWith('.complete.mar')) buildId = (await withFileSource(temporaryFile, (source) => marBuildId(source, url))).buildId;
         });
-        return { file, digests };
+        return { file, digests, buildId };
       }),
     );
-    for (const { file, digests } of downloaded) {
+    for (const { file, digests, buildId } of downloaded) {
       artifacts.push({
         productId: entry.id, version, platform: file.platform, locale: file.locale, fileName: file.fileName,
         path: `pool/${entry.id}/${version}/${file.platform}/${file.locale}/${file.fileName}`,
         size: digests.size, sha256: digests.sha256, role: 'payload',
         verification: { method: 'hash-list-entry', hashList: sumsBlob.sha256, entry: file.listPath, algorithm: 'sha512' },
-        attributes: { buildId: buildIds.get(file.platform)! },
+        ...(buildId ? { attributes: { buildId } } : {}),
       });
     }
     return { version, artifacts };

@@ -108,3 +108,28 @@ export async function storeBuffer(context: SourceContext, data: Buffer, label: s
   context.recorded.set(digests.sha256, digests);
   return digests;
 }
+
+/** A file a release would download, as `catalog check --live` asks for it. */
+export interface ProbedFile {
+  url: string;
+  label: string;
+  /** The size the vendor's own list states, when it states one. */
+  expectedSize?: number;
+}
+
+/**
+ * Asks for every file a release would download (a one-byte range each, Downloader.probeSize):
+ * a file that does not answer, or whose stated size differs from the vendor's list, fails the
+ * row naming it. Returns what was seen, for the row's verification column.
+ */
+export async function probeFiles(context: SourceContext, files: readonly ProbedFile[]): Promise<string> {
+  let total = 0;
+  for (const file of files) {
+    const { size } = await context.downloader.probeSize(file.url);
+    if (file.expectedSize !== undefined && size !== file.expectedSize) {
+      throw new UpstreamError(`${file.url}: the server states ${size} bytes, the vendor's list ${file.expectedSize} (${context.entry.id}, ${file.label})`, { url: file.url });
+    }
+    total += size;
+  }
+  return `all ${files.length} file${files.length === 1 ? '' : 's'} answer (${total} bytes in all)`;
+}

@@ -8,6 +8,7 @@ import { verifyAuthenticode } from './authenticode.ts';
 import { verifyCvdFile } from './clamav-cvd.ts';
 import { parseHashList } from './hash-list.ts';
 import { msiVersion } from './msi-properties.ts';
+import { marBuildId, withFileSource } from './mozilla-mar.ts';
 import { verifyClearsigned, verifyDetachedSignature } from './openpgp-signature.ts';
 import type { PinnedKeyring } from './pinned-keys.ts';
 import { fileNameCarriesVersion, hashListEntryMismatch } from './version-binding.ts';
@@ -18,7 +19,7 @@ export interface BlobAccess {
   digests(sha256: string, needs?: DigestNeeds): Promise<BlobDigests | undefined>;
   /** Reads a small verification-material blob (hash list, signature, InRelease, Packages). */
   read(sha256: string): Promise<Buffer>;
-  /** A path for streaming a large blob (only CVDs need one). */
+  /** A path for reading a large blob in place (CVDs, MSIs, the index of a complete MAR). */
   file(sha256: string): Promise<string>;
 }
 
@@ -133,20 +134,6 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
       await verifyClamavSign(await access.file(subject.sha256), await access.read(sign.sha256), sign.path, keyring.clamavSign());
     });
 
-  /** Mozilla's build ID (what update.xml offers) must be the one in the signed `<platform>_info.txt` of the same release. */
-  async function checkBuildId(artifact: Artifact, hashList: Artifact): Promise<void> {
-    const info = artifacts.find(
-      (candidate) =>
-        candidate.fileName === `${artifact.platform}_info.txt` && candidate.productId === artifact.productId && candidate.version === artifact.version && candidate.verification.method === 'hash-list-entry' && candidate.verification.hashList === hashList.sha256,
-    );
-    if (!info) throw new IntegrityError(`${artifact.path}: field "attributes.buildId" is not backed by a signed ${artifact.platform}_info.txt of ${artifact.productId} ${artifact.version}`, { path: artifact.path, field: 'attributes.buildId' });
-    await verifyOne(info);
-    const buildId = /^buildID=(\d{14})$/mu.exec((await access.read(info.sha256)).toString('utf8'))?.[1];
-    if (buildId !== artifact.attributes?.buildId) {
-      throw new IntegrityError(`${artifact.path}: field "attributes.buildId" is "${artifact.attributes?.buildId}", the signed ${info.fileName} says ${buildId ?? 'nothing'}`, { path: artifact.path, field: 'attributes.buildId' });
-    }
-  }
-
   async function verifyOne(artifact: Artifact): Promise<void> {
     return once(`artifact:${artifact.path}`, async () => {
       const verification = artifact.verification;
@@ -181,7 +168,15 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
           if (listed !== digests.sha512) {
             throw new IntegrityError(`${artifact.path}: SHA-512 ${digests.sha512.slice(0, 16)}… differs from the signed hash list's ${listed.slice(0, 16)}…`, { path: artifact.path });
           }
-          if (artifact.attributes?.buildId !== undefined) await checkBuildId(artifact, hashList);
+          // The build ID update.xml offers must be the one Mozilla wrote into this MAR, not one a record claims.
+          // (Only complete MARs are offered; records of other files written by older versions may carry one, unused.)
+          const buildId = artifact.attributes?.buildId;
+          if (buildId !== undefined && artifact.fileName.endsWith('.complete.mar')) {
+            const inside = await withFileSource(await access.file(artifact.sha256), (source) => marBuildId(source, artifact.path));
+            if (inside.buildId !== buildId) {
+              throw new IntegrityError(`${artifact.path}: the record says build ID ${buildId}, the MAR's ${inside.from} says ${inside.buildId}`, { path: artifact.path });
+            }
+          }
           return;
         }
         case 'apt-inrelease':

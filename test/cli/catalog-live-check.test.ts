@@ -31,12 +31,23 @@ test('"catalog check --live" prints each source\'s latest version, an artifact U
   const { code, stdout } = await liveCheck(path.join(environment.root, 'lgwan-mirror.yaml'));
   t.is(code, 0, stdout);
   t.regex(stdout.split('\n')[0]!, /^product +latest +artifact URL +verification$/u);
-  t.regex(rowOf(stdout, 'demo-firefox'), /^demo-firefox +131\.0 +https:\/\/vendor-simulator\.invalid\/pub\/firefox\/releases\/131\.0\/win64\/ja\/Firefox%20Setup%20131\.0\.exe +SHA512SUMS signed by pinned key "mozilla-demo"; lists all 8 wanted files and the build IDs$/u);
-  t.regex(rowOf(stdout, 'demo-clamav-bytecode'), /CVD header signed by ClamAV's built-in key/u);
-  t.regex(rowOf(stdout, 'demo-debian-bookworm-updates'), /InRelease signed by pinned key "[a-z-]+", (valid until \S+|no Valid-Until); lists all \d+ wanted indices/u);
+  t.regex(rowOf(stdout, 'demo-firefox'), /^demo-firefox +131\.0 +https:\/\/vendor-simulator\.invalid\/pub\/firefox\/releases\/131\.0\/win64\/ja\/Firefox%20Setup%20131\.0\.exe +SHA512SUMS signed by pinned key "mozilla-demo"; lists all 8 wanted files; all 8 files answer \(\d+ bytes in all\); build IDs in the complete MARs: win64\/ja \d{14} \(application\.ini\), win64\/en-US \d{14} \(application\.ini\), linux-x86_64\/ja \d{14} \(application\.ini\), linux-x86_64\/en-US \d{14} \(application\.ini\)$/u);
+  t.regex(rowOf(stdout, 'demo-clamav-bytecode'), /CVD header signed by ClamAV's built-in key.*; all 1 file answer/u);
+  t.regex(rowOf(stdout, 'demo-debian-bookworm-updates'), /InRelease signed by pinned key "[a-z-]+", (valid until \S+|no Valid-Until); 2 indices a client asks for, served as 3 files of the sizes InRelease lists \(main\/binary-amd64\/Packages\.xz, main\/binary-amd64\/Packages, main\/i18n\/Translation-en\.xz\); packages ca-certificates 20230311\+deb12u1: all 1 file answer \(155260 bytes in all\) of the sizes Packages lists/u);
   t.regex(stdout, /^3 of 3 sources answered and verified$/mu);
-  // Only signed lists and headers were read: no installer or MAR was downloaded.
-  t.false(environment.simulator.requests.some((request) => /\.(exe|mar|tar\.xz)$/u.test(request.path)));
+  // Every installer and MAR was asked for, by a one-byte range only; nothing was downloaded whole.
+  const payloads = environment.simulator.requests.filter((request) => /\.(exe|mar|tar\.xz|deb)$/u.test(request.path));
+  t.true(payloads.every((request) => request.range !== undefined && !/^bytes=0-$/u.test(request.range)), JSON.stringify(payloads));
+  t.is(new Set(payloads.filter((request) => request.range === 'bytes=0-0').map((request) => request.path)).size, 9);
+});
+
+test('a file the release would download that the vendor does not serve fails the row, naming it, though the first file answers', async (t) => {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  environment.simulator.faults.missing.add('/pub/firefox/releases/131.0/update/linux-x86_64/en-US/firefox-131.0.complete.mar');
+  const { code, stdout } = await liveCheck(path.join(environment.root, 'lgwan-mirror.yaml'));
+  t.is(code, 1);
+  t.regex(rowOf(stdout, 'demo-firefox'), /FAILED: .*update\/linux-x86_64\/en-US\/firefox-131\.0\.complete\.mar \(bytes=0-0\): HTTP 404/u);
 });
 
 test('a source whose hash list is signed by an unpinned key is reported as failed, and the command exits 1', async (t) => {

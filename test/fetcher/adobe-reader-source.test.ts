@@ -2,10 +2,12 @@ import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
 import { adobeDownloadNumber } from '../../src/versions/adobe.ts';
-import { createEnvironment } from '../helpers/environment.ts';
+import { createEnvironment, projectRoot } from '../helpers/environment.ts';
+import { checkCatalogLive } from '../../src/cli/catalog-live-check.ts';
+import { createLogger } from '../../src/core/logger.ts';
 import { buildMsi, codeSigningPki, pinAuthenticodeSigner, signWindowsFile } from '../helpers/windows-signing.ts';
 
 /*
@@ -90,4 +92,36 @@ test('the download number spells the year in two digits and drops the dots', (t)
   t.is(adobeDownloadNumber('24.005.20320'), '2400520320');
   t.is(adobeDownloadNumber('2023.001.20064'), '2300120064');
   t.throws(() => adobeDownloadNumber('24.5.20320'), { message: /expected YY\.NNN\.NNNNN/u });
+});
+
+test("the shipped adobe-reader catalog fetches both patches from where Adobe publishes them: 32-bit under reader/win/AcrobatDC/, 64-bit under acrobat/win/AcrobatDC/ (Evergreen's AdobeAcrobat.json, Chocolatey's update script)", async (t) => {
+  // The shipped catalog with only its two origins pointed at the simulator.
+  const shipped = await readFile(path.join(projectRoot, 'catalogs', 'adobe-reader.yaml'), 'utf8');
+  const directory = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-'));
+  await writeFile(path.join(directory, 'adobe-reader.yaml'), shipped.replaceAll('https://armmf.adobe.com/', `${simulatorCatalogOrigin}/armmf/`).replaceAll('https://ardownload2.adobe.com/', `${simulatorCatalogOrigin}/ardownload2/`));
+  t.is((parse(shipped) as { source: { files: unknown[] } }).source.files.length, 2);
+  const environment = await createEnvironment({ catalogs: directory });
+  t.teardown(environment.cleanup);
+  const adobe = await codeSigningPki(environment.root, 'Adobe Inc.', 'adobe');
+  for (const side of ['internet', 'lgwan']) await pinAuthenticodeSigner(path.join(environment.root, side, 'vendor-keys'), adobe, 'adobe', ['Adobe Inc.']);
+  environment.simulator.files.set('/armmf/arm-manifests/mac/AcrobatDC/reader/current_version.txt', Buffer.from('25.001.20693\n'));
+  const layout = { 'reader/win/AcrobatDC/2500120693/AcroRdrDCUpd2500120693_MUI.msp': 'win32', 'acrobat/win/AcrobatDC/2500120693/AcroRdrDCx64Upd2500120693_MUI.msp': 'win64' };
+  for (const [where, platform] of Object.entries(layout)) {
+    const unsigned = await buildMsi(environment.root, { name: 'Adobe Acrobat Reader', productVersion: '25.1.20693', comments: platform });
+    environment.simulator.files.set(`/ardownload2/pub/adobe/${where}`, await readFile(await signWindowsFile(unsigned, path.join(environment.root, `${platform}.msp`), adobe)));
+  }
+  const [outcome] = (await (await environment.openInternet()).runOnce()).fetched;
+  t.like(outcome, { status: 'fetched', version: '25.001.20693' }, outcome?.error);
+  const lgwan = await environment.openLgwan();
+  t.deepEqual((await lgwan.importOnce()).map((imported) => imported.status), ['published']);
+  t.deepEqual(lgwan.database.data.published!.artifacts.map((artifact) => artifact.platform).sort(), ['win32', 'win64']);
+});
+
+test('the live check asks for every patch a release would download: a missing 64-bit patch fails the row though the 32-bit one answers', async (t) => {
+  const { environment } = await setup({ feed: '24.005.20320', version: '24.005.20320', missing: 'AcroRdrDCx64Upd2400520320_MUI.msp' });
+  t.teardown(environment.cleanup);
+  const config = environment.config.internet;
+  const [row] = await checkCatalogLive({ catalogs: config.catalogs, keys: config.keys, originRewrites: config.originRewrites instanceof Map ? Object.fromEntries(config.originRewrites) : config.originRewrites, timeoutSeconds: 5, logger: createLogger('test', 'silent') });
+  t.false(row!.ok);
+  t.regex(row!.outcome, /AcroRdrDCx64Upd2400520320_MUI\.msp \(bytes=0-0\): HTTP 404/u);
 });

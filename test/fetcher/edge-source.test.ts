@@ -55,3 +55,23 @@ test('Edge: an MSI whose SHA-256 differs from the API is refused; a missing chan
   environment.simulator.files.set(apiPath, Buffer.from(JSON.stringify([{ Product: 'Beta', Releases: [] }])));
   t.regex((await internet.runOnce()).fetched[0]!.error!, /no "Stable" channel \(listed: Beta\)/u);
 });
+
+test("Edge: odd artifacts of products and releases the mirror does not use (EdgeUpdate, Policy, macOS) do not reject the feed; the MSI used is still checked strictly, naming the field", async (t) => {
+  const releases = [release('131.0.2903.112'), { ...release('131.0.2903.112'), Platform: 'MacOS', Architecture: 'universal', Artifacts: [{ ArtifactName: 'pkg', Location: 'http://example.invalid/x.pkg', Hash: '', HashAlgorithm: 'SHA256' }] }];
+  const environment = await setup(releases as ReturnType<typeof release>[]);
+  t.teardown(environment.cleanup);
+  const answer = JSON.parse(environment.simulator.files.get(apiPath)!.toString()) as unknown[];
+  answer.push(
+    { Product: 'EdgeUpdate', Releases: [{ ReleaseId: 7, Platform: 'Windows', Architecture: 'x86', ProductVersion: '1.3.195.31', Artifacts: [{ ArtifactName: 'exe', Location: 'http://msedge.example.invalid/u.exe', Hash: 'not-a-hash', HashAlgorithm: 'SHA1' }] }] },
+    { Product: 'Policy', Releases: [{ ReleaseId: 8, Platform: 'Any', Architecture: 'any', ProductVersion: '131.0.2903.112', Artifacts: [{ ArtifactName: 'cab', Location: '', Hash: null, SizeInBytes: 0 }] }] },
+  );
+  environment.simulator.files.set(apiPath, Buffer.from(JSON.stringify(answer)));
+  t.deepEqual((await (await environment.openInternet()).runOnce()).fetched, [{ productId: 'edge-test', status: 'fetched', version: '131.0.2903.112' }]);
+
+  // The MSI of the chosen release with a malformed hash is refused, naming where.
+  const broken = await setup([{ ...release('131.0.2903.112'), Artifacts: [{ ...release('131.0.2903.112').Artifacts[0]!, Hash: 'ABC' }] }]);
+  t.teardown(broken.cleanup);
+  const [outcome] = (await (await broken.openInternet()).runOnce()).fetched;
+  t.like(outcome, { status: 'failed' });
+  t.regex(outcome!.error!, /Stable 131\.0\.2903\.112 Windows x64, Artifacts\[0\]: field Hash/u);
+});

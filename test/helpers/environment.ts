@@ -72,14 +72,22 @@ export async function createEnvironment(options: EnvironmentOptions = {}): Promi
     }),
   );
   const config = await loadConfig(configFile);
+  const opened: Awaited<ReturnType<typeof openLgwanSide>>[] = [];
   return {
     root,
     config,
     simulator,
     vendorKey,
     openInternet: () => openInternetSide(config.internet, silentLogger, { interactive: false, backoffMs: 10 }),
-    openLgwan: () => openLgwanSide(config.lgwan, silentLogger),
+    openLgwan: async () => {
+      const side = await openLgwanSide(config.lgwan, silentLogger);
+      opened.push(side);
+      return side;
+    },
     async cleanup() {
+      // An open LGWAN side flushes its inventory every few seconds: close it before its folder is
+      // removed, or the flush races the removal (ENOTEMPTY).
+      await Promise.allSettled(opened.map((side) => side.close()));
       await simulator.close();
       await rm(root, { recursive: true, force: true });
     },

@@ -24,9 +24,10 @@ export async function publishedRepository(t: ExecutionContext, options: { lgwan?
 const execute = promisify(execFile);
 
 /** Runs a real client and returns its exit code and output instead of throwing on failure. */
-export async function runClient(command: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number; output: string }> {
+export async function runClient(command: string, args: string[], options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ code: number; output: string }> {
   try {
-    const { stdout, stderr } = await execute(command, args, { cwd: options.cwd, timeout: options.timeoutMs ?? 60_000 });
+    const env = options.env ? { ...process.env, ...options.env } : undefined;
+    const { stdout, stderr } = await execute(command, args, { cwd: options.cwd, timeout: options.timeoutMs ?? 60_000, env });
     return { code: 0, output: stdout + stderr };
   } catch (error) {
     const failure = error as { code: number; stdout?: string; stderr?: string };

@@ -5,7 +5,7 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { parse, stringify } from 'yaml';
 import { simulatedBuildId } from '../../src/simulator/vendor-simulator.ts';
-import { createEnvironment } from '../helpers/environment.ts';
+import { createEnvironment, fixtures } from '../helpers/environment.ts';
 
 async function repositoryWithTwoReleases(t: ExecutionContext) {
   const environment = await createEnvironment();
@@ -96,4 +96,19 @@ test('macOS Japanese is fetched as Mozilla spells it (ja-JP-mac, .dmg) and offer
   const xml = await (await fetch(`${url}/mozilla/update/6/${parts.join('/')}/update.xml`)).text();
   t.like(parseUpdate(xml)?.update, { appVersion: '131.0', buildID: simulatedBuildId('131.0', 'mac') });
   t.regex(parseUpdate(xml)!.patch.URL!, /\/pool\/demo-firefox\/131\.0\/mac\/ja-JP-mac\/firefox-131\.0\.complete\.mar$/u);
+});
+
+test('update.xml has the shape of a real AppUpdateURL answer: the same nesting, and every <update> and <patch> attribute Firefox reads that a published one carries', async (t) => {
+  // A real answer in Balrog's format, published by the Tor Project for Mullvad Browser (a Firefox ESR build with Mozilla's updater).
+  const real = await readFile(path.join(fixtures, 'mozilla', 'mullvad-browser-13.5a6-13.5a7-windows-x86_64-ALL.xml'), 'utf8');
+  const names = (text: string, element: string) => new Set([...(new RegExp(`<${element} ([^>]*?)/?>`, 'u').exec(text)?.[1] ?? '').matchAll(/(\w+)="/gu)].map((match) => match[1]!));
+  const { check } = await repositoryWithTwoReleases(t);
+  const ours = await check({ version: '130.0' });
+  t.regex(real, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<updates><update /u);
+  t.regex(ours, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<updates>\s*<update [^>]*>\s*<patch [^>]*\/>\s*<\/update>\s*<\/updates>\s*$/u);
+  // Optional attributes of the real one that an update offered to every client does not need.
+  const optional = new Set(['actions', 'openURL', 'minSupportedOSVersion', 'minSupportedInstructionSet']);
+  for (const name of names(real, 'update')) if (!optional.has(name)) t.true(names(ours, 'update').has(name), `<update ${name}>`);
+  for (const name of names(real, 'patch')) t.true(names(ours, 'patch').has(name), `<patch ${name}>`);
+  t.is(/hashFunction="([^"]+)"/u.exec(ours)?.[1]?.toLowerCase(), /hashFunction="([^"]+)"/u.exec(real)?.[1]?.toLowerCase());
 });
