@@ -206,6 +206,6 @@ test("a stolen transfer key cannot give a complete MAR a build ID other than the
   const forged = resign(entries, forgedManifest, stolenKey);
   const { outcomes, blobsBefore } = await importCrafted(environment, lgwan, 900, (file) => writeTar(file, forged));
   t.like(outcomes.at(-1), { status: 'refused', code: 'E_INTEGRITY' });
-  t.regex((outcomes.at(-1) as { reason: string }).reason, /firefox-131\.0\.1\.complete\.mar: the record says build ID 20990101000000, the MAR's application\.ini says \d{14}/u);
+  t.regex((outcomes.at(-1) as { reason: string }).reason, /firefox-131\.0\.1\.complete\.mar: field "attributes\.buildId" is "20990101000000", the MAR's application\.ini says \d{14}/u);
   await assertUnchanged(t, lgwan, before, blobsBefore);
 });

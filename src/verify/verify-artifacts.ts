@@ -174,7 +174,7 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
           if (buildId !== undefined && artifact.fileName.endsWith('.complete.mar')) {
             const inside = await withFileSource(await access.file(artifact.sha256), (source) => marBuildId(source, artifact.path));
             if (inside.buildId !== buildId) {
-              throw new IntegrityError(`${artifact.path}: the record says build ID ${buildId}, the MAR's ${inside.from} says ${inside.buildId}`, { path: artifact.path });
+              throw new IntegrityError(`${artifact.path}: field "attributes.buildId" is "${buildId}", the MAR's ${inside.from} says ${inside.buildId}`, { path: artifact.path });
             }
           }
           return;
