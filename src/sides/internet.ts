@@ -15,6 +15,7 @@ import { runFetch, type ProductFetchOutcome } from '../fetcher/run-fetch.ts';
 import { loadTransferPrivateKey, loadTransferPublicKey, nextKeyFiles, spkiOf } from '../bundle/transfer-key.ts';
 import { access } from 'node:fs/promises';
 import { BlobStore } from '../store/blob-store.ts';
+import { prepareStorageFormat } from '../store/storage-format.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
 
 export interface InternetSide {
@@ -37,6 +38,8 @@ export async function openInternetSide(config: InternetConfig, logger: Logger, o
   const lock = await lockStorage(config.storage, 'lgwan-mirror-internet', commandLine());
   const store = new BlobStore(path.join(config.storage, 'blobs'));
   const database = await lockedWhileOpening(lock, async () => {
+    // Migrates an older data root, refuses one a newer lgwan-mirror wrote (no silent downgrade).
+    await prepareStorageFormat(config.storage);
     await store.clearTemporaries();
     return openInternetState(path.join(config.storage, 'state.json'));
   });
