@@ -53,7 +53,7 @@ const lgwanSchema = z.strictObject({
   keys: z.array(z.string()).default(['catalogs/keys']).describe("the LGWAN side's own copy of the pinned vendor keys"),
   spool: z.string().default('storage/spool').describe('folder bundles arrive in (read only)'),
   transferPublicKey: z.string().optional().describe('pinned transfer public key; default <storage>/transfer-key.pub.pem'),
-  host: z.string().default('127.0.0.1'),
+  host: z.string().default('127.0.0.1').describe('address the repository listens on; endpoints reach it at http://<address>:<port>/. 127.0.0.1 answers this host only (behind a local nginx); the package config listens on 0.0.0.0'),
   port: z.int().min(0).max(65535).default(8080),
   importIntervalSeconds: z.int().min(1).max(86_400).default(30),
   transferStaleHours: z.number().min(0.01).default(48).describe('alarm when no bundle was created for this long (the internet side sends one at least every heartbeatHours)'),

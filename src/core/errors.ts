@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'E_VERSION_INVALID'
   | 'E_USAGE'
   | 'E_DATABASE'
-  | 'E_LOCKED';
+  | 'E_LOCKED'
+  | 'E_STORAGE_NEWER';
 
 export class LgwanMirrorError extends Error {
   readonly code: ErrorCode;

@@ -16,6 +16,7 @@ import { loadTransferPrivateKey, loadTransferPublicKey, nextKeyFiles, spkiOf } f
 import { access } from 'node:fs/promises';
 import { BlobStore } from '../store/blob-store.ts';
 import { clearInterruptedSends } from '../transfer/spool-sender.ts';
+import { prepareStorageFormat } from '../store/storage-format.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
 
 export interface InternetSide {
@@ -38,6 +39,8 @@ export async function openInternetSide(config: InternetConfig, logger: Logger, o
   const lock = await lockStorage(config.storage, 'lgwan-mirror-internet', commandLine());
   const store = new BlobStore(path.join(config.storage, 'blobs'));
   const database = await lockedWhileOpening(lock, async () => {
+    // Migrates an older data root, refuses one a newer lgwan-mirror wrote (no silent downgrade).
+    await prepareStorageFormat(config.storage);
     await store.clearTemporaries();
     const removed = await clearInterruptedSends(config.spool);
     if (removed.length > 0) logger.info({ removed }, 'removed files of interrupted sends from the spool');

@@ -13,6 +13,7 @@ import { createRepositoryApp } from '../repository/app.ts';
 import type { InventoryStore } from '../coverage/inventory.ts';
 import { openInventoryStore } from '../coverage/open-inventory.ts';
 import { BlobStore } from '../store/blob-store.ts';
+import { prepareStorageFormat } from '../store/storage-format.ts';
 import { TransferFileNames } from '../transfer/spool-names.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
 
@@ -40,6 +41,8 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
   const lock = await lockStorage(config.storage, 'lgwan-mirror-lgwan', commandLine());
   const store = new BlobStore(path.join(config.storage, 'blobs'));
   const [database, inventory] = await lockedWhileOpening(lock, async () => {
+    // Migrates an older data root, refuses one a newer lgwan-mirror wrote (no silent downgrade).
+    await prepareStorageFormat(config.storage);
     await store.clearTemporaries();
     return [await openLgwanState(path.join(config.storage, 'state.json')), await openInventoryStore(config)] as const;
   });

@@ -112,7 +112,9 @@ test('the example configuration file is valid and documents every option', async
   const example = path.join(projectRoot, 'deploy', 'lgwan-mirror.example.yaml');
   const config = await loadConfig(example);
   t.is(config.lgwan.port, 8080);
-  t.is(config.internet.spool, path.join(projectRoot, 'storage', 'spool'));
+  // The paths the systemd units and the package use (test/deploy/paths-agree.test.ts).
+  t.is(config.internet.spool, '/var/spool/lgwan-mirror/outbox');
+  t.is(config.lgwan.spool, '/var/spool/lgwan-mirror/inbox');
   const text = await readFile(example, 'utf8');
   for (const section of ['internet', 'lgwan'] as const) {
     for (const option of Object.keys(configSchema.shape[section].unwrap().shape)) t.regex(text, new RegExp(`^ +#? ?${option}:`, 'mu'), `${section}.${option} is documented`);
