@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
+import { generateTransferKeyPair } from '../../src/bundle/transfer-key.ts';
 import { buildStatus } from '../../src/repository/status-model.ts';
+import { manifestOf, readTar } from '../helpers/bundle-surgery.ts';
 import { readInternetState } from '../../src/fetcher/internet-state.ts';
 import { createEnvironment } from '../helpers/environment.ts';
 import { cliPath } from '../helpers/processes.ts';
@@ -51,6 +53,31 @@ test('a send that dies after bundle 2 reached the spool but before its state rec
   t.deepEqual(lgwan.database.data.transfer.missingSequenceRanges, []);
   t.deepEqual(buildStatus(lgwan.database.data, new Date()).alarms.filter((alarm) => alarm.severity === 'critical'), []);
   restarted.close();
+});
+
+test('a reserved bundle that can no longer be sent as it was (the signing key was promoted meanwhile) keeps its number: the next bundle follows it', async (t) => {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  const internet = await environment.openInternet();
+  await internet.fetchAll();
+  const spool = environment.config.internet.spool;
+  const write = internet.database.write.bind(internet.database);
+  internet.database.write = async () => {
+    if (await access(path.join(spool, 'bundle-0000000001.tar')).then(() => true, () => false)) throw new Error('killed (simulated kill -9)');
+    return write();
+  };
+  await t.throwsAsync(internet.send());
+  internet.close();
+  const reserved = (await readInternetState(path.join(environment.config.internet.storage, 'state.json'))).transfer.reserved!;
+  t.is(reserved.sequence, 1);
+  // "keys rotate" and "keys promote" ran before the next send.
+  await generateTransferKeyPair(environment.config.internet.transferKey, path.join(environment.root, 'promoted.pub.pem'));
+  const restarted = await environment.openInternet();
+  t.teardown(() => restarted.close());
+  const outcome = await restarted.send();
+  t.like(outcome, { status: 'sent', sequence: 2 }, 'sequence 1 is not reused for a bundle signed by another key');
+  const entries = await readTar((outcome as { file: string }).file);
+  t.is(manifestOf(entries).previousManifestSha256, reserved.manifestSha256, 'it chains to the reserved bundle, which may have left');
 });
 
 function runSend(configFile: string, killAfterMs?: number): Promise<{ killed: boolean; ms: number }> {
