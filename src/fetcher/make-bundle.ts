@@ -121,9 +121,9 @@ function sha256Of(bytes: Buffer): string {
 /**
  * A bundle reserved by a send that did not finish (crash, kill -9, power cut) goes out again
  * with the identical manifest bytes: the LGWAN side may already hold the first copy, and takes
- * this one as a duplicate. If it cannot be rebuilt (expired, a blob gone), its sequence and
- * manifest digest are kept as used, so the next bundle chains to it and nothing reuses the
- * number. Undefined when the caller should go on and make a new bundle.
+ * this one as a duplicate. If it cannot be sent again (expiring, a blob gone, the signing key
+ * promoted meanwhile), its sequence and manifest digest are kept as used, so the next bundle
+ * chains to it and nothing reuses the number. Undefined when the caller should go on and make a new bundle.
  */
 async function sendReservedAgain(options: BundleOptions, reserved: ReservedBundle, now: Date): Promise<BundleOutcome | undefined> {
   const transfer = options.database.data.transfer;
@@ -135,7 +135,9 @@ async function sendReservedAgain(options: BundleOptions, reserved: ReservedBundl
   const manifestBytes = Buffer.from(reserved.manifest, 'utf8');
   const manifest = JSON.parse(reserved.manifest) as Manifest;
   const blobsPresent = (await Promise.all(manifest.blobs.map((blob) => options.store.has(blob.sha256)))).every(Boolean);
-  if (Date.parse(manifest.expiresAt) > now.getTime() + 86_400_000 && blobsPresent) {
+  // After "keys promote" the reserved manifest names the old key: signed by the new one it would be refused.
+  const sameKey = manifest.transferKeyId === options.keyId;
+  if (Date.parse(manifest.expiresAt) > now.getTime() + 86_400_000 && blobsPresent && sameKey) {
     options.logger.warn({ sequence: reserved.sequence }, 'an interrupted send left bundle sequence reserved; sending the identical bundle again');
     const { file, parts } = await sendToSpool({ spool: options.spool, manifest, manifestBytes, privateKey: options.privateKey, store: options.store, partMaxBytes: options.partMaxBytes, names: options.names });
     return recordSent(options, manifest, reserved, { file, parts, resent: 0 });

@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
 import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
+import { generateTransferKeyPair } from '../../src/bundle/transfer-key.ts';
 import { buildStatus } from '../../src/repository/status-model.ts';
+import { manifestOf, readTar } from '../helpers/bundle-surgery.ts';
 import { readInternetState } from '../../src/fetcher/internet-state.ts';
 import { createEnvironment } from '../helpers/environment.ts';
 import { cliPath } from '../helpers/processes.ts';
@@ -53,13 +56,44 @@ test('a send that dies after bundle 2 reached the spool but before its state rec
   restarted.close();
 });
 
-function runSend(configFile: string, killAfterMs?: number): Promise<{ killed: boolean; ms: number }> {
+test('a reserved bundle that can no longer be sent as it was (the signing key was promoted meanwhile) keeps its number: the next bundle follows it', async (t) => {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  const internet = await environment.openInternet();
+  await internet.fetchAll();
+  const spool = environment.config.internet.spool;
+  const write = internet.database.write.bind(internet.database);
+  internet.database.write = async () => {
+    if (await access(path.join(spool, 'bundle-0000000001.tar')).then(() => true, () => false)) throw new Error('killed (simulated kill -9)');
+    return write();
+  };
+  await t.throwsAsync(internet.send());
+  internet.close();
+  const reserved = (await readInternetState(path.join(environment.config.internet.storage, 'state.json'))).transfer.reserved!;
+  t.is(reserved.sequence, 1);
+  // "keys rotate" and "keys promote" ran before the next send.
+  await generateTransferKeyPair(environment.config.internet.transferKey, path.join(environment.root, 'promoted.pub.pem'));
+  const restarted = await environment.openInternet();
+  t.teardown(() => restarted.close());
+  const outcome = await restarted.send();
+  t.like(outcome, { status: 'sent', sequence: 2 }, 'sequence 1 is not reused for a bundle signed by another key');
+  const entries = await readTar((outcome as { file: string }).file);
+  t.is(manifestOf(entries).previousManifestSha256, reserved.manifestSha256, 'it chains to the reserved bundle, which may have left');
+});
+
+/** Runs `send --force`; kills it with SIGKILL after `kill` ms, or the moment a new bundle or TOC appears in `kill.spool`. */
+function runSend(configFile: string, kill?: number | { spool: string }): Promise<{ killed: boolean; ms: number }> {
   return new Promise((resolve) => {
     const started = Date.now();
     const child = spawn(process.execPath, [cliPath, 'send', '--force', '--config', configFile], { stdio: 'ignore', env: { ...process.env, LGWAN_MIRROR_LOG_LEVEL: 'silent' } });
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    const timer = typeof kill === 'number' ? setTimeout(() => child.kill('SIGKILL'), kill) : undefined;
+    // The moment of issue 13: right after the bundle appears, before the state records it.
+    const watcher = typeof kill === 'object' ? watch(kill.spool, (_event, name) => {
+      if (name && /^bundle-\d{10}\.(tar|toc)$/u.test(name)) child.kill('SIGKILL');
+    }) : undefined;
     child.once('exit', (_code, signal) => {
       if (timer) clearTimeout(timer);
+      watcher?.close();
       resolve({ killed: signal === 'SIGKILL', ms: Date.now() - started });
     });
   });
@@ -77,20 +111,24 @@ const killedSends = test.macro(async (t, internetOptions: Record<string, unknown
   await lgwan.importOnce();
   const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
   const full = await runSend(configFile);
-  const rounds = 16;
+  const rounds = 10;
   let killed = 0;
   for (let round = 0; round < rounds; round += 1) {
-    // From process start-up to just after the send would have finished.
+    // Every third round at the moment the bundle appears; otherwise anywhere from process
+    // start-up to just after the send would have finished.
     const delay = Math.floor(full.ms * (0.3 + Math.random() * 0.8));
-    const outcome = await runSend(configFile, delay);
+    const outcome = await runSend(configFile, round % 3 === 0 ? { spool: environment.config.internet.spool } : delay);
     if (outcome.killed) killed += 1;
     // The appliance may carry whatever reached the spool at any moment.
     for (const result of await lgwan.importOnce()) t.not(result.status, 'refused', `round ${round} (killed after ${delay} ms): ${JSON.stringify(result)}`);
   }
-  // Normal operation afterwards.
+  // Normal operation afterwards: the first send may only complete a reserved bundle (sent
+  // again byte for byte; a duplicate if it had already crossed), the next one is new.
+  await runSend(configFile);
+  for (const result of await lgwan.importOnce()) t.not(result.status, 'refused');
   await runSend(configFile);
   const outcomes = await lgwan.importOnce();
-  t.true(outcomes.some((outcome) => outcome.status === 'published'));
+  t.deepEqual(outcomes.map((outcome) => outcome.status), ['published']);
   const state = await readInternetState(path.join(environment.config.internet.storage, 'state.json'));
   t.is(lgwan.database.data.published?.sequence, state.transfer.lastSequence, 'the LGWAN side has the newest bundle');
   t.deepEqual(lgwan.database.data.refusals, []);
