@@ -137,17 +137,30 @@ const buildIdFiles: { name: string; section: string }[] = [
  * from a MAR whose SHA-512 the signed SHA512SUMS vouches for; a MAR without one is refused,
  * never given a made-up ID.
  */
-export async function marBuildId(source: ByteSource, what: string): Promise<{ buildId: string; from: string }> {
+export async function marBuildId(source: ByteSource, what: string): Promise<{ buildId: string; from: string; version?: string }> {
   const entries = await readMarIndex(source, what);
   for (const candidate of buildIdFiles) {
     const entry = entries.find((found) => found.name === candidate.name);
     if (!entry) continue;
-    const value = iniValue(await entryText(source, entry, what), candidate.section, 'BuildID');
+    const text = await entryText(source, entry, what);
+    const value = iniValue(text, candidate.section, 'BuildID');
     if (value === undefined) continue;
     if (!/^\d{14}$/u.test(value)) throw new IntegrityError(`${what}: ${entry.name} says BuildID=${value}, not 14 digits`, { what, entry: entry.name });
-    return { buildId: value, from: entry.name };
+    // application.ini's [App] Version is the application's version (gecko's version.txt: no "esr").
+    const version = candidate.section === 'App' ? iniValue(text, 'App', 'Version') : undefined;
+    return { buildId: value, from: entry.name, ...(version === undefined ? {} : { version }) };
   }
   throw new IntegrityError(`${what}: no application.ini or platform.ini with a BuildID among its ${entries.length} entries; the build ID cannot be established, so update.xml cannot offer it`, { what });
+}
+
+/**
+ * Whether application.ini's Version names the recorded version. An ESR's "esr" and a beta's
+ * "bN" are display suffixes (gecko's version_display.txt) that version.txt, and so
+ * application.ini, leaves out; both sides are compared without them.
+ */
+export function marVersionMatches(inside: string, recorded: string): boolean {
+  const bare = (version: string) => version.replace(/esr$/u, '').replace(/b\d+$/u, '');
+  return bare(inside) === bare(recorded);
 }
 
 /** A local file as a ByteSource. */

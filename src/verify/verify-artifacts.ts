@@ -8,7 +8,7 @@ import { verifyAuthenticode } from './authenticode.ts';
 import { verifyCvdFile } from './clamav-cvd.ts';
 import { parseHashList } from './hash-list.ts';
 import { msiVersion } from './msi-properties.ts';
-import { marBuildId, withFileSource } from './mozilla-mar.ts';
+import { marBuildId, marVersionMatches, withFileSource } from './mozilla-mar.ts';
 import { verifyClearsigned, verifyDetachedSignature } from './openpgp-signature.ts';
 import type { PinnedKeyring } from './pinned-keys.ts';
 import { fileNameCarriesVersion, hashListEntryMismatch } from './version-binding.ts';
@@ -175,6 +175,9 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
             const inside = await withFileSource(await access.file(artifact.sha256), (source) => marBuildId(source, artifact.path));
             if (inside.buildId !== buildId) {
               throw new IntegrityError(`${artifact.path}: field "attributes.buildId" is "${buildId}", the MAR's ${inside.from} says ${inside.buildId}`, { path: artifact.path });
+            }
+            if (inside.version !== undefined && !marVersionMatches(inside.version, artifact.version)) {
+              throw new IntegrityError(`${artifact.path}: field "version" is "${artifact.version}", the MAR's ${inside.from} says Version=${inside.version}`, { path: artifact.path, field: 'version' });
             }
           }
           return;

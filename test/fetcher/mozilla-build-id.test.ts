@@ -4,7 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import { simulatedBuildId } from '../../src/simulator/vendor-simulator.ts';
 import { writeMar } from '../../src/simulator/mar-writer.ts';
-import { marBuildId, readMarIndex, withFileSource, type ByteSource } from '../../src/verify/mozilla-mar.ts';
+import { marBuildId, marVersionMatches, readMarIndex, withFileSource, type ByteSource } from '../../src/verify/mozilla-mar.ts';
 import { createEnvironment, fixtures } from '../helpers/environment.ts';
 
 const bufferSource = (bytes: Buffer): ByteSource => ({ size: bytes.length, read: async (offset, length) => bytes.subarray(offset, offset + length) });
@@ -47,9 +47,25 @@ test('the build ID is read from an application.ini compressed exactly as make_fu
   const ini = Buffer.from('[App]\nVendor=Mozilla\nName=Firefox\nVersion=131.0\nBuildID=20240930123456\n[Gecko]\nMinVersion=131.0\n');
   const compressed = execFileSync('xz', ['--compress', '--x86', '--lzma2', '--format=xz', '--check=crc64', '--stdout'], { input: ini });
   const mar = writeMar([{ name: 'application.ini', bytes: compressed }], { channel: 'firefox-mozilla-release', version: '131.0' });
-  t.deepEqual(await marBuildId(bufferSource(mar), 'test.mar'), { buildId: '20240930123456', from: 'application.ini' });
+  t.deepEqual(await marBuildId(bufferSource(mar), 'test.mar'), { buildId: '20240930123456', from: 'application.ini', version: '131.0' });
   // One byte changed in the index's offset field: the entry now overlaps the index, refused.
   const broken = Buffer.from(mar);
   broken.writeUInt32BE(broken.readUInt32BE(4) + 1, 4);
   await t.throwsAsync(marBuildId(bufferSource(broken), 'broken.mar'), { message: /broken\.mar/u });
+});
+
+test("the version in a complete MAR's application.ini is read beside its build ID, and compared without the esr and beta display suffixes", async (t) => {
+  const environment = await createEnvironment();
+  t.teardown(environment.cleanup);
+  await (await environment.openInternet()).runOnce();
+  const lgwan = await environment.openLgwan();
+  await lgwan.importOnce();
+  const mar = lgwan.database.data.published!.artifacts.find((artifact) => artifact.fileName.endsWith('.complete.mar'))!;
+  const inside = await withFileSource(lgwan.store.pathOf(mar.sha256), (source) => marBuildId(source, mar.path));
+  t.is(inside.version, '131.0');
+  t.true(marVersionMatches(inside.version!, mar.version));
+  t.false(marVersionMatches(inside.version!, '999.0'), 'a relabelled version does not match what Mozilla wrote');
+  t.true(marVersionMatches('128.5.1', '128.5.1esr'));
+  t.true(marVersionMatches('134.0', '134.0b3'));
+  t.false(marVersionMatches('128.5.1', '128.5.2esr'));
 });
