@@ -4,7 +4,7 @@ import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { DatabaseError } from '../core/errors.ts';
 import type { ProductTally, TallyRequest } from './coverage-source.ts';
-import { applyObservation, historyLength, type EndpointRecord, type InventoryHealth, type InventoryObservation, type InventoryStore } from './inventory.ts';
+import { applyObservation, historyLength, maxProductsPerEndpoint, type EndpointRecord, type InventoryHealth, type InventoryObservation, type InventoryStore } from './inventory.ts';
 
 const migrationsFolder = fileURLToPath(new URL('./postgres-migrations/', import.meta.url));
 
@@ -343,10 +343,25 @@ async function writeChunk(client: pg.PoolClient, keys: string[], batch: Record<s
   const endpoints: unknown[][] = [];
   const products: unknown[][] = [];
   const versions: unknown[][] = [];
+  // The bound per endpoint holds in the database, not only per batch (issue 13): a product
+  // key the endpoint does not have yet is written only while it has fewer than the limit.
+  // (Replicas writing the same endpoint at the same moment may each add up to the limit.)
+  const stored = new Map<string, Set<string>>();
+  const existing = await client.query<{ endpoint_key: string; product_key: string }>('SELECT endpoint_key, product_key FROM inventory_products WHERE endpoint_key = ANY($1::text[])', [keys]);
+  for (const row of existing.rows) {
+    const set = stored.get(row.endpoint_key) ?? new Set<string>();
+    set.add(row.product_key);
+    stored.set(row.endpoint_key, set);
+  }
   for (const key of keys) {
     const record = batch[key]!;
     endpoints.push([key, record.kind, record.id, record.firstSeen, record.lastSeen]);
+    const known = stored.get(key) ?? new Set<string>();
     for (const productKey of Object.keys(record.products).sort()) {
+      if (!known.has(productKey)) {
+        if (known.size >= maxProductsPerEndpoint) continue;
+        known.add(productKey);
+      }
       const product = record.products[productKey]!;
       products.push([key, productKey, product.product, product.version, product.platform ?? null, product.locale ?? null, product.channel ?? null, product.source, product.seenAt]);
       for (const version of Object.keys(product.firstSeen).sort()) versions.push([key, productKey, product.product, version, product.firstSeen[version]]);

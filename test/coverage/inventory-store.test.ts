@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { Artifact, ProductSummary } from '../../src/bundle/manifest.ts';
 import { computeCoverage } from '../../src/coverage/compute-coverage.ts';
 import { recordsCoverageSource } from '../../src/coverage/coverage-source.ts';
-import { applyObservation, LowdbInventory, type EndpointRecord, type InventoryObservation, type InventoryStore } from '../../src/coverage/inventory.ts';
+import { applyObservation, LowdbInventory, maxProductsPerEndpoint, type EndpointRecord, type InventoryObservation, type InventoryStore } from '../../src/coverage/inventory.ts';
 import { PostgresInventory } from '../../src/coverage/postgres-inventory.ts';
 import { emptyLgwanState, type LgwanState } from '../../src/importer/lgwan-state.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
@@ -122,6 +122,25 @@ function history(seed: number, endpoints: number): Array<{ observation: Inventor
 }
 
 function storeSuite(backend: keyof typeof openers) {
+  test(`${backend}: one endpoint holds at most ${maxProductsPerEndpoint} products in the store, across batches and restarts (issue 13: invented channels)`, async (t) => {
+    const { open } = await openers[backend](t);
+    let store = await open();
+    // Written in batches: each flush alone stays under the limit, together they would not.
+    for (let batch = 0; batch < 4; batch += 1) {
+      for (let index = 0; index < 30; index += 1) store.record(observation('pc-flood', 'firefox', '131.0', { channel: `invented-${batch}-${index}` }), at(1));
+      await store.flush();
+    }
+    await store.close();
+    store = await open();
+    store.record(observation('pc-flood', 'firefox', '131.0', { channel: 'one-more' }), at(0));
+    await store.flush();
+    const [endpoint] = (await store.listEndpoints({ offset: 0, limit: 10 })).filter((record) => record.id === 'pc-flood');
+    t.is(Object.keys(endpoint!.products).length, maxProductsPerEndpoint);
+    t.truthy(endpoint!.products['firefox/invented-0-0'], 'the products it had first are kept');
+    t.false('firefox/one-more' in endpoint!.products);
+    await store.close();
+  });
+
   test(`${backend}: records endpoints, keeps eight versions of history, pages most recent first, and survives a restart`, async (t) => {
     const { open } = await openers[backend](t);
     const store = await open();
