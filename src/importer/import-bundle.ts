@@ -94,9 +94,15 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
     const { manifest } = result;
     if (result.decision === 'stop') return { status: 'duplicate', sequence: manifest.sequence };
 
+    // A product that only TLS vouches for, and that this side's own keys/pins.yaml does not
+    // accept (unsignedProducts), is left out and shown as not accepted here; the rest of the
+    // bundle is checked and published as usual, so one product's policy never holds back all.
+    const notAccepted = [...new Set(manifest.artifacts.filter((artifact) => (artifact.verification.method === 'tls-only' || artifact.verification.method === 'vendor-hash-over-tls') && !options.keyring.acceptsUnsigned(artifact.productId)).map((artifact) => artifact.productId))];
+    const artifacts = notAccepted.length === 0 ? manifest.artifacts : manifest.artifacts.filter((artifact) => !notAccepted.includes(artifact.productId));
+
     const access = lgwanBlobAccess(options, received);
     const missingBlobs: string[] = [];
-    for (const sha256 of new Set(manifest.artifacts.map((artifact) => artifact.sha256))) {
+    for (const sha256 of new Set(artifacts.map((artifact) => artifact.sha256))) {
       if (!(await access.digests(sha256))) missingBlobs.push(sha256);
     }
     if (missingBlobs.length > 0) {
@@ -114,14 +120,14 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
       return { status: 'waiting', sequence: manifest.sequence, missingBlobs };
     }
 
-    const report = await verifyArtifacts(manifest.artifacts, access, options.keyring);
+    const report = await verifyArtifacts(artifacts, access, options.keyring);
     const newBlobs = received.size;
     if (options.dryRun) {
       recordKeyRotation(options, manifest, result.signedBy, bundle.name, now().toISOString());
       for (const [sha256, blob] of received) options.dryRun.carried.set(sha256, blob);
       received.clear();
       data.transfer = { ...data.transfer, highestSequence: manifest.sequence, lastManifestSha256: result.manifestSha256 };
-      return { status: 'would-publish', sequence: manifest.sequence, artifacts: manifest.artifacts.length, newBlobs };
+      return { status: 'would-publish', sequence: manifest.sequence, artifacts: artifacts.length, newBlobs };
     }
     await adoptAll(options, received);
     received.clear();
@@ -146,7 +152,7 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
         timeline[release.version] ??= { firstSeenAt: release.firstSeenAt, fetchedAt: release.fetchedAt, firstBundledAt: release.firstBundledAt };
       }
     }
-    for (const artifact of manifest.artifacts) {
+    for (const artifact of artifacts) {
       const versions = (data.firstPublished[artifact.productId] ??= {});
       versions[artifact.version] ??= at;
     }
@@ -156,7 +162,8 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
       bundleCreatedAt: manifest.createdAt,
       publishedAt: at,
       products: manifest.products,
-      artifacts: manifest.artifacts,
+      artifacts,
+      ...(notAccepted.length > 0 ? { notAccepted } : {}),
     };
     data.transfer = { ...data.transfer, highestSequence: manifest.sequence, lastManifestSha256: result.manifestSha256, lastImportAt: at, lastBundle: bundle.name, waiting: null, lastImportError: null };
     // The one atomic step: the new published state and the high-water marks together.
@@ -166,8 +173,8 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
       Object.assign(data, previous);
       throw error;
     }
-    log.info({ sequence: manifest.sequence, artifacts: manifest.artifacts.length, newBlobs }, 'bundle imported and published');
-    return { status: 'published', sequence: manifest.sequence, artifacts: manifest.artifacts.length, newBlobs };
+    log.info({ sequence: manifest.sequence, artifacts: artifacts.length, newBlobs }, 'bundle imported and published');
+    return { status: 'published', sequence: manifest.sequence, artifacts: artifacts.length, newBlobs };
   } catch (error) {
     await Promise.all([...received.values()].map((blob) => rm(blob.temporaryFile, { force: true })));
     if (!(error instanceof LgwanMirrorError)) throw error;

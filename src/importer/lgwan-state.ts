@@ -11,6 +11,8 @@ export interface PublishedState {
   publishedAt: string;
   products: ProductSummary[];
   artifacts: Artifact[];
+  /** Products only TLS vouches for that this side's keys/pins.yaml does not list under unsignedProducts: not published here. */
+  notAccepted?: string[];
 }
 
 export interface Refusal {

@@ -20,6 +20,7 @@ const ja = {
   since: '公開日時',
   trust: '検証の強さ',
   versionUnbound: '版数はベンダー署名で確認できません',
+  notAcceptedHere: 'この側では受け入れていません（keys/pins.yaml）',
   state: '状態',
   upToDate: '最新',
   behind: '未反映',
@@ -106,6 +107,7 @@ const en: Dictionary = {
   since: 'Since',
   trust: 'Trust',
   versionUnbound: 'version not covered by a vendor signature',
+  notAcceptedHere: 'not accepted on this side (keys/pins.yaml)',
   state: 'State',
   upToDate: 'up to date',
   behind: 'behind',
@@ -199,6 +201,10 @@ export const trustLabels: Record<Language, Record<TrustLevel, string>> = {
 /** What each alarm means and what the admin should do about it. */
 export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string; action: string }>> = {
   ja: {
+    'product-not-accepted': {
+      title: 'この側で受け入れていない製品があります',
+      action: 'TLS だけが裏付ける製品（unsignedProducts）は、この側の keys/pins.yaml に載っているときだけ公開します。公開するなら、誰がいつ何を根拠に判断したかを reviewed に書いて unsignedProducts に加えてください。ほかの製品の公開は続きます。',
+    },
     'changed-in-transit': {
       title: '途中で変更されたファイルが届きました（取り込みません）',
       action: '転送の途中でファイルが変わっています（無害化による再構成、切り詰め、名前の変更、改ざんなど）。無害化転送の承認者に、無害化しない原本を名前を変えずに渡すよう依頼してください（docs/transfer.md）。原本でも同じ警報が出る場合は改ざんの疑いがあります。インターネット側の鍵と送信元を調べてください。公開中の内容は変わっていません。',
@@ -218,6 +224,10 @@ export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string;
     'inventory-unwritable': { title: '端末台帳を書き込めません', action: 'データベース（またはディスク）を確認してください（理由欄）。更新の配信は続き、記録はメモリで待って、書き込めるようになると保存されます。' },
   },
   en: {
+    'product-not-accepted': {
+      title: 'A product is not accepted on this side',
+      action: 'Products only TLS vouches for (unsignedProducts) are published only when this side\'s keys/pins.yaml lists them. To publish it, add it under unsignedProducts with a reviewed note saying who decided, when and why. Other products keep being published.',
+    },
     'changed-in-transit': {
       title: 'A file arrived changed on the way (not imported)',
       action: 'The file changed in transit (rebuilt by a sanitising service, cut short, renamed or tampered with). Ask the transfer service\'s approver to release the original (原本), unsanitised and under its own name (docs/transfer.md). If the original raises the same alarm, suspect tampering: check the internet side\'s key and sender. Published content is unchanged.',

@@ -21,11 +21,13 @@ export interface ProductStatus {
    * Authenticode .exe, a hash over TLS), so its version is the internet side's word alone.
    */
   versionBinding: VersionBinding;
+  /** False when this side's keys/pins.yaml does not accept the product (only TLS vouches for it): not published here. */
+  acceptedHere: boolean;
   sourceHealth: ProductSummary['sourceHealth'];
 }
 
 export interface Alarm {
-  kind: 'refused-bundle' | 'changed-in-transit' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle' | 'import-failed' | 'link-cut' | 'inventory-unwritable';
+  kind: 'refused-bundle' | 'product-not-accepted' | 'changed-in-transit' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle' | 'import-failed' | 'link-cut' | 'inventory-unwritable';
   severity: 'critical' | 'warning';
   at: string | null;
   subject: string;
@@ -72,6 +74,7 @@ function productRows(state: LgwanState): ProductStatus[] {
       latestPublished: newest === undefined ? null : { version: newest, since: state.firstPublished[product.id]?.[newest] ?? null },
       publishedVersions: versions,
       upToDate: newest !== undefined && product.latestSeen !== null && compareVersions(product.scheme, newest, product.latestSeen.version) >= 0,
+      acceptedHere: !(published.notAccepted ?? []).includes(product.id),
       versionBinding: published.artifacts.some((artifact) => artifact.productId === product.id && artifact.role === 'payload' && versionBindingOf(artifact) === 'unbound') ? ('unbound' as const) : ('bound' as const),
       sourceHealth: product.sourceHealth,
     };
@@ -129,6 +132,9 @@ export function buildStatus(
     alarms.push({ kind: 'waiting-for-blobs', severity: 'warning', at: null, subject: waiting.bundle, detail: waiting.missingBlobs.slice(0, 5).join(', ') });
   }
   for (const product of products) {
+    if (!product.acceptedHere) {
+      alarms.push({ kind: 'product-not-accepted', severity: 'warning', at: published?.publishedAt ?? null, subject: product.id, detail: `${product.trust}: not listed under unsignedProducts in this side's keys/pins.yaml` });
+    }
     if (product.sourceHealth.consecutiveFailures >= failingAfter) {
       alarms.push({ kind: 'source-failing', severity: 'warning', at: product.sourceHealth.lastErrorAt, subject: product.id, detail: product.sourceHealth.lastError ?? '' });
     }

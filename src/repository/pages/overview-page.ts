@@ -30,7 +30,7 @@ export function renderOverviewPage(status: RepositoryStatus, coverage: CoverageR
   <td class="number" data-field="behind">${product.behindCount}</td>
   <td>${hours(product.latencySummary.medianHoursToPublish, language)}</td>
   <td>${hours(product.latencySummary.medianHoursToP90, language)}</td>
-  <td><span class="trust trust-${escapeHtml(product.trust)}">${escapeHtml(trustLabels[language][product.trust])}</span>${row?.versionBinding === 'unbound' ? `<br><small data-field="version-unbound">${escapeHtml(t.versionUnbound)}</small>` : ''}</td>
+  <td><span class="trust trust-${escapeHtml(product.trust)}">${escapeHtml(trustLabels[language][product.trust])}</span>${row?.versionBinding === 'unbound' ? `<br><small data-field="version-unbound">${escapeHtml(t.versionUnbound)}</small>` : ''}${row && !row.acceptedHere ? `<br><small data-field="not-accepted">${escapeHtml(t.notAcceptedHere)}</small>` : ''}</td>
   <td><span class="badge ${row?.upToDate ? 'ok' : 'warn'}">${escapeHtml(state)}</span></td>
 </tr>`;
     })
