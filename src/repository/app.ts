@@ -234,7 +234,6 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     } catch {
       ctx.throw(400, 'malformed percent-encoding');
     }
-    if (relative.startsWith('apt/')) recordApt(ctx, options.inventory);
     if (relative.startsWith('clamav/')) {
       recordFreshclam(ctx, options.inventory);
       // ClamAV skips signature checks on .cld files: never serve one, so clients take the signed .cvd.
@@ -249,6 +248,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     const immutable = relative.startsWith('pool/') || relative.includes('/by-hash/') || (artifact?.path.startsWith('apt/') === true && artifact.role === 'payload');
     await serveArtifact(ctx, artifact, immutable);
     if (artifact?.verification.method === 'clamav-cvd') recordDatabaseVersion(ctx, options.inventory, artifact);
+    if (relative.startsWith('apt/')) recordApt(ctx, options.inventory, artifact);
   });
   return app;
 }
