@@ -47,7 +47,8 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
     const pages = Math.max(1, Math.ceil(total / endpointsPerPage));
     const page = Math.min(Math.max(Math.trunc(Number(ctx.query.page ?? 1)) || 1, 1), pages);
     const endpoints = (await options.inventory?.listEndpoints({ offset: (page - 1) * endpointsPerPage, limit: endpointsPerPage })) ?? [];
-    ctx.body = renderEndpointsPage({ endpoints, total, page, pages }, options.now(), options.endpointStaleDays, languageOf(ctx.query.lang));
+    const names = new Map(options.status().products.map((product) => [product.id, product.name]));
+    ctx.body = renderEndpointsPage({ endpoints, total, page, pages }, options.now(), options.endpointStaleDays, languageOf(ctx.query.lang), names);
   });
   router.get('/endpoints/:key', async (ctx) => {
     html(ctx);

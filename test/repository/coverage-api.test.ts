@@ -55,6 +55,20 @@ test('product and endpoint views page through long lists and answer 404 for unkn
   t.is(page.status, 404);
   t.regex(await page.text(), /この製品は公開されていません。/u);
   const endpointPage = await (await fetch(`${url}/endpoints/agent%3Apc-2?lang=en`)).text();
-  t.regex(endpointPage, /<td>demo-firefox<\/td><td>130\.0<\/td><td>131\.0<\/td>/u);
+  // The catalog's product name, linked to its page, not the id.
+  t.regex(endpointPage, /<td><a href="\/products\/demo-firefox\?lang=en">Firefox \(demo\)<\/a><\/td><td>130\.0<\/td><td>131\.0<\/td>/u);
   t.regex(endpointPage, /badge warn">behind/u);
+  t.regex(endpointPage, /<time datetime="[^"]+">[^<]+ JST<\/time>/u, 'times say their zone');
+  const listing = await (await fetch(`${url}/endpoints`)).text();
+  t.regex(listing, /Firefox \(demo\) 130\.0/u);
+  t.notRegex(listing, /<td>demo-firefox 130\.0/u);
+  t.regex(listing, /最近確認あり/u);
+});
+
+test('an empty table says なし (None in English) instead of bare headings', async (t) => {
+  const { layout } = await import('../../src/repository/pages/layout.ts');
+  const empty = '<table><thead><tr><th>a</th></tr></thead><tbody></tbody></table>';
+  t.regex(layout({ title: 'x', language: 'ja', path: '/', body: empty }), /<tbody><tr class="empty"><td colspan="99">なし<\/td><\/tr><\/tbody>/u);
+  t.regex(layout({ title: 'x', language: 'en', path: '/', body: empty }), /<td colspan="99">none<\/td>/u);
+  t.notRegex(layout({ title: 'x', language: 'ja', path: '/', body: '<table><tbody><tr><td>1</td></tr></tbody></table>' }), /class="empty"/u);
 });

@@ -10,14 +10,14 @@ function isStale(endpoint: EndpointRecord, now: Date, staleDays: number): boolea
 }
 
 /** `/endpoints`: every endpoint, most recently seen first, a page at a time (the store reads one page). */
-export function renderEndpointsPage(listing: { endpoints: readonly EndpointRecord[]; total: number; page: number; pages: number }, now: Date, staleDays: number, language: Language): string {
+export function renderEndpointsPage(listing: { endpoints: readonly EndpointRecord[]; total: number; page: number; pages: number }, now: Date, staleDays: number, language: Language, names: ReadonlyMap<string, string> = new Map()): string {
   const t = dictionaries[language];
   const { pages, page: current } = listing;
   const rows = listing.endpoints
     .map((endpoint) => {
       const key = `${endpoint.kind}:${endpoint.id}`;
       const products = Object.values(endpoint.products)
-        .map((record) => `${escapeHtml(record.product)} ${escapeHtml(record.version)}`)
+        .map((record) => `${escapeHtml(names.get(record.product) ?? record.product)} ${escapeHtml(record.version)}`)
         .join(', ');
       return `<tr><td><a href="${href(`/endpoints/${encodeURIComponent(key)}`, language)}"><code>${escapeHtml(key)}</code></a></td><td>${products}</td><td>${time(endpoint.lastSeen, language)}</td><td>${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : escapeHtml(t.active)}</td></tr>`;
     })
@@ -34,11 +34,15 @@ export function renderEndpointPage(endpoint: EndpointRecord | undefined, key: st
   const path = `/endpoints/${encodeURIComponent(key)}`;
   if (!endpoint) return layout({ title: key, language, path, body: `<h2><code>${escapeHtml(key)}</code></h2><p>${escapeHtml(t.unknownEndpoint)}</p>` });
   const newest = new Map(coverage.products.map((product) => [product.productId, product.newestPublished]));
+  const names = new Map(coverage.products.map((product) => [product.productId, product.name]));
   const rows = Object.values(endpoint.products)
     .map((record) => {
       const target = newest.get(record.product);
       const state = target === undefined ? '' : target === record.version ? `<span class="badge ok">${escapeHtml(t.upToDate)}</span>` : `<span class="badge warn">${escapeHtml(t.behind)}</span>`;
-      return `<tr><td>${escapeHtml(record.product)}</td><td>${escapeHtml(record.version)}</td><td>${escapeHtml(target ?? '—')}</td><td>${escapeHtml(record.platform ?? '—')}</td><td>${escapeHtml(record.channel ?? '—')}</td><td>${escapeHtml(record.source)}</td><td>${time(record.seenAt, language)}</td><td>${state}</td></tr>`;
+      // The product's name, linked to its page; the id only where the catalog does not name it.
+      const name = names.get(record.product);
+      const product = name === undefined ? `<code>${escapeHtml(record.product)}</code>` : `<a href="${href(`/products/${encodeURIComponent(record.product)}`, language)}">${escapeHtml(name)}</a>`;
+      return `<tr><td>${product}</td><td>${escapeHtml(record.version)}</td><td>${escapeHtml(target ?? '—')}</td><td>${escapeHtml(record.platform ?? '—')}</td><td>${escapeHtml(record.channel ?? '—')}</td><td>${escapeHtml(record.source)}</td><td>${time(record.seenAt, language)}</td><td>${state}</td></tr>`;
     })
     .join('');
   const body = `<h2><code>${escapeHtml(key)}</code> ${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : ''}</h2>
