@@ -78,7 +78,10 @@ function Invoke-CheckIn {
             $installed += [ordered]@{ product = $product.id; version = $version; platform = $product.platform; locale = $product.locale }
         }
     }
-    $body = [ordered]@{ agentId = $script:agentId; agentVersion = '1.0.0'; os = 'windows'; installed = $installed } | ConvertTo-Json -Depth 5 -Compress
+    # Shown on the pages of the repository beside the agent id; characters the check-in refuses are left out.
+    $hostName = ([string]$env:COMPUTERNAME) -replace '[^A-Za-z0-9._-]', ''
+    if (-not $hostName) { $hostName = 'unknown' }
+    $body = [ordered]@{ agentId = $script:agentId; agentVersion = '1.0.0'; os = 'windows'; hostname = $hostName; installed = $installed } | ConvertTo-Json -Depth 5 -Compress
     return Invoke-RestMethod -Method Post -Uri "$repository/api/v1/agent/checkin" -ContentType 'application/json' -Body ([Text.Encoding]::UTF8.GetBytes($body)) -TimeoutSec 60
 }
 

@@ -39,13 +39,16 @@ if [ ! -s "$id_file" ]; then
   if [ -r /proc/sys/kernel/random/uuid ]; then cat /proc/sys/kernel/random/uuid >"$id_file"; else printf '%s-%s\n' "$(hostname)" "$(date +%s)" >"$id_file"; fi
 fi
 agent_id=$(tr -cd 'A-Za-z0-9._:-' <"$id_file")
+# Shown on the repository's pages beside the id; characters the check-in refuses are left out.
+host_name=$(hostname 2>/dev/null | tr -cd 'A-Za-z0-9._-' | cut -c1-253)
+[ -n "$host_name" ] || host_name=unknown
 
 # Only characters the check-in accepts; anything else makes a product's version unknown.
 clean() { printf '%s' "$1" | tr -cd 'A-Za-z0-9._+~:-'; }
 
 inventory_json() {
   first=1
-  printf '{"agentId":"%s","agentVersion":"1.0.0","os":"linux","installed":[' "$agent_id"
+  printf '{"agentId":"%s","agentVersion":"1.0.0","os":"linux","hostname":"%s","installed":[' "$agent_id" "$host_name"
   printf '%s\n' "$LGWAN_PRODUCTS" | while IFS='|' read -r product platform locale detect install; do
     [ -n "$product" ] || continue
     version=$(clean "$(sh -c "$detect" 2>/dev/null | head -n 1)")

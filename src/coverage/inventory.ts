@@ -8,6 +8,8 @@ export type IdentityKind = 'agent' | 'freshclam-uuid' | 'address';
 
 export interface InventoryObservation {
   endpoint: { kind: IdentityKind; id: string };
+  /** The host name an agent reports (native updaters send none). */
+  hostname?: string;
   /** Which client told us: mozilla-aus, freshclam, apt, winget, agent. */
   source: string;
   product: string;
@@ -20,6 +22,8 @@ export interface InventoryObservation {
 export interface EndpointRecord {
   kind: IdentityKind;
   id: string;
+  /** The host name the endpoint last reported, if it reports one (agents). */
+  hostname?: string;
   firstSeen: string;
   lastSeen: string;
   /** product key (product[/platform][/channel]) → what the endpoint runs. */
@@ -81,6 +85,8 @@ export const productKeyOf = (observation: Pick<InventoryObservation, 'product' |
 export function applyObservation(endpoints: Record<string, EndpointRecord>, observation: InventoryObservation, at: string): void {
   const key = endpointKey(observation.endpoint);
   const endpoint = (endpoints[key] ??= { kind: observation.endpoint.kind, id: observation.endpoint.id, firstSeen: at, lastSeen: at, products: {} });
+  // The newest report names the host (a renamed PC shows its new name).
+  if (observation.hostname !== undefined && at >= endpoint.lastSeen) endpoint.hostname = observation.hostname;
   if (at > endpoint.lastSeen) endpoint.lastSeen = at;
   if (at < endpoint.firstSeen) endpoint.firstSeen = at;
   const productKey = productKeyOf(observation);

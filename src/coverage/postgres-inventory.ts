@@ -170,7 +170,7 @@ export class PostgresInventory implements InventoryStore {
   async #load(keys: string[]): Promise<EndpointRecord[]> {
     if (keys.length === 0) return [];
     const [endpoints, products, versions] = await Promise.all([
-      this.#pool.query<{ key: string; kind: EndpointRecord['kind']; id: string; first_seen: Date; last_seen: Date }>('SELECT key, kind, id, first_seen, last_seen FROM inventory_endpoints WHERE key = ANY($1)', [keys]),
+      this.#pool.query<{ key: string; kind: EndpointRecord['kind']; id: string; hostname: string | null; first_seen: Date; last_seen: Date }>('SELECT key, kind, id, hostname, first_seen, last_seen FROM inventory_endpoints WHERE key = ANY($1)', [keys]),
       this.#pool.query<{ endpoint_key: string; product_key: string; product: string; version: string; platform: string | null; locale: string | null; channel: string | null; source: string; seen_at: Date }>(
         'SELECT endpoint_key, product_key, product, version, platform, locale, channel, source, seen_at FROM inventory_products WHERE endpoint_key = ANY($1)',
         [keys],
@@ -181,7 +181,7 @@ export class PostgresInventory implements InventoryStore {
       ),
     ]);
     const records = new Map<string, EndpointRecord>();
-    for (const row of endpoints.rows) records.set(row.key, { kind: row.kind, id: row.id, firstSeen: row.first_seen.toISOString(), lastSeen: row.last_seen.toISOString(), products: {} });
+    for (const row of endpoints.rows) records.set(row.key, { kind: row.kind, id: row.id, ...(row.hostname === null ? {} : { hostname: row.hostname }), firstSeen: row.first_seen.toISOString(), lastSeen: row.last_seen.toISOString(), products: {} });
     for (const row of products.rows) {
       const record = records.get(row.endpoint_key);
       if (!record) continue;
@@ -355,7 +355,7 @@ async function writeChunk(client: pg.PoolClient, keys: string[], batch: Record<s
   }
   for (const key of keys) {
     const record = batch[key]!;
-    endpoints.push([key, record.kind, record.id, record.firstSeen, record.lastSeen]);
+    endpoints.push([key, record.kind, record.id, record.firstSeen, record.lastSeen, record.hostname ?? null]);
     const known = stored.get(key) ?? new Set<string>();
     for (const productKey of Object.keys(record.products).sort()) {
       if (!known.has(productKey)) {
@@ -368,10 +368,11 @@ async function writeChunk(client: pg.PoolClient, keys: string[], batch: Record<s
     }
   }
   await client.query(
-    `INSERT INTO inventory_endpoints (key, kind, id, first_seen, last_seen)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
-     ON CONFLICT (key) DO UPDATE SET first_seen = least(inventory_endpoints.first_seen, excluded.first_seen), last_seen = greatest(inventory_endpoints.last_seen, excluded.last_seen)`,
-    columns(endpoints, 5),
+    `INSERT INTO inventory_endpoints (key, kind, id, first_seen, last_seen, hostname)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])
+     ON CONFLICT (key) DO UPDATE SET first_seen = least(inventory_endpoints.first_seen, excluded.first_seen), last_seen = greatest(inventory_endpoints.last_seen, excluded.last_seen),
+       hostname = CASE WHEN excluded.hostname IS NOT NULL AND excluded.last_seen >= inventory_endpoints.last_seen THEN excluded.hostname ELSE inventory_endpoints.hostname END`,
+    columns(endpoints, 6),
   );
   // A replica's late batch must not replace what another replica wrote since.
   await client.query(

@@ -122,6 +122,23 @@ function history(seed: number, endpoints: number): Array<{ observation: Inventor
 }
 
 function storeSuite(backend: keyof typeof openers) {
+  test(`${backend}: an endpoint keeps the host name of its newest report, across a restart; endpoints without one have none`, async (t) => {
+    const { open } = await openers[backend](t);
+    let store = await open();
+    store.record({ ...observation('pc-named', 'firefox', '130.0'), hostname: 'old-name' }, at(3));
+    store.record(observation('pc-unnamed', 'firefox', '131.0'), at(2));
+    await store.flush();
+    store.record({ ...observation('pc-named', 'firefox', '131.0'), hostname: 'YAKUBA-PC-017' }, at(1));
+    // A late batch from another replica does not bring the old name back.
+    store.record({ ...observation('pc-named', 'firefox', '130.0'), hostname: 'old-name' }, at(5));
+    await store.flush();
+    await store.close();
+    store = await open();
+    t.is((await store.getEndpoint('agent:pc-named'))?.hostname, 'YAKUBA-PC-017');
+    t.false('hostname' in (await store.getEndpoint('agent:pc-unnamed'))!);
+    await store.close();
+  });
+
   test(`${backend}: one endpoint holds at most ${maxProductsPerEndpoint} products in the store, across batches and restarts (issue 13: invented channels)`, async (t) => {
     const { open } = await openers[backend](t);
     let store = await open();
@@ -281,7 +298,7 @@ test('postgresql: migrations run once when several replicas start together, and 
   await admin.connect();
   t.teardown(() => admin.end());
   const { rows } = await admin.query<{ name: string }>('SELECT name FROM lgwan_mirror_migrations ORDER BY id');
-  t.deepEqual(rows.map((row) => row.name), ['1700000000001_inventory']);
+  t.deepEqual(rows.map((row) => row.name), ['1700000000001_inventory', '1700000000002_endpoint-hostname']);
 });
 
 test('postgresql: the LGWAN side configured with a database records check-ins there and reports them on the API', async (t) => {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
@@ -53,6 +54,10 @@ test('the sh agent checks in, downloads, verifies and installs the newer release
   await lgwan.inventory.flush();
   const endpoint = (await lgwan.inventory.listEndpoints({ offset: 0, limit: 10_000 })).find((candidate) => candidate.kind === 'agent');
   t.like(endpoint?.products['demo-firefox/linux-x86_64'], { version: '131.0', source: 'agent', locale: 'ja' }, 'the second check-in reported the new version');
+  t.is(endpoint?.hostname, hostname().replace(/[^A-Za-z0-9._-]/gu, ''), 'the agent reports its host name');
+  const { server, url: pages } = await lgwan.listen(0);
+  t.teardown(() => void server.close());
+  t.true((await (await fetch(`${pages}/endpoints`)).text()).includes(`<strong>${endpoint!.hostname!}</strong>`), 'the endpoints page shows it');
 
   // Up to date: the next run downloads nothing.
   const before = await machine.log();

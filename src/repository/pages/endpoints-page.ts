@@ -19,7 +19,9 @@ export function renderEndpointsPage(listing: { endpoints: readonly EndpointRecor
       const products = Object.values(endpoint.products)
         .map((record) => `${escapeHtml(names.get(record.product) ?? record.product)} ${escapeHtml(record.version)}`)
         .join(', ');
-      return `<tr><td><a href="${href(`/endpoints/${encodeURIComponent(key)}`, language)}"><code>${escapeHtml(key)}</code></a></td><td>${products}</td><td>${time(endpoint.lastSeen, language)}</td><td>${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : escapeHtml(t.active)}</td></tr>`;
+      // The host name an agent reports first; the identity (agent id, UUID or address) below it.
+      const label = endpoint.hostname === undefined ? `<code>${escapeHtml(key)}</code>` : `<strong>${escapeHtml(endpoint.hostname)}</strong><br><small><code>${escapeHtml(key)}</code></small>`;
+      return `<tr><td><a href="${href(`/endpoints/${encodeURIComponent(key)}`, language)}">${label}</a></td><td>${products}</td><td>${time(endpoint.lastSeen, language)}</td><td>${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : escapeHtml(t.active)}</td></tr>`;
     })
     .join('');
   const pager = `<p>${current > 1 ? `<a href="${href('/endpoints', language, { page: current - 1 })}">${escapeHtml(t.previous)}</a>` : ''} ${current} / ${pages} ${current < pages ? `<a href="${href('/endpoints', language, { page: current + 1 })}">${escapeHtml(t.next)}</a>` : ''}</p>`;
@@ -45,8 +47,8 @@ export function renderEndpointPage(endpoint: EndpointRecord | undefined, key: st
       return `<tr><td>${product}</td><td>${escapeHtml(record.version)}</td><td>${escapeHtml(target ?? '—')}</td><td>${escapeHtml(record.platform ?? '—')}</td><td>${escapeHtml(record.channel ?? '—')}</td><td>${escapeHtml(record.source)}</td><td>${time(record.seenAt, language)}</td><td>${state}</td></tr>`;
     })
     .join('');
-  const body = `<h2><code>${escapeHtml(key)}</code> ${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : ''}</h2>
+  const body = `<h2>${endpoint.hostname === undefined ? '' : `${escapeHtml(endpoint.hostname)} `}<code>${escapeHtml(key)}</code> ${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : ''}</h2>
 <dl><dt>${escapeHtml(t.kind)}</dt><dd>${escapeHtml(endpoint.kind)}</dd><dt>${escapeHtml(t.firstSeenEndpoint)}</dt><dd>${time(endpoint.firstSeen, language)}</dd><dt>${escapeHtml(t.lastSeen)}</dt><dd>${time(endpoint.lastSeen, language)}</dd></dl>
 <table><thead><tr><th>${escapeHtml(t.product)}</th><th>${escapeHtml(t.version)}</th><th>${escapeHtml(t.newestPublished)}</th><th>${escapeHtml(t.platform)}</th><th>${escapeHtml(t.channel)}</th><th>${escapeHtml(t.source)}</th><th>${escapeHtml(t.lastSeen)}</th><th>${escapeHtml(t.state)}</th></tr></thead><tbody>${rows}</tbody></table>`;
-  return layout({ title: key, language, path, body });
+  return layout({ title: endpoint.hostname ?? key, language, path, body });
 }

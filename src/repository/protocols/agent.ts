@@ -14,6 +14,7 @@ const token = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._+~:-]*$/
 export const checkInSchema = z.strictObject({
   agentId: token.describe('stable id of this endpoint (the agent keeps it in its state folder)'),
   agentVersion: token.optional(),
+  hostname: z.string().min(1).max(253).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/u, 'a host name: letters, digits and . _ -').optional().describe('the host name, shown on the pages beside the agent id'),
   os: z.enum(['windows', 'linux']),
   installed: z
     .array(z.strictObject({ product: token, version: token, platform: token.optional(), locale: token.optional() }))
@@ -115,7 +116,7 @@ export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: 
   const unknownProducts = known ? [...new Set(checkIn.installed.filter((item) => !known.has(item.product)).map((item) => item.product))] : [];
   for (const item of checkIn.installed) {
     if (known && !known.has(item.product)) continue;
-    inventory?.record({ endpoint: { kind: 'agent', id: checkIn.agentId }, source: 'agent', product: item.product, version: item.version, platform: item.platform, locale: item.locale });
+    inventory?.record({ endpoint: { kind: 'agent', id: checkIn.agentId }, ...(checkIn.hostname ? { hostname: checkIn.hostname } : {}), source: 'agent', product: item.product, version: item.version, platform: item.platform, locale: item.locale });
   }
   const actions = planActions(state, checkIn);
   ctx.set('Cache-Control', 'no-store');
