@@ -30,7 +30,9 @@ export class LgwanMirrorError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.details = Object.freeze({ ...options.details });
+    // Fields left undefined are dropped: they say nothing, and a reporter that serialises the
+    // error as YAML (AVA's TAP output) refuses undefined values and crashed the whole run.
+    this.details = Object.freeze(Object.fromEntries(Object.entries(options.details ?? {}).filter(([, value]) => value !== undefined)));
   }
 }
 
