@@ -89,7 +89,9 @@ export async function createEnvironment(options: EnvironmentOptions = {}): Promi
       // removed, or the flush races the removal (ENOTEMPTY).
       await Promise.allSettled(opened.map((side) => side.close()));
       await simulator.close();
-      await rm(root, { recursive: true, force: true });
+      // A write still settling when the last test step ends (a quarantine copy, a state rename)
+      // can put a file into a folder rm is emptying: retried, as rm retries ENOTEMPTY itself.
+      await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     },
   };
 }
