@@ -1,37 +1,16 @@
-import { createPrivateKey } from 'node:crypto';
-import { readFile, rename } from 'node:fs/promises';
-import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { importForgedSecondBundle } from './helpers/stolen-key.ts';
 import type { Manifest } from '../src/bundle/manifest.ts';
-import { bundleFileName } from '../src/transfer/spool-names.ts';
-import { manifestOf, readTar, resign, writeTar } from './helpers/bundle-surgery.ts';
-import { createEnvironment } from './helpers/environment.ts';
 
 /**
  * Bundle 1 published; bundle 2 made and held back, then edited and signed with the real
  * transfer key (stolen) under the file name `fileSequence`.
  */
 async function craftedSecondBundle(t: ExecutionContext, edit: (manifest: Manifest) => void, fileSequence = 2) {
-  const environment = await createEnvironment();
-  t.teardown(environment.cleanup);
-  const internet = await environment.openInternet();
-  await internet.runOnce();
-  const lgwan = await environment.openLgwan();
-  t.teardown(() => lgwan.close());
-  t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
-  const before = structuredClone(lgwan.database.data.published);
-  const second = await internet.send({ force: true });
-  const held = path.join(environment.root, 'held-back.tar');
-  await rename((second as { file: string }).file, held);
-  const entries = await readTar(held);
-  const manifest = manifestOf(entries);
-  edit(manifest);
-  const privateKey = createPrivateKey(await readFile(environment.config.internet.transferKey));
-  await writeTar(path.join(environment.config.lgwan.spool, bundleFileName(fileSequence)), resign(entries, manifest, privateKey));
-  const outcomes = await lgwan.importOnce();
-  const { server, url } = await lgwan.listen(0);
+  const forged = await importForgedSecondBundle(t, edit, fileSequence);
+  const { server, url } = await forged.lgwan.listen(0);
   t.teardown(() => void server.close());
-  return { environment, lgwan, url, before, outcome: outcomes.at(-1) as { status: string; code?: string; reason?: string } };
+  return { ...forged, url };
 }
 
 const pages = ['/', '/?lang=en', '/catalog', '/api/v1/status', '/api/v1/products', '/api/v1/latest', '/metrics'];

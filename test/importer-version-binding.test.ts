@@ -1,13 +1,8 @@
-import { createPrivateKey } from 'node:crypto';
-import { readFile, rename } from 'node:fs/promises';
-import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { importForgedSecondBundle } from './helpers/stolen-key.ts';
 import type { Artifact, Manifest } from '../src/bundle/manifest.ts';
 import { emptyLgwanState } from '../src/importer/lgwan-state.ts';
 import { buildStatus } from '../src/repository/status-model.ts';
-import { bundleFileName } from '../src/transfer/spool-names.ts';
-import { manifestOf, readTar, resign, writeTar } from './helpers/bundle-surgery.ts';
-import { createEnvironment } from './helpers/environment.ts';
 
 /*
  * Issue 13, item 2: with the (stolen) transfer key, a manifest relabelling the vendor-signed
@@ -16,26 +11,9 @@ import { createEnvironment } from './helpers/environment.ts';
  */
 
 async function stolenKeyAttack(t: ExecutionContext, relabel: (manifest: Manifest) => void) {
-  const environment = await createEnvironment();
-  t.teardown(environment.cleanup);
-  const internet = await environment.openInternet();
-  await internet.runOnce();
-  const lgwan = await environment.openLgwan();
-  t.teardown(() => lgwan.close());
-  t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
-  const before = structuredClone(lgwan.database.data.published);
-  const second = await internet.send({ force: true });
-  const genuine = (second as { file: string }).file;
-  const held = path.join(environment.root, 'held-back.tar');
-  await rename(genuine, held);
-  const entries = await readTar(held);
-  const manifest = manifestOf(entries);
-  relabel(manifest);
-  const privateKey = createPrivateKey(await readFile(environment.config.internet.transferKey));
-  await writeTar(path.join(environment.config.lgwan.spool, bundleFileName(2)), resign(entries, manifest, privateKey));
-  const outcomes = await lgwan.importOnce();
+  const { outcome, lgwan, before } = await importForgedSecondBundle(t, relabel);
   t.deepEqual(lgwan.database.data.published, before, 'nothing of the relabelled bundle is published');
-  return { outcome: outcomes.at(-1) as { status: string; code?: string; reason?: string }, lgwan };
+  return { outcome, lgwan };
 }
 
 function relabelVersion(artifact: Artifact, version: string): void {

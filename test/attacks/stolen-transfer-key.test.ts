@@ -1,11 +1,6 @@
-import { createPrivateKey } from 'node:crypto';
-import { readFile, rename } from 'node:fs/promises';
-import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { importForgedSecondBundle } from '../helpers/stolen-key.ts';
 import type { Manifest } from '../../src/bundle/manifest.ts';
-import { bundleFileName } from '../../src/transfer/spool-names.ts';
-import { manifestOf, readTar, resign, writeTar } from '../helpers/bundle-surgery.ts';
-import { createEnvironment } from '../helpers/environment.ts';
 
 /*
  * Threat: a stolen transfer key (docs/transfer.md, "Threat model"). The attacker signs whatever
@@ -17,23 +12,7 @@ import { createEnvironment } from '../helpers/environment.ts';
  */
 
 async function attack(t: ExecutionContext, edit: (manifest: Manifest) => void, fileSequence = 2) {
-  const environment = await createEnvironment();
-  t.teardown(environment.cleanup);
-  const internet = await environment.openInternet();
-  await internet.runOnce();
-  const lgwan = await environment.openLgwan();
-  t.teardown(() => lgwan.close());
-  await lgwan.importOnce();
-  const before = structuredClone(lgwan.database.data.published);
-  const second = await internet.send({ force: true });
-  const held = path.join(environment.root, 'held.tar');
-  await rename((second as { file: string }).file, held);
-  const entries = await readTar(held);
-  const manifest = manifestOf(entries);
-  edit(manifest);
-  const key = createPrivateKey(await readFile(environment.config.internet.transferKey));
-  await writeTar(path.join(environment.config.lgwan.spool, bundleFileName(fileSequence)), resign(entries, manifest, key));
-  const outcome = (await lgwan.importOnce()).at(-1) as { status: string; code?: string; reason?: string };
+  const { outcome, lgwan, before } = await importForgedSecondBundle(t, edit, fileSequence);
   const { server, url } = await lgwan.listen(0);
   t.teardown(() => void server.close());
   for (const page of ['/', '/catalog', '/api/v1/status', '/api/v1/latest', '/metrics']) t.is((await fetch(`${url}${page}`)).status, 200, `${page} still answers`);
