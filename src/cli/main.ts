@@ -20,6 +20,7 @@ import { startUdpSender } from '../sides/udp-sender.ts';
 import path from 'node:path';
 import { packageVersion, projectRoot } from './project-paths.ts';
 import { checkConfig } from './config-check.ts';
+import { addAdminCommands } from './admin-commands.ts';
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -305,6 +306,8 @@ program
     console.log(failed === 0 ? `the ${options.side} side can start with this config` : `${failed} problem(s): fix them in the config file (docs/configuration.md), then run this again`);
     if (failed > 0) process.exitCode = 1;
   });
+
+addAdminCommands(program);
 
 const bundleCommand = program.command('bundle').description('transfer bundles');
 bundleCommand

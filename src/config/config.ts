@@ -4,6 +4,9 @@ import { UserFacingError } from '../core/errors.ts';
 import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
 import { transferFileExtensionPattern } from '../transfer/spool-names.ts';
 import { proxyList } from '../core/address-list.ts';
+import { tenantIdPattern } from '../admin/tenants.ts';
+
+const addressOrRange = z.string().refine((entry) => { try { proxyList([entry]); return true; } catch { return false; } }, 'an IP address or CIDR range');
 
 const internetSchema = z.strictObject({
   storage: z.string().default('storage/internet').describe('data root of the internet side: blobs, state, quarantine, transfer key'),
@@ -98,6 +101,27 @@ const lgwanSchema = z.strictObject({
     .array(z.string().refine((entry) => { try { proxyList([entry]); return true; } catch { return false; } }, 'an IP address or CIDR range'))
     .default(['127.0.0.1', '::1'])
     .describe('with trustProxy: the edge caches (addresses or CIDR ranges) whose X-Forwarded-For counts; from any other peer the headers are ignored'),
+  tenants: z
+    .array(
+      z.strictObject({
+        id: z.string().regex(tenantIdPattern, 'lower-case letters, digits and -, e.g. "sapporo" (it appears in URLs: /t/<id>/)'),
+        name: z.string().min(1).max(100).describe('the municipality\'s name as the pages show it, e.g. 札幌市'),
+        networks: z.array(addressOrRange).default([]).describe("the address ranges this tenant's endpoints come from"),
+        products: z.array(z.string().min(1).max(128)).optional().describe('the catalog subset offered to this tenant (product ids); all products when absent'),
+      }),
+    )
+    .max(2000)
+    .default([])
+    .refine((tenants) => new Set(tenants.map((tenant) => tenant.id)).size === tenants.length, 'tenant ids must be unique')
+    .describe('the municipalities this LGWAN-ASP serves; none: one implicit tenant holding every endpoint'),
+  console: z
+    .strictObject({
+      sessionIdleMinutes: z.number().min(1).max(24 * 60).default(60).describe('sign out after this long without a request'),
+      sessionMaxHours: z.number().min(0.1).max(24 * 7).default(12).describe('sign out after this long in any case'),
+      metricsTokenFile: z.string().optional().describe('a file holding the bearer token a Prometheus scraper sends for /metrics (provider-wide figures)'),
+    })
+    .prefault({})
+    .describe('the admin console: sessions, and the /metrics scrape token'),
   tls: z
     .strictObject({
       cert: z.string().describe('PEM certificate chain (from your internal CA)'),
@@ -157,6 +181,7 @@ export async function loadConfig(file: string | undefined): Promise<Config> {
       keys: raw.lgwan.keys.map(resolve),
       spool: resolve(raw.lgwan.spool),
       transferPublicKey: raw.lgwan.transferPublicKey ? resolve(raw.lgwan.transferPublicKey) : path.join(lgwanStorage, 'transfer-key.pub.pem'),
+      console: { ...raw.lgwan.console, metricsTokenFile: raw.lgwan.console.metricsTokenFile ? resolve(raw.lgwan.console.metricsTokenFile) : undefined },
       tls: raw.lgwan.tls ? { ...raw.lgwan.tls, cert: resolve(raw.lgwan.tls.cert), key: resolve(raw.lgwan.tls.key) } : undefined,
     }),
   });

@@ -21,11 +21,11 @@ export async function syncDirectory(directory: string): Promise<void> {
  * Writes the whole file under a temporary name, fsyncs it, then renames it into place:
  * a reader sees the old content or the new, never half of one.
  */
-export async function writeFileAtomic(destination: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(destination: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   await mkdir(path.dirname(destination), { recursive: true });
   const temporary = temporarySibling(destination);
   try {
-    const handle = await open(temporary, 'wx', 0o644);
+    const handle = await open(temporary, 'wx', mode);
     try {
       await handle.writeFile(data);
       await handle.sync();

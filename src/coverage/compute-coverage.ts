@@ -106,11 +106,11 @@ function rankVersions(scheme: ProductSummary['scheme'], versions: Iterable<strin
 }
 
 /** Coverage, version spread and patch latency of every published product, from the endpoint inventory. */
-export async function computeCoverage(state: LgwanState, source: CoverageSource, options: { now: Date; endpointStaleDays: number; latencyReleases?: number; behindLimit?: number }): Promise<CoverageReport> {
+export async function computeCoverage(state: LgwanState, source: CoverageSource, options: { now: Date; endpointStaleDays: number; latencyReleases?: number; behindLimit?: number; tenant?: string }): Promise<CoverageReport> {
   const now = options.now.getTime();
   const staleBefore = new Date(now - options.endpointStaleDays * day);
   const published = state.published;
-  const mentionedByProduct = await source.versionsByProduct();
+  const mentionedByProduct = await source.versionsByProduct(options.tenant);
 
   interface Plan {
     product: NonNullable<LgwanState['published']>['products'][number];
@@ -166,7 +166,7 @@ export async function computeCoverage(state: LgwanState, source: CoverageSource,
       },
     });
   }
-  const [tallies, counts] = await Promise.all([source.tally({ staleBefore, products: plans.map((plan) => plan.request), behindLimit: options.behindLimit ?? 1000 }), source.endpointCounts(staleBefore)]);
+  const [tallies, counts] = await Promise.all([source.tally({ staleBefore, tenant: options.tenant, products: plans.map((plan) => plan.request), behindLimit: options.behindLimit ?? 1000 }), source.endpointCounts(staleBefore, options.tenant)]);
 
   const products: ProductCoverage[] = [];
   for (const { product, newestPublished, releaseVersions, rankOf, behindByRank } of plans) {

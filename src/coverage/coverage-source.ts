@@ -1,3 +1,4 @@
+import { defaultTenantId } from '../admin/tenants.ts';
 import type { EndpointRecord } from './inventory.ts';
 
 /**
@@ -12,15 +13,17 @@ import type { EndpointRecord } from './inventory.ts';
  */
 export interface CoverageSource {
   /** Every version the records of each product mention (current ones and their history). */
-  versionsByProduct(): Promise<Map<string, Set<string>>>;
+  versionsByProduct(tenant?: string): Promise<Map<string, Set<string>>>;
   /** Counts per product, given each product's version ranks. */
   tally(request: TallyRequest): Promise<Map<string, ProductTally>>;
   /** Endpoints in all and those not seen since `staleBefore`. */
-  endpointCounts(staleBefore: Date): Promise<{ total: number; stale: number }>;
+  endpointCounts(staleBefore: Date, tenant?: string): Promise<{ total: number; stale: number }>;
 }
 
 export interface TallyRequest {
   staleBefore: Date;
+  /** Only this tenant's endpoints; every tenant's when undefined (the provider operator's view). */
+  tenant?: string;
   products: ProductTallyRequest[];
   /** How many of the records behind to list per product (the most behind first); all are counted. */
   behindLimit: number;
@@ -53,7 +56,20 @@ export interface ProductTally {
   reached: Array<{ count: number; firstAt: string | null; p50At: string | null; p90At: string | null }>;
 }
 
-export const endpointKey = (endpoint: { kind: string; id: string }) => `${endpoint.kind}:${endpoint.id}`;
+/**
+ * An endpoint's key: `kind:id`, and `kind:id@tenant` outside the implicit tenant, so that two
+ * municipalities behind one NAT address stay two records. No id may contain `@`.
+ */
+export const endpointKey = (endpoint: { kind: string; id: string; tenant?: string | undefined }) =>
+  endpoint.tenant === undefined || endpoint.tenant === defaultTenantId ? `${endpoint.kind}:${endpoint.id}` : `${endpoint.kind}:${endpoint.id}@${endpoint.tenant}`;
+
+/** The tenant an endpoint record belongs to (records from before tenants existed are the implicit one's). */
+export const tenantOf = (endpoint: { tenant?: string | undefined }) => endpoint.tenant ?? defaultTenantId;
+
+/** The records of one tenant, or all of them. */
+export function* inTenant(endpoints: Iterable<EndpointRecord>, tenant: string | undefined): Iterable<EndpointRecord> {
+  for (const endpoint of endpoints) if (tenant === undefined || tenantOf(endpoint) === tenant) yield endpoint;
+}
 
 /** The k-th earliest of `sorted` where k = ⌈share × population⌉, or null when fewer reached it. */
 export function reachedAt(sorted: readonly number[], share: number, population: number): string | null {
@@ -80,7 +96,7 @@ export function tallyRecords(endpoints: Iterable<EndpointRecord>, request: Tally
     return parsed;
   };
 
-  for (const endpoint of endpoints) {
+  for (const endpoint of inTenant(endpoints, request.tenant)) {
     const stale = parseTime(endpoint.lastSeen) < staleBefore;
     const key = endpointKey(endpoint);
     for (const productKey in endpoint.products) {
@@ -144,9 +160,9 @@ export function tallyRecords(endpoints: Iterable<EndpointRecord>, request: Tally
 }
 
 /** Distinct versions per product over endpoint records held in memory. */
-export function versionsOfRecords(endpoints: Iterable<EndpointRecord>): Map<string, Set<string>> {
+export function versionsOfRecords(endpoints: Iterable<EndpointRecord>, tenant?: string): Map<string, Set<string>> {
   const versions = new Map<string, Set<string>>();
-  for (const endpoint of endpoints) {
+  for (const endpoint of inTenant(endpoints, tenant)) {
     for (const productKey in endpoint.products) {
       const record = endpoint.products[productKey]!;
       let set = versions.get(record.product);
@@ -161,12 +177,12 @@ export function versionsOfRecords(endpoints: Iterable<EndpointRecord>): Map<stri
 /** A `CoverageSource` over a list of records: the lowdb store, tests and the benchmark use it. */
 export function recordsCoverageSource(records: () => Iterable<EndpointRecord>): CoverageSource {
   return {
-    versionsByProduct: async () => versionsOfRecords(records()),
+    versionsByProduct: async (tenant) => versionsOfRecords(records(), tenant),
     tally: async (request) => tallyRecords(records(), request),
-    async endpointCounts(staleBefore) {
+    async endpointCounts(staleBefore, tenant) {
       let total = 0;
       let stale = 0;
-      for (const endpoint of records()) {
+      for (const endpoint of inTenant(records(), tenant)) {
         total += 1;
         if (Date.parse(endpoint.lastSeen) < staleBefore.getTime()) stale += 1;
       }

@@ -1,13 +1,16 @@
 import path from 'node:path';
 import type { Low } from 'lowdb';
 import { openJsonState } from '../store/json-state.ts';
-import { endpointKey, recordsCoverageSource, type CoverageSource } from './coverage-source.ts';
+import { defaultTenantId } from '../admin/tenants.ts';
+import { endpointKey, inTenant, recordsCoverageSource, tenantOf, type CoverageSource } from './coverage-source.ts';
 
 /** Where an endpoint's identity came from, strongest first. */
 export type IdentityKind = 'agent' | 'freshclam-uuid' | 'address';
 
 export interface InventoryObservation {
   endpoint: { kind: IdentityKind; id: string };
+  /** The tenant the endpoint belongs to; the implicit one when absent. */
+  tenant?: string;
   /** The host name an agent reports (native updaters send none). */
   hostname?: string;
   /** Which client told us: mozilla-aus, freshclam, apt, winget, agent. */
@@ -22,6 +25,8 @@ export interface InventoryObservation {
 export interface EndpointRecord {
   kind: IdentityKind;
   id: string;
+  /** Absent for the implicit tenant (and in records written before tenants existed). */
+  tenant?: string;
   /** The host name the endpoint last reported, if it reports one (agents). */
   hostname?: string;
   firstSeen: string;
@@ -68,10 +73,12 @@ export interface InventoryHealth {
 export interface InventoryStore extends CoverageSource {
   readonly backend: InventoryHealth['backend'];
   record(observation: InventoryObservation, now?: Date): void;
-  countEndpoints(): Promise<number>;
+  /** Endpoints of one tenant, or of all when `tenant` is undefined. */
+  countEndpoints(tenant?: string): Promise<number>;
   /** Most recently seen first (ties by key), a page at a time. */
-  listEndpoints(page: { offset: number; limit: number }): Promise<EndpointRecord[]>;
-  getEndpoint(key: string): Promise<EndpointRecord | undefined>;
+  listEndpoints(page: { offset: number; limit: number; tenant?: string }): Promise<EndpointRecord[]>;
+  /** The record, when it belongs to `tenant` (any tenant's when undefined): another tenant's key is "not found". */
+  getEndpoint(key: string, tenant?: string): Promise<EndpointRecord | undefined>;
   health(): InventoryHealth;
   /** Writes what is pending now. */
   flush(): Promise<void>;
@@ -83,8 +90,9 @@ export const productKeyOf = (observation: Pick<InventoryObservation, 'product' |
 
 /** Folds one observation into an endpoint record (both stores keep records of this shape). */
 export function applyObservation(endpoints: Record<string, EndpointRecord>, observation: InventoryObservation, at: string): void {
-  const key = endpointKey(observation.endpoint);
-  const endpoint = (endpoints[key] ??= { kind: observation.endpoint.kind, id: observation.endpoint.id, firstSeen: at, lastSeen: at, products: {} });
+  const tenant = observation.tenant === undefined || observation.tenant === defaultTenantId ? undefined : observation.tenant;
+  const key = endpointKey({ ...observation.endpoint, tenant });
+  const endpoint = (endpoints[key] ??= { kind: observation.endpoint.kind, id: observation.endpoint.id, ...(tenant ? { tenant } : {}), firstSeen: at, lastSeen: at, products: {} });
   // The newest report names the host (a renamed PC shows its new name).
   if (observation.hostname !== undefined && at >= endpoint.lastSeen) endpoint.hostname = observation.hostname;
   if (at > endpoint.lastSeen) endpoint.lastSeen = at;
@@ -147,23 +155,28 @@ export class LowdbInventory implements InventoryStore {
     this.#sorted = undefined;
   }
 
-  versionsByProduct = () => this.#source.versionsByProduct();
+  versionsByProduct = (tenant?: string) => this.#source.versionsByProduct(tenant);
   tally: CoverageSource['tally'] = (request) => this.#source.tally(request);
-  endpointCounts = (staleBefore: Date) => this.#source.endpointCounts(staleBefore);
+  endpointCounts = (staleBefore: Date, tenant?: string) => this.#source.endpointCounts(staleBefore, tenant);
 
-  async countEndpoints(): Promise<number> {
-    return Object.keys(this.#database.data.endpoints).length;
+  async countEndpoints(tenant?: string): Promise<number> {
+    if (tenant === undefined) return Object.keys(this.#database.data.endpoints).length;
+    let count = 0;
+    for (const _ of inTenant(Object.values(this.#database.data.endpoints), tenant)) count += 1;
+    return count;
   }
 
-  async listEndpoints(page: { offset: number; limit: number }): Promise<EndpointRecord[]> {
+  async listEndpoints(page: { offset: number; limit: number; tenant?: string }): Promise<EndpointRecord[]> {
     this.#sorted ??= Object.entries(this.#database.data.endpoints)
       .sort(([keyA, a], [keyB, b]) => b.lastSeen.localeCompare(a.lastSeen) || (keyA < keyB ? -1 : 1))
       .map(([, endpoint]) => endpoint);
-    return this.#sorted.slice(page.offset, page.offset + page.limit);
+    const sorted = page.tenant === undefined ? this.#sorted : [...inTenant(this.#sorted, page.tenant)];
+    return sorted.slice(page.offset, page.offset + page.limit);
   }
 
-  async getEndpoint(key: string): Promise<EndpointRecord | undefined> {
-    return Object.hasOwn(this.#database.data.endpoints, key) ? this.#database.data.endpoints[key] : undefined;
+  async getEndpoint(key: string, tenant?: string): Promise<EndpointRecord | undefined> {
+    const record = Object.hasOwn(this.#database.data.endpoints, key) ? this.#database.data.endpoints[key] : undefined;
+    return record && (tenant === undefined || tenantOf(record) === tenant) ? record : undefined;
   }
 
   health(): InventoryHealth {
@@ -194,3 +207,6 @@ export class LowdbInventory implements InventoryStore {
     await this.flush();
   }
 }
+
+/** What a protocol handler needs: somewhere to put what an endpoint reported. */
+export type ObservationSink = Pick<InventoryStore, 'record'>;

@@ -2,11 +2,31 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
+import { defaultTenantId } from '../admin/tenants.ts';
 import { DatabaseError } from '../core/errors.ts';
 import type { ProductTally, TallyRequest } from './coverage-source.ts';
 import { applyObservation, historyLength, maxProductsPerEndpoint, type EndpointRecord, type InventoryHealth, type InventoryObservation, type InventoryStore } from './inventory.ts';
 
 const migrationsFolder = fileURLToPath(new URL('./postgres-migrations/', import.meta.url));
+
+/**
+ * Connects and brings the schema (inventory and admin tables) up to date, under
+ * node-pg-migrate's advisory lock so that replicas may start together. Ends the pool on failure.
+ */
+export async function applyMigrations(pool: pg.Pool, name: string): Promise<void> {
+  const client = await pool.connect().catch(async (error: unknown) => {
+    await pool.end();
+    throw new DatabaseError(name, 'connecting', error);
+  });
+  try {
+    await runner({ dbClient: client, dir: migrationsFolder, direction: 'up', migrationsTable: 'lgwan_mirror_migrations', log: () => undefined, checkOrder: true, advisoryLockMode: 'wait' });
+  } catch (error) {
+    client.release();
+    await pool.end();
+    throw new DatabaseError(name, `applying migrations from ${path.basename(migrationsFolder)}`, error);
+  }
+  client.release();
+}
 
 /** A connection URL with its password removed, for messages and logs. */
 export function redactedUrl(url: string): string {
@@ -66,18 +86,7 @@ export class PostgresInventory implements InventoryStore {
     const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 4, connectionTimeoutMillis: 10_000 });
     // An idle client losing its connection must not crash the repository; the next query reconnects.
     pool.on('error', () => undefined);
-    const client = await pool.connect().catch(async (error: unknown) => {
-      await pool.end();
-      throw new DatabaseError(name, 'connecting', error);
-    });
-    try {
-      await runner({ dbClient: client, dir: migrationsFolder, direction: 'up', migrationsTable: 'lgwan_mirror_migrations', log: () => undefined, checkOrder: true, advisoryLockMode: 'wait' });
-    } catch (error) {
-      client.release();
-      await pool.end();
-      throw new DatabaseError(name, `applying migrations from ${path.basename(migrationsFolder)}`, error);
-    }
-    client.release();
+    await applyMigrations(pool, name);
     return new PostgresInventory(pool, name, options);
   }
 
@@ -124,7 +133,7 @@ export class PostgresInventory implements InventoryStore {
     this.#pending = batch;
     for (const record of Object.values(arrived)) {
       for (const product of Object.values(record.products)) {
-        const observation = { endpoint: { kind: record.kind, id: record.id }, source: product.source, product: product.product, platform: product.platform, locale: product.locale, channel: product.channel };
+        const observation = { endpoint: { kind: record.kind, id: record.id }, tenant: record.tenant, source: product.source, product: product.product, platform: product.platform, locale: product.locale, channel: product.channel };
         for (const [version, at] of Object.entries(product.firstSeen)) applyObservation(this.#pending, { ...observation, version }, at);
         applyObservation(this.#pending, { ...observation, version: product.version }, product.seenAt);
       }
@@ -144,33 +153,34 @@ export class PostgresInventory implements InventoryStore {
     }
   }
 
-  async countEndpoints(): Promise<number> {
-    const { rows } = await this.#pool.query<{ count: number }>('SELECT count(*)::int AS count FROM inventory_endpoints');
+  async countEndpoints(tenant?: string): Promise<number> {
+    const { rows } = await this.#pool.query<{ count: number }>('SELECT count(*)::int AS count FROM inventory_endpoints WHERE $1::text IS NULL OR tenant = $1', [tenant ?? null]);
     return rows[0]!.count;
   }
 
-  async endpointCounts(staleBefore: Date): Promise<{ total: number; stale: number }> {
+  async endpointCounts(staleBefore: Date, tenant?: string): Promise<{ total: number; stale: number }> {
     const { rows } = await this.#pool.query<{ total: number; stale: number }>(
-      'SELECT count(*)::int AS total, count(*) FILTER (WHERE last_seen < $1)::int AS stale FROM inventory_endpoints',
-      [staleBefore],
+      'SELECT count(*)::int AS total, count(*) FILTER (WHERE last_seen < $1)::int AS stale FROM inventory_endpoints WHERE $2::text IS NULL OR tenant = $2',
+      [staleBefore, tenant ?? null],
     );
     return rows[0]!;
   }
 
-  async listEndpoints(page: { offset: number; limit: number }): Promise<EndpointRecord[]> {
-    const { rows } = await this.#pool.query<{ key: string }>('SELECT key FROM inventory_endpoints ORDER BY last_seen DESC, key LIMIT $1 OFFSET $2', [page.limit, page.offset]);
+  async listEndpoints(page: { offset: number; limit: number; tenant?: string }): Promise<EndpointRecord[]> {
+    const { rows } = await this.#pool.query<{ key: string }>('SELECT key FROM inventory_endpoints WHERE $3::text IS NULL OR tenant = $3 ORDER BY last_seen DESC, key LIMIT $1 OFFSET $2', [page.limit, page.offset, page.tenant ?? null]);
     return this.#load(rows.map((row) => row.key));
   }
 
-  async getEndpoint(key: string): Promise<EndpointRecord | undefined> {
-    return (await this.#load([key]))[0];
+  async getEndpoint(key: string, tenant?: string): Promise<EndpointRecord | undefined> {
+    const record = (await this.#load([key]))[0];
+    return record && (tenant === undefined || (record.tenant ?? defaultTenantId) === tenant) ? record : undefined;
   }
 
   /** Whole endpoint records for `keys`, in that order. */
   async #load(keys: string[]): Promise<EndpointRecord[]> {
     if (keys.length === 0) return [];
     const [endpoints, products, versions] = await Promise.all([
-      this.#pool.query<{ key: string; kind: EndpointRecord['kind']; id: string; hostname: string | null; first_seen: Date; last_seen: Date }>('SELECT key, kind, id, hostname, first_seen, last_seen FROM inventory_endpoints WHERE key = ANY($1)', [keys]),
+      this.#pool.query<{ key: string; kind: EndpointRecord['kind']; id: string; tenant: string; hostname: string | null; first_seen: Date; last_seen: Date }>('SELECT key, kind, id, tenant, hostname, first_seen, last_seen FROM inventory_endpoints WHERE key = ANY($1)', [keys]),
       this.#pool.query<{ endpoint_key: string; product_key: string; product: string; version: string; platform: string | null; locale: string | null; channel: string | null; source: string; seen_at: Date }>(
         'SELECT endpoint_key, product_key, product, version, platform, locale, channel, source, seen_at FROM inventory_products WHERE endpoint_key = ANY($1)',
         [keys],
@@ -181,7 +191,7 @@ export class PostgresInventory implements InventoryStore {
       ),
     ]);
     const records = new Map<string, EndpointRecord>();
-    for (const row of endpoints.rows) records.set(row.key, { kind: row.kind, id: row.id, ...(row.hostname === null ? {} : { hostname: row.hostname }), firstSeen: row.first_seen.toISOString(), lastSeen: row.last_seen.toISOString(), products: {} });
+    for (const row of endpoints.rows) records.set(row.key, { kind: row.kind, id: row.id, ...(row.tenant === defaultTenantId ? {} : { tenant: row.tenant }), ...(row.hostname === null ? {} : { hostname: row.hostname }), firstSeen: row.first_seen.toISOString(), lastSeen: row.last_seen.toISOString(), products: {} });
     for (const row of products.rows) {
       const record = records.get(row.endpoint_key);
       if (!record) continue;
@@ -203,9 +213,13 @@ export class PostgresInventory implements InventoryStore {
     return keys.map((key) => records.get(key)).filter((record): record is EndpointRecord => record !== undefined);
   }
 
-  async versionsByProduct(): Promise<Map<string, Set<string>>> {
+  async versionsByProduct(tenant?: string): Promise<Map<string, Set<string>>> {
     const { rows } = await this.#pool.query<{ product: string; version: string }>(
-      'SELECT product, version FROM inventory_products GROUP BY 1, 2 UNION SELECT product, version FROM inventory_versions GROUP BY 1, 2',
+      tenant === undefined
+        ? 'SELECT product, version FROM inventory_products GROUP BY 1, 2 UNION SELECT product, version FROM inventory_versions GROUP BY 1, 2'
+        : `SELECT p.product, p.version FROM inventory_products p JOIN inventory_endpoints e ON e.key = p.endpoint_key WHERE e.tenant = $1 GROUP BY 1, 2
+           UNION SELECT v.product, v.version FROM inventory_versions v JOIN inventory_endpoints e ON e.key = v.endpoint_key WHERE e.tenant = $1 GROUP BY 1, 2`,
+      tenant === undefined ? [] : [tenant],
     );
     const versions = new Map<string, Set<string>>();
     for (const { product, version } of rows) {
@@ -245,9 +259,9 @@ export class PostgresInventory implements InventoryStore {
                 (r.rank IS NOT NULL AND w.newest_rank IS NOT NULL AND r.rank >= w.newest_rank) AS is_current
          FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS w (product, newest_rank, number)
          JOIN inventory_products p ON p.product = w.product
-         JOIN inventory_endpoints e ON e.key = p.endpoint_key
+         JOIN inventory_endpoints e ON e.key = p.endpoint_key AND ($4::text IS NULL OR e.tenant = $4)
          LEFT JOIN tally_ranks r ON r.product = p.product AND r.version = p.version`,
-        [request.products.map((product) => product.product), request.products.map((product) => product.newestRank ?? null), request.staleBefore],
+        [request.products.map((product) => product.product), request.products.map((product) => product.newestRank ?? null), request.staleBefore, request.tenant ?? null],
       );
       // The planner needs the real row count of the temporary table to choose hash joins over nested loops.
       await client.query('ANALYZE tally_records');
@@ -355,7 +369,7 @@ async function writeChunk(client: pg.PoolClient, keys: string[], batch: Record<s
   }
   for (const key of keys) {
     const record = batch[key]!;
-    endpoints.push([key, record.kind, record.id, record.firstSeen, record.lastSeen, record.hostname ?? null]);
+    endpoints.push([key, record.kind, record.id, record.firstSeen, record.lastSeen, record.hostname ?? null, record.tenant ?? defaultTenantId]);
     const known = stored.get(key) ?? new Set<string>();
     for (const productKey of Object.keys(record.products).sort()) {
       if (!known.has(productKey)) {
@@ -368,11 +382,11 @@ async function writeChunk(client: pg.PoolClient, keys: string[], batch: Record<s
     }
   }
   await client.query(
-    `INSERT INTO inventory_endpoints (key, kind, id, first_seen, last_seen, hostname)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])
+    `INSERT INTO inventory_endpoints (key, kind, id, first_seen, last_seen, hostname, tenant)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
      ON CONFLICT (key) DO UPDATE SET first_seen = least(inventory_endpoints.first_seen, excluded.first_seen), last_seen = greatest(inventory_endpoints.last_seen, excluded.last_seen),
        hostname = CASE WHEN excluded.hostname IS NOT NULL AND excluded.last_seen >= inventory_endpoints.last_seen THEN excluded.hostname ELSE inventory_endpoints.hostname END`,
-    columns(endpoints, 6),
+    columns(endpoints, 7),
   );
   // A replica's late batch must not replace what another replica wrote since.
   await client.query(

@@ -23,13 +23,31 @@ import { buildStatus, defaultThresholds, type AlarmThresholds } from './status-m
 import { addCoverageRoutes } from './coverage-routes.ts';
 import { CoverageView } from './coverage-view.ts';
 import { clientAddress } from './client-address.ts';
+import { consoleGuard, type ConsoleState, type Scope } from '../admin/access-guard.ts';
+import type { AdminStore } from '../admin/admin-store.ts';
+import { authenticateCheckIn, handleEnroll, ReplayGuard } from '../admin/agent-auth.ts';
+import { clientTenant, NativeObservations, TenantStates } from '../admin/client-tenant.ts';
+import { addConsoleRoutes, type SignInDirectory } from '../admin/console-routes.ts';
+import type { SessionPolicy } from '../admin/sessions.ts';
+import type { TenantDirectory } from '../admin/tenants.ts';
 
 export const defaultTrustedProxies = ['127.0.0.1', '::1'];
 
 export const contentSecurityPolicy = "default-src 'none'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+export interface ConsoleOptions {
+  store: AdminStore;
+  tenants: TenantDirectory;
+  directories?: readonly SignInDirectory[];
+  sessionPolicy?: SessionPolicy;
+  /** SHA-256 (hex) of the token a Prometheus scraper sends as `Authorization: Bearer …` for /metrics. */
+  metricsTokenHash?: string;
+}
+
 export interface RepositoryOptions {
   database: LgwanDatabase;
+  /** Tenants, accounts, sessions, enrolled agents and the audit log. */
+  console: ConsoleOptions;
   store: BlobStore;
   logger: Logger;
   /** Where native update checks and agent check-ins are recorded; none in a read-only replica. */
@@ -107,6 +125,16 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   });
 
   app.use(clientAddress({ trustProxy: options.trustProxy ?? false, trustedProxies: options.trustedProxies ?? defaultTrustedProxies }));
+  const { tenants, store: adminStore } = options.console;
+  app.use(clientTenant(tenants));
+  app.use(consoleGuard({ store: adminStore, tenants, policy: options.console.sessionPolicy ?? { idleMinutes: 60, maxHours: 12 }, ...(options.console.metricsTokenHash ? { metricsTokenHash: options.console.metricsTokenHash } : {}), now }));
+  const tenantStates = new TenantStates(tenants);
+  const natives = new NativeObservations(options.inventory);
+  /** The published state as the request's endpoint (protocol routes) or console scope sees it. */
+  const stateOf = (ctx: Context) => {
+    const state = ctx.state as ConsoleState;
+    return tenantStates.of(options.database.data, state.scope ? state.scope.tenant : state.clientTenant);
+  };
 
   const serveArtifact = async (ctx: Context, artifact: Artifact | undefined, immutable: boolean): Promise<void> => {
     if (!artifact) {
@@ -122,10 +150,21 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     await serveImmutableFile(ctx, { file, sha256: artifact.sha256, fileName: artifact.fileName, lastModified, immutable });
   };
 
-  const status = () => buildStatus(state(), now(), options.thresholds ?? defaultThresholds, options.disk?.(), options.heartbeat?.(), options.inventory?.health());
+  const statusOf = (scope: Scope) => buildStatus(tenantStates.of(state(), scope.tenant), now(), options.thresholds ?? defaultThresholds, options.disk?.(), options.heartbeat?.(), options.inventory?.health());
   const endpointStaleDays = options.endpointStaleDays ?? 30;
-  const coverageView = new CoverageView(state, options.inventory, { endpointStaleDays, ttlMs: options.coverageTtlMs ?? 5000 });
-  addCoverageRoutes(router, { status, coverage: () => coverageView.report(now()), inventory: options.inventory, endpointStaleDays, now });
+  // One report per tenant (and one for the operator's all-tenants view), each cached on its own.
+  const coverageViews = new Map<string, CoverageView>();
+  const coverageOf = (scope: Scope) => {
+    const key = scope.tenantId ?? '*';
+    let view = coverageViews.get(key);
+    if (!view) {
+      const tenant = scope.tenant;
+      coverageViews.set(key, (view = new CoverageView(() => tenantStates.of(state(), tenant), options.inventory, { endpointStaleDays, ttlMs: options.coverageTtlMs ?? 5000, ...(scope.tenantId && !tenants.implicit ? { tenant: scope.tenantId } : {}) })));
+    }
+    return view.report(now());
+  };
+  const scopeOf = (ctx: Context): Scope => (ctx.state as ConsoleState).scope ?? ctx.throw(401, 'sign in first');
+  addCoverageRoutes(router, { status: (ctx) => statusOf(scopeOf(ctx)), coverage: (ctx) => coverageOf(scopeOf(ctx)), scope: scopeOf, inventory: options.inventory, endpointStaleDays, now, natives });
   // Browsers ask for /favicon.ico on their own; answering keeps their consoles clean.
   router.get(['/assets/icon.svg', '/favicon.ico'], (ctx) => {
     ctx.type = 'image/svg+xml';
@@ -140,7 +179,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
 
   router.get('/blobs/sha256/:digest', async (ctx) => {
     const digest = ctx.params.digest ?? '';
-    await serveArtifact(ctx, /^[0-9a-f]{64}$/u.test(digest) ? publishedIndex(state().published).bySha256.get(digest) : undefined, true);
+    await serveArtifact(ctx, /^[0-9a-f]{64}$/u.test(digest) ? publishedIndex(stateOf(ctx).published).bySha256.get(digest) : undefined, true);
   });
 
   // Behind an edge cache every request comes from one address: the per-address limit is
@@ -149,23 +188,38 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     perAddress: new RateLimiter({ burst: 1000, perMinute: 1000 }),
     perAgent: new RateLimiter({ burst: options.checkInBurst ?? 10, perMinute: options.checkInsPerMinute ?? 6 }),
   };
+  const replay = new ReplayGuard();
   router.post('/api/v1/agent/checkin', async (ctx) => {
-    await handleCheckIn(ctx, state(), options.inventory, checkInLimits);
+    await handleCheckIn(ctx, {
+      stateFor: (tenant) => tenantStates.of(state(), tenant),
+      inventory: options.inventory,
+      limits: checkInLimits,
+      authenticate: async (body, agentId) => {
+        const agent = await authenticateCheckIn(ctx, adminStore, replay, body, agentId, now());
+        // The agent's tenant decides which of its reported products count (its catalog subset).
+        return { agentId: agent.agentId, tenant: agent.tenant };
+      },
+    });
+  });
+  const enrollLimits = { perAddress: new RateLimiter({ burst: 5, perMinute: 2 }) };
+  const consoleRoutes = addConsoleRoutes(router, { store: adminStore, tenants, directories: options.console.directories ?? [], logger: options.logger, now });
+  router.post('/api/v1/agent/enroll', async (ctx) => {
+    await handleEnroll(ctx, { store: adminStore, tenants, limits: enrollLimits, audit: consoleRoutes.audit, now });
   });
   router.get('/api/v1/openapi.json', (ctx) => {
     ctx.type = 'application/json';
     ctx.body = openapi;
   });
   router.get('/api/v1/status', (ctx) => {
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.body = status();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = statusOf(scopeOf(ctx));
   });
   router.get('/api/v1/products', (ctx) => {
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.body = { products: status().products };
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { products: statusOf(scopeOf(ctx)).products };
   });
   router.get('/api/v1/products/:id/releases', (ctx) => {
-    const published = state().published;
+    const published = stateOf(ctx).published;
     const product = published?.products.find((candidate) => candidate.id === ctx.params.id);
     if (!product) {
       ctx.status = 404;
@@ -183,7 +237,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     };
   });
   router.get('/api/v1/latest', (ctx) => {
-    const published = state().published;
+    const published = stateOf(ctx).published;
     const filter = { product: ctx.query.product, platform: ctx.query.platform, locale: ctx.query.locale };
     const latest = new Map<string, { productId: string; platform: string; locale: string; version: string; artifacts: Artifact[] }>();
     for (const product of published?.products ?? []) {
@@ -208,7 +262,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
 
   app.use(async (ctx, next) => {
     if (ctx.path !== '/winget' && !ctx.path.startsWith('/winget/')) return next();
-    await handleWinget(ctx, state(), options.inventory, async () => {
+    await handleWinget(ctx, stateOf(ctx), natives.for(ctx), async () => {
       if (!ctx.is('application/json')) ctx.throw(415, 'send application/json');
       return JSON.parse(await readLimitedBody(ctx, 64 * 1024)) as unknown;
     });
@@ -217,7 +271,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   app.use(async (ctx, next) => {
     if (!ctx.path.startsWith('/mozilla/update/')) return next();
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') ctx.throw(405);
-    handleMozillaUpdate(ctx, state(), options.inventory);
+    handleMozillaUpdate(ctx, stateOf(ctx), natives.for(ctx));
   });
 
   // Every published file under its vendor path: /pool/…, /apt/<mirror>/…, /clamav/….
@@ -235,7 +289,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       ctx.throw(400, 'malformed percent-encoding');
     }
     if (relative.startsWith('clamav/')) {
-      recordFreshclam(ctx, options.inventory);
+      recordFreshclam(ctx, natives.for(ctx));
       // ClamAV skips signature checks on .cld files: never serve one, so clients take the signed .cvd.
       if (relative.endsWith('.cld')) {
         ctx.status = 404;
@@ -243,12 +297,12 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
         return;
       }
     }
-    const artifact = publishedIndex(state().published).byPath.get(relative);
+    const artifact = publishedIndex(stateOf(ctx).published).byPath.get(relative);
     // pool/ paths name a version; apt indices and ClamAV databases change content under one name.
     const immutable = relative.startsWith('pool/') || relative.includes('/by-hash/') || (artifact?.path.startsWith('apt/') === true && artifact.role === 'payload');
     await serveArtifact(ctx, artifact, immutable);
-    if (artifact?.verification.method === 'clamav-cvd') recordDatabaseVersion(ctx, options.inventory, artifact);
-    if (relative.startsWith('apt/')) recordApt(ctx, options.inventory, artifact);
+    if (artifact?.verification.method === 'clamav-cvd') recordDatabaseVersion(ctx, natives.for(ctx), artifact);
+    if (relative.startsWith('apt/')) recordApt(ctx, natives.for(ctx), artifact);
   });
   return app;
 }

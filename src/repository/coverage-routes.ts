@@ -1,4 +1,8 @@
 import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Registry } from 'prom-client';
+import type { Scope } from '../admin/access-guard.ts';
+import type { NativeObservations } from '../admin/client-tenant.ts';
 import type { CoverageReport } from '../coverage/compute-coverage.ts';
 import type { InventoryStore } from '../coverage/inventory.ts';
 import { languageOf } from './i18n.ts';
@@ -10,14 +14,17 @@ import { renderProductPage } from './pages/product-page.ts';
 import type { RepositoryStatus } from './status-model.ts';
 
 export interface CoverageRoutesOptions {
-  status(): RepositoryStatus;
-  coverage(): Promise<CoverageReport>;
+  /** Each of these answers for the request's console scope: one tenant, or all for an operator. */
+  status(ctx: Context): RepositoryStatus;
+  coverage(ctx: Context): Promise<CoverageReport>;
+  scope(ctx: Context): Scope;
   inventory: InventoryStore | undefined;
+  natives: NativeObservations;
   endpointStaleDays: number;
   now(): Date;
 }
 
-const csvCell = (value: unknown) => {
+export const csvCell = (value: unknown) => {
   const text = value === null || value === undefined ? '' : String(value);
   // Quote everything that could break a row; a leading = + - @ would be a formula in a spreadsheet.
   return /[",\n\r]/u.test(text) || /^[=+\-@]/u.test(text) ? `"${text.replace(/"/gu, '""').replace(/^([=+\-@])/u, "'$1")}"` : text;
@@ -32,44 +39,45 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
 
   router.get('/', async (ctx) => {
     html(ctx);
-    ctx.body = renderOverviewPage(options.status(), await options.coverage(), languageOf(ctx.query.lang));
+    ctx.body = renderOverviewPage(options.status(ctx), await options.coverage(ctx), languageOf(ctx.query.lang));
   });
   router.get('/products/:id', async (ctx) => {
     html(ctx);
     const id = ctx.params.id ?? '';
-    const product = (await options.coverage()).products.find((candidate) => candidate.productId === id);
+    const product = (await options.coverage(ctx)).products.find((candidate) => candidate.productId === id);
     if (!product) ctx.status = 404;
     ctx.body = renderProductPage(product, id, languageOf(ctx.query.lang));
   });
   router.get('/endpoints', async (ctx) => {
     html(ctx);
-    const total = (await options.inventory?.countEndpoints()) ?? 0;
+    const tenant = options.scope(ctx).tenantId;
+    const total = (await options.inventory?.countEndpoints(tenant)) ?? 0;
     const pages = Math.max(1, Math.ceil(total / endpointsPerPage));
     const page = Math.min(Math.max(Math.trunc(Number(ctx.query.page ?? 1)) || 1, 1), pages);
-    const endpoints = (await options.inventory?.listEndpoints({ offset: (page - 1) * endpointsPerPage, limit: endpointsPerPage })) ?? [];
-    const names = new Map(options.status().products.map((product) => [product.id, product.name]));
+    const endpoints = (await options.inventory?.listEndpoints({ offset: (page - 1) * endpointsPerPage, limit: endpointsPerPage, ...(tenant ? { tenant } : {}) })) ?? [];
+    const names = new Map(options.status(ctx).products.map((product) => [product.id, product.name]));
     ctx.body = renderEndpointsPage({ endpoints, total, page, pages }, options.now(), options.endpointStaleDays, languageOf(ctx.query.lang), names);
   });
   router.get('/endpoints/:key', async (ctx) => {
     html(ctx);
     const key = ctx.params.key ?? '';
-    const endpoint = await options.inventory?.getEndpoint(key);
+    const endpoint = await options.inventory?.getEndpoint(key, options.scope(ctx).tenantId);
     if (!endpoint) ctx.status = 404;
-    ctx.body = renderEndpointPage(endpoint, key, await options.coverage(), options.now(), options.endpointStaleDays, languageOf(ctx.query.lang));
+    ctx.body = renderEndpointPage(endpoint, key, await options.coverage(ctx), options.now(), options.endpointStaleDays, languageOf(ctx.query.lang));
   });
   router.get('/catalog', (ctx) => {
     html(ctx);
-    ctx.body = renderCatalogPage(options.status(), languageOf(ctx.query.lang));
+    ctx.body = renderCatalogPage(options.status(ctx), languageOf(ctx.query.lang));
   });
 
   router.get('/api/v1/coverage', async (ctx) => {
-    const report = await options.coverage();
+    const report = await options.coverage(ctx);
     ctx.set('Cache-Control', 'no-cache');
     // The lists of endpoints behind can be long: the summary gives their count, the product view the list.
     ctx.body = { ...report, products: report.products.map(({ behind: _behind, ...product }) => product) };
   });
   router.get('/api/v1/products/:id/coverage', async (ctx) => {
-    const product = (await options.coverage()).products.find((candidate) => candidate.productId === ctx.params.id);
+    const product = (await options.coverage(ctx)).products.find((candidate) => candidate.productId === ctx.params.id);
     if (!product) return ctx.throw(404, `no product ${ctx.params.id}`);
     const limit = Math.min(Math.max(Math.trunc(Number(ctx.query.limit ?? 1000)) || 1000, 1), 1000);
     const offset = Math.max(Number(ctx.query.offset ?? 0) || 0, 0);
@@ -79,18 +87,19 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
   router.get('/api/v1/endpoints', async (ctx) => {
     const limit = Math.min(Math.max(Math.trunc(Number(ctx.query.limit ?? endpointsPerPage)) || endpointsPerPage, 1), 10_000);
     const offset = Math.max(Math.trunc(Number(ctx.query.offset ?? 0)) || 0, 0);
-    const [total, endpoints] = await Promise.all([options.inventory?.countEndpoints() ?? 0, options.inventory?.listEndpoints({ offset, limit }) ?? []]);
+    const tenant = options.scope(ctx).tenantId;
+    const [total, endpoints] = await Promise.all([options.inventory?.countEndpoints(tenant) ?? 0, options.inventory?.listEndpoints({ offset, limit, ...(tenant ? { tenant } : {}) }) ?? []]);
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = { total, offset, limit, endpoints };
   });
   router.get('/api/v1/endpoints/:key', async (ctx) => {
-    const endpoint = await options.inventory?.getEndpoint(ctx.params.key ?? '');
+    const endpoint = await options.inventory?.getEndpoint(ctx.params.key ?? '', options.scope(ctx).tenantId);
     if (!endpoint) ctx.throw(404, `no endpoint ${ctx.params.key}`);
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = endpoint;
   });
   router.get('/api/v1/coverage.csv', async (ctx) => {
-    const report = await options.coverage();
+    const report = await options.coverage(ctx);
     const rows = [
       ['product', 'name', 'vendor_newest', 'lgwan_newest', 'published_since', 'endpoints', 'current', 'share_percent', 'behind', 'stale_endpoints', 'median_hours_to_publish', 'median_hours_to_p90', 'trust'],
       ...report.products.map((product) => [
@@ -105,8 +114,15 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
     ctx.body = `\uFEFF${rows.map((row) => row.map(csvCell).join(',')).join('\r\n')}\r\n`;
   });
 
-  const metrics = createMetrics(async () => ({ status: options.status(), coverage: await options.coverage() }));
+  // One registry per scope: a tenant's scrape shows that tenant's figures only.
+  const registries = new Map<string, Registry>();
   router.get('/metrics', async (ctx) => {
+    const key = options.scope(ctx).tenantId ?? '*';
+    let metrics = registries.get(key);
+    if (!metrics) {
+      const frozen = ctx;
+      registries.set(key, (metrics = createMetrics(async () => ({ status: options.status(frozen), coverage: await options.coverage(frozen), unassigned: options.natives.unassigned }))));
+    }
     ctx.type = metrics.contentType;
     ctx.body = await metrics.metrics();
   });

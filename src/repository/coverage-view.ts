@@ -21,11 +21,12 @@ interface Computing {
 export class CoverageView {
   readonly #state: () => LgwanState;
   readonly #inventory: InventoryStore | undefined;
-  readonly #options: { endpointStaleDays: number; ttlMs: number };
+  readonly #options: { endpointStaleDays: number; ttlMs: number; tenant?: string };
   #cached: { report: CoverageReport; at: number; published: LgwanState['published']; tookMs: number } | undefined;
   #computing: Computing | undefined;
 
-  constructor(state: () => LgwanState, inventory: InventoryStore | undefined, options: { endpointStaleDays: number; ttlMs: number }) {
+  /** `tenant`: count only that tenant's endpoints (undefined: every endpoint in the inventory). */
+  constructor(state: () => LgwanState, inventory: InventoryStore | undefined, options: { endpointStaleDays: number; ttlMs: number; tenant?: string }) {
     this.#state = state;
     this.#inventory = inventory;
     this.#options = options;
@@ -50,7 +51,7 @@ export class CoverageView {
           await previous;
           try {
             const started = performance.now();
-            const report = await computeCoverage(state, this.#inventory ?? noEndpoints, { now, endpointStaleDays: this.#options.endpointStaleDays });
+            const report = await computeCoverage(state, this.#inventory ?? noEndpoints, { now, endpointStaleDays: this.#options.endpointStaleDays, ...(this.#options.tenant ? { tenant: this.#options.tenant } : {}) });
             this.#cached = { report, at: now.getTime(), published: state.published, tookMs: performance.now() - started };
             return report;
           } finally {

@@ -16,12 +16,19 @@ import { BlobStore } from '../store/blob-store.ts';
 import { prepareStorageFormat } from '../store/storage-format.ts';
 import { TransferFileNames } from '../transfer/spool-names.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
+import type { AdminStore } from '../admin/admin-store.ts';
+import { openAdminStore } from '../admin/open-admin-store.ts';
+import { sha256Hex } from '../admin/sessions.ts';
+import { TenantDirectory } from '../admin/tenants.ts';
 
 export interface LgwanSide {
   config: LgwanConfig;
   database: LgwanDatabase;
   store: BlobStore;
   inventory: InventoryStore;
+  /** Accounts, sessions, enrolled agents and the audit log. */
+  admin: AdminStore;
+  tenants: TenantDirectory;
   /** Writes pending inventory records; call before the process exits. */
   close(): Promise<void>;
   importOnce(): Promise<ImportOutcome[]>;
@@ -40,12 +47,18 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
   // Before anything is cleared or read: another process may be importing into this folder.
   const lock = await lockStorage(config.storage, 'lgwan-mirror-lgwan', commandLine());
   const store = new BlobStore(path.join(config.storage, 'blobs'));
-  const [database, inventory] = await lockedWhileOpening(lock, async () => {
+  const [database, inventory, admin] = await lockedWhileOpening(lock, async () => {
     // Migrates an older data root, refuses one a newer lgwan-mirror wrote (no silent downgrade).
     await prepareStorageFormat(config.storage);
     await store.clearTemporaries();
-    return [await openLgwanState(path.join(config.storage, 'state.json')), await openInventoryStore(config)] as const;
+    return [await openLgwanState(path.join(config.storage, 'state.json')), await openInventoryStore(config), await openAdminStore(config)] as const;
   });
+  const tenants = new TenantDirectory(config.tenants);
+  const metricsToken = config.console.metricsTokenFile
+    ? (await readFile(config.console.metricsTokenFile, 'utf8').catch((cause: NodeJS.ErrnoException) => {
+        throw new UserFacingError('E_CONFIG_INVALID', `lgwan.console.metricsTokenFile: cannot read ${config.console.metricsTokenFile}: ${cause.message}`, { cause });
+      })).trim()
+    : undefined;
   let importing: Promise<ImportOutcome[]> | undefined;
   let repository: ReturnType<typeof createRepositoryApp> | undefined;
   // Free space on the storage volume, for the disk-low alarm; read once a minute, never per request.
@@ -74,6 +87,12 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
         store,
         logger,
         inventory,
+        console: {
+          store: admin,
+          tenants,
+          sessionPolicy: { idleMinutes: config.console.sessionIdleMinutes, maxHours: config.console.sessionMaxHours },
+          ...(metricsToken ? { metricsTokenHash: sha256Hex(metricsToken) } : {}),
+        },
         trustProxy: config.trustProxy,
         trustedProxies: config.trustedProxies,
         checkInsPerMinute: config.checkInsPerMinute,
@@ -102,10 +121,13 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     database,
     store,
     inventory,
+    admin,
+    tenants,
     close: async () => {
       clearInterval(diskTimer);
       clearInterval(heartbeatTimer);
       await inventory.close();
+      await admin.close();
       lock.release();
     },
     importOnce() {

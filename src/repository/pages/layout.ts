@@ -41,7 +41,7 @@ function sayEmpty(body: string, none: string): string {
  * Every page: server-rendered, no script, the only asset served by the repository itself
  * (the LGWAN side has no internet), refreshed every 60 s for a wall display.
  */
-export function layout(options: { title: string; language: Language; path: string; query?: Record<string, string | number | undefined>; body: string; refresh?: boolean }): string {
+export function layout(options: { title: string; language: Language; path: string; query?: Record<string, string | number | undefined>; body: string; refresh?: boolean; signedOut?: boolean }): string {
   const t = dictionaries[options.language];
   const other: Language = options.language === 'ja' ? 'en' : 'ja';
   const nav = [
@@ -63,7 +63,8 @@ ${options.refresh === false ? '' : '<meta http-equiv="refresh" content="60">'}
 </head>
 <body>
 <header><h1><a href="${href('/', options.language)}">${escapeHtml(t.title)}</a></h1>
-<nav>${nav} · <a href="/api/v1/coverage.csv">CSV</a> · <a href="/api/v1/status">${escapeHtml(t.api)}</a> · <a id="language" href="${href(options.path, other, options.query)}" hreflang="${other}" lang="${other}">${escapeHtml(dictionaries[other].languageName)}</a></nav></header>
+${options.signedOut ? `<nav><a id="language" href="${href(options.path, other, options.query)}" hreflang="${other}" lang="${other}">${escapeHtml(dictionaries[other].languageName)}</a></nav>` : `<nav>${nav} · <a href="/api/v1/coverage.csv">CSV</a> · <a href="/api/v1/status">${escapeHtml(t.api)}</a> · <a id="language" href="${href(options.path, other, options.query)}" hreflang="${other}" lang="${other}">${escapeHtml(dictionaries[other].languageName)}</a></nav>
+<!--console-bar-->`}</header>
 <main>
 ${sayEmpty(options.body, t.none)}
 </main>

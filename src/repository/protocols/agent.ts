@@ -83,7 +83,17 @@ export function planActions(state: LgwanState, checkIn: CheckIn): AgentAction[] 
  * default; `Accept: text/tab-separated-values` gives one line per file for the POSIX sh
  * agent (product, installed, target version, file name, sha256, size, URL).
  */
-export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: InventoryStore | undefined, limits?: { perAddress: RateLimiter; perAgent: RateLimiter }): Promise<void> {
+export interface CheckInOptions {
+  /** The published state as the agent's tenant sees it (its catalog subset). */
+  stateFor(tenant: string): LgwanState;
+  inventory: Pick<InventoryStore, 'record'> | undefined;
+  limits?: { perAddress: RateLimiter; perAgent: RateLimiter };
+  /** The enrolled agent that signed this check-in (throws 401 otherwise). */
+  authenticate(body: string, agentId: string): Promise<{ agentId: string; tenant: string }>;
+}
+
+export async function handleCheckIn(ctx: Context, options: CheckInOptions): Promise<void> {
+  const { inventory, limits } = options;
   // Per client address before the body is read, per agent id after: a loop on one PC cannot
   // crowd out the others, nor fill the inventory.
   const byAddress = limits?.perAddress.take(ctx.ip);
@@ -105,6 +115,9 @@ export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: 
     ctx.throw(400, `field "${issue.path.join('.')}": ${issue.message}`);
   }
   const checkIn = parsed.data;
+  // Before the per-agent limit: an unsigned flood under someone else's id must not use up theirs.
+  const agent = await options.authenticate(text, checkIn.agentId);
+  const state = options.stateFor(agent.tenant);
   const byAgent = limits?.perAgent.take(checkIn.agentId);
   if (typeof byAgent === 'number') {
     ctx.set('Retry-After', String(byAgent));
@@ -116,7 +129,7 @@ export async function handleCheckIn(ctx: Context, state: LgwanState, inventory: 
   const unknownProducts = known ? [...new Set(checkIn.installed.filter((item) => !known.has(item.product)).map((item) => item.product))] : [];
   for (const item of checkIn.installed) {
     if (known && !known.has(item.product)) continue;
-    inventory?.record({ endpoint: { kind: 'agent', id: checkIn.agentId }, ...(checkIn.hostname ? { hostname: checkIn.hostname } : {}), source: 'agent', product: item.product, version: item.version, platform: item.platform, locale: item.locale });
+    inventory?.record({ endpoint: { kind: 'agent', id: checkIn.agentId }, tenant: agent.tenant, ...(checkIn.hostname ? { hostname: checkIn.hostname } : {}), source: 'agent', product: item.product, version: item.version, platform: item.platform, locale: item.locale });
   }
   const actions = planActions(state, checkIn);
   ctx.set('Cache-Control', 'no-store');

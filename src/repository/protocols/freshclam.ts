@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import type { Context } from 'koa';
-import type { InventoryStore } from '../../coverage/inventory.ts';
+import type { ObservationSink } from '../../coverage/inventory.ts';
 import { cvdHeaderLength, parseCvdHeader } from '../../verify/clamav-cvd.ts';
 
 const buildTimes = new Map<string, Date>();
@@ -28,7 +28,7 @@ export async function cvdBuildTime(file: string, sha256: string): Promise<Date> 
  */
 const userAgentPattern = /^ClamAV\/([0-9][0-9A-Za-z.+-]*)\s*\((?:.*?UUID:\s*([0-9A-Fa-f-]{36}))?/u;
 
-export function recordFreshclam(ctx: Context, inventory: InventoryStore | undefined): void {
+export function recordFreshclam(ctx: Context, inventory: ObservationSink | undefined): void {
   const match = userAgentPattern.exec(ctx.get('User-Agent'));
   if (!match || !inventory) return;
   inventory.record({ endpoint: freshclamIdentity(ctx, match), source: 'freshclam', product: 'clamav', version: match[1]! });
@@ -42,7 +42,7 @@ function freshclamIdentity(ctx: Context, match: RegExpExecArray) {
  * After a database answer: a 304 means the endpoint holds the served version, a whole 200
  * means it is about to. (A 206 header probe alone says nothing yet.)
  */
-export function recordDatabaseVersion(ctx: Context, inventory: InventoryStore | undefined, artifact: { productId: string; version: string; platform: string }): void {
+export function recordDatabaseVersion(ctx: Context, inventory: ObservationSink | undefined, artifact: { productId: string; version: string; platform: string }): void {
   const match = userAgentPattern.exec(ctx.get('User-Agent'));
   if (!match || !inventory) return;
   if (ctx.status !== 304 && !(ctx.status === 200 && ctx.get('Range') === '' && ctx.method === 'GET')) return;

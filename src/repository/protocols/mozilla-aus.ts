@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { Artifact } from '../../bundle/manifest.ts';
-import type { InventoryStore } from '../../coverage/inventory.ts';
+import type { ObservationSink } from '../../coverage/inventory.ts';
 import type { LgwanState } from '../../importer/lgwan-state.ts';
 import { compareVersions } from '../../versions/index.ts';
 
@@ -90,7 +90,7 @@ export function renderUpdateXml(update: { artifact: Artifact; sha512: string; ur
 }
 
 /** Koa handler for `/mozilla/update/…`: answers update.xml and records the check as an inventory record. */
-export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: InventoryStore | undefined): void {
+export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: ObservationSink | undefined): void {
   let segments: string[];
   try {
     segments = ctx.path.slice('/mozilla/update/'.length).split('/').map((segment) => decodeURIComponent(segment));

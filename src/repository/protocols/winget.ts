@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Artifact, ProductSummary } from '../../bundle/manifest.ts';
-import type { InventoryStore } from '../../coverage/inventory.ts';
+import type { ObservationSink } from '../../coverage/inventory.ts';
 import type { LgwanState } from '../../importer/lgwan-state.ts';
 import { compareVersions } from '../../versions/index.ts';
 
@@ -98,13 +98,13 @@ function defaultLocale(candidate: WingetPackage) {
   return { PackageLocale: 'en-US', Publisher: winget.publisher, PackageName: candidate.product.name, License: winget.license, ShortDescription: winget.shortDescription };
 }
 
-function recordWinget(ctx: Context, inventory: InventoryStore | undefined): void {
+function recordWinget(ctx: Context, inventory: ObservationSink | undefined): void {
   // winget's User-Agent: "winget-cli WindowsPackageManager/1.9.25200 DesktopAppInstaller/Microsoft.DesktopAppInstaller v1.24.25200.0"
   const match = /WindowsPackageManager\/([0-9][0-9.]*)/u.exec(ctx.get('User-Agent'));
   if (match && inventory) inventory.record({ endpoint: { kind: 'address', id: ctx.ip }, source: 'winget', product: 'winget', version: match[1]! });
 }
 
-export async function handleWinget(ctx: Context, state: LgwanState, inventory: InventoryStore | undefined, body: () => Promise<unknown>): Promise<void> {
+export async function handleWinget(ctx: Context, state: LgwanState, inventory: ObservationSink | undefined, body: () => Promise<unknown>): Promise<void> {
   const route = ctx.path.slice('/winget'.length);
   const origin = `${ctx.protocol}://${ctx.host}`;
   recordWinget(ctx, inventory);

@@ -1,0 +1,129 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { readLimitedBody } from '../repository/read-limited-body.ts';
+import type { RateLimiter } from '../repository/rate-limit.ts';
+import type { AdminStore, EnrolledAgent } from './admin-store.ts';
+import { randomToken, sameSecret, sha256Hex } from './sessions.ts';
+import type { TenantDirectory } from './tenants.ts';
+
+/*
+ * Agents enroll once with their tenant's enrollment token (put in the agent's config by the
+ * admin) and receive an id and a secret of their own. Every later check-in carries
+ *   X-Lgwan-Agent: <id>   X-Lgwan-Timestamp: <unix seconds>   X-Lgwan-Signature: <hex>
+ * where the signature is HMAC-SHA256, keyed with the secret (its base64url text as bytes), of
+ *   "lgwan-checkin-v1\n<id>\n<timestamp>\n<sha256 hex of the body>"
+ * which POSIX sh computes with `sha256sum` and `openssl dgst -hmac`, and PowerShell with
+ * HMACSHA256. A check-in without a valid signature is refused before anything is recorded.
+ */
+export const signatureContext = 'lgwan-checkin-v1';
+/** How far an agent's clock may be off, and how long a signature is remembered against replay. */
+export const clockSkewSeconds = 300;
+
+export function checkInSignature(secret: string, agentId: string, timestamp: string, body: string): string {
+  return createHmac('sha256', secret).update(`${signatureContext}\n${agentId}\n${timestamp}\n${sha256Hex(body)}`).digest('hex');
+}
+
+const enrollSchema = z.strictObject({
+  token: z.string().min(16).max(128).regex(/^[A-Za-z0-9_-]+$/u, 'the enrollment token the admin issued'),
+  hostname: z.string().min(1).max(253).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/u, 'a host name: letters, digits and . _ -').optional(),
+  os: z.enum(['windows', 'linux']).optional(),
+});
+
+export interface EnrollOptions {
+  store: AdminStore;
+  tenants: TenantDirectory;
+  limits: { perAddress: RateLimiter };
+  audit(entry: Omit<import('./admin-store.ts').AuditEntry, 'at'>): Promise<void>;
+  now(): Date;
+}
+
+/** POST /api/v1/agent/enroll: token in, the agent's own id and secret out (JSON, or TSV for the sh agent). */
+export async function handleEnroll(ctx: Context, options: EnrollOptions): Promise<void> {
+  const wait = options.limits.perAddress.take(ctx.ip);
+  if (typeof wait === 'number') {
+    ctx.set('Retry-After', String(wait));
+    ctx.throw(429, `too many enrollments from ${ctx.ip}; retry in ${wait} s`);
+  }
+  if (!ctx.is('application/json')) ctx.throw(415, 'send the enrollment as application/json');
+  let json: unknown;
+  try {
+    json = JSON.parse(await readLimitedBody(ctx, 4096));
+  } catch (error) {
+    if ((error as { status?: number }).status) throw error;
+    ctx.throw(400, 'the enrollment is not valid JSON');
+  }
+  const parsed = enrollSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    ctx.throw(400, `field "${issue.path.join('.')}": ${issue.message}`);
+  }
+  const token = await options.store.findEnrollmentToken(sha256Hex(parsed.data.token));
+  if (!token || token.revokedAt !== undefined || !options.tenants.byId(token.tenant)) {
+    await options.audit({ tenant: token?.tenant ?? null, actor: 'agent:(not enrolled)', address: ctx.ip, action: 'agent-enroll', outcome: 'failure', detail: token ? 'token revoked' : 'unknown token' });
+    ctx.throw(401, 'this enrollment token is not valid (revoked, or never issued); ask the admin for the current one');
+  }
+  const agent: EnrolledAgent = {
+    agentId: randomUUID(),
+    tenant: token.tenant,
+    secret: randomToken(),
+    ...(parsed.data.hostname ? { hostname: parsed.data.hostname } : {}),
+    tokenId: token.id,
+    enrolledAt: options.now().toISOString(),
+    address: ctx.ip,
+  };
+  await options.store.addAgent(agent);
+  await options.audit({ tenant: agent.tenant, actor: `agent:${agent.agentId}`, address: ctx.ip, action: 'agent-enroll', outcome: 'success', subject: agent.agentId, detail: `token ${token.id}${agent.hostname ? `, host ${agent.hostname}` : ''}` });
+  ctx.status = 201;
+  ctx.set('Cache-Control', 'no-store');
+  if (ctx.accepts('application/json', 'text/tab-separated-values') === 'text/tab-separated-values') {
+    ctx.type = 'text/tab-separated-values; charset=utf-8';
+    ctx.body = `agentId\t${agent.agentId}\nsecret\t${agent.secret}\ntenant\t${agent.tenant}\n`;
+    return;
+  }
+  ctx.body = { agentId: agent.agentId, secret: agent.secret, tenant: agent.tenant };
+}
+
+/** Signatures seen recently, per agent: the same signed check-in sent twice is refused. */
+export class ReplayGuard {
+  readonly #seen = new Map<string, Map<string, number>>();
+  readonly #maxAgents: number;
+
+  constructor(maxAgents = 200_000) {
+    this.#maxAgents = maxAgents;
+  }
+
+  /** False when this signature was already accepted within the clock window. */
+  accept(agentId: string, signature: string, nowSeconds: number): boolean {
+    let seen = this.#seen.get(agentId);
+    if (!seen) {
+      this.#seen.set(agentId, (seen = new Map()));
+      if (this.#seen.size > this.#maxAgents) this.#seen.delete(this.#seen.keys().next().value!);
+    }
+    for (const [old, at] of seen) if (at < nowSeconds - 2 * clockSkewSeconds) seen.delete(old);
+    if (seen.has(signature)) return false;
+    if (seen.size >= 64) seen.delete(seen.keys().next().value!);
+    seen.set(signature, nowSeconds);
+    return true;
+  }
+}
+
+/**
+ * The enrolled agent a signed check-in comes from, or a 401 that says what is wrong. Nothing
+ * is recorded for a refused check-in. `agentIdInBody` must be the header's id.
+ */
+export async function authenticateCheckIn(ctx: Context, store: AdminStore, replay: ReplayGuard, body: string, agentIdInBody: string, now: Date): Promise<EnrolledAgent> {
+  const agentId = ctx.get('X-Lgwan-Agent');
+  const timestamp = ctx.get('X-Lgwan-Timestamp');
+  const signature = ctx.get('X-Lgwan-Signature');
+  if (!agentId || !timestamp || !signature) ctx.throw(401, 'this check-in is not signed: enroll the agent first (LGWAN_ENROLLMENT_TOKEN in its config)');
+  if (agentId !== agentIdInBody) ctx.throw(401, 'the signed agent id differs from the check-in\'s agentId');
+  if (!/^\d{1,12}$/u.test(timestamp) || Math.abs(Number(timestamp) - now.getTime() / 1000) > clockSkewSeconds) {
+    ctx.throw(401, `the check-in's timestamp is more than ${clockSkewSeconds} s from the repository's clock; set the endpoint's clock (NTP)`);
+  }
+  const agent = await store.getAgent(agentId);
+  if (!agent || !sameSecret(checkInSignature(agent.secret, agentId, timestamp, body), signature.toLowerCase())) ctx.throw(401, 'the check-in signature does not verify for this agent id');
+  if (agent.revokedAt !== undefined) ctx.throw(401, `agent ${agentId} was revoked at ${agent.revokedAt}; an admin must issue a new enrollment`);
+  if (!replay.accept(agentId, signature.toLowerCase(), Math.floor(now.getTime() / 1000))) ctx.throw(401, 'this signed check-in was already received (a replay)');
+  return agent;
+}

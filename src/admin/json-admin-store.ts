@@ -1,0 +1,187 @@
+import { appendFile, open, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { writeFileAtomic } from '../core/atomic-file.ts';
+import { LgwanMirrorError } from '../core/errors.ts';
+import { adminLimits, type Account, type AdminStore, type AuditEntry, type EnrolledAgent, type EnrollmentToken, type Session } from './admin-store.ts';
+
+interface AdminFile {
+  accounts: Record<string, Account>;
+  tokens: Record<string, EnrollmentToken>;
+  agents: Record<string, EnrolledAgent>;
+}
+
+const empty = (): AdminFile => ({ accounts: {}, tokens: {}, agents: {} });
+
+/**
+ * The embedded default. `admin.json` (mode 0600: it holds password hashes and agent secrets)
+ * is changed by the running repository (enrollments, revocations) and by the CLI (accounts,
+ * tokens) alike, so every change is a locked read-modify-write, and readers reload the file
+ * when it changed on disk. The audit log is `audit.jsonl`, only ever appended to. Sessions
+ * live in the repository's memory: a restart signs everyone out.
+ */
+export class JsonAdminStore implements AdminStore {
+  readonly backend = 'lowdb' as const;
+  readonly #file: string;
+  readonly #auditFile: string;
+  #data: AdminFile = empty();
+  #seen = '';
+  readonly #sessions = new Map<string, Session>();
+
+  private constructor(root: string) {
+    this.#file = path.join(root, 'admin.json');
+    this.#auditFile = path.join(root, 'audit.jsonl');
+  }
+
+  static async open(root: string): Promise<JsonAdminStore> {
+    const store = new JsonAdminStore(root);
+    await store.#fresh();
+    return store;
+  }
+
+  /** The file as it is on disk now (another process may have changed it). */
+  async #fresh(): Promise<AdminFile> {
+    const info = await stat(this.#file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    const signature = info ? `${info.ino}:${info.size}:${info.mtimeMs}` : 'none';
+    if (signature === this.#seen) return this.#data;
+    if (!info) {
+      this.#data = empty();
+    } else {
+      const text = await readFile(this.#file, 'utf8');
+      try {
+        this.#data = { ...empty(), ...(JSON.parse(text) as Partial<AdminFile>) };
+      } catch (cause) {
+        throw new LgwanMirrorError('E_CONFIG_INVALID', `${this.#file} is not valid JSON; restore it from a backup`, { cause, details: { file: this.#file } });
+      }
+    }
+    this.#seen = signature;
+    return this.#data;
+  }
+
+  async #change(mutate: (data: AdminFile) => void): Promise<void> {
+    // proper-lockfile locks a sibling folder, so the file itself may be absent yet.
+    const release = await lockfile.lock(path.dirname(this.#file), { lockfilePath: `${this.#file}.lock`, retries: { retries: 50, minTimeout: 20, maxTimeout: 200 }, stale: 10_000 });
+    try {
+      this.#seen = '';
+      const data = structuredClone(await this.#fresh());
+      mutate(data);
+      await writeFileAtomic(this.#file, `${JSON.stringify(data, null, 1)}\n`, 0o600);
+      this.#seen = '';
+      await this.#fresh();
+    } finally {
+      await release();
+    }
+  }
+
+  async getAccount(username: string) {
+    const data = await this.#fresh();
+    return Object.hasOwn(data.accounts, username) ? structuredClone(data.accounts[username]) : undefined;
+  }
+  putAccount(account: Account) {
+    return this.#change((data) => void (data.accounts[account.username] = account));
+  }
+  async listAccounts() {
+    return Object.values((await this.#fresh()).accounts).map((account) => structuredClone(account));
+  }
+
+  addEnrollmentToken(token: EnrollmentToken) {
+    return this.#change((data) => {
+      if (Object.values(data.tokens).filter((existing) => existing.tenant === token.tenant).length >= adminLimits.tokensPerTenant) {
+        throw new LgwanMirrorError('E_SIZE_LIMIT', `tenant ${token.tenant} already has ${adminLimits.tokensPerTenant} enrollment tokens; revoke old ones first`);
+      }
+      data.tokens[token.id] = token;
+    });
+  }
+  async findEnrollmentToken(tokenHash: string) {
+    return Object.values((await this.#fresh()).tokens).find((token) => token.tokenHash === tokenHash);
+  }
+  async revokeEnrollmentToken(id: string, tenant: string, at: string) {
+    let found = false;
+    await this.#change((data) => {
+      const token = Object.hasOwn(data.tokens, id) ? data.tokens[id] : undefined;
+      if (!token || token.tenant !== tenant) return;
+      found = true;
+      token.revokedAt ??= at;
+    });
+    return found;
+  }
+  async listEnrollmentTokens(tenant: string) {
+    return Object.values((await this.#fresh()).tokens).filter((token) => token.tenant === tenant).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  addAgent(agent: EnrolledAgent) {
+    return this.#change((data) => {
+      if (Object.values(data.agents).filter((existing) => existing.tenant === agent.tenant).length >= adminLimits.agentsPerTenant) {
+        throw new LgwanMirrorError('E_SIZE_LIMIT', `tenant ${agent.tenant} already has ${adminLimits.agentsPerTenant} enrolled agents`);
+      }
+      if (Object.hasOwn(data.agents, agent.agentId)) throw new LgwanMirrorError('E_USAGE', `agent ${agent.agentId} is already enrolled`);
+      data.agents[agent.agentId] = agent;
+    });
+  }
+  async getAgent(agentId: string) {
+    const data = await this.#fresh();
+    return Object.hasOwn(data.agents, agentId) ? data.agents[agentId] : undefined;
+  }
+  async revokeAgent(agentId: string, tenant: string, at: string) {
+    let found = false;
+    await this.#change((data) => {
+      const agent = Object.hasOwn(data.agents, agentId) ? data.agents[agentId] : undefined;
+      if (!agent || agent.tenant !== tenant) return;
+      found = true;
+      agent.revokedAt ??= at;
+    });
+    return found;
+  }
+  async listAgents(tenant: string) {
+    return Object.values((await this.#fresh()).agents).filter((agent) => agent.tenant === tenant).sort((a, b) => b.enrolledAt.localeCompare(a.enrolledAt));
+  }
+
+  async putSession(session: Session) {
+    this.#sessions.delete(session.idHash);
+    this.#sessions.set(session.idHash, session);
+    // The oldest sessions go first when too many were opened (bounded memory).
+    while (this.#sessions.size > adminLimits.sessions) this.#sessions.delete(this.#sessions.keys().next().value!);
+  }
+  async getSession(idHash: string) {
+    return this.#sessions.get(idHash);
+  }
+  async deleteSession(idHash: string) {
+    this.#sessions.delete(idHash);
+  }
+
+  async appendAudit(entry: AuditEntry) {
+    // One line per entry, appended with O_APPEND and synced: nothing rewrites earlier lines.
+    const handle = await open(this.#auditFile, 'a', 0o600);
+    try {
+      await appendFile(handle, `${JSON.stringify(entry)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+  async listAudit(query: { tenant?: string; offset: number; limit: number }) {
+    const text = await readFile(this.#auditFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw error;
+    });
+    const entries: AuditEntry[] = [];
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      try {
+        const entry = JSON.parse(line) as AuditEntry;
+        if (query.tenant === undefined || entry.tenant === query.tenant) entries.push(entry);
+      } catch {
+        // A line cut by a power failure: the entries before and after it still count.
+      }
+    }
+    entries.reverse();
+    return { total: entries.length, entries: entries.slice(query.offset, query.offset + query.limit) };
+  }
+
+  async close() {
+    this.#sessions.clear();
+  }
+}

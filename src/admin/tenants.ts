@@ -1,0 +1,64 @@
+import { isIP, type BlockList } from 'node:net';
+import { proxyList } from '../core/address-list.ts';
+
+/** The tenant of a single-municipality install, which declares none. */
+export const defaultTenantId = 'default';
+/** Tenant ids appear in URLs (`/t/<id>/…`) and endpoint keys (`agent:<id>@<tenant>`). */
+export const tenantIdPattern = /^[a-z0-9][a-z0-9-]{0,62}$/u;
+
+export interface TenantConfig {
+  id: string;
+  name: string;
+  /** Addresses and CIDR ranges this tenant's endpoints come from. */
+  networks: readonly string[];
+  /** The catalog subset offered to this tenant's endpoints and shown on its pages; all products when absent. */
+  products?: readonly string[];
+}
+
+export interface Tenant extends TenantConfig {
+  readonly networkList: BlockList;
+  readonly offered: ReadonlySet<string> | undefined;
+}
+
+/**
+ * The municipalities one LGWAN-ASP serves. An endpoint belongs to the tenant whose URL
+ * prefix it uses (`/t/<id>/…`, for clients behind a shared NAT or a prefecture's proxy) or,
+ * without a prefix, the first tenant whose networks hold its address. An install that
+ * declares no tenant has one, `default`, holding every address.
+ */
+export class TenantDirectory {
+  readonly #tenants: Tenant[];
+  readonly #byId: Map<string, Tenant>;
+  /** True when the config declared no tenant: the implicit one holds everything. */
+  readonly implicit: boolean;
+
+  constructor(configs: readonly TenantConfig[]) {
+    this.implicit = configs.length === 0;
+    const effective = this.implicit ? [{ id: defaultTenantId, name: '', networks: ['0.0.0.0/0', '::/0'] }] : configs;
+    this.#tenants = effective.map((config) => ({
+      ...config,
+      networkList: proxyList(config.networks),
+      offered: config.products ? new Set(config.products) : undefined,
+    }));
+    this.#byId = new Map(this.#tenants.map((tenant) => [tenant.id, tenant]));
+  }
+
+  list(): readonly Tenant[] {
+    return this.#tenants;
+  }
+
+  byId(id: string): Tenant | undefined {
+    return this.#byId.get(id);
+  }
+
+  forAddress(address: string): Tenant | undefined {
+    const family = isIP(address);
+    if (family === 0) return this.implicit ? this.#tenants[0] : undefined;
+    return this.#tenants.find((tenant) => tenant.networkList.check(address, family === 6 ? 'ipv6' : 'ipv4'));
+  }
+
+  /** Whether the tenant's endpoints are offered the product (and its pages show it). */
+  offers(tenant: Tenant | undefined, productId: string): boolean {
+    return tenant?.offered === undefined || tenant.offered.has(productId);
+  }
+}
