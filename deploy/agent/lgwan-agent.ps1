@@ -16,6 +16,7 @@
     JSON configuration (default %ProgramData%\LgwanAgent\lgwan-agent.json):
     {
       "repository": "https://lgwan-mirror.example",
+      "enrollmentToken": "(issued by the admin; used once, at enrollment)",
       "stateDirectory": "C:\\ProgramData\\LgwanAgent",
       "products": [
         { "id": "chrome", "platform": "win64", "locale": "any",
@@ -46,12 +47,41 @@ function Write-AgentLog {
     Write-Verbose $line
 }
 
-function Get-AgentId {
+# Enrollment, once: the token the admin issued buys this PC an id and a secret of its own, kept in the
+# state folder (SYSTEM and Administrators only). Every check-in is signed with the secret.
+function Get-AgentIdentity {
     $idFile = Join-Path $stateDirectory 'agent-id'
-    if (-not (Test-Path -LiteralPath $idFile)) {
-        Set-Content -LiteralPath $idFile -Value ([guid]::NewGuid().ToString()) -Encoding ASCII
+    $secretFile = Join-Path $stateDirectory 'agent-secret'
+    if (-not (Test-Path -LiteralPath $secretFile)) {
+        $hostName = ([string]$env:COMPUTERNAME) -replace '[^A-Za-z0-9._-]', ''
+        if (-not $hostName) { $hostName = 'unknown' }
+        $request = [ordered]@{ token = [string]$config.enrollmentToken; hostname = $hostName; os = 'windows' } | ConvertTo-Json -Compress
+        $enrolled = Invoke-RestMethod -Method Post -Uri "$repository/api/v1/agent/enroll" -ContentType 'application/json' -Body ([Text.Encoding]::UTF8.GetBytes($request)) -TimeoutSec 60
+        if (([string]$enrolled.agentId -notmatch '^[A-Za-z0-9-]+$') -or ([string]$enrolled.secret -notmatch '^[A-Za-z0-9_-]+$')) { throw 'enrollment answer malformed' }
+        Set-Content -LiteralPath $secretFile -Value ([string]$enrolled.secret) -Encoding ASCII
+        $acl = Get-Acl -LiteralPath $secretFile
+        $acl.SetAccessRuleProtection($true, $false)
+        foreach ($who in @('SYSTEM', 'Administrators')) {
+            $acl.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule($who, 'FullControl', 'Allow')))
+        }
+        Set-Acl -LiteralPath $secretFile -AclObject $acl
+        Set-Content -LiteralPath $idFile -Value ([string]$enrolled.agentId) -Encoding ASCII
+        Write-AgentLog "enrolled as agent $($enrolled.agentId)"
     }
-    return (Get-Content -LiteralPath $idFile -TotalCount 1).Trim()
+    return @{
+        id = (Get-Content -LiteralPath $idFile -TotalCount 1).Trim()
+        secret = (Get-Content -LiteralPath $secretFile -TotalCount 1).Trim()
+    }
+}
+
+# HMAC-SHA256, keyed with the secret of the agent, over "lgwan-checkin-v1", the id, the time and the SHA-256 of the body.
+function Get-CheckInSignature {
+    param([Parameter(Mandatory)][byte[]]$Body, [Parameter(Mandatory)][string]$Timestamp)
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    $bodyHash = (($sha.ComputeHash($Body) | ForEach-Object { $_.ToString('x2') }) -join '')
+    $hmac = New-Object System.Security.Cryptography.HMACSHA256 (, [Text.Encoding]::ASCII.GetBytes($script:agentSecret))
+    $message = [Text.Encoding]::ASCII.GetBytes("lgwan-checkin-v1`n$($script:agentId)`n$Timestamp`n$bodyHash")
+    return (($hmac.ComputeHash($message) | ForEach-Object { $_.ToString('x2') }) -join '')
 }
 
 # Installed programs as Windows lists them in "Apps & features" (64- and 32-bit views).
@@ -82,7 +112,10 @@ function Invoke-CheckIn {
     $hostName = ([string]$env:COMPUTERNAME) -replace '[^A-Za-z0-9._-]', ''
     if (-not $hostName) { $hostName = 'unknown' }
     $body = [ordered]@{ agentId = $script:agentId; agentVersion = '1.0.0'; os = 'windows'; hostname = $hostName; installed = $installed } | ConvertTo-Json -Depth 5 -Compress
-    return Invoke-RestMethod -Method Post -Uri "$repository/api/v1/agent/checkin" -ContentType 'application/json' -Body ([Text.Encoding]::UTF8.GetBytes($body)) -TimeoutSec 60
+    $bytes = [Text.Encoding]::UTF8.GetBytes($body)
+    $timestamp = [string][DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+    $headers = @{ 'X-Lgwan-Agent' = $script:agentId; 'X-Lgwan-Timestamp' = $timestamp; 'X-Lgwan-Signature' = (Get-CheckInSignature -Body $bytes -Timestamp $timestamp) }
+    return Invoke-RestMethod -Method Post -Uri "$repository/api/v1/agent/checkin" -ContentType 'application/json' -Headers $headers -Body $bytes -TimeoutSec 60
 }
 
 # Downloads to <sha256>.part, resuming from its current length with an HTTP Range request.
@@ -144,7 +177,14 @@ function Install-File {
     return ($process.ExitCode -eq 0 -or $process.ExitCode -eq 3010), $process.ExitCode
 }
 
-$script:agentId = Get-AgentId
+try {
+    $identity = Get-AgentIdentity
+} catch {
+    Write-AgentLog "enrollment failed: $($_.Exception.Message) (ask the admin for a current enrollmentToken in $ConfigPath)"
+    exit 1
+}
+$script:agentId = $identity.id
+$script:agentSecret = $identity.secret
 try {
     $answer = Invoke-CheckIn
 } catch {

@@ -7,11 +7,13 @@
 # it verified), installs with the command configured per product, and logs every step.
 #
 # Usage: lgwan-agent.sh [config file]   (default /etc/lgwan-agent.conf)
-# Needs: POSIX sh, curl, sha256sum. Run from cron or a systemd timer, e.g. hourly.
+# Needs: POSIX sh, curl, sha256sum, openssl. Run from cron or a systemd timer, e.g. hourly.
 #
 # The config file is sourced and sets:
 #   LGWAN_REPOSITORY=http://lgwan-mirror.example:8080
-#   LGWAN_STATE_DIR=/var/lib/lgwan-agent          (agent id, downloads, log)
+#   LGWAN_ENROLLMENT_TOKEN=…                       (issued by the admin: console "エージェント", or
+#                                                   `lgwan-mirror agents token`; used once, at enrollment)
+#   LGWAN_STATE_DIR=/var/lib/lgwan-agent          (agent id and secret, downloads, log)
 #   LGWAN_PRODUCTS — one product per line: id|platform|locale|detect command|install command
 #     detect prints the installed version (nothing if not installed);
 #     install runs with {file} replaced by the verified file and {version} by its version.
@@ -33,15 +35,32 @@ log() {
   if command -v logger >/dev/null 2>&1; then logger -t lgwan-agent -- "$*" 2>/dev/null || true; fi
 }
 
-# A stable id per host, kept in the state folder.
-id_file="$LGWAN_STATE_DIR/agent-id"
-if [ ! -s "$id_file" ]; then
-  if [ -r /proc/sys/kernel/random/uuid ]; then cat /proc/sys/kernel/random/uuid >"$id_file"; else printf '%s-%s\n' "$(hostname)" "$(date +%s)" >"$id_file"; fi
-fi
-agent_id=$(tr -cd 'A-Za-z0-9._:-' <"$id_file")
 # Shown on the repository's pages beside the id; characters the check-in refuses are left out.
 host_name=$(hostname 2>/dev/null | tr -cd 'A-Za-z0-9._-' | cut -c1-253)
 [ -n "$host_name" ] || host_name=unknown
+
+# Enrollment, once: the admin's token buys this host an id and a secret of its own, kept in
+# the state folder (readable by root only). Every check-in is signed with the secret.
+id_file="$LGWAN_STATE_DIR/agent-id"
+secret_file="$LGWAN_STATE_DIR/agent-secret"
+if [ ! -s "$secret_file" ]; then
+  : "${LGWAN_ENROLLMENT_TOKEN:?set LGWAN_ENROLLMENT_TOKEN in $config (the admin issues it), so that this host can enroll}"
+  token=$(printf '%s' "$LGWAN_ENROLLMENT_TOKEN" | tr -cd 'A-Za-z0-9_-')
+  enrollment=$(curl -fsS --max-time 60 -H 'Content-Type: application/json' -H 'Accept: text/tab-separated-values' \
+    --data-binary "{\"token\":\"$token\",\"hostname\":\"$host_name\",\"os\":\"linux\"}" "$LGWAN_REPOSITORY/api/v1/agent/enroll") || {
+    log "enrollment failed: $LGWAN_REPOSITORY refused the token or is unreachable (ask the admin for a current LGWAN_ENROLLMENT_TOKEN)"
+    printf 'lgwan-agent: enrollment at %s failed; check LGWAN_ENROLLMENT_TOKEN in %s\n' "$LGWAN_REPOSITORY" "$config" >&2
+    exit 1
+  }
+  new_id=$(printf '%s\n' "$enrollment" | sed -n 's/^agentId	//p' | tr -cd 'A-Za-z0-9-')
+  new_secret=$(printf '%s\n' "$enrollment" | sed -n 's/^secret	//p' | tr -cd 'A-Za-z0-9_-')
+  if [ -z "$new_id" ] || [ -z "$new_secret" ]; then log "enrollment answer malformed"; exit 1; fi
+  (umask 077 && printf '%s\n' "$new_secret" >"$secret_file.new" && mv "$secret_file.new" "$secret_file")
+  printf '%s\n' "$new_id" >"$id_file"
+  log "enrolled as agent $new_id"
+fi
+agent_id=$(tr -cd 'A-Za-z0-9-' <"$id_file")
+agent_secret=$(tr -cd 'A-Za-z0-9_-' <"$secret_file")
 
 # Only characters the check-in accepts; anything else makes a product's version unknown.
 clean() { printf '%s' "$1" | tr -cd 'A-Za-z0-9._+~:-'; }
@@ -60,9 +79,18 @@ inventory_json() {
   printf ']}'
 }
 
+# HMAC-SHA256 with the agent's secret over "lgwan-checkin-v1", the id, the time and the body's SHA-256.
+signature_of() {
+  body_sha256=$(sha256sum "$1" | cut -c1-64)
+  printf 'lgwan-checkin-v1\n%s\n%s\n%s' "$agent_id" "$2" "$body_sha256" | openssl dgst -sha256 -hmac "$agent_secret" -r | cut -c1-64
+}
+
 check_in() {
   inventory_json >"$LGWAN_STATE_DIR/checkin.json"
+  timestamp=$(date +%s)
+  signature=$(signature_of "$LGWAN_STATE_DIR/checkin.json" "$timestamp")
   curl -fsS --max-time 60 -H 'Content-Type: application/json' -H 'Accept: text/tab-separated-values' \
+    -H "X-Lgwan-Agent: $agent_id" -H "X-Lgwan-Timestamp: $timestamp" -H "X-Lgwan-Signature: $signature" \
     --data-binary "@$LGWAN_STATE_DIR/checkin.json" "$LGWAN_REPOSITORY/api/v1/agent/checkin"
 }
 
@@ -72,7 +100,7 @@ install_command_of() {
   done
 }
 
-actions=$(check_in) || { log "check-in failed: $LGWAN_REPOSITORY unreachable or refused"; exit 1; }
+actions=$(check_in) || { log "check-in failed: $LGWAN_REPOSITORY unreachable or refused (a revoked agent is refused: the admin re-enrolls it by removing $secret_file)"; exit 1; }
 tab=$(printf '\t')
 unknown_flag="$LGWAN_STATE_DIR/unknown-products"
 rm -f "$unknown_flag"

@@ -89,6 +89,12 @@ function describeArtifact(artifact: Artifact) {
   };
 }
 
+/** Every route the router answers, for the test that walks them all (test/admin/route-walk.test.ts). */
+const routeLists = new WeakMap<Koa, ReadonlyArray<{ path: string; methods: string[] }>>();
+export const routeListOf = (app: Koa) => routeLists.get(app) ?? [];
+/** What the app answers outside the router: vendor protocols by path prefix. */
+export const prefixRoutes = ['/winget', '/mozilla/update/', '/pool/', '/apt/', '/clamav/'] as const;
+
 /**
  * The LGWAN repository: read-only for endpoints. Serves only what the published state
  * lists; a blob that is in the store but not published does not exist as far as any
@@ -259,6 +265,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
 
   app.use(router.routes());
   app.use(router.allowedMethods());
+  routeLists.set(app, router.stack.map((layer) => ({ path: layer.path, methods: layer.methods.filter((method) => method !== 'HEAD') })));
 
   app.use(async (ctx, next) => {
     if (ctx.path !== '/winget' && !ctx.path.startsWith('/winget/')) return next();

@@ -32,6 +32,8 @@ export interface LgwanSide {
   /** Writes pending inventory records; call before the process exits. */
   close(): Promise<void>;
   importOnce(): Promise<ImportOutcome[]>;
+  /** The repository's Koa app (built on first use). */
+  app(): ReturnType<typeof createRepositoryApp>;
   listen(port?: number, host?: string): Promise<{ server: Server; url: string }>;
   /** The HTTPS listener (config lgwan.tls), for clients that refuse plain HTTP such as winget. */
   listenTls(port?: number, host?: string): Promise<{ server: Server; url: string }>;
@@ -123,6 +125,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     inventory,
     admin,
     tenants,
+    app,
     close: async () => {
       clearInterval(diskTimer);
       clearInterval(heartbeatTimer);
