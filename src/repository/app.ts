@@ -265,7 +265,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
 
   app.use(router.routes());
   app.use(router.allowedMethods());
-  routeLists.set(app, router.stack.map((layer) => ({ path: layer.path, methods: layer.methods.filter((method) => method !== 'HEAD') })));
+  routeLists.set(app, router.stack.map((layer) => ({ path: String(layer.path), methods: layer.methods.filter((method) => method !== 'HEAD') })));
 
   app.use(async (ctx, next) => {
     if (ctx.path !== '/winget' && !ctx.path.startsWith('/winget/')) return next();
