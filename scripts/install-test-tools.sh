@@ -13,8 +13,9 @@
 #   msitools, wixl    reading the version inside an MSI; building real MSIs for the tests
 #   dnsmasq-base      a real DNS server for ClamAV's TXT version record
 #   xz-utils          MAR entries (xz with Mozilla's x86 BCJ filter): the build ID inside a complete MAR
+#   slapd             a real OpenLDAP server started per test file: directory sign-in for the admin console
 set -euo pipefail
-packages=(clamav-freshclam openssl shellcheck gpgv gnupg chromium iproute2 nftables nginx-light postgresql osslsigncode msitools wixl dnsmasq-base xz-utils)
+packages=(clamav-freshclam openssl shellcheck gpgv gnupg chromium iproute2 nftables nginx-light postgresql osslsigncode msitools wixl dnsmasq-base xz-utils slapd)
 missing=()
 for package in "${packages[@]}"; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'E_USAGE'
   | 'E_DATABASE'
   | 'E_LOCKED'
-  | 'E_STORAGE_NEWER';
+  | 'E_STORAGE_NEWER'
+  | 'E_DIRECTORY_UNAVAILABLE';
 
 export class LgwanMirrorError extends Error {
   readonly code: ErrorCode;
