@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
+import { signIn } from './helpers/console.ts';
 import { createEnvironment, fixtures } from './helpers/environment.ts';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -61,11 +62,12 @@ test('a release travels from the vendor simulator through fetch, spool, import a
   t.is(sha256(new Uint8Array(await (await fetch(`${url}/clamav/bytecode.cvd`)).arrayBuffer())), sha256(cvd));
 
   // The status page shows each product with the version seen and published.
-  const page = await (await fetch(`${url}/`)).text();
+  const operator = await signIn(lgwan.admin, url);
+  const page = await operator.text('/');
   t.regex(page, /<html lang="ja">/u);
   t.regex(page, /Firefox \(demo\)[\s\S]*?131\.0/u);
   t.regex(page, /署名付きハッシュ一覧/u);
-  const english = await (await fetch(`${url}/?lang=en`)).text();
+  const english = await operator.text('/?lang=en');
   t.regex(english, /signed hash list/u);
   t.notRegex(english, /https?:\/\/(?!127\.0\.0\.1)[a-z]/u, 'no external asset or link');
 });

@@ -5,6 +5,7 @@ import test from 'ava';
 import { buildStatus } from '../src/repository/status-model.ts';
 import { bundleFileName } from '../src/transfer/spool-names.ts';
 import { createEnvironment } from './helpers/environment.ts';
+import { signIn } from './helpers/console.ts';
 
 async function folderBytes(directory: string): Promise<number> {
   let total = 0;
@@ -36,7 +37,7 @@ test('junk dropped into the spool is copied to quarantine only within the quota,
 
   const { server, url } = await lgwan.listen(0);
   t.teardown(() => void server.close());
-  const page = await (await fetch(`${url}/?lang=en`)).text();
+  const page = await (await signIn(lgwan.admin, url)).text('/?lang=en');
   for (let index = 0; index < 4; index += 1) t.regex(page, new RegExp(`<tr data-refusal="${bundleFileName(900 + index).replace('.', '\\.')}">`, 'u'));
   t.regex(page, /recorded only \(quarantine quota reached\)/u);
 

@@ -7,6 +7,7 @@ import { BlobStore } from '../src/store/blob-store.ts';
 import type { LgwanSide } from '../src/sides/lgwan.ts';
 import { manifestOf, readTar, resign, sha256, writeTar } from './helpers/bundle-surgery.ts';
 import { createEnvironment, type Environment } from './helpers/environment.ts';
+import { signIn } from './helpers/console.ts';
 
 /** Two good bundles: the first imported and published, the second left in the spool for the attacker. */
 async function publishedAndPending(t: ExecutionContext) {
@@ -51,7 +52,8 @@ async function assertUnchanged(t: ExecutionContext, lgwan: LgwanSide, before: un
     const response = await fetch(`${url}/pool/demo-firefox/131.0/win64/ja/firefox-131.0.complete.mar`);
     t.is(response.status, 200, 'what was published is still served');
     t.is((await fetch(`${url}/pool/demo-firefox/131.0.1/win64/ja/firefox-131.0.1.complete.mar`)).status, 404, 'nothing of the refused bundle is served');
-    const status = (await (await fetch(`${url}/api/v1/status`)).json()) as { alarms: { kind: string }[] };
+    const operator = await signIn(lgwan.admin, url);
+    const status = await operator.json<{ alarms: { kind: string }[] }>('/api/v1/status');
     // A bundle whose bytes are not the signed ones is shown as changed on the way (a sanitiser, or an attacker).
     const refusal = lgwan.database.data.refusals[0]!;
     t.true(status.alarms.some((alarm) => alarm.kind === (refusal.changedInTransit ? 'changed-in-transit' : 'refused-bundle')), 'the refusal is an alarm on the status page');

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { generateVendorKey } from '../../src/simulator/vendor-simulator.ts';
 import { createEnvironment } from '../helpers/environment.ts';
+import { signIn } from '../helpers/console.ts';
 
 /*
  * Threat: a hostile vendor feed or a hostile network between us and the vendor (docs/transfer.md,
@@ -56,7 +57,7 @@ test('hostile vendor feed: a hostile version string is refused by the fetcher an
   await lgwan.importOnce();
   const { server, url } = await lgwan.listen(0);
   t.teardown(() => void server.close());
-  const page = await (await fetch(`${url}/?lang=en`)).text();
+  const page = await (await signIn(lgwan.admin, url)).text('/?lang=en');
   t.false(page.includes('<script>alert(1)</script>'), 'never as markup');
   t.true(page.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), 'shown as text in the source-failing alarm');
 });

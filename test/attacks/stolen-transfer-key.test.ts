@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import { signIn } from '../helpers/console.ts';
 import { importForgedSecondBundle } from '../helpers/stolen-key.ts';
 import type { Manifest } from '../../src/bundle/manifest.ts';
 
@@ -15,7 +16,8 @@ async function attack(t: ExecutionContext, edit: (manifest: Manifest) => void, f
   const { outcome, lgwan, before } = await importForgedSecondBundle(t, edit, fileSequence);
   const { server, url } = await lgwan.listen(0);
   t.teardown(() => void server.close());
-  for (const page of ['/', '/catalog', '/api/v1/status', '/api/v1/latest', '/metrics']) t.is((await fetch(`${url}${page}`)).status, 200, `${page} still answers`);
+  const operator = await signIn(lgwan.admin, url);
+  for (const page of ['/', '/catalog', '/api/v1/status', '/api/v1/latest', '/metrics']) t.is((await operator.fetch(page)).status, 200, `${page} still answers`);
   return { outcome, lgwan, before };
 }
 

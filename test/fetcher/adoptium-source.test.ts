@@ -8,6 +8,7 @@ import { readCatalogDirectory } from '../../src/catalog/load-catalog.ts';
 import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
 import { deterministicBytes } from '../../src/simulator/deterministic-bytes.ts';
 import { createEnvironment } from '../helpers/environment.ts';
+import { signIn } from '../helpers/console.ts';
 import { acceptUnsignedProduct, refuseUnsignedProducts } from '../helpers/unsigned-products.ts';
 
 /*
@@ -58,7 +59,7 @@ test('Temurin: the newest build is fetched with the size and SHA-256 the API sta
   const { server, url } = await lgwan.listen(0);
   t.teardown(() => void server.close());
   t.deepEqual(Buffer.from(await (await fetch(`${url}/pool/temurin-21-jre/21.0.5+11/win64/any/${msiName}`)).arrayBuffer()), msi);
-  t.regex(await (await fetch(`${url}/?lang=en`)).text(), /vendor hash over TLS/iu, 'the weaker trust is on the status page');
+  t.regex(await (await signIn(lgwan.admin, url)).text('/?lang=en'), /vendor hash over TLS/iu, 'the weaker trust is on the status page');
 });
 
 test('Temurin: an LGWAN side whose own pins do not list the product leaves it out and shows it as not accepted on this side', async (t) => {
@@ -73,7 +74,7 @@ test('Temurin: an LGWAN side whose own pins do not list the product leaves it ou
   const { server, url } = await lgwan.listen(0);
   t.teardown(() => void server.close());
   t.is((await fetch(`${url}/pool/temurin-21-jre/21.0.5+11/win64/any/${msiName}`)).status, 404, 'not served');
-  const page = await (await fetch(`${url}/`)).text();
+  const page = await (await signIn(lgwan.admin, url)).text('/');
   t.regex(page, /この側では受け入れていません（keys\/pins\.yaml）/u);
   t.regex(page, /この側で受け入れていない製品があります/u, 'and an alarm says what to do');
 });

@@ -10,6 +10,7 @@ import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts'
 import { parseClamavSignFile, verifyClamavSign } from '../../src/verify/clamav-sign.ts';
 import { clamavSigningPki, clamavSignFile, issueUnderSameRoot, pinClamavSign } from '../helpers/clamav-signing.ts';
 import { manifestOf, readTar, resign, sha256, writeTar } from '../helpers/bundle-surgery.ts';
+import { enrollAgent } from '../helpers/console.ts';
 import { createEnvironment, projectRoot } from '../helpers/environment.ts';
 
 /*
@@ -166,7 +167,8 @@ test('cdiffs: the newest N patches are carried with their .sign and served; a pa
   t.true(Buffer.from(await (await fetch(`${url}/clamav/bytecode-267.cdiff`)).arrayBuffer()).equals(patch267));
   t.is((await fetch(`${url}/clamav/bytecode-266.cdiff`)).status, 404);
   // Patches are for freshclam, not installers an agent would run.
-  const answer = await fetch(`${url}/api/v1/agent/checkin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agentId: 'server-1', os: 'linux', installed: [{ product: 'clamav-bytecode', version: '1' }] }) });
+  const agent = await enrollAgent(lgwan.admin, url, { hostname: 'server-1' });
+  const answer = await agent.checkIn({ os: 'linux', installed: [{ product: 'clamav-bytecode', version: '1' }] });
   t.is(answer.status, 200);
   t.deepEqual(((await answer.json()) as { actions: unknown[] }).actions, []);
 });

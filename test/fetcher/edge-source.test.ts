@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
 import { deterministicBytes } from '../../src/simulator/deterministic-bytes.ts';
 import { createEnvironment } from '../helpers/environment.ts';
+import { signIn } from '../helpers/console.ts';
 import { acceptUnsignedProduct } from '../helpers/unsigned-products.ts';
 
 /*
@@ -41,9 +42,10 @@ test('Edge: the newest Stable x64 MSI (by version, not by list order) is fetched
   // Issue 13, item 2: nothing Microsoft signs names the version here; the status page says so.
   const { server, url } = await lgwan.listen(0);
   t.teardown(() => void server.close());
-  const status = (await (await fetch(`${url}/api/v1/status`)).json()) as { products: { id: string; versionBinding: string }[] };
+  const operator = await signIn(lgwan.admin, url);
+  const status = await operator.json<{ products: { id: string; versionBinding: string }[] }>('/api/v1/status');
   t.like(status.products.find((product) => product.id === 'edge-test'), { versionBinding: 'unbound' });
-  t.regex(await (await fetch(`${url}/?lang=en`)).text(), /<tr data-product="edge-test">[\s\S]*?version not covered by a vendor signature[\s\S]*?<\/tr>/u);
+  t.regex(await operator.text('/?lang=en'), /<tr data-product="edge-test">[\s\S]*?version not covered by a vendor signature[\s\S]*?<\/tr>/u);
   await lgwan.close();
 });
 

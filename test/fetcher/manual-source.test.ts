@@ -5,6 +5,7 @@ import path from 'node:path';
 import test from 'ava';
 import { stringify } from 'yaml';
 import { createEnvironment } from '../helpers/environment.ts';
+import { signIn } from '../helpers/console.ts';
 
 const installer = Buffer.from('MZ pretend this is the JustSystems update a municipality received from the vendor');
 const sha256 = createHash('sha256').update(installer).digest('hex');
@@ -44,7 +45,7 @@ test('a product without a feed is published from a file an admin confirmed on bo
   t.teardown(() => void server.close());
   const body = Buffer.from(await (await fetch(`${url}/pool/justsystems-ichitaro/2024.1/win64/any/ichitaro2024-update1.exe`)).arrayBuffer());
   t.deepEqual(body, installer);
-  t.regex(await (await fetch(`${url}/?lang=en`)).text(), /manually confirmed/u);
+  t.regex(await (await signIn(lgwan.admin, url)).text('/?lang=en'), /manually confirmed/u);
 });
 
 test('the LGWAN side refuses a "manual" file it has no confirmation of: a stolen transfer key is not enough', async (t) => {
