@@ -10,6 +10,7 @@ import { applyObservation, LowdbInventory, maxProductsPerEndpoint, type Endpoint
 import { PostgresInventory } from '../../src/coverage/postgres-inventory.ts';
 import { emptyLgwanState, type LgwanState } from '../../src/importer/lgwan-state.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
+import { enrollAgent, signIn } from '../helpers/console.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 
 /*
@@ -298,7 +299,7 @@ test('postgresql: migrations run once when several replicas start together, and 
   await admin.connect();
   t.teardown(() => admin.end());
   const { rows } = await admin.query<{ name: string }>('SELECT name FROM lgwan_mirror_migrations ORDER BY id');
-  t.deepEqual(rows.map((row) => row.name), ['1700000000001_inventory', '1700000000002_endpoint-hostname']);
+  t.deepEqual(rows.map((row) => row.name), ['1700000000001_inventory', '1700000000002_endpoint-hostname', '1700000000003_endpoint-tenant', '1700000000004_admin']);
 });
 
 test('postgresql: the LGWAN side configured with a database records check-ins there and reports them on the API', async (t) => {
@@ -306,21 +307,19 @@ test('postgresql: the LGWAN side configured with a database records check-ins th
   const { lgwan, url } = await publishedRepository(t, { lgwan: { inventory: { store: 'postgresql', url: database, flushSeconds: 0.2 } } });
   t.teardown(() => lgwan.close());
   t.is(lgwan.inventory.backend, 'postgresql');
-  const response = await fetch(`${url}/api/v1/agent/checkin`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ agentId: 'pc-042', os: 'linux', installed: [{ product: 'demo-firefox', version: '130.0', platform: 'linux-x86_64', locale: 'ja' }] }),
-  });
+  const agent = await enrollAgent(lgwan.admin, url, { hostname: 'pc-042' });
+  const response = await agent.checkIn({ os: 'linux', installed: [{ product: 'demo-firefox', version: '130.0', platform: 'linux-x86_64', locale: 'ja' }] });
   t.is(response.status, 200);
   await lgwan.inventory.flush();
-  const listed = (await (await fetch(`${url}/api/v1/endpoints`)).json()) as { total: number; endpoints: EndpointRecord[] };
+  const operator = await signIn(lgwan.admin, url);
+  const listed = await operator.json<{ total: number; endpoints: EndpointRecord[] }>('/api/v1/endpoints');
   t.is(listed.total, 1);
-  t.like(listed.endpoints[0], { kind: 'agent', id: 'pc-042', products: { 'demo-firefox/linux-x86_64': { version: '130.0', locale: 'ja' } } });
+  t.like(listed.endpoints[0], { kind: 'agent', id: agent.agentId, products: { 'demo-firefox/linux-x86_64': { version: '130.0', locale: 'ja' } } });
   const admin = new pg.Client({ connectionString: database });
   await admin.connect();
   t.teardown(() => admin.end());
-  t.deepEqual((await admin.query('SELECT endpoint_key, version FROM inventory_products')).rows, [{ endpoint_key: 'agent:pc-042', version: '130.0' }]);
-  const coverage = (await (await fetch(`${url}/api/v1/products/demo-firefox/coverage`)).json()) as { endpoints: number; current: number; behind: Array<{ endpoint: string }> };
+  t.deepEqual((await admin.query('SELECT endpoint_key, version FROM inventory_products')).rows, [{ endpoint_key: `agent:${agent.agentId}`, version: '130.0' }]);
+  const coverage = await operator.json<{ endpoints: number; current: number; behind: Array<{ endpoint: string }> }>('/api/v1/products/demo-firefox/coverage');
   t.like(coverage, { endpoints: 1, current: 0 });
-  t.deepEqual(coverage.behind.map((entry) => entry.endpoint), ['agent:pc-042']);
+  t.deepEqual(coverage.behind.map((entry) => entry.endpoint), [`agent:${agent.agentId}`]);
 });

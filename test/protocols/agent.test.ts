@@ -3,8 +3,11 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import test from 'ava';
+import { checkInSignature } from '../../src/admin/agent-auth.ts';
+import { enrollAgent, issueEnrollmentToken, signIn, type TestAgent } from '../helpers/console.ts';
 import { projectRoot } from '../helpers/environment.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
 
@@ -13,8 +16,8 @@ const agentScript = path.join(projectRoot, 'deploy', 'agent', 'lgwan-agent.sh');
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 
-/** A Linux host whose "Firefox" is a version file and whose install command copies the verified file. */
-async function host(root: string, repositoryUrl: string, installedVersion: string) {
+/** A Linux host whose "Firefox" is a version file and whose install command copies the verified file; it enrolls with `enrollmentToken`. */
+async function host(root: string, repositoryUrl: string, installedVersion: string, enrollmentToken: string) {
   const directory = path.join(root, 'host');
   await mkdir(path.join(directory, 'installed'), { recursive: true });
   await writeFile(path.join(directory, 'firefox.version'), `${installedVersion}\n`);
@@ -22,6 +25,7 @@ async function host(root: string, repositoryUrl: string, installedVersion: strin
   await writeFile(
     config,
     `LGWAN_REPOSITORY=${repositoryUrl}
+LGWAN_ENROLLMENT_TOKEN=${enrollmentToken}
 LGWAN_STATE_DIR=${directory}/state
 LGWAN_PRODUCTS='
 demo-firefox|linux-x86_64|ja|cat ${directory}/firefox.version|cp "{file}" ${directory}/installed/firefox-{version}.tar.xz && printf %s {version} > ${directory}/firefox.version
@@ -41,7 +45,7 @@ demo-firefox|linux-x86_64|ja|cat ${directory}/firefox.version|cp "{file}" ${dire
 
 test('the sh agent checks in, downloads, verifies and installs the newer release, then reports it', async (t) => {
   const { environment, lgwan, url } = await publishedRepository(t);
-  const machine = await host(environment.root, url, '130.0');
+  const machine = await host(environment.root, url, '130.0', await issueEnrollmentToken(lgwan.admin));
   t.is(await machine.runAgent(), 0);
   const installed = await readFile(path.join(machine.directory, 'installed', 'firefox-131.0.tar.xz'));
   const artifact = lgwan.database.data.published!.artifacts.find((candidate) => candidate.path === 'pool/demo-firefox/131.0/linux-x86_64/ja/firefox-131.0.tar.xz')!;
@@ -57,9 +61,12 @@ test('the sh agent checks in, downloads, verifies and installs the newer release
   t.is(endpoint?.hostname, hostname().replace(/[^A-Za-z0-9._-]/gu, ''), 'the agent reports its host name');
   const { server, url: pages } = await lgwan.listen(0);
   t.teardown(() => void server.close());
-  t.true((await (await fetch(`${pages}/endpoints`)).text()).includes(`<strong>${endpoint!.hostname!}</strong>`), 'the endpoints page shows it');
+  const operator = await signIn(lgwan.admin, pages);
+  t.true((await operator.text('/endpoints')).includes(`<strong>${endpoint!.hostname!}</strong>`), 'the endpoints page shows it');
 
-  // Up to date: the next run downloads nothing.
+  // Up to date: the next run downloads nothing. It starts in a later second than the last
+  // check-in: a signed check-in with the same body and second would be refused as a replay.
+  await sleep(1050 - (Date.now() % 1000));
   const before = await machine.log();
   t.is(await machine.runAgent(), 0);
   t.notRegex((await machine.log()).slice(before.length), /downloading/u);
@@ -70,7 +77,7 @@ test('the sh agent resumes a partial download with Range and refuses a file whos
   const artifact = lgwan.database.data.published!.artifacts.find((candidate) => candidate.path === 'pool/demo-firefox/131.0/linux-x86_64/ja/firefox-131.0.tar.xz')!;
   const bytes = Buffer.from(await (await fetch(`${url}/blobs/sha256/${artifact.sha256}`)).arrayBuffer());
 
-  const resumed = await host(path.join(environment.root, 'resume'), url, '130.0');
+  const resumed = await host(path.join(environment.root, 'resume'), url, '130.0', await issueEnrollmentToken(lgwan.admin));
   await mkdir(path.join(resumed.directory, 'state', 'downloads'), { recursive: true });
   await writeFile(path.join(resumed.directory, 'state', 'downloads', `${artifact.sha256}.part`), bytes.subarray(0, 100_000));
   t.is(await resumed.runAgent(), 0);
@@ -78,7 +85,7 @@ test('the sh agent resumes a partial download with Range and refuses a file whos
   t.is(sha256(await readFile(path.join(resumed.directory, 'installed', 'firefox-131.0.tar.xz'))), artifact.sha256);
 
   // A partial file damaged on disk: the completed file no longer matches, so nothing is installed.
-  const damaged = await host(path.join(environment.root, 'damaged'), url, '130.0');
+  const damaged = await host(path.join(environment.root, 'damaged'), url, '130.0', await issueEnrollmentToken(lgwan.admin));
   await mkdir(path.join(damaged.directory, 'state', 'downloads'), { recursive: true });
   const wrong = Buffer.from(bytes.subarray(0, 100_000));
   wrong[10]! ^= 0xff;
@@ -90,18 +97,33 @@ test('the sh agent resumes a partial download with Range and refuses a file whos
   t.deepEqual(await readdir(path.join(damaged.directory, 'state', 'downloads')), [], 'the bad file is discarded; the next run starts over');
 });
 
+/** POSTs `body` as it is, signed with `agent`'s secret as the agents sign (so only the input itself is wrong). */
+const signedPost = (url: string, agent: TestAgent, body: string, type = 'application/json') => {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  return fetch(`${url}/api/v1/agent/checkin`, {
+    method: 'POST',
+    headers: { 'content-type': type, 'x-lgwan-agent': agent.agentId, 'x-lgwan-timestamp': timestamp, 'x-lgwan-signature': checkInSignature(agent.secret, agent.agentId, timestamp, body) },
+    body,
+  });
+};
+
 test('the check-in API validates its input and answers clear 4xx errors', async (t) => {
-  const { url } = await publishedRepository(t);
-  const post = (body: string, type = 'application/json') => fetch(`${url}/api/v1/agent/checkin`, { method: 'POST', headers: { 'content-type': type }, body });
+  const { lgwan, url } = await publishedRepository(t);
+  const agent = await enrollAgent(lgwan.admin, url, { hostname: 'pc-001' });
+  const post = (body: string, type = 'application/json') => signedPost(url, agent, body, type);
   const invalid = await post('{not json');
   t.is(invalid.status, 400);
   t.deepEqual(await invalid.json(), { error: 'the check-in is not valid JSON' });
-  const field = await post(JSON.stringify({ agentId: 'pc-001', os: 'windows', installed: [{ product: 'demo-firefox', version: '130.0; rm -rf /' }] }));
+  const field = await post(JSON.stringify({ agentId: agent.agentId, os: 'windows', installed: [{ product: 'demo-firefox', version: '130.0; rm -rf /' }] }));
   t.is(field.status, 400);
   t.regex(((await field.json()) as { error: string }).error, /^field "installed\.0\.version": letters, digits/u);
-  t.is((await post(JSON.stringify({ agentId: 'pc-001', os: 'windows', installed: [] }), 'text/plain')).status, 415);
-  t.is((await post(JSON.stringify({ agentId: 'pc-001', os: 'windows', installed: [], extra: 'x'.repeat(70_000) }))).status, 413);
-  const ok = await post(JSON.stringify({ agentId: 'pc-001', os: 'windows', installed: [{ product: 'demo-firefox', version: '130.0', platform: 'win64', locale: 'ja' }, { product: 'unknown-product', version: '1.0' }] }));
+  t.is((await post(JSON.stringify({ agentId: agent.agentId, os: 'windows', installed: [] }), 'text/plain')).status, 415);
+  t.is((await post(JSON.stringify({ agentId: agent.agentId, os: 'windows', installed: [], extra: 'x'.repeat(70_000) }))).status, 413);
+  const valid = JSON.stringify({ agentId: agent.agentId, os: 'windows', installed: [{ product: 'demo-firefox', version: '130.0', platform: 'win64', locale: 'ja' }, { product: 'unknown-product', version: '1.0' }] });
+  // Issue 14: a well-formed check-in that is not signed by an enrolled agent is refused.
+  const unsigned = await fetch(`${url}/api/v1/agent/checkin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: valid });
+  t.is(unsigned.status, 401);
+  const ok = await post(valid);
   t.is(ok.status, 200);
   const answer = (await ok.json()) as { actions: { product: string; version: string; files: { fileName: string; url: string }[] }[]; checkInIntervalSeconds: number };
   t.deepEqual(answer.actions.map((action) => [action.product, action.version, action.files.map((file) => file.fileName)]), [['demo-firefox', '131.0', ['Firefox Setup 131.0.exe']]]);
@@ -110,7 +132,7 @@ test('the check-in API validates its input and answers clear 4xx errors', async 
 
 test('a product id the repository does not know is named by the server and the sh agent (exit 2), and never recorded as a product', async (t) => {
   const { environment, lgwan, url } = await publishedRepository(t);
-  const machine = await host(environment.root, url, '131.0');
+  const machine = await host(environment.root, url, '131.0', await issueEnrollmentToken(lgwan.admin));
   // The admin misspells an id, as the shipped Windows example once did ("google-chrome" for "chrome").
   const config = await readFile(machine.config, 'utf8');
   await writeFile(machine.config, config.replace(/'\n$/u, `demo-firefx|linux-x86_64|ja|echo 1.0|true\n'\n`));
@@ -125,7 +147,8 @@ test('a product id the repository does not know is named by the server and the s
   t.regex(stderr, /unknown product id "demo-firefx" in .*lgwan-agent\.conf/u);
   t.regex(await machine.log(), /demo-firefx: the repository has no product with this id; check LGWAN_PRODUCTS/u);
 
-  const answer = (await (await fetch(`${url}/api/v1/agent/checkin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agentId: 'typo-host', os: 'windows', installed: [{ product: 'google-chrome', version: '120.0' }] }) })).json()) as { unknownProducts: string[] };
+  const typoHost = await enrollAgent(lgwan.admin, url, { hostname: 'typo-host' });
+  const answer = (await (await typoHost.checkIn({ os: 'windows', installed: [{ product: 'google-chrome', version: '120.0' }] })).json()) as { unknownProducts: string[] };
   t.deepEqual(answer.unknownProducts, ['google-chrome']);
   await lgwan.inventory.flush();
   const endpoints = await lgwan.inventory.listEndpoints({ offset: 0, limit: 10_000 });
