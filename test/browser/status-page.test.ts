@@ -2,13 +2,16 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { chromium } from 'playwright-core';
+import type { LgwanSide } from '../../src/sides/lgwan.ts';
+import { createAccount, signInInBrowser } from '../helpers/browser-console.ts';
+import { enrollAgent, signIn } from '../helpers/console.ts';
 import { projectRoot } from '../helpers/environment.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
 
 const screenshots = path.join(projectRoot, 'test-results');
 
-/** Simulated endpoints: Firefox update checks from several PCs (behind the edge cache, by X-Forwarded-For) and agents. */
-async function simulateEndpoints(url: string) {
+/** Simulated endpoints: Firefox update checks from several PCs (behind the edge cache, by X-Forwarded-For) and enrolled agents. */
+async function simulateEndpoints(url: string, lgwan: LgwanSide) {
   const firefox = [
     ['10.0.0.1', '131.0'],
     ['10.0.0.2', '131.0'],
@@ -20,21 +23,18 @@ async function simulateEndpoints(url: string) {
     const response = await fetch(`${url}/mozilla/update/6/Firefox/${version}/20240101000000/WINNT_x86_64-msvc-x64/ja/release/Windows_NT%2010.0/ISET/default/default/update.xml`, { headers: { 'x-forwarded-for': address! } });
     await response.text();
   }
-  for (const [agent, version] of [['pc-101', '131.0'], ['pc-102', '130.0']]) {
-    const response = await fetch(`${url}/api/v1/agent/checkin`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ agentId: agent, os: 'linux', installed: [{ product: 'demo-firefox', version, platform: 'linux-x86_64', locale: 'ja' }] }),
-    });
-    await response.text();
+  for (const [hostname, version] of [['pc-101', '131.0'], ['pc-102', '130.0']] as const) {
+    const agent = await enrollAgent(lgwan.admin, url, { hostname });
+    const response = await agent.checkIn({ os: 'linux', installed: [{ product: 'demo-firefox', version, platform: 'linux-x86_64', locale: 'ja' }] });
+    if (response.status !== 200) throw new Error(`check-in of ${hostname} answered ${response.status}: ${await response.text()}`);
   }
 }
 
 test('the status page in a real headless Chromium shows the same coverage figures as the API, in Japanese and English, with no request leaving the repository', async (t) => {
-  const { url } = await publishedRepository(t, { lgwan: { trustProxy: true } });
-  await simulateEndpoints(url);
+  const { url, lgwan } = await publishedRepository(t, { lgwan: { trustProxy: true } });
+  await simulateEndpoints(url, lgwan);
 
-  const api = (await (await fetch(`${url}/api/v1/coverage`)).json()) as { endpoints: { total: number }; products: { productId: string; endpoints: number; current: number; share: number | null; behindCount: number }[] };
+  const api = (await (await (await signIn(lgwan.admin, url)).fetch('/api/v1/coverage')).json()) as { endpoints: { total: number }; products: { productId: string; endpoints: number; current: number; share: number | null; behindCount: number }[] };
   const firefox = api.products.find((product) => product.productId === 'demo-firefox')!;
   t.like(firefox, { endpoints: 7, current: 4, behindCount: 3 }, 'five PCs by address and two agents; four run 131.0, the newest published');
 
@@ -73,7 +73,9 @@ test('the status page in a real headless Chromium shows the same coverage figure
     behind: String(product.behindCount),
   }));
 
-  await page.goto(`${url}/`);
+  // Signed in as an operator through the real form: the console needs a session (issue 14).
+  await signInInBrowser(page, url, await createAccount(lgwan.admin));
+  t.is(new URL(page.url()).pathname, '/');
   t.is(await page.getAttribute('html', 'lang'), 'ja');
   t.is(await page.textContent('h1'), 'LGWAN パッチミラー 状況');
   t.deepEqual(await tableFigures(), expected);

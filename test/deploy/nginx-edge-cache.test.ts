@@ -34,7 +34,8 @@ http { access_log off; client_body_temp_path ${root}/tmp; proxy_temp_path ${root
   const nginx = spawn('/usr/sbin/nginx', ['-c', path.join(root, 'nginx.conf'), '-p', root], { stdio: 'ignore' });
   t.teardown(() => void nginx.kill());
   const edgeUrl = `http://127.0.0.1:${port}`;
-  for (let attempt = 0; attempt < 50 && !(await fetch(`${edgeUrl}/api/v1/status`).then((response) => response.ok, () => false)); attempt += 1) await sleep(100);
+  // Ready once nginx answers with the repository's reply on a route open to endpoints (the status API needs a console session).
+  for (let attempt = 0; attempt < 50 && !(await fetch(`${edgeUrl}/api/v1/latest`).then((response) => response.ok, () => false)); attempt += 1) await sleep(100);
 
   // apt through the cache: Debian's signature still checked by apt itself.
   const update = await aptGet(environment.root, edgeUrl, ['update']);

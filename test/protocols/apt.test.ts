@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { stringify } from 'yaml';
+import { signIn } from '../helpers/console.ts';
 import { createEnvironment, fixtures } from '../helpers/environment.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
 import { aptGet } from '../helpers/real-clients.ts';
@@ -44,7 +45,8 @@ test('a stock apt-get (default languages) updates from the mirrored suite with D
   const endpoint = (await lgwan.inventory.listEndpoints({ offset: 0, limit: 10_000 })).find((candidate) => candidate.products[suite.productId]);
   t.like(endpoint?.products[suite.productId], { product: suite.productId, source: 'apt', version: suite.version });
   t.false((await lgwan.inventory.listEndpoints({ offset: 0, limit: 10_000 })).some((candidate) => 'apt' in candidate.products), 'no made-up product "apt"');
-  const coverage = (await (await fetch(`${url}/api/v1/coverage`)).json()) as { products: { productId: string; endpoints: number; current: number }[] };
+  const operator = await signIn(lgwan.admin, url);
+  const coverage = await operator.json<{ products: { productId: string; endpoints: number; current: number }[] }>('/api/v1/coverage');
   t.like(coverage.products.find((product) => product.productId === suite.productId), { endpoints: 1, current: 1 });
 });
 
