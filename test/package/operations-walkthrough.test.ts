@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { access, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { parse, stringify } from 'yaml';
 import { generateVendorKey, simulatorCatalogOrigin, startVendorSimulator, type VendorSimulator } from '../../src/simulator/vendor-simulator.ts';
+import { signInAs } from '../helpers/console.ts';
 import { fixtures, projectRoot } from '../helpers/environment.ts';
 
 /**
@@ -115,6 +116,11 @@ test.serial('npm run package writes a .deb, a tarball and a SHA-256 list signed 
   await mkdir(path.join(storage, 'lgwan'), { recursive: true });
   await cp(path.join(storage, 'internet', 'transfer-key.pub.pem'), path.join(storage, 'lgwan', 'transfer-key.pub.pem'));
   await mkdir(path.join(storage, 'spool'));
+  // A console account, as the guide has the admin make one (password on standard input): the
+  // status API needs a session, and signing in uses the package's argon2 native module.
+  const password = randomBytes(18).toString('base64url');
+  const account = await shell('sh', ['-c', `printf '%s\\n' '${password}' | "$0" "$1" accounts add --username walkthrough --role operator --config "$2"`, process.execPath, path.join(tree, 'bin', 'lgwan-mirror.js'), path.join(storage, 'lgwan-mirror.yaml')]);
+  t.is(account.code, 0, account.output);
   const begin = performance.now();
   const serve = spawn(process.execPath, [path.join(tree, 'bin', 'lgwan-mirror.js'), 'serve', '--config', path.join(storage, 'lgwan-mirror.yaml'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, LGWAN_MIRROR_LOG_LEVEL: 'info' } });
   started.push(serve);
@@ -131,7 +137,9 @@ test.serial('npm run package writes a .deb, a tarball and a SHA-256 list signed 
   });
   const answer = await fetch(`${url}/api/v1/status`);
   t.log(`serve from the tarball: first answer ${(performance.now() - begin).toFixed(0)} ms after the start`);
-  t.is(answer.status, 200);
+  t.is(answer.status, 401, 'without a session the status API is refused');
+  const operator = await signInAs(url, 'walkthrough', password);
+  t.is((await operator.fetch('/api/v1/status')).status, 200);
   t.false(output.includes('tsx'), output);
   serve.kill('SIGTERM');
 });
