@@ -144,8 +144,9 @@ export function consoleGuard(options: GuardOptions): Middleware {
       ctx.status = 303;
       return;
     }
-    ctx.set('Cache-Control', 'no-store');
     await next();
+    // What a session sees is that person's: no cache (the edge cache included) may keep it.
+    ctx.set('Cache-Control', 'no-store');
     if (typeof ctx.body === 'string' && ctx.response.is('html')) ctx.body = ctx.body.replace('<!--console-bar-->', consoleBar(state.user, state.scope, options.tenants, ctx.query.lang === 'en'));
   };
 }

@@ -5,6 +5,7 @@ import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
 import { transferFileExtensionPattern } from '../transfer/spool-names.ts';
 import { proxyList } from '../core/address-list.ts';
 import { tenantIdPattern } from '../admin/tenants.ts';
+import { directoryConfigSchema } from '../admin/ldap-directory.ts';
 
 const addressOrRange = z.string().refine((entry) => { try { proxyList([entry]); return true; } catch { return false; } }, 'an IP address or CIDR range');
 
@@ -114,6 +115,7 @@ const lgwanSchema = z.strictObject({
     .default([])
     .refine((tenants) => new Set(tenants.map((tenant) => tenant.id)).size === tenants.length, 'tenant ids must be unique')
     .describe('the municipalities this LGWAN-ASP serves; none: one implicit tenant holding every endpoint'),
+  directories: z.array(directoryConfigSchema).max(50).default([]).describe('LDAP / Active Directory servers admins sign in against (docs/directory-sign-in.md); tried in order after local accounts'),
   console: z
     .strictObject({
       sessionIdleMinutes: z.number().min(1).max(24 * 60).default(60).describe('sign out after this long without a request'),
@@ -181,6 +183,7 @@ export async function loadConfig(file: string | undefined): Promise<Config> {
       keys: raw.lgwan.keys.map(resolve),
       spool: resolve(raw.lgwan.spool),
       transferPublicKey: raw.lgwan.transferPublicKey ? resolve(raw.lgwan.transferPublicKey) : path.join(lgwanStorage, 'transfer-key.pub.pem'),
+      directories: raw.lgwan.directories.map((directory) => ({ ...directory, bindPasswordFile: resolve(directory.bindPasswordFile), ...(directory.caFile ? { caFile: resolve(directory.caFile) } : {}) })),
       console: { ...raw.lgwan.console, metricsTokenFile: raw.lgwan.console.metricsTokenFile ? resolve(raw.lgwan.console.metricsTokenFile) : undefined },
       tls: raw.lgwan.tls ? { ...raw.lgwan.tls, cert: resolve(raw.lgwan.tls.cert), key: resolve(raw.lgwan.tls.key) } : undefined,
     }),

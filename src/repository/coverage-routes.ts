@@ -94,7 +94,7 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
   });
   router.get('/api/v1/endpoints/:key', async (ctx) => {
     const endpoint = await options.inventory?.getEndpoint(ctx.params.key ?? '', options.scope(ctx).tenantId);
-    if (!endpoint) ctx.throw(404, `no endpoint ${ctx.params.key}`);
+    if (!endpoint) ctx.throw(404, 'not found');
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = endpoint;
   });

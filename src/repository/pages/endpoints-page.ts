@@ -1,4 +1,5 @@
 import type { CoverageReport } from '../../coverage/compute-coverage.ts';
+import { endpointKey } from '../../coverage/coverage-source.ts';
 import type { EndpointRecord } from '../../coverage/inventory.ts';
 import { dictionaries, type Language } from '../i18n.ts';
 import { escapeHtml, href, layout, time } from './layout.ts';
@@ -15,13 +16,16 @@ export function renderEndpointsPage(listing: { endpoints: readonly EndpointRecor
   const { pages, page: current } = listing;
   const rows = listing.endpoints
     .map((endpoint) => {
-      const key = `${endpoint.kind}:${endpoint.id}`;
+      // The key of the record (with @tenant outside the implicit tenant), as the store files it.
+      const key = endpointKey(endpoint);
       const products = Object.values(endpoint.products)
         .map((record) => `${escapeHtml(names.get(record.product) ?? record.product)} ${escapeHtml(record.version)}`)
         .join(', ');
       // The host name an agent reports first; the identity (agent id, UUID or address) below it.
       const label = endpoint.hostname === undefined ? `<code>${escapeHtml(key)}</code>` : `<strong>${escapeHtml(endpoint.hostname)}</strong><br><small><code>${escapeHtml(key)}</code></small>`;
-      return `<tr><td><a href="${href(`/endpoints/${encodeURIComponent(key)}`, language)}">${label}</a></td><td>${products}</td><td>${time(endpoint.lastSeen, language)}</td><td>${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : escapeHtml(t.active)}</td></tr>`;
+      // Native updaters cannot sign in: what they report is said to be unauthenticated.
+      const trust = endpoint.kind === 'agent' ? '' : ` <span class="badge" title="${escapeHtml(t.nativeObservation)}">${escapeHtml(t.nativeObservation)}</span>`;
+      return `<tr><td><a href="${href(`/endpoints/${encodeURIComponent(key)}`, language)}">${label}</a>${trust}</td><td>${products}</td><td>${time(endpoint.lastSeen, language)}</td><td>${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : escapeHtml(t.active)}</td></tr>`;
     })
     .join('');
   const pager = `<p>${current > 1 ? `<a href="${href('/endpoints', language, { page: current - 1 })}">${escapeHtml(t.previous)}</a>` : ''} ${current} / ${pages} ${current < pages ? `<a href="${href('/endpoints', language, { page: current + 1 })}">${escapeHtml(t.next)}</a>` : ''}</p>`;
@@ -34,7 +38,8 @@ export function renderEndpointsPage(listing: { endpoints: readonly EndpointRecor
 export function renderEndpointPage(endpoint: EndpointRecord | undefined, key: string, coverage: CoverageReport, now: Date, staleDays: number, language: Language): string {
   const t = dictionaries[language];
   const path = `/endpoints/${encodeURIComponent(key)}`;
-  if (!endpoint) return layout({ title: key, language, path, body: `<h2><code>${escapeHtml(key)}</code></h2><p>${escapeHtml(t.unknownEndpoint)}</p>` });
+  // Not even the asked key is repeated: another tenant's key is simply not found.
+  if (!endpoint) return layout({ title: t.unknownEndpoint, language, path: '/endpoints', body: `<p>${escapeHtml(t.unknownEndpoint)}</p>` });
   const newest = new Map(coverage.products.map((product) => [product.productId, product.newestPublished]));
   const names = new Map(coverage.products.map((product) => [product.productId, product.name]));
   const rows = Object.values(endpoint.products)
@@ -48,7 +53,7 @@ export function renderEndpointPage(endpoint: EndpointRecord | undefined, key: st
     })
     .join('');
   const body = `<h2>${endpoint.hostname === undefined ? '' : `${escapeHtml(endpoint.hostname)} `}<code>${escapeHtml(key)}</code> ${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : ''}</h2>
-<dl><dt>${escapeHtml(t.kind)}</dt><dd>${escapeHtml(endpoint.kind)}</dd><dt>${escapeHtml(t.firstSeenEndpoint)}</dt><dd>${time(endpoint.firstSeen, language)}</dd><dt>${escapeHtml(t.lastSeen)}</dt><dd>${time(endpoint.lastSeen, language)}</dd></dl>
+<dl><dt>${escapeHtml(t.kind)}</dt><dd>${escapeHtml(endpoint.kind)} (${escapeHtml(endpoint.kind === 'agent' ? t.enrolledAgent : t.nativeObservation)})</dd><dt>${escapeHtml(t.firstSeenEndpoint)}</dt><dd>${time(endpoint.firstSeen, language)}</dd><dt>${escapeHtml(t.lastSeen)}</dt><dd>${time(endpoint.lastSeen, language)}</dd></dl>
 <table><thead><tr><th>${escapeHtml(t.product)}</th><th>${escapeHtml(t.version)}</th><th>${escapeHtml(t.newestPublished)}</th><th>${escapeHtml(t.platform)}</th><th>${escapeHtml(t.channel)}</th><th>${escapeHtml(t.source)}</th><th>${escapeHtml(t.lastSeen)}</th><th>${escapeHtml(t.state)}</th></tr></thead><tbody>${rows}</tbody></table>`;
   return layout({ title: endpoint.hostname ?? key, language, path, body });
 }
