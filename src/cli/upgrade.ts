@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import type { Command, Option } from 'commander';
 import type { Artifact } from '../bundle/manifest.ts';
 import { loadConfig, type LgwanConfig } from '../config/config.ts';
-import { IntegrityError, UserFacingError } from '../core/errors.ts';
+import { IntegrityError, LgwanMirrorError, UserFacingError } from '../core/errors.ts';
 import { readLgwanState } from '../importer/lgwan-state.ts';
 import { HashingFileSink, type BlobDigests } from '../store/blob-store.ts';
 import { BlobStore } from '../store/index.ts';
@@ -180,6 +180,10 @@ export function registerUpgradeCommand(program: Command, configOption: () => Opt
     .option('--scratch <dir>', 'folder for the private copies that are checked and installed (default: the system temporary folder)')
     .action(async (options: { config?: string; version?: string; dryRun?: boolean; scratch?: string }) => {
       const config = await loadConfig(options.config);
-      process.exitCode = await upgradeFromPublished({ config: config.lgwan, version: options.version, dryRun: options.dryRun === true, scratch: options.scratch });
+      process.exitCode = await upgradeFromPublished({ config: config.lgwan, version: options.version, dryRun: options.dryRun === true, scratch: options.scratch }).catch((error: unknown) => {
+        // A refused release (changed file, foreign signature, wrong version inside) is the admin's to act on: its message, no stack.
+        if (error instanceof LgwanMirrorError && !(error instanceof UserFacingError)) throw new UserFacingError(error.code, error.message, { cause: error, details: { ...error.details } });
+        throw error;
+      });
     });
 }

@@ -8,8 +8,9 @@ import { IntegrityError } from '../core/errors.ts';
  * The control fields of a binary Debian package, read without dpkg (the internet side may be
  * a tarball installation on a host without it). The format is Debian's deb(5): an ar archive
  * ("!<arch>\n", then 60-byte member headers, each member padded to an even length) whose
- * members are, in this order, `debian-binary` ("2.0\n"), `control.tar[.gz|.xz|.zst]` and
- * `data.tar[…]`. The control tar holds `./control`, fields as in deb-control(5).
+ * members are, in this order, `debian-binary` ("2.0\n"; a newer minor number is read the
+ * same), `control.tar[.gz|.xz|.zst]` and `data.tar[…]`, with members named `_…` allowed (and
+ * ignored) between the first and the second. The control tar holds `./control`, fields as in deb-control(5).
  * test/fixtures/SOURCES.md cites the pages.
  */
 
@@ -121,7 +122,9 @@ export async function readDebControl(file: string, what: string): Promise<DebCon
     if (first.name !== 'debian-binary') throw new IntegrityError(`${what}: the first ar member is "${first.name}", deb(5) requires debian-binary`, { what, field: 'debian-binary' });
     const formatVersion = (await readExactly(handle, first.offset, Math.min(first.size, 16), what, 'debian-binary')).toString('latin1');
     if (!/^2\.\d+\n/u.test(formatVersion)) throw new IntegrityError(`${what}: debian-binary says ${JSON.stringify(formatVersion)}, not format 2.x`, { what, field: 'debian-binary' });
-    const second = await readMemberHeader(handle, first.offset + first.size + (first.size % 2), what);
+    // Members named "_…" between debian-binary and control.tar are to be ignored (deb(5)).
+    let second = await readMemberHeader(handle, first.offset + first.size + (first.size % 2), what);
+    for (let skipped = 0; second.name.startsWith('_') && skipped < 16; skipped++) second = await readMemberHeader(handle, second.offset + second.size + (second.size % 2), what);
     if (!second.name.startsWith('control.tar')) throw new IntegrityError(`${what}: the second ar member is "${second.name}", deb(5) requires control.tar[.gz|.xz]`, { what, field: 'control.tar' });
     if (second.size > maxControlMemberBytes) throw new IntegrityError(`${what}: member ${second.name} has ${second.size} bytes, more than a control part holds`, { what, field: second.name });
     const member = await readExactly(handle, second.offset, second.size, what, second.name);
