@@ -133,14 +133,16 @@ export async function upgradeFromPublished(options: UpgradeOptions): Promise<num
   try {
     const copies = new Map<string, { file: string; digests: BlobDigests }>();
     for (const artifact of [release.sums, release.signature, release.deb]) copies.set(artifact.sha256, await privateCopy(store, artifact, folder));
+    // Only the private copies are read: never the store again, which the service user can write.
+    const copyOf = (sha256: string): string => {
+      const copy = copies.get(sha256);
+      if (!copy) throw new IntegrityError(`blob ${sha256} is not part of release ${target}`, { sha256 });
+      return copy.file;
+    };
     const access: BlobAccess = {
       digests: async (sha256) => copies.get(sha256)?.digests,
-      read: async (sha256) => {
-        const copy = copies.get(sha256);
-        if (!copy) throw new IntegrityError(`blob ${sha256} is not part of release ${target}`, { sha256 });
-        return readFile(copy.file);
-      },
-      file: async (sha256) => copies.get(sha256)?.file ?? store.pathOf(sha256),
+      read: async (sha256) => readFile(copyOf(sha256)),
+      file: async (sha256) => copyOf(sha256),
     };
     // The same checks the importer ran: the signature by this host's pinned release key, the list, the .deb's own version.
     await verifyArtifacts([release.sums, release.signature, release.deb], access, keyring);
