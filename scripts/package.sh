@@ -77,6 +77,31 @@ node -e '
   fs.writeFileSync(process.argv[2], createPublicKey(createPrivateKey(fs.readFileSync(process.argv[1]))).export({ type: "spki", format: "pem" }));
 ' "$key" "$out/release-key.pub.pem"
 cp "$out/release-key.pub.pem" "$app/release-key.pub.pem"
+# Both sides verify lgwan-mirror's own releases (catalogs/lgwan-mirror.yaml) against the release
+# key pinned under ed25519Keys in keys/pins.yaml by the SHA-256 of its DER: the package pins the
+# key that signed it, which the admin checks once at installation (docs/operations.md). Where
+# the checkout already pins a release key, only that key may sign.
+node --input-type=module -e '
+  import { createHash, createPublicKey } from "node:crypto";
+  import fs from "node:fs";
+  import { parseDocument } from "yaml";
+  const [pinsFile, publicFile] = process.argv.slice(1);
+  const fingerprint = createHash("sha256").update(createPublicKey(fs.readFileSync(publicFile)).export({ type: "spki", format: "der" })).digest("hex").toUpperCase();
+  const document = parseDocument(fs.readFileSync(pinsFile, "utf8"));
+  const pinned = document.getIn(["ed25519Keys", "lgwan-mirror-release", "fingerprints"]);
+  if (pinned) {
+    if (!pinned.toJSON().includes(fingerprint)) { console.error(`the release key ${fingerprint} is not the one pinned in catalogs/keys/pins.yaml (ed25519Keys.lgwan-mirror-release)`); process.exit(1); }
+  } else {
+    document.setIn(["ed25519Keys", "lgwan-mirror-release"], document.createNode({
+      file: "lgwan-mirror-release.pub.pem",
+      fingerprints: [fingerprint],
+      description: "The lgwan-mirror release key (Ed25519) that signed this package: SHA256SUMS of every later release must be signed by it (lgwan-mirror upgrade). Pinned by scripts/package.sh.",
+    }));
+    fs.writeFileSync(pinsFile, document.toString());
+  }
+  console.error(`release key ${fingerprint} pinned in the packaged keys/pins.yaml`);
+' "$app/catalogs/keys/pins.yaml" "$out/release-key.pub.pem"
+[ -e "$app/catalogs/keys/lgwan-mirror-release.pub.pem" ] || cp "$out/release-key.pub.pem" "$app/catalogs/keys/lgwan-mirror-release.pub.pem"
 
 # Debian package: the program in /usr/lib/lgwan-mirror, the command on PATH, the units, the
 # config and catalogs as conffiles in /etc/lgwan-mirror.
@@ -86,7 +111,7 @@ cp -a "$app" "$deb/usr/lib/lgwan-mirror"
 ln -s ../lib/lgwan-mirror/bin/lgwan-mirror.js "$deb/usr/bin/lgwan-mirror"
 install -m 0644 deploy/systemd/*.service "$deb/usr/lib/systemd/system/"
 install -m 0644 deploy/lgwan-mirror.example.yaml "$deb/etc/lgwan-mirror/lgwan-mirror.yaml"
-cp -a catalogs "$deb/etc/lgwan-mirror/catalogs"
+cp -a "$app/catalogs" "$deb/etc/lgwan-mirror/catalogs"
 printf 'lgwan-mirror (%s)\n\nSee /usr/lib/lgwan-mirror/docs/operations.md.\n' "$version" | gzip -9n > "$deb/usr/share/doc/lgwan-mirror/changelog.gz"
 (cd "$deb" && find etc -type f | sed 's#^#/#' | sort) > "$deb/DEBIAN/conffiles"
 for script in preinst postinst prerm; do

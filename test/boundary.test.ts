@@ -39,6 +39,16 @@ test('LGWAN-side code imports nothing from internet-side modules or libraries', 
   for (const [name, from] of packages) t.false(internetPackages.includes(name), `${name} (used by ${from}) belongs to the internet side`);
 });
 
+test('lgwan-mirror upgrade (LGWAN host) reaches no internet-side module or library', async (t) => {
+  const { modules, packages } = await reachable(['cli/upgrade.ts']);
+  t.true(modules.has('verify/verify-artifacts.ts'));
+  for (const [module, from] of modules) {
+    if (module === 'cli/upgrade.ts' || module === 'cli/project-paths.ts') continue;
+    t.false(internetSide.some((prefix) => module.startsWith(prefix)), `${module} (imported by ${from}) is internet-side code`);
+  }
+  for (const [name, from] of packages) t.false(internetPackages.includes(name), `${name} (used by ${from}) belongs to the internet side`);
+});
+
 test('the boundary check would notice an internet-side import', async (t) => {
   const { modules } = await reachable(['sides/internet.ts']);
   t.true([...modules.keys()].some((module) => internetSide.some((prefix) => module.startsWith(prefix) && module !== 'sides/internet.ts')));

@@ -84,6 +84,8 @@ export function describeVerification(verification: Verification): string {
       return 'TLS のみ / TLS only';
     case 'manual-confirmation':
       return '管理者の手動確認 / confirmed by an administrator';
+    case 'lgwan-mirror-release':
+      return `lgwan-mirror のリリース鍵（Ed25519、鍵 ${plain(verification.key)}）で署名された SHA256SUMS / SHA256SUMS signed (Ed25519) by the pinned lgwan-mirror release key ${plain(verification.key)}`;
   }
 }
 

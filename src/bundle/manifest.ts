@@ -67,6 +67,13 @@ export const verificationSchema = z.discriminatedUnion('method', [
   z.strictObject({ method: z.literal('tls-only'), statement: z.string().max(2048) }),
   /** A file an admin confirmed by hand: its sha256 must be in this side's own confirmations. */
   z.strictObject({ method: z.literal('manual-confirmation') }),
+  /**
+   * A file of an lgwan-mirror release: `sums` is the blob of its SHA256SUMS, `signature` the
+   * blob of SHA256SUMS.sig (Ed25519 by the release key `key`, pinned under ed25519Keys in this
+   * side's keys/pins.yaml), `entry` the file's line in SHA256SUMS. A .deb must also name the
+   * release's version in its own control file. SHA256SUMS and its .sig carry the same fields.
+   */
+  z.strictObject({ method: z.literal('lgwan-mirror-release'), key: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/u), sums: sha256Hex, signature: sha256Hex, entry: safeSegment }),
 ]);
 export type Verification = z.infer<typeof verificationSchema>;
 

@@ -209,12 +209,31 @@ const edgeSource = z.strictObject({
   platforms: z.array(z.enum(['win64', 'win32', 'win64-aarch64'])).min(1),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource, githubReleaseSource, libreofficeSource, edgeSource]);
+/**
+ * lgwan-mirror's own releases, as `npm run package` writes them (the .deb, the tarball,
+ * SHA256SUMS and SHA256SUMS.sig), dropped by an admin or the release process into a folder on
+ * the internet-side host: the folder itself or one sub-folder per release. SHA256SUMS must
+ * carry an Ed25519 signature by the release key pinned under ed25519Keys in keys/pins.yaml;
+ * each file must hash to its line; the .deb's own control file must name the release's version.
+ * Carried like any other product, so the LGWAN side upgrades with `lgwan-mirror upgrade`.
+ */
+const localReleaseSource = z.strictObject({
+  type: z.literal('local-release'),
+  folder: z
+    .string()
+    .regex(/^\/[^\u0000-\u001f]*$/u, 'an absolute folder path, e.g. /var/lib/lgwan-mirror/releases')
+    .describe('where releases are dropped on the internet-side host: the folder itself or one sub-folder per release, each with SHA256SUMS and SHA256SUMS.sig'),
+  releaseKey: identifier.describe('name of the pinned Ed25519 release key under ed25519Keys in keys/pins.yaml'),
+  maxBytes: z.int().min(1024).default(1024 ** 3).describe('largest file of a release that is taken'),
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource, githubReleaseSource, libreofficeSource, edgeSource, localReleaseSource]);
 
 /** What a source proves about a file: a catalog's `trust` must say exactly that. */
 export function trustOfSource(source: z.infer<typeof sourceSchema>): TrustLevel {
   switch (source.type) {
     case 'mozilla':
+    case 'local-release':
       return 'signed-hash-list';
     case 'manual':
       return 'manually-confirmed';
@@ -273,6 +292,7 @@ export type AdoptiumSource = z.infer<typeof adoptiumSource>;
 export type GithubReleaseSource = z.infer<typeof githubReleaseSource>;
 export type LibreofficeSource = z.infer<typeof libreofficeSource>;
 export type EdgeSource = z.infer<typeof edgeSource>;
+export type LocalReleaseSource = z.infer<typeof localReleaseSource>;
 
 /** A PEM file in the keys folder whose every certificate is pinned by SHA-256. */
 const pinnedRootsFile = z.strictObject({
@@ -291,6 +311,19 @@ export const keyPinsSchema = z.strictObject({
       description: z.string().optional(),
     }),
   ).default({}),
+  ed25519Keys: z
+    .record(
+      identifier,
+      z.strictObject({
+        file: z.string().regex(/^[A-Za-z0-9._-]+$/u, 'a file name inside the keys folder (PEM: -----BEGIN PUBLIC KEY-----)'),
+        fingerprints: z
+          .array(z.string().regex(/^[0-9A-F]{64}$/u, '64 upper-case hex digits: the SHA-256 of the key\'s DER (openssl pkey -pubin -in <file> -outform DER | sha256sum | tr a-f A-F)'))
+          .min(1),
+        description: z.string().optional(),
+      }),
+    )
+    .default({})
+    .describe('Ed25519 public keys (SPKI PEM) pinned by the SHA-256 of their DER: the lgwan-mirror release key that signs SHA256SUMS (catalogs with source.type local-release)'),
   unsignedProducts: z
     .record(identifier, z.strictObject({ reviewed: z.string().min(10).describe('who decided, when, and why a hash over TLS is enough for this product') }))
     .default({})

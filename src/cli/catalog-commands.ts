@@ -32,6 +32,14 @@ export async function validateCatalogs(directories: string[], keyDirectories: st
         all.push({ file: entry.file, field: 'source.signFiles', message: `.sign files need roots and signers under clamavSign in ${keyDirectories.join(', ')}/pins.yaml (docs/catalog.md)` });
       }
       if (!all.some((problem) => problem.file === entry.file)) lines.push(`ok  ${path.relative(process.cwd(), entry.file)} (${entry.id}, ${entry.source.type}, trust ${entry.trust})`);
+      // The release key is pinned by the package build (scripts/package.sh pins the key that signs the
+      // release); a checkout has none. Valid, but every release would be refused: say so, naming the field.
+      const releaseKey = entry.source.type === 'local-release' ? entry.source.releaseKey : undefined;
+      if (releaseKey !== undefined && !keyring.hasEd25519(releaseKey)) {
+        lines.push(
+          `WARN ${path.relative(process.cwd(), entry.file)}: field "source.releaseKey": no Ed25519 key "${releaseKey}" is pinned under ed25519Keys in ${keyDirectories.join(', ')}/pins.yaml: every ${entry.id} release will be refused. An installed package pins the key that signed it; pin it by hand otherwise (docs/operations.md, "Upgrading").`,
+        );
+      }
       // Valid, but each side would refuse it: say so now rather than let it never publish.
       if ((entry.trust === 'tls-only' || entry.trust === 'vendor-hash-over-tls') && !keyring.acceptsUnsigned(entry.id)) {
         lines.push(

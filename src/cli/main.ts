@@ -21,6 +21,7 @@ import path from 'node:path';
 import { packageVersion, projectRoot } from './project-paths.ts';
 import { checkConfig } from './config-check.ts';
 import { addAdminCommands } from './admin-commands.ts';
+import { registerUpgradeCommand } from './upgrade.ts';
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -31,6 +32,8 @@ function port(value: string): number {
 const program = new Command('lgwan-mirror')
   .description('Keeps LGWAN-side PCs and servers patched across a one-way boundary.')
   .version(packageVersion(), '-V, --version', 'print the version of lgwan-mirror')
+  // Program options only before the command: "upgrade --version <v>" is upgrade's own option.
+  .enablePositionalOptions()
   .showHelpAfterError();
 const configOption = () => new Option('-c, --config <file>', 'YAML config file (defaults apply without one)');
 
@@ -355,6 +358,8 @@ program
     }
     for (const alarm of status.alarms) console.log(`ALARM ${alarm.kind} ${alarm.subject}: ${alarm.detail}`);
   });
+
+registerUpgradeCommand(program, configOption);
 
 try {
   await program.parseAsync(process.argv);

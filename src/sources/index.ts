@@ -5,6 +5,7 @@ import { aptAdapter } from './apt.ts';
 import { edgeAdapter } from './edge.ts';
 import { githubReleaseAdapter } from './github-release.ts';
 import { libreofficeAdapter } from './libreoffice.ts';
+import { localReleaseAdapter } from './local-release.ts';
 import { chromeAdapter } from './chrome.ts';
 import { clamavAdapter } from './clamav.ts';
 import { manualAdapter } from './manual.ts';
@@ -24,6 +25,7 @@ const adapters: Record<Source['type'], SourceAdapter> = {
   'github-release': githubReleaseAdapter,
   libreoffice: libreofficeAdapter,
   edge: edgeAdapter,
+  'local-release': localReleaseAdapter,
 };
 
 export function adapterFor(source: Source): SourceAdapter {

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
@@ -7,6 +7,15 @@ import type { AuthenticodeTrust } from './authenticode.ts';
 import type { ClamavSignTrust } from './clamav-sign.ts';
 import { UserFacingError } from '../core/errors.ts';
 import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
+
+/** An Ed25519 public key (the lgwan-mirror release key) pinned by the SHA-256 of its SPKI DER. */
+export interface PinnedEd25519Key {
+  name: string;
+  file: string;
+  /** Only the pinned keys of the file, in the order of their pins. */
+  publicKeys: KeyObject[];
+  fingerprints: string[];
+}
 
 export interface PinnedKey {
   name: string;
@@ -23,6 +32,7 @@ export interface PinnedKey {
  */
 export class PinnedKeyring {
   readonly #keys = new Map<string, PinnedKey>();
+  readonly #ed25519Keys = new Map<string, PinnedEd25519Key>();
   readonly #confirmations = new Map<string, ManualConfirmations['files'][number]>();
   #authenticodeRoots: { caFile: string | undefined } | undefined;
   readonly #authenticodeSigners = new Map<string, string[]>();
@@ -74,6 +84,9 @@ export class PinnedKeyring {
       this.#clamavSign = { caFile: await loadPinnedRoots(directory, pinsFile, roots, 'clamavSign'), signers };
     }
     for (const product of Object.keys(parsed.value.unsignedProducts)) this.#unsignedProducts.add(product);
+    for (const [name, pin] of Object.entries(parsed.value.ed25519Keys)) {
+      this.#ed25519Keys.set(name, await loadEd25519Key(directory, pinsFile, name, pin));
+    }
     for (const [name, pin] of Object.entries(parsed.value.keys)) {
       const file = path.join(directory, pin.file);
       const bytes = await readFile(file).catch((cause: unknown) => {
@@ -132,6 +145,17 @@ export class PinnedKeyring {
     this.#authenticodeRoots = { caFile: await loadPinnedRoots(directory, pinsFile, pins.roots, 'authenticode') };
   }
 
+  /** A pinned Ed25519 key by name (ed25519Keys in keys/pins.yaml); a later keys folder's pin replaces an earlier one's. */
+  ed25519(name: string): PinnedEd25519Key {
+    const key = this.#ed25519Keys.get(name);
+    if (!key) throw new UserFacingError('E_KEY', `no pinned Ed25519 key named "${name}" (add it under ed25519Keys in keys/pins.yaml with the SHA-256 of its DER, docs/catalog.md)`, { details: { key: name } });
+    return key;
+  }
+
+  hasEd25519(name: string): boolean {
+    return this.#ed25519Keys.has(name);
+  }
+
   get(name: string): PinnedKey {
     const key = this.#keys.get(name);
     if (!key) throw new UserFacingError('E_KEY', `no pinned key named "${name}" (add it to keys/pins.yaml with its fingerprint)`, { details: { key: name } });
@@ -176,6 +200,37 @@ async function loadPinnedRoots(directory: string, pinsFile: string, roots: { fil
     if (!found.has(fingerprint)) throw new UserFacingError('E_KEY', `${pinsFile}: ${what} root ${fingerprint} is not in ${roots.file}`, { details: { file, fingerprint } });
   }
   return file;
+}
+
+/**
+ * The public keys of a PEM file (`-----BEGIN PUBLIC KEY-----`, SPKI) whose SHA-256 of the DER
+ * is pinned; every pin must be found, and must be an Ed25519 key. Other keys in the file are
+ * ignored, as for OpenPGP keyrings.
+ */
+async function loadEd25519Key(directory: string, pinsFile: string, name: string, pin: { file: string; fingerprints: readonly string[] }): Promise<PinnedEd25519Key> {
+  const file = path.join(directory, pin.file);
+  const text = await readFile(file, 'utf8').catch((cause: unknown) => {
+    throw new UserFacingError('E_KEY', `${pinsFile}: ed25519Keys "${name}": cannot read ${file}`, { cause, details: { file } });
+  });
+  const found = new Map<string, KeyObject>();
+  for (const pem of text.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/gu) ?? []) {
+    let key: KeyObject;
+    try {
+      key = createPublicKey(pem);
+    } catch (cause) {
+      throw new UserFacingError('E_KEY', `${file}: a public key does not parse (${String(cause)})`, { cause, details: { file } });
+    }
+    found.set(createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex').toUpperCase(), key);
+  }
+  if (found.size === 0) throw new UserFacingError('E_KEY', `${file}: no PEM public key in it (-----BEGIN PUBLIC KEY-----)`, { details: { file } });
+  const publicKeys: KeyObject[] = [];
+  for (const fingerprint of pin.fingerprints) {
+    const key = found.get(fingerprint);
+    if (!key) throw new UserFacingError('E_KEY', `${pinsFile}: ed25519Keys "${name}": fingerprint ${fingerprint} is not the SHA-256 of a key in ${pin.file} (found ${[...found.keys()].join(', ')})`, { details: { file, fingerprint } });
+    if (key.asymmetricKeyType !== 'ed25519') throw new UserFacingError('E_KEY', `${pinsFile}: ed25519Keys "${name}": the key ${fingerprint} in ${pin.file} is ${key.asymmetricKeyType ?? 'not an asymmetric key'}, not Ed25519`, { details: { file, fingerprint } });
+    publicKeys.push(key);
+  }
+  return { name, file, publicKeys, fingerprints: [...pin.fingerprints] };
 }
 
 async function readKeys(bytes: Buffer): Promise<openpgp.Key[]> {

@@ -12,6 +12,10 @@ import { marBuildId, marVersionMatches, withFileSource } from './mozilla-mar.ts'
 import { verifyClearsigned, verifyDetachedSignature } from './openpgp-signature.ts';
 import type { PinnedKeyring } from './pinned-keys.ts';
 import { fileNameCarriesVersion, hashListEntryMismatch } from './version-binding.ts';
+import { readDebControl } from './deb-control.ts';
+import {
+  parseReleaseList, releaseDebArchitecture, releaseDebName, releaseListName, releasePackage, releaseSignatureName, releaseTarballName, releaseTarballPlatform, releaseVersionOfList, verifyReleaseSignature,
+} from './lgwan-mirror-release.ts';
 
 /** What the verifying side knows about blobs: digests it computed itself while writing them. */
 export interface BlobAccess {
@@ -133,6 +137,71 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
       await digestsOf(sign);
       await verifyClamavSign(await access.file(subject.sha256), await access.read(sign.sha256), sign.path, keyring.clamavSign());
     });
+
+  /** An lgwan-mirror release's SHA256SUMS, its signature by the pinned release key checked once, and bound to the release's version. */
+  const verifiedReleaseList = (list: Artifact, signature: Artifact, key: string): Promise<Map<string, string>> =>
+    once(`release-list:${list.sha256}:${signature.sha256}:${key}`, async () => {
+      await Promise.all([digestsOf(list), digestsOf(signature)]);
+      const [bytes, signed] = await Promise.all([access.read(list.sha256), access.read(signature.sha256)]);
+      verifyReleaseSignature(bytes, signed, keyring.ed25519(key), list.path);
+      const entries = parseReleaseList(bytes.toString('utf8'), list.path);
+      const version = releaseVersionOfList(entries, list.path);
+      if (version !== list.version) {
+        throw new IntegrityError(`${list.path}: field "version" is "${list.version}", the signed ${releaseListName} is of release ${version}`, { path: list.path, field: 'version' });
+      }
+      return entries;
+    });
+
+  async function verifyReleaseFile(artifact: Artifact, verification: Extract<Artifact['verification'], { method: 'lgwan-mirror-release' }>, digests: BlobDigests): Promise<void> {
+    const list = requireArtifact(verification.sums, 'lgwan-mirror-release', artifact);
+    const signature = requireArtifact(verification.signature, 'lgwan-mirror-release', artifact);
+    for (const material of [list, signature]) {
+      requireSameRelease(material, artifact);
+      const named = material.verification as typeof verification;
+      if (named.sums !== verification.sums || named.signature !== verification.signature || named.key !== verification.key) {
+        throw new IntegrityError(`${artifact.path}: field "verification" names ${releaseListName} ${verification.sums} and its signature ${verification.signature} under key ${verification.key}; ${material.path} names others`, { path: artifact.path, field: 'verification' });
+      }
+    }
+    if (list.fileName !== releaseListName || signature.fileName !== releaseSignatureName) {
+      throw new IntegrityError(`${artifact.path}: field "verification" must name the release's ${releaseListName} and ${releaseSignatureName}, not ${list.fileName} and ${signature.fileName}`, { path: artifact.path, field: 'verification' });
+    }
+    const entries = await verifiedReleaseList(list, signature, verification.key);
+    if (artifact.sha256 === verification.sums || artifact.sha256 === verification.signature) {
+      const expected = artifact.sha256 === verification.sums ? releaseListName : releaseSignatureName;
+      if (artifact.fileName !== expected || verification.entry !== expected) {
+        throw new IntegrityError(`${artifact.path}: field "fileName" is "${artifact.fileName}" (entry "${verification.entry}"), but this blob is the release's ${expected}`, { path: artifact.path, field: 'fileName' });
+      }
+      return;
+    }
+    if (verification.entry !== artifact.fileName) {
+      throw new IntegrityError(`${artifact.path}: field "verification.entry" is "${verification.entry}", the file is ${artifact.fileName}`, { path: artifact.path, field: 'verification.entry' });
+    }
+    const listed = entries.get(verification.entry);
+    if (listed === undefined) throw new IntegrityError(`${artifact.path}: "${verification.entry}" is not in the signed ${releaseListName} (${list.path})`, { path: artifact.path, field: 'fileName' });
+    if (listed !== digests.sha256) {
+      throw new IntegrityError(`${artifact.path}: sha256 ${digests.sha256} differs from the signed ${releaseListName}'s ${listed} (${list.path})`, { path: artifact.path, field: 'sha256' });
+    }
+    if (artifact.fileName === releaseDebName(artifact.version)) {
+      if (artifact.platform !== releaseDebArchitecture) {
+        throw new IntegrityError(`${artifact.path}: field "platform" is "${artifact.platform}", an lgwan-mirror .deb is for ${releaseDebArchitecture}`, { path: artifact.path, field: 'platform' });
+      }
+      // The package dpkg would install must be this version: the list binds the name, the control file what dpkg reads.
+      const control = await readDebControl(await access.file(artifact.sha256), artifact.path);
+      for (const [field, value, expected] of [['Package', control.package, releasePackage], ['Version', control.version, artifact.version], ['Architecture', control.architecture, releaseDebArchitecture]] as const) {
+        if (value !== expected) {
+          throw new IntegrityError(`${artifact.path}: the .deb's control field "${field}" is "${value}", the release is ${releasePackage} ${artifact.version} (${releaseDebArchitecture})`, { path: artifact.path, field });
+        }
+      }
+      return;
+    }
+    if (artifact.fileName === releaseTarballName(artifact.version)) {
+      if (artifact.platform !== releaseTarballPlatform) {
+        throw new IntegrityError(`${artifact.path}: field "platform" is "${artifact.platform}", the lgwan-mirror tarball is for ${releaseTarballPlatform}`, { path: artifact.path, field: 'platform' });
+      }
+      return;
+    }
+    throw new IntegrityError(`${artifact.path}: field "fileName" is "${artifact.fileName}": not ${releaseDebName(artifact.version)} or ${releaseTarballName(artifact.version)} of the release ${artifact.version}`, { path: artifact.path, field: 'fileName' });
+  }
 
   async function verifyOne(artifact: Artifact): Promise<void> {
     return once(`artifact:${artifact.path}`, async () => {
@@ -273,6 +342,9 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
           }
           return;
         }
+        case 'lgwan-mirror-release':
+          await verifyReleaseFile(artifact, verification, digests);
+          return;
         default: {
           // A method this version does not know is refused, never passed over.
           const unknown: never = verification;
