@@ -54,7 +54,7 @@ chmod 0755 "$app/bin/lgwan-mirror.js"
 # @ronomon/reed-solomon is compiled at install (node-gyp); take the N-API binding this
 # checkout's npm ci built, which any Node.js with N-API 8 loads.
 install -m 0755 node_modules/@ronomon/reed-solomon/binding.node "$app/node_modules/@ronomon/reed-solomon/binding.node"
-for native in node_modules/@napi-rs/lzma-linux-x64-gnu/lzma.linux-x64-gnu.node node_modules/@ronomon/reed-solomon/binding.node; do
+for native in node_modules/@napi-rs/lzma-linux-x64-gnu/lzma.linux-x64-gnu.node node_modules/@node-rs/argon2-linux-x64-gnu/argon2.linux-x64-gnu.node node_modules/@ronomon/reed-solomon/binding.node; do
   [ -f "$app/$native" ] || { echo "missing the linux-x64 native module $native" >&2; exit 1; }
   file -L "$app/$native" | grep -q 'x86-64' || { echo "$native is not for x86-64" >&2; exit 1; }
 done
