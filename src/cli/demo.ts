@@ -12,6 +12,7 @@ import { LgwanMirrorError, UserFacingError } from '../core/errors.ts';
 import { openInternetSide } from '../sides/internet.ts';
 import { generateVendorKey, startVendorSimulator, simulatorCatalogOrigin } from '../simulator/vendor-simulator.ts';
 import { binPath, projectRoot } from './project-paths.ts';
+import { demoSession, demoUsername, prepareDemoConsole, simulatedAgent } from './demo-console.ts';
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(
@@ -48,11 +49,13 @@ async function ensureDemoVendorKey(root: string): Promise<string> {
   return readFile(privateFile, 'utf8');
 }
 
-async function waitForSequence(url: string, sequence: number, child: ChildProcess, logFile: string): Promise<void> {
+async function waitForSequence(url: string, sequence: number, child: ChildProcess, logFile: string, password: string): Promise<void> {
+  let cookie: string | undefined;
   for (let attempt = 0; attempt < 600; attempt += 1) {
     if (child.exitCode !== null) throw new Error(`the LGWAN side exited (code ${child.exitCode}); see ${logFile}`);
     try {
-      const response = await fetch(`${url}/api/v1/status`);
+      cookie ??= await demoSession(url, password);
+      const response = await fetch(`${url}/api/v1/status`, { headers: cookie ? { cookie } : {} });
       if (response.ok) {
         const status = (await response.json()) as { transfer: { highestSequence: number } };
         if (status.transfer.highestSequence >= sequence) return;
@@ -65,8 +68,8 @@ async function waitForSequence(url: string, sequence: number, child: ChildProces
   throw new Error(`the LGWAN side did not publish bundle ${sequence} within 60 s; see ${logFile}`);
 }
 
-/** Demo only: a few endpoints on older and current versions check in, marked as simulated by their ids. */
-async function simulateEndpoints(url: string): Promise<number> {
+/** Demo only: a few enrolled agents on older and current versions check in, marked as simulated by their host names. */
+async function simulateEndpoints(root: string, url: string, enrollmentToken: string): Promise<number> {
   const endpoints = [
     ...Array.from({ length: 5 }, (_, index) => ({ id: index + 1, firefox: '131.0', bytecode: '268' })),
     ...Array.from({ length: 3 }, (_, index) => ({ id: index + 6, firefox: '130.0', bytecode: '268' })),
@@ -74,19 +77,17 @@ async function simulateEndpoints(url: string): Promise<number> {
   ];
   let checkedIn = 0;
   for (const endpoint of endpoints) {
-    const response = await fetch(`${url}/api/v1/agent/checkin`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        agentId: `demo-simulated-${String(endpoint.id).padStart(2, '0')}`,
+    const hostname = `demo-simulated-${String(endpoint.id).padStart(2, '0')}`;
+    const checkIn = await simulatedAgent(root, url, enrollmentToken, hostname);
+    const response = await checkIn({
+        hostname,
         agentVersion: 'demo',
         os: endpoint.id % 3 === 0 ? 'linux' : 'windows',
         installed: [
           { product: 'demo-firefox', version: endpoint.firefox, platform: endpoint.id % 3 === 0 ? 'linux-x86_64' : 'win64', locale: 'ja' },
           { product: 'demo-clamav-bytecode', version: endpoint.bytecode },
         ],
-      }),
-    }).catch(() => undefined);
+    });
     if (response?.ok) checkedIn += 1;
   }
   return checkedIn;
@@ -176,6 +177,8 @@ export async function runDemo(options: { port: number; storage: string; logger: 
   for (const outcome of fetched) console.log(`  ${outcome.productId}: ${outcome.status}${outcome.version ? ` ${outcome.version}` : ''}${outcome.error ? ` (${outcome.error})` : ''}`);
   console.log(bundle.status === 'sent' ? `  bundle ${bundle.sequence} → ${bundle.file} (${bundle.blobs} files, ${bundle.bytes} bytes)` : `  state unchanged since bundle ${bundle.sequence}`);
 
+  // After the internet side's lock: a second demo on this folder has stopped before this point.
+  const demoConsole = await prepareDemoConsole(config.lgwan.storage);
   const logFile = path.join(root, 'lgwan.log');
   const child = spawn(process.execPath, [binPath, 'daemon', '--side', 'lgwan', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.pipe(createWriteStream(logFile, { flags: 'a' }));
@@ -185,26 +188,27 @@ export async function runDemo(options: { port: number; storage: string; logger: 
     await simulator.close();
   };
   try {
-    await waitForSequence(url, bundle.sequence, child, logFile);
+    await waitForSequence(url, bundle.sequence, child, logFile, demoConsole.password);
   } catch (error) {
     await shutdown();
     throw error;
   }
 
-  const simulated = await simulateEndpoints(url);
+  const simulated = await simulateEndpoints(root, url, demoConsole.enrollmentToken);
   const clients = await writeClientFiles(root, url);
   const example = internet.database.data.products['demo-firefox']?.releases[0]?.artifacts.find((artifact) => artifact.role === 'payload' && artifact.platform === 'win64' && artifact.locale === 'ja');
   console.log('');
   console.log(`LGWAN repository:  ${url}/`);
   console.log(`status page (日本語): ${url}/`);
   console.log(`status page (English): ${url}/?lang=en`);
+  console.log(`sign in as:        ${demoUsername} / ${demoConsole.password}   (demo operator; a new password at every demo start)`);
   console.log(`JSON API:          ${url}/api/v1/latest`);
   if (example) {
     console.log(`example download:  curl -o installer.exe '${url}/${example.path.split('/').map(encodeURIComponent).join('/')}'`);
     console.log(`  vendor sha256:   ${example.sha256}`);
   }
   console.log(`LGWAN side log:    ${logFile}`);
-  console.log(`simulated:         ${simulated} endpoints checked in through the agent API (ids demo-simulated-…), so the charts are not empty`);
+  console.log(`simulated:         ${simulated} endpoints checked in through the agent API as enrolled agents (host names demo-simulated-…), so the charts are not empty`);
   console.log('');
   console.log('Next, try the stock clients against it (docs/clients.md):');
   console.log(`  Firefox:   copy ${clients.policies} into the "distribution" folder of a Firefox installation (AppUpdateURL)`);

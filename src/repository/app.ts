@@ -207,7 +207,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       },
     });
   });
-  const enrollLimits = { perAddress: new RateLimiter({ burst: 5, perMinute: 2 }) };
+  // A rollout by group policy enrolls a whole floor within minutes, possibly through one NAT address.
+  const enrollLimits = { perAddress: new RateLimiter({ burst: 30, perMinute: 10 }) };
   const consoleRoutes = addConsoleRoutes(router, { store: adminStore, tenants, directories: options.console.directories ?? [], logger: options.logger, now });
   router.post('/api/v1/agent/enroll', async (ctx) => {
     await handleEnroll(ctx, { store: adminStore, tenants, limits: enrollLimits, audit: consoleRoutes.audit, now });

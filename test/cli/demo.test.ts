@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { freePort, startCli } from '../helpers/processes.ts';
+import { signInAs } from '../helpers/console.ts';
 
 const run = promisify(execFile);
 
@@ -25,11 +26,17 @@ test('the README demo command fetches, transfers, imports and serves, then stops
   const [, vendorSha256] = /vendor sha256: +([0-9a-f]{64})/u.exec(output)!;
   const body = new Uint8Array(await (await fetch(url!)).arrayBuffer());
   t.is(createHash('sha256').update(body).digest('hex'), vendorSha256!);
-  const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+  // The pages need a session: the demo prints its operator's credentials.
+  const anonymous = await fetch(`http://127.0.0.1:${port}/`, { redirect: 'manual' });
+  t.is(anonymous.status, 303);
+  t.regex(anonymous.headers.get('location') ?? '', /^\/sign-in\?next=/u);
+  const [, username, password] = /sign in as: +(\S+) \/ (\S+) /u.exec(output)!;
+  const console = await signInAs(`http://127.0.0.1:${port}`, username!, password!);
+  const page = await console.text('/');
   t.regex(page, /LGWAN パッチミラー 状況/u);
 
   // The next steps it prints work as printed: the real freshclam with the written settings.
-  t.regex(output, /simulated: +10 endpoints checked in through the agent API/u);
+  t.regex(output, /simulated: +10 endpoints checked in through the agent API as enrolled agents/u);
   t.regex(output, /status: +npx lgwan-mirror status --config /u);
   const [, freshclamConfig] = /freshclam: +freshclam --config-file=(\S+)/u.exec(output)!;
   const freshclam = await run('freshclam', [`--config-file=${freshclamConfig}`]).then(
@@ -44,8 +51,8 @@ test('the README demo command fetches, transfers, imports and serves, then stops
   // The simulated endpoints reach the inventory (written in batches).
   let simulated = 0;
   for (let attempt = 0; attempt < 100 && simulated < 10; attempt += 1) {
-    const { endpoints } = (await (await fetch(`http://127.0.0.1:${port}/api/v1/endpoints`)).json()) as { endpoints: { id: string }[] };
-    simulated = endpoints.filter((endpoint) => endpoint.id.startsWith('demo-simulated-')).length;
+    const { endpoints } = await console.json<{ endpoints: { hostname?: string; kind: string }[] }>('/api/v1/endpoints');
+    simulated = endpoints.filter((endpoint) => endpoint.kind === 'agent' && endpoint.hostname?.startsWith('demo-simulated-')).length;
     if (simulated < 10) await new Promise((resolve) => setTimeout(resolve, 200));
   }
   t.is(simulated, 10);
