@@ -74,13 +74,13 @@ function Get-AgentIdentity {
     }
 }
 
-# HMAC-SHA256, keyed with the secret of the agent, over "lgwan-checkin-v1", the id, the time and the SHA-256 of the body.
+# HMAC-SHA256, keyed with the secret of the agent, over "lgwan-checkin-v1", the id, the time, a nonce and the SHA-256 of the body.
 function Get-CheckInSignature {
-    param([Parameter(Mandatory)][byte[]]$Body, [Parameter(Mandatory)][string]$Timestamp)
+    param([Parameter(Mandatory)][byte[]]$Body, [Parameter(Mandatory)][string]$Timestamp, [Parameter(Mandatory)][string]$Nonce)
     $sha = [System.Security.Cryptography.SHA256]::Create()
     $bodyHash = (($sha.ComputeHash($Body) | ForEach-Object { $_.ToString('x2') }) -join '')
     $hmac = New-Object System.Security.Cryptography.HMACSHA256 (, [Text.Encoding]::ASCII.GetBytes($script:agentSecret))
-    $message = [Text.Encoding]::ASCII.GetBytes("lgwan-checkin-v1`n$($script:agentId)`n$Timestamp`n$bodyHash")
+    $message = [Text.Encoding]::ASCII.GetBytes("lgwan-checkin-v1`n$($script:agentId)`n$Timestamp`n$Nonce`n$bodyHash")
     return (($hmac.ComputeHash($message) | ForEach-Object { $_.ToString('x2') }) -join '')
 }
 
@@ -114,7 +114,8 @@ function Invoke-CheckIn {
     $body = [ordered]@{ agentId = $script:agentId; agentVersion = '1.0.0'; os = 'windows'; hostname = $hostName; installed = $installed } | ConvertTo-Json -Depth 5 -Compress
     $bytes = [Text.Encoding]::UTF8.GetBytes($body)
     $timestamp = [string][DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
-    $headers = @{ 'X-Lgwan-Agent' = $script:agentId; 'X-Lgwan-Timestamp' = $timestamp; 'X-Lgwan-Signature' = (Get-CheckInSignature -Body $bytes -Timestamp $timestamp) }
+    $nonce = [guid]::NewGuid().ToString('N')
+    $headers = @{ 'X-Lgwan-Agent' = $script:agentId; 'X-Lgwan-Timestamp' = $timestamp; 'X-Lgwan-Nonce' = $nonce; 'X-Lgwan-Signature' = (Get-CheckInSignature -Body $bytes -Timestamp $timestamp -Nonce $nonce) }
     return Invoke-RestMethod -Method Post -Uri "$repository/api/v1/agent/checkin" -ContentType 'application/json' -Headers $headers -Body $bytes -TimeoutSec 60
 }
 

@@ -7,7 +7,7 @@
 # it verified), installs with the command configured per product, and logs every step.
 #
 # Usage: lgwan-agent.sh [config file]   (default /etc/lgwan-agent.conf)
-# Needs: POSIX sh, curl, sha256sum, openssl. Run from cron or a systemd timer, e.g. hourly.
+# Needs: POSIX sh, curl, sha256sum, openssl, od. Run from cron or a systemd timer, e.g. hourly.
 #
 # The config file is sourced and sets:
 #   LGWAN_REPOSITORY=http://lgwan-mirror.example:8080
@@ -79,18 +79,19 @@ inventory_json() {
   printf ']}'
 }
 
-# HMAC-SHA256 with the agent's secret over "lgwan-checkin-v1", the id, the time and the body's SHA-256.
+# HMAC-SHA256 with the agent's secret over "lgwan-checkin-v1", the id, the time, a nonce and the body's SHA-256.
 signature_of() {
   body_sha256=$(sha256sum "$1" | cut -c1-64)
-  printf 'lgwan-checkin-v1\n%s\n%s\n%s' "$agent_id" "$2" "$body_sha256" | openssl dgst -sha256 -hmac "$agent_secret" -r | cut -c1-64
+  printf 'lgwan-checkin-v1\n%s\n%s\n%s\n%s' "$agent_id" "$2" "$3" "$body_sha256" | openssl dgst -sha256 -hmac "$agent_secret" -r | cut -c1-64
 }
 
 check_in() {
   inventory_json >"$LGWAN_STATE_DIR/checkin.json"
   timestamp=$(date +%s)
-  signature=$(signature_of "$LGWAN_STATE_DIR/checkin.json" "$timestamp")
+  nonce=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  signature=$(signature_of "$LGWAN_STATE_DIR/checkin.json" "$timestamp" "$nonce")
   curl -fsS --max-time 60 -H 'Content-Type: application/json' -H 'Accept: text/tab-separated-values' \
-    -H "X-Lgwan-Agent: $agent_id" -H "X-Lgwan-Timestamp: $timestamp" -H "X-Lgwan-Signature: $signature" \
+    -H "X-Lgwan-Agent: $agent_id" -H "X-Lgwan-Timestamp: $timestamp" -H "X-Lgwan-Nonce: $nonce" -H "X-Lgwan-Signature: $signature" \
     --data-binary "@$LGWAN_STATE_DIR/checkin.json" "$LGWAN_REPOSITORY/api/v1/agent/checkin"
 }
 

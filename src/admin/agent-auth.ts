@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { readLimitedBody } from '../repository/read-limited-body.ts';
@@ -10,18 +10,28 @@ import type { TenantDirectory } from './tenants.ts';
 /*
  * Agents enroll once with their tenant's enrollment token (put in the agent's config by the
  * admin) and receive an id and a secret of their own. Every later check-in carries
- *   X-Lgwan-Agent: <id>   X-Lgwan-Timestamp: <unix seconds>   X-Lgwan-Signature: <hex>
+ *   X-Lgwan-Agent: <id>   X-Lgwan-Timestamp: <unix seconds>   X-Lgwan-Nonce: <16–64 hex>
+ *   X-Lgwan-Signature: <hex>
  * where the signature is HMAC-SHA256, keyed with the secret (its base64url text as bytes), of
- *   "lgwan-checkin-v1\n<id>\n<timestamp>\n<sha256 hex of the body>"
+ *   "lgwan-checkin-v1\n<id>\n<timestamp>\n<nonce>\n<sha256 hex of the body>"
  * which POSIX sh computes with `sha256sum` and `openssl dgst -hmac`, and PowerShell with
- * HMACSHA256. A check-in without a valid signature is refused before anything is recorded.
+ * HMACSHA256. A check-in without a valid signature is refused before anything is recorded; a
+ * nonce seen again within the clock window is a replay. (Seconds alone would refuse an
+ * identical second check-in in the same second, as when an admin runs the agent by hand.)
  */
 export const signatureContext = 'lgwan-checkin-v1';
 /** How far an agent's clock may be off, and how long a signature is remembered against replay. */
 export const clockSkewSeconds = 300;
 
-export function checkInSignature(secret: string, agentId: string, timestamp: string, body: string): string {
-  return createHmac('sha256', secret).update(`${signatureContext}\n${agentId}\n${timestamp}\n${sha256Hex(body)}`).digest('hex');
+export function checkInSignature(secret: string, agentId: string, timestamp: string, nonce: string, body: string): string {
+  return createHmac('sha256', secret).update(`${signatureContext}\n${agentId}\n${timestamp}\n${nonce}\n${sha256Hex(body)}`).digest('hex');
+}
+
+/** The headers of a signed check-in, as the agents send them (the demo's simulated agents and the tests use this). */
+export function signedCheckInHeaders(agentId: string, secret: string, body: string, options: { timestamp?: string; nonce?: string } = {}): Record<string, string> {
+  const timestamp = options.timestamp ?? String(Math.floor(Date.now() / 1000));
+  const nonce = options.nonce ?? randomBytes(16).toString('hex');
+  return { 'x-lgwan-agent': agentId, 'x-lgwan-timestamp': timestamp, 'x-lgwan-nonce': nonce, 'x-lgwan-signature': checkInSignature(secret, agentId, timestamp, nonce, body) };
 }
 
 const enrollSchema = z.strictObject({
@@ -93,7 +103,7 @@ export class ReplayGuard {
     this.#maxAgents = maxAgents;
   }
 
-  /** False when this signature was already accepted within the clock window. */
+  /** False when this nonce was already accepted within the clock window. */
   accept(agentId: string, signature: string, nowSeconds: number): boolean {
     let seen = this.#seen.get(agentId);
     if (!seen) {
@@ -116,14 +126,16 @@ export async function authenticateCheckIn(ctx: Context, store: AdminStore, repla
   const agentId = ctx.get('X-Lgwan-Agent');
   const timestamp = ctx.get('X-Lgwan-Timestamp');
   const signature = ctx.get('X-Lgwan-Signature');
+  const nonce = ctx.get('X-Lgwan-Nonce').toLowerCase();
   if (!agentId || !timestamp || !signature) ctx.throw(401, 'this check-in is not signed: enroll the agent first (LGWAN_ENROLLMENT_TOKEN in its config)');
   if (agentId !== agentIdInBody) ctx.throw(401, 'the signed agent id differs from the check-in\'s agentId');
   if (!/^\d{1,12}$/u.test(timestamp) || Math.abs(Number(timestamp) - now.getTime() / 1000) > clockSkewSeconds) {
     ctx.throw(401, `the check-in's timestamp is more than ${clockSkewSeconds} s from the repository's clock; set the endpoint's clock (NTP)`);
   }
+  if (!/^[0-9a-f]{16,64}$/u.test(nonce)) ctx.throw(401, 'the check-in has no X-Lgwan-Nonce (16–64 hex digits): update the agent');
   const agent = await store.getAgent(agentId);
-  if (!agent || !sameSecret(checkInSignature(agent.secret, agentId, timestamp, body), signature.toLowerCase())) ctx.throw(401, 'the check-in signature does not verify for this agent id');
+  if (!agent || !sameSecret(checkInSignature(agent.secret, agentId, timestamp, nonce, body), signature.toLowerCase())) ctx.throw(401, 'the check-in signature does not verify for this agent id');
   if (agent.revokedAt !== undefined) ctx.throw(401, `agent ${agentId} was revoked at ${agent.revokedAt}; an admin must issue a new enrollment`);
-  if (!replay.accept(agentId, signature.toLowerCase(), Math.floor(now.getTime() / 1000))) ctx.throw(401, 'this signed check-in was already received (a replay)');
+  if (!replay.accept(agentId, nonce, Math.floor(now.getTime() / 1000))) ctx.throw(401, 'this signed check-in was already received (a replay)');
   return agent;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { checkInSignature } from '../admin/agent-auth.ts';
+import { signedCheckInHeaders } from '../admin/agent-auth.ts';
 import { JsonAdminStore } from '../admin/json-admin-store.ts';
 import { hashPassword } from '../admin/passwords.ts';
 import { randomToken, sha256Hex } from '../admin/sessions.ts';
@@ -64,10 +64,9 @@ export async function simulatedAgent(root: string, url: string, enrollmentToken:
   const { agentId, secret } = agent;
   return async (body) => {
     const text = JSON.stringify({ agentId, ...body });
-    const timestamp = String(Math.floor(Date.now() / 1000));
     return fetch(`${url}/api/v1/agent/checkin`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-lgwan-agent': agentId, 'x-lgwan-timestamp': timestamp, 'x-lgwan-signature': checkInSignature(secret, agentId, timestamp, text) },
+      headers: { 'content-type': 'application/json', ...signedCheckInHeaders(agentId, secret, text) },
       body: text,
     }).catch(() => undefined);
   };

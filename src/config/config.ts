@@ -4,7 +4,7 @@ import { UserFacingError } from '../core/errors.ts';
 import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
 import { transferFileExtensionPattern } from '../transfer/spool-names.ts';
 import { proxyList } from '../core/address-list.ts';
-import { tenantIdPattern } from '../admin/tenants.ts';
+import { defaultTenantId, tenantIdPattern } from '../admin/tenants.ts';
 import { directoryConfigSchema } from '../admin/ldap-directory.ts';
 
 const addressOrRange = z.string().refine((entry) => { try { proxyList([entry]); return true; } catch { return false; } }, 'an IP address or CIDR range');
@@ -134,10 +134,22 @@ const lgwanSchema = z.strictObject({
     .describe('an HTTPS listener as well, for clients that require TLS (winget)'),
 });
 
+// A directory group or token for a tenant that is not declared would sign people in to nothing.
+const checkedLgwanSchema = lgwanSchema.superRefine((lgwan, context) => {
+  const declared = new Set(lgwan.tenants.length === 0 ? [defaultTenantId] : lgwan.tenants.map((tenant) => tenant.id));
+  lgwan.directories.forEach((directory, index) =>
+    directory.groups.forEach((group, groupIndex) => {
+      if (group.tenant !== undefined && !declared.has(group.tenant)) {
+        context.addIssue({ code: 'custom', path: ['directories', index, 'groups', groupIndex, 'tenant'], message: `no tenant "${group.tenant}" in lgwan.tenants (${[...declared].join(', ')})` });
+      }
+    }),
+  );
+});
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   internet: internetSchema.prefault({}),
-  lgwan: lgwanSchema.prefault({}),
+  lgwan: checkedLgwanSchema.prefault({}),
 });
 
 export type InternetConfig = z.infer<typeof internetSchema> & { transferKey: string };

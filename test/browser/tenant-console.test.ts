@@ -52,7 +52,7 @@ test('in a real browser: sign in with the form, see only your tenant, get 404 fo
   t.true(listing.includes('a-somu-01'));
   t.false(listing.includes('b-kaikei-01'));
   t.is(await page.locator('.console-bar .tenant').textContent(), 'A市');
-  t.is(await page.evaluate(() => document.cookie), '', 'no script can read the session cookie');
+  t.is(await page.evaluate('document.cookie'), '', 'no script can read the session cookie');
 
   const other = await page.goto(`${url}/endpoints/${encodeURIComponent(`agent:${agentB.agentId}@b`)}`);
   t.is(other?.status(), 404);

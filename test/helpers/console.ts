@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AdminStore } from '../../src/admin/admin-store.ts';
-import { checkInSignature } from '../../src/admin/agent-auth.ts';
+import { signedCheckInHeaders } from '../../src/admin/agent-auth.ts';
 import { hashPassword } from '../../src/admin/passwords.ts';
 import type { Grant } from '../../src/admin/roles.ts';
 import { randomToken, sha256Hex } from '../../src/admin/sessions.ts';
@@ -76,10 +76,9 @@ export async function enrollAgent(store: AdminStore, url: string, options: { ten
     secret,
     checkIn(body, headers = {}) {
       const text = JSON.stringify({ agentId, os: 'windows', ...body });
-      const timestamp = String(Math.floor(Date.now() / 1000));
       return fetch(`${url}/api/v1/agent/checkin`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-lgwan-agent': agentId, 'x-lgwan-timestamp': timestamp, 'x-lgwan-signature': checkInSignature(secret, agentId, timestamp, text), ...headers },
+        headers: { 'content-type': 'application/json', ...signedCheckInHeaders(agentId, secret, text), ...headers },
         body: text,
       });
     },
