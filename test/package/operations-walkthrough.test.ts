@@ -240,6 +240,9 @@ test.serial('the operations guide takes two fresh Debian 13 hosts to a first Fir
   t.is(lgwanInstalled.code, 0, lgwanInstalled.output);
   const lgwanShipped = parse(await readFile(path.join(state.lgwanRoot, config.slice(1)), 'utf8')) as { internet: Record<string, unknown>; lgwan: Record<string, unknown> };
   await writeFile(path.join(state.lgwanRoot, config.slice(1)), stringify({ ...lgwanShipped, lgwan: { ...lgwanShipped.lgwan, keys: [...(lgwanShipped.lgwan.keys as string[]), '/etc/lgwan-mirror/demo-vendor-keys'] } }));
+  // The admin writes the first account's password with an editor, as the guide says; the block reads and removes it.
+  const adminPassword = randomBytes(18).toString('base64url');
+  await writeFile(path.join(state.lgwanRoot, 'root', 'lgwan-admin-password'), `${adminPassword}\n`, { mode: 0o600 });
   const imported = await inRoot(state.lgwanRoot, lgwanRun.script.split('\n').slice(1).join('\n'), { namespace: state.namespace });
   t.is(imported.code, 0, imported.output);
   t.regex(imported.output, /demo-firefox\s+vendor 131\.0\s+published 131\.0/u);
@@ -285,6 +288,23 @@ test.serial('the operations guide takes two fresh Debian 13 hosts to a first Fir
   t.regex(update.xml, /appVersion="131\.0"/u);
   t.is(update.size, update.expectedSize);
   t.is(update.sha512, update.expected);
+
+  // The first admin signs in with the password of step 4 (the file is gone) and sees the status.
+  await t.throwsAsync(stat(path.join(state.lgwanRoot, 'root', 'lgwan-admin-password')));
+  const admin = `
+    const url = process.argv[2];
+    const page = await fetch(url + '/sign-in');
+    const cookie = /(__Host-lgwan-sign-in=[^;]+)/.exec(page.headers.get('set-cookie'))[1];
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())[1];
+    const signedIn = await fetch(url + '/sign-in', { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: new URLSearchParams({ _csrf: csrf, username: 'admin', password: process.argv[3], next: '/' }).toString() });
+    const session = /(__Host-lgwan-session=[^;]+)/.exec(signedIn.headers.getSetCookie().join('\\n'))?.[1];
+    const anonymous = await fetch(url + '/api/v1/status');
+    const status = await fetch(url + '/api/v1/status', { headers: { cookie: session ?? '' } });
+    console.log(JSON.stringify({ signIn: signedIn.status, anonymous: anonymous.status, status: status.status, sequence: (await status.json()).transfer?.highestSequence }));`;
+  await writeFile(path.join(state.lgwanRoot, 'root', 'admin.mjs'), admin);
+  const console = await inRoot(state.lgwanRoot, `node /root/admin.mjs http://127.0.0.1:8080 '${adminPassword}'`, { namespace: state.namespace });
+  t.is(console.code, 0, console.output);
+  t.like(JSON.parse(console.output) as object, { signIn: 303, anonymous: 401, status: 200, sequence: 1 });
   service.kill('SIGTERM');
   await new Promise((resolve) => service.once('exit', resolve));
 });
