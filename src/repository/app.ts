@@ -203,7 +203,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       authenticate: async (body, agentId) => {
         const agent = await authenticateCheckIn(ctx, adminStore, replay, body, agentId, now());
         // The agent's tenant decides which of its reported products count (its catalog subset).
-        return { agentId: agent.agentId, tenant: agent.tenant };
+        return { agentId: agent.agentId, tenant: agent.tenant, hostname: agent.hostname };
       },
     });
   });

@@ -89,7 +89,7 @@ export interface CheckInOptions {
   inventory: Pick<InventoryStore, 'record'> | undefined;
   limits?: { perAddress: RateLimiter; perAgent: RateLimiter };
   /** The enrolled agent that signed this check-in (throws 401 otherwise). */
-  authenticate(body: string, agentId: string): Promise<{ agentId: string; tenant: string }>;
+  authenticate(body: string, agentId: string): Promise<{ agentId: string; tenant: string; hostname?: string | undefined }>;
 }
 
 export async function handleCheckIn(ctx: Context, options: CheckInOptions): Promise<void> {
@@ -129,7 +129,9 @@ export async function handleCheckIn(ctx: Context, options: CheckInOptions): Prom
   const unknownProducts = known ? [...new Set(checkIn.installed.filter((item) => !known.has(item.product)).map((item) => item.product))] : [];
   for (const item of checkIn.installed) {
     if (known && !known.has(item.product)) continue;
-    inventory?.record({ endpoint: { kind: 'agent', id: checkIn.agentId }, tenant: agent.tenant, ...(checkIn.hostname ? { hostname: checkIn.hostname } : {}), source: 'agent', product: item.product, version: item.version, platform: item.platform, locale: item.locale });
+    // The host name the check-in says, else the one given at enrollment.
+    const hostname = checkIn.hostname ?? agent.hostname;
+    inventory?.record({ endpoint: { kind: 'agent', id: checkIn.agentId }, tenant: agent.tenant, ...(hostname ? { hostname } : {}), source: 'agent', product: item.product, version: item.version, platform: item.platform, locale: item.locale });
   }
   const actions = planActions(state, checkIn);
   ctx.set('Cache-Control', 'no-store');
