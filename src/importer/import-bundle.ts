@@ -16,6 +16,18 @@ import type { LgwanDatabase } from './lgwan-state.ts';
 import { withGap } from './sequence-gaps.ts';
 import { tarCompleteness } from './tar-completeness.ts';
 
+/**
+ * HTTP dates have whole seconds, and an apt suite's files keep their paths from one version to
+ * the next: a version published in the same second as the previous one would carry the same
+ * Last-Modified, and apt's If-Modified-Since would get 304 for the new InRelease. A new
+ * version's publication time is therefore at least the next whole second.
+ */
+function inLaterSecond(versions: Record<string, string>, at: string): string {
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const time of Object.values(versions)) latest = Math.max(latest, Math.floor(Date.parse(time) / 1000));
+  return Math.floor(Date.parse(at) / 1000) > latest ? at : new Date((latest + 1) * 1000).toISOString();
+}
+
 export interface ImporterOptions {
   /** Room for reassembling bundles sent as parts. */
   stagingQuotaBytes?: number;
@@ -154,7 +166,7 @@ export async function importBundle(options: ImporterOptions, bundle: Pick<Spoole
     }
     for (const artifact of artifacts) {
       const versions = (data.firstPublished[artifact.productId] ??= {});
-      versions[artifact.version] ??= at;
+      versions[artifact.version] ??= inLaterSecond(versions, at);
     }
     data.published = {
       sequence: manifest.sequence,

@@ -157,10 +157,14 @@ test('after the suite is published anew, a stock apt-get that has the old lists 
   const suite = { keyring, mirror: 'simulator', name: 'stable' };
   const first = await aptGet(environment.root, url, ['update'], suite);
   t.is(first.code, 0, first.output);
+  const lastModified = async () => (await fetch(`${url}/apt/simulator/dists/stable/InRelease`, { method: 'HEAD' })).headers.get('last-modified');
+  const before = await lastModified();
 
   environment.simulator.republishSyntheticApt();
   t.deepEqual((await internet.runOnce()).fetched.map((outcome) => outcome.status), ['fetched']);
   t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
+  // Even within the second of the last publication: HTTP dates have whole seconds, apt compares them.
+  t.not(await lastModified(), before, 'the new InRelease has a later Last-Modified');
   const second = await aptGet(environment.root, url, ['update'], suite);
   t.is(second.code, 0, second.output);
   t.notRegex(second.output, /^(Err|W|E):/mu, second.output);
