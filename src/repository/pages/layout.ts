@@ -44,12 +44,16 @@ function sayEmpty(body: string, none: string): string {
 export function layout(options: { title: string; language: Language; path: string; query?: Record<string, string | number | undefined>; body: string; refresh?: boolean; signedOut?: boolean }): string {
   const t = dictionaries[options.language];
   const other: Language = options.language === 'ja' ? 'en' : 'ja';
+  // One navigation on every signed-in page, the current section marked (a product page belongs to the catalog, an endpoint to the endpoints).
+  const section = options.path.startsWith('/products/') ? '/catalog' : options.path.startsWith('/endpoints/') ? '/endpoints' : options.path;
   const nav = [
     ['/', t.overview],
     ['/endpoints', t.endpointsPage],
     ['/catalog', t.catalogPage],
+    ['/agents', t.agentsPage],
+    ['/audit', t.auditPage],
   ]
-    .map(([path, label]) => `<a href="${href(path!, options.language)}"${path === options.path ? ' aria-current="page"' : ''}>${escapeHtml(label)}</a>`)
+    .map(([path, label]) => `<a href="${href(path!, options.language)}"${path === section ? ' aria-current="page"' : ''}>${escapeHtml(label)}</a>`)
     .join(' ');
   return `<!doctype html>
 <html lang="${options.language}">
