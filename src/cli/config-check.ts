@@ -1,3 +1,4 @@
+import { openAdminStore } from '../admin/open-admin-store.ts';
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -101,5 +102,30 @@ export async function checkConfig(config: Config, side: 'internet' | 'lgwan'): P
       }
       return undefined;
     }, `the repository listens on ${lgwan.host}, port ${lgwan.port} (docs/clients.md: the address endpoints use)`),
+    ...lgwan.directories.map((directory, index) =>
+      check(`lgwan.directories[${index}]`, async () => {
+        const password = (await readFile(directory.bindPasswordFile, 'utf8')).replace(/\r?\n$/u, '');
+        if (password === '') return `${directory.bindPasswordFile} is empty: the service account's password goes there (an empty one would be an unauthenticated bind)`;
+        if (directory.caFile) await readFile(directory.caFile);
+        return undefined;
+      }, `${directory.url}: the service account's password file${directory.caFile ? ' and the CA file are' : ' is'} readable (the directory itself is asked at sign-in)`),
+    ),
+    check('lgwan.console.metricsTokenFile', async () => {
+      if (!lgwan.console.metricsTokenFile) return undefined;
+      if ((await readFile(lgwan.console.metricsTokenFile, 'utf8')).trim().length < 16) return `${lgwan.console.metricsTokenFile} holds fewer than 16 characters: use a long random token`;
+      return undefined;
+    }, lgwan.console.metricsTokenFile ? `${lgwan.console.metricsTokenFile} holds the /metrics scrape token` : '/metrics needs a signed-in session (no scrape token configured)'),
+    check('accounts', async () => {
+      // Read-only: opening PostgreSQL would apply migrations, so only the embedded store is looked at.
+      if (lgwan.inventory.store === 'postgresql') return undefined;
+      const store = await openAdminStore(lgwan);
+      try {
+        const accounts = (await store.listAccounts()).filter((account) => account.disabledAt === undefined);
+        if (accounts.length === 0 && lgwan.directories.length === 0) return { warn: 'no console account yet: nobody can sign in to the status pages. Create one: lgwan-mirror accounts add --username admin --role operator (the password on standard input)' };
+        return undefined;
+      } finally {
+        await store.close();
+      }
+    }, 'console accounts exist (lgwan-mirror accounts list)'),
   ]);
 }
