@@ -1,14 +1,14 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { access, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import test from 'ava';
 import { parse, stringify } from 'yaml';
 import { generateVendorKey, simulatorCatalogOrigin, startVendorSimulator, type VendorSimulator } from '../../src/simulator/vendor-simulator.ts';
 import { signInAs } from '../helpers/console.ts';
 import { fixtures, projectRoot } from '../helpers/environment.ts';
+import { shell } from '../helpers/root-shell.ts';
 
 /**
  * docs/operations.md, followed block by block: `npm run package`, then the release checked
@@ -20,7 +20,6 @@ import { fixtures, projectRoot } from '../helpers/environment.ts';
  * unit's ExecStart runs as its User) and the endpoint (Firefox's update request, made with
  * the root's own Node.js inside the namespace).
  */
-const run = promisify(execFile);
 const cachedRoot = process.env.LGWAN_MIRROR_TEST_ROOT ?? '/var/cache/lgwan-mirror-test-root';
 const packageVersion = (JSON.parse(await readFile(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 const upgradeVersion = `${packageVersion.split('.').slice(0, 2).join('.')}.${Number(packageVersion.split('.')[2]) + 1}`;
@@ -37,15 +36,6 @@ function walkthroughBlocks(guide: string): Block[] {
   return [...english.matchAll(/<!-- walkthrough: (\w+) -->\n```\w*\n([\s\S]*?)```/gu)].map((match) => ({ host: match[1]!, text: match[2]! }));
 }
 
-async function shell(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ code: number; output: string }> {
-  try {
-    const { stdout, stderr } = await run(command, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...options.env }, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, output: stdout + stderr };
-  } catch (error) {
-    const failure = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof failure.code === 'number' ? failure.code : 1, output: `${failure.stdout ?? ''}${failure.stderr ?? ''}` };
-  }
-}
 
 const state: { release?: string; upgrade?: string; releaseKey?: string; work?: string; internetRoot?: string; lgwanRoot?: string; namespace?: string } = {};
 const started: ChildProcess[] = [];

@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { access, cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import test from 'ava';
 import { stringify } from 'yaml';
 import { projectRoot } from '../helpers/environment.ts';
+import { shell } from '../helpers/root-shell.ts';
 import { makeReleaseKey, signRelease, writeReleaseCatalog, writeReleaseKeyPins } from '../helpers/release-files.ts';
 
 /**
@@ -17,7 +16,6 @@ import { makeReleaseKey, signRelease, writeReleaseCatalog, writeReleaseKeyPins }
  * `lgwan-mirror upgrade`, everything in the root run without any network (unshare --net).
  * A changed blob and a foreign release key are refused first, with nothing installed.
  */
-const run = promisify(execFile);
 const cachedRoot = process.env.LGWAN_MIRROR_TEST_ROOT ?? '/var/cache/lgwan-mirror-test-root';
 const versionA = (JSON.parse(await readFile(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 const versionB = `${versionA.split('.').slice(0, 2).join('.')}.${Number(versionA.split('.')[2]) + 7}`;
@@ -25,15 +23,6 @@ const config = '/etc/lgwan-mirror/lgwan-mirror.yaml';
 const cli = path.join(projectRoot, 'bin', 'lgwan-mirror.js');
 const escape = (text: string) => text.replaceAll('.', '\\.');
 
-async function shell(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ code: number; output: string }> {
-  try {
-    const { stdout, stderr } = await run(command, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...options.env }, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, output: stdout + stderr };
-  } catch (error) {
-    const failure = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof failure.code === 'number' ? failure.code : 1, output: `${failure.stdout ?? ''}${failure.stderr ?? ''}` };
-  }
-}
 
 /** A script in the root, with no network at all (a fresh network namespace: not even loopback is up). */
 const inRoot = (root: string, script: string) => shell('unshare', ['--net', 'chroot', root, 'sh', '-euc', `cd /root\n${script}`]);
