@@ -14,14 +14,17 @@ import { createEnvironment } from '../helpers/environment.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 
 /* One contract, two stores: what the console keeps behaves the same on lowdb files and on PostgreSQL. */
-let postgres: TestPostgres | undefined;
+// One server per file, started by the first test that needs it: concurrent tests share the promise
+// (a second server started by a racing test would outlive the file and keep its worker alive).
+let postgres: Promise<TestPostgres> | undefined;
+const server = () => (postgres ??= startPostgres());
 let folder: string;
 let databases = 0;
 test.before(async () => {
   folder = await mkdtemp(path.join(tmpdir(), 'lgwan-mirror-admin-store-'));
 });
 test.after.always(async () => {
-  await postgres?.stop();
+  await (await postgres)?.stop();
   await rm(folder, { recursive: true, force: true });
 });
 
@@ -31,8 +34,7 @@ const stores: Record<string, () => Promise<{ open(): Promise<AdminStore> }>> = {
     return { open: () => JsonAdminStore.open(root) };
   },
   postgresql: async () => {
-    postgres ??= await startPostgres();
-    const url = await postgres.createDatabase(`admin_${process.pid}_${(databases += 1)}`);
+    const url = await (await server()).createDatabase(`admin_${process.pid}_${(databases += 1)}`);
     return { open: () => PostgresAdminStore.open(url) };
   },
 };
@@ -71,8 +73,7 @@ for (const [name, make] of Object.entries(stores)) {
 }
 
 test('two replicas sharing PostgreSQL share sign-ins, enrollments and revocations at once', async (t) => {
-  postgres ??= await startPostgres();
-  const url = await postgres.createDatabase(`replicas_${process.pid}`);
+  const url = await (await server()).createDatabase(`replicas_${process.pid}`);
   const environment = await createEnvironment({ lgwan: { inventory: { store: 'postgresql', url, flushSeconds: 0.2 } } });
   t.teardown(environment.cleanup);
   await (await environment.openInternet()).runOnce();

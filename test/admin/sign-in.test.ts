@@ -17,7 +17,10 @@ import { groupBase, groupDn, peopleBase, serviceDn, startSlapd, userDn, writePas
 const run = promisify(execFile);
 let slapd: TestSlapd;
 let folder: string;
-let postgres: TestPostgres | undefined;
+// One server per file, started by the first test that needs it: concurrent tests share the promise
+// (a second server started by a racing test would outlive the file and keep its worker alive).
+let postgres: Promise<TestPostgres> | undefined;
+const server = () => (postgres ??= startPostgres());
 
 test.before(async () => {
   folder = await mkdtemp(path.join(tmpdir(), 'lgwan-mirror-sign-in-'));
@@ -25,7 +28,7 @@ test.before(async () => {
 });
 test.after.always(async () => {
   await slapd?.stop();
-  await postgres?.stop();
+  await (await postgres)?.stop();
   if (folder) await rm(folder, { recursive: true, force: true });
 });
 
@@ -161,8 +164,7 @@ test('lowdb: the audit log is kept across restarts, one appended line per entry'
 });
 
 test('postgresql: the audit log is kept across restarts, and the database refuses to change or delete an entry', async (t) => {
-  postgres ??= await startPostgres();
-  const url = await postgres.createDatabase(`audit_${process.pid}`);
+  const url = await (await server()).createDatabase(`audit_${process.pid}`);
   await auditSurvivesReopen(t, () => PostgresAdminStore.open(url));
   const client = new pg.Client({ connectionString: url });
   await client.connect();

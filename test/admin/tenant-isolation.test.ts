@@ -10,10 +10,13 @@ import { publishedRepository } from '../helpers/published-repository.ts';
  * "forbidden". The same test runs on the embedded store and on a real PostgreSQL.
  */
 
-let postgres: TestPostgres | undefined;
+// One server per file, started by the first test that needs it: concurrent tests share the promise
+// (a second server started by a racing test would outlive the file and keep its worker alive).
+let postgres: Promise<TestPostgres> | undefined;
+const server = () => (postgres ??= startPostgres());
 let databases = 0;
 test.after.always(async () => {
-  await postgres?.stop();
+  await (await postgres)?.stop();
 });
 
 const tenants = [
@@ -26,8 +29,7 @@ const updateCheck = (version: string) => `/mozilla/update/6/Firefox/${version}/2
 async function twoTenants(t: ExecutionContext, store: 'lowdb' | 'postgresql') {
   let inventory: Record<string, unknown> = {};
   if (store === 'postgresql') {
-    postgres ??= await startPostgres();
-    inventory = { store: 'postgresql', url: await postgres.createDatabase(`isolation_${process.pid}_${(databases += 1)}`), flushSeconds: 0.2 };
+    inventory = { store: 'postgresql', url: await (await server()).createDatabase(`isolation_${process.pid}_${(databases += 1)}`), flushSeconds: 0.2 };
   }
   const { url, lgwan } = await publishedRepository(t, { lgwan: { trustProxy: true, tenants, inventory } });
   const from = (address: string) => ({ headers: { 'x-forwarded-for': address } });
