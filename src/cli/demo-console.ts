@@ -20,8 +20,15 @@ export async function prepareDemoConsole(lgwanStorage: string): Promise<{ passwo
     const password = randomBytes(12).toString('base64url');
     const now = new Date().toISOString();
     await store.putAccount({ username: demoUsername, source: 'local', passwordHash: await hashPassword(password), grants: [{ role: 'operator' }], createdAt: (await store.getAccount(demoUsername))?.createdAt ?? now });
-    const enrollmentToken = randomToken();
-    await store.addEnrollmentToken({ id: `demo-${randomBytes(4).toString('hex')}`, tenant: 'default', tokenHash: sha256Hex(enrollmentToken), label: 'demo: simulated endpoints', createdAt: now, createdBy: 'demo' });
+    // One token for the demo's simulated agents, kept beside them: restarts do not pile up tokens.
+    const tokenFile = path.join(lgwanStorage, '..', 'demo-enrollment-token');
+    let enrollmentToken = (await readFile(tokenFile, 'utf8').catch(() => '')).trim();
+    const known = enrollmentToken ? await store.findEnrollmentToken(sha256Hex(enrollmentToken)) : undefined;
+    if (!known || known.revokedAt !== undefined) {
+      enrollmentToken = randomToken();
+      await store.addEnrollmentToken({ id: `demo-${randomBytes(4).toString('hex')}`, tenant: 'default', tokenHash: sha256Hex(enrollmentToken), label: 'demo: simulated endpoints', createdAt: now, createdBy: 'demo' });
+      await writeFile(tokenFile, `${enrollmentToken}\n`, { mode: 0o600 });
+    }
     await store.appendAudit({ at: now, tenant: null, actor: 'demo', address: 'local', action: 'account-create', outcome: 'success', subject: demoUsername, detail: 'demo operator, new password at every demo start' });
     return { password, enrollmentToken };
   } finally {
