@@ -49,15 +49,19 @@ export interface ProductCoverage {
   newestVendor: string | null;
   newestPublished: string | null;
   publishedSince: string | null;
+  /** Active endpoints running the product: one address running two builds (platforms or channels) is one endpoint. */
   endpoints: number;
   staleEndpoints: number;
+  /** Active endpoints all of whose builds are on the newest published version (one outdated build exposes the endpoint). */
   current: number;
   share: number | null;
+  /** Builds per version: an endpoint running two builds counts in each one's version. */
   histogram: VersionCount[];
+  /** Builds per platform and channel: an endpoint running two builds counts in each one's segment. */
   segments: SegmentCoverage[];
   /** Active endpoints behind the newest published version, all counted. */
   behindCount: number;
-  /** The most behind of them (at most `behindLimit`, 1,000 by default), most days behind first. */
+  /** The most behind of them (at most `behindLimit`, 1,000 by default), most days behind first, each by its least up-to-date build. */
   behind: EndpointBehind[];
   latency: ReleaseLatency[];
   latencySummary: { releases: number; medianHoursToPublish: number | null; medianHoursToP90: number | null };

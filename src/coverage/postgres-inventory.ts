@@ -234,7 +234,9 @@ export class PostgresInventory implements InventoryStore {
    * The counting of coverage in SQL, in one snapshot: the ranks travel as arrays into a
    * temporary table, every active record is joined to its rank once, and the aggregates
    * (segments, histogram, the k-th earliest endpoint per release) run next to the data.
-   * Only the records behind the newest version come back row by row.
+   * The records of one endpoint and product (its builds) are numbered in one sort, the
+   * least-ranked first: that one alone decides the endpoint figures. Only the endpoints
+   * behind the newest version come back row by row.
    */
   async tally(request: TallyRequest): Promise<Map<string, ProductTally>> {
     const answer = new Map<string, ProductTally>();
@@ -256,7 +258,13 @@ export class PostgresInventory implements InventoryStore {
       await client.query(
         `CREATE TEMPORARY TABLE tally_records ON COMMIT DROP AS
          SELECT row_number() OVER () AS record, w.number AS product_number, p.endpoint_key, p.product_key, p.product, p.version, p.platform, p.channel, e.last_seen, e.last_seen < $3 AS stale, r.rank, w.newest_rank,
-                (r.rank IS NOT NULL AND w.newest_rank IS NOT NULL AND r.rank >= w.newest_rank) AS is_current
+                (r.rank IS NOT NULL AND w.newest_rank IS NOT NULL AND r.rank >= w.newest_rank) AS is_current,
+                -- One endpoint running one product (all its builds): a number, how many builds, and each build's place,
+                -- least-ranked first (unranked first, ties by product key in code point order, as the in-memory store).
+                -- The three windows share one sort.
+                dense_rank() OVER (ORDER BY w.number, p.endpoint_key) AS pair,
+                count(*) OVER (PARTITION BY w.number, p.endpoint_key)::int AS builds,
+                row_number() OVER (PARTITION BY w.number, p.endpoint_key ORDER BY r.rank ASC NULLS FIRST, p.product_key COLLATE "C") AS build
          FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS w (product, newest_rank, number)
          JOIN inventory_products p ON p.product = w.product
          JOIN inventory_endpoints e ON e.key = p.endpoint_key AND ($4::text IS NULL OR e.tenant = $4)
@@ -265,6 +273,12 @@ export class PostgresInventory implements InventoryStore {
       );
       // The planner needs the real row count of the temporary table to choose hash joins over nested loops.
       await client.query('ANALYZE tally_records');
+      // Endpoints: the least-ranked build of each is current only when all its builds are.
+      const population = await client.query<{ product: string; endpoints: number; current: number }>(
+        `SELECT product, count(*)::int AS endpoints, count(*) FILTER (WHERE is_current)::int AS current
+         FROM tally_records WHERE NOT stale AND build = 1 GROUP BY 1`,
+      );
+      // Builds: every record counts in its segment and in the histogram.
       const segments = await client.query<{ product: string; platform: string | null; channel: string | null; endpoints: number; current: number }>(
         `SELECT product, platform, channel, count(*)::int AS endpoints, count(*) FILTER (WHERE is_current)::int AS current
          FROM tally_records WHERE NOT stale GROUP BY 1, 2, 3`,
@@ -284,29 +298,35 @@ export class PostgresInventory implements InventoryStore {
                   row_number() OVER (PARTITION BY r.product ORDER BY coalesce(d.days, 0) DESC, r.endpoint_key COLLATE "C") AS position,
                   count(*) OVER (PARTITION BY r.product)::int AS total
            FROM tally_records r LEFT JOIN days d ON d.product = r.product AND d.rank IS NOT DISTINCT FROM r.rank
-           WHERE NOT r.stale AND r.newest_rank IS NOT NULL AND NOT r.is_current)
+           WHERE NOT r.stale AND r.build = 1 AND r.newest_rank IS NOT NULL AND NOT r.is_current)
          SELECT product, endpoint_key, version, rank, platform, channel, last_seen, total FROM behind WHERE position <= $4 ORDER BY product, position`,
         [...columns(dayRows, 3), request.behindLimit],
       );
-      // Per release: each active record's earliest first-seen time of that release or anything newer;
-      // then the first, the ⌈50 %⌉-th and the ⌈90 %⌉-th of those times, counted against the whole population.
+      // Per release: each active record's earliest first-seen time of that release or anything newer; each
+      // endpoint's latest of those, when every one of its builds has one; then the first, the ⌈50 %⌉-th and
+      // the ⌈90 %⌉-th of those times, counted against the endpoint population.
       // The text keys are joined once (per level); the expansion to releases runs on integers.
       const reached = await client.query<{ product: string; index: number; count: number; first_at: Date | null; p50_at: Date | null; p90_at: Date | null }>(
         `WITH releases AS (SELECT * FROM unnest($1::text[], $2::int[]) AS x (product, index)),
-         population AS (SELECT product, min(product_number) AS product_number, count(*)::int AS n FROM tally_records WHERE NOT stale GROUP BY 1),
+         population AS (SELECT product, min(product_number) AS product_number, count(*)::int AS n FROM tally_records WHERE NOT stale AND build = 1 GROUP BY 1),
          per_level AS (
-           SELECT a.product_number, a.record, r.level, min(v.first_seen) AS at
+           SELECT a.product_number, a.pair, a.builds, a.record, r.level, min(v.first_seen) AS at
            FROM tally_records a
            JOIN inventory_versions v ON v.endpoint_key = a.endpoint_key AND v.product_key = a.product_key
            JOIN tally_ranks r ON r.product = a.product AND r.version = v.version
            WHERE NOT a.stale AND r.level IS NOT NULL
-           GROUP BY 1, 2, 3),
-         earliest AS (
-           SELECT l.product_number, rel.index, l.record, min(l.at) AS at
+           GROUP BY 1, 2, 3, 4, 5),
+         per_build AS (
+           SELECT l.product_number, rel.index, l.pair, l.builds, l.record, min(l.at) AS at
            FROM per_level l
            JOIN population p ON p.product_number = l.product_number
            JOIN releases rel ON rel.product = p.product AND rel.index >= l.level
-           GROUP BY 1, 2, 3)
+           GROUP BY 1, 2, 3, 4, 5),
+         earliest AS (
+           SELECT product_number, index, max(at) AS at
+           FROM per_build
+           GROUP BY product_number, index, pair, builds
+           HAVING count(*) = builds)
          SELECT p.product, e.index, count(*)::int AS count, min(e.at) AS first_at,
                 (array_agg(e.at ORDER BY e.at))[(50 * p.n + 99) / 100] AS p50_at,
                 (array_agg(e.at ORDER BY e.at))[(90 * p.n + 99) / 100] AS p90_at
@@ -322,10 +342,9 @@ export class PostgresInventory implements InventoryStore {
           reached: product.releaseRanks.map(() => ({ count: 0, firstAt: null, p50At: null, p90At: null })),
         });
       }
+      for (const row of population.rows) Object.assign(answer.get(row.product)!, { population: row.endpoints, current: row.current });
       for (const row of segments.rows) {
         const tally = answer.get(row.product)!;
-        tally.population += row.endpoints;
-        tally.current += row.current;
         tally.segments.push({ platform: row.platform, channel: row.channel, endpoints: row.endpoints, current: row.current });
       }
       for (const row of stale.rows) answer.get(row.product)!.staleEndpoints = row.endpoints;

@@ -80,3 +80,18 @@ test('a version that does not parse is counted as behind, never as current', asy
   t.like(firefox, { endpoints: 1, current: 0, share: 0 });
   t.like(firefox.behind[0], { version: 'not-a-version', versionsBehind: null });
 });
+
+test('an endpoint with several builds is listed behind by its least one: an unparsable version first, equal versions by product key', async (t) => {
+  const build = (platform: string, version: string, channel?: string) => ({ product: 'firefox', version, platform, ...(channel ? { channel } : {}), source: 'mozilla-aus', seenAt: at(1), firstSeen: { [version]: at(1) } });
+  const endpoints: EndpointRecord[] = [
+    { kind: 'address', id: '10.0.0.1', firstSeen: at(1), lastSeen: at(1), products: { 'firefox/win64': build('win64', '131.0.1'), 'firefox/win32': build('win32', 'not-a-version') } },
+    { kind: 'address', id: '10.0.0.2', firstSeen: at(1), lastSeen: at(1), products: { 'firefox/win64/release': build('win64', '130.0', 'release'), 'firefox/win64/beta': build('win64', '130.0', 'beta'), 'firefox/win32': build('win32', '131.0') } },
+  ];
+  const firefox = (await computeCoverage(state(), recordsCoverageSource(() => endpoints), { now, endpointStaleDays: 30 })).products[0]!;
+  t.like(firefox, { endpoints: 2, current: 0, behindCount: 2 });
+  t.deepEqual(
+    firefox.behind.map((entry) => [entry.endpoint, entry.version, entry.platform, entry.channel, entry.versionsBehind, entry.daysBehind]),
+    [['address:10.0.0.1', 'not-a-version', 'win32', null, null, 10], ['address:10.0.0.2', '130.0', 'win64', 'beta', 2, 10]],
+  );
+  t.is(firefox.histogram.reduce((sum, entry) => sum + entry.count, 0), 5, 'the histogram counts builds');
+});

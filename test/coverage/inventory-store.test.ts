@@ -96,9 +96,14 @@ function lgwanState(): LgwanState {
   return { ...structuredClone(emptyLgwanState), published: { sequence: 3, manifestSha256: '0'.repeat(64), bundleCreatedAt: at(4).toISOString(), publishedAt: at(4).toISOString(), products: summaries, artifacts }, firstPublished, releaseTimeline };
 }
 
-/** Observations of `endpoints` machines over 60 days: upgrades, platforms, stale machines, unparsable versions. */
+/**
+ * Observations of `endpoints` machines over 60 days: upgrades, platforms, stale machines, unparsable versions,
+ * and some machines running a product in a second build (another platform or a channel) beside the first.
+ */
 function history(seed: number, endpoints: number): Array<{ observation: InventoryObservation; at: Date }> {
   const next = random(seed);
+  // Second builds draw from their own sequence, so the first builds are what they were before second builds existed.
+  const extra = random(seed * 31 + 1);
   const events: Array<{ observation: InventoryObservation; at: Date }> = [];
   for (let index = 0; index < endpoints; index += 1) {
     const id = `pc-${String(index).padStart(4, '0')}`;
@@ -111,6 +116,13 @@ function history(seed: number, endpoints: number): Array<{ observation: Inventor
       for (let step = next(product.versions.length); step < product.versions.length && day >= lastDay; step += 1 + next(2)) {
         events.push({ observation: { endpoint: { kind, id }, source: kind === 'agent' ? 'agent' : 'mozilla-aus', product: product.id, version: product.versions[step]!, platform, ...(next(2) ? { locale: 'ja' } : {}) }, at: at(day, next(24)) });
         day -= 1 + next(9);
+      }
+      if (extra(4) !== 0) continue;
+      const second = extra(2) === 0 ? { platform: 'win32' } : { platform, channel: extra(2) === 0 ? 'beta' : 'esr' };
+      let secondDay = lastDay + 5 + extra(30);
+      for (let step = extra(product.versions.length); step < product.versions.length && secondDay >= lastDay; step += 1 + extra(2)) {
+        events.push({ observation: { endpoint: { kind, id }, source: kind === 'agent' ? 'agent' : 'mozilla-aus', product: product.id, version: product.versions[step]!, ...second }, at: at(secondDay, extra(24)) });
+        secondDay -= 1 + extra(9);
       }
     }
   }
@@ -217,6 +229,9 @@ function storeSuite(backend: keyof typeof openers) {
     const firefox = expected.products.find((product) => product.productId === 'firefox')!;
     t.true(firefox.behind.some((entry) => entry.versionsBehind === null), 'an unparsable version is behind');
     t.true(expected.products.some((product) => product.latency.some((release) => release.p90At !== null)), 'a release reached 90 %');
+    const builds = Object.values(reference).filter((record) => record.lastSeen >= at(30).toISOString() && new Set(Object.values(record.products).map((entry) => entry.product)).size < Object.keys(record.products).length);
+    t.true(builds.length > 20, 'active endpoints running a product in two builds');
+    t.true(firefox.segments.reduce((sum, segment) => sum + segment.endpoints, 0) > firefox.endpoints, 'segments count builds, the endpoints figure counts endpoints');
     t.deepEqual(actual, expected);
     // A prefecture's lists of endpoints behind are long: the report keeps the most behind and counts all.
     const short = await computeCoverage(state, store, { ...options, behindLimit: 7 });
@@ -226,6 +241,72 @@ function storeSuite(backend: keyof typeof openers) {
     t.true(firefox.behindCount > 7);
     t.deepEqual(shortFirefox.behind, firefox.behind.slice(0, 7));
     t.deepEqual(await store.listEndpoints({ offset: 0, limit: 1000 }), Object.entries(reference).sort(([keyA, a], [keyB, b]) => b.lastSeen.localeCompare(a.lastSeen) || (keyA < keyB ? -1 : 1)).map(([, record]) => record));
+  });
+
+  test(`${backend}: one address running two builds, one current and one behind, is one endpoint and behind`, async (t) => {
+    const { open } = await openers[backend](t);
+    const store = await open();
+    t.teardown(() => store.close());
+    const reference: Record<string, EndpointRecord> = {};
+    const seen = (build: Partial<InventoryObservation>, version: string, time: Date) => {
+      const report: InventoryObservation = { endpoint: { kind: 'address', id: '10.20.30.40' }, source: 'mozilla-aus', product: 'firefox', version, ...build };
+      store.record(report, time);
+      applyObservation(reference, report, time.toISOString());
+    };
+    // 131.0 was published 20 days ago, 131.0.1 12 days ago.
+    seen({ platform: 'win64' }, '131.0', at(18));
+    seen({ platform: 'win64' }, '131.0.1', at(10));
+    seen({ platform: 'win32' }, '130.0', at(30));
+    seen({ platform: 'win32' }, '131.0', at(14));
+    await store.flush();
+    const options = { now, endpointStaleDays: 30 };
+    const report = await computeCoverage(lgwanState(), store, options);
+    t.deepEqual(report, await computeCoverage(lgwanState(), recordsCoverageSource(() => Object.values(reference)), options));
+    t.deepEqual(report.endpoints, { total: 1, active: 1, stale: 0 });
+    const firefox = report.products.find((product) => product.productId === 'firefox')!;
+    t.like(firefox, { endpoints: 1, current: 0, share: 0, behindCount: 1 });
+    t.deepEqual(firefox.behind, [{ endpoint: 'address:10.20.30.40', version: '131.0', platform: 'win32', channel: null, versionsBehind: 1, daysBehind: 12, lastSeen: at(10).toISOString() }], 'the outdated build exposes the endpoint');
+    // The builds are still counted one by one.
+    t.deepEqual(firefox.histogram, [{ version: '131.0.1', count: 1 }, { version: '131.0', count: 1 }]);
+    t.deepEqual(firefox.segments.map((segment) => [segment.platform, segment.endpoints, segment.current]), [['win32', 1, 0], ['win64', 1, 1]]);
+    const [newest, previous] = firefox.latency;
+    t.like(newest, { version: '131.0.1', firstEndpointAt: null, p50At: null, p90At: null }, 'the 32-bit build never ran 131.0.1');
+    t.like(previous, { version: '131.0', firstEndpointAt: at(14).toISOString(), p50At: at(14).toISOString(), p90At: at(14).toISOString() }, 'both builds ran 131.0 once the later of them did');
+  });
+
+  test(`${backend}: one address running two builds, both current, is one current endpoint`, async (t) => {
+    const { open } = await openers[backend](t);
+    const store = await open();
+    t.teardown(() => store.close());
+    const reference: Record<string, EndpointRecord> = {};
+    const seen = (id: string, build: Partial<InventoryObservation>, version: string, time: Date) => {
+      const report: InventoryObservation = { endpoint: { kind: 'address', id }, source: 'mozilla-aus', product: 'firefox', version, platform: 'win64', ...build };
+      store.record(report, time);
+      applyObservation(reference, report, time.toISOString());
+    };
+    seen('10.20.30.40', {}, '131.0', at(18));
+    seen('10.20.30.40', {}, '131.0.1', at(10));
+    seen('10.20.30.40', { channel: 'beta' }, '132.0b3', at(8));
+    await store.flush();
+    const options = { now, endpointStaleDays: 30 };
+    const report = await computeCoverage(lgwanState(), store, options);
+    t.deepEqual(report, await computeCoverage(lgwanState(), recordsCoverageSource(() => Object.values(reference)), options));
+    const firefox = report.products.find((product) => product.productId === 'firefox')!;
+    t.like(firefox, { endpoints: 1, current: 1, share: 1, behindCount: 0, behind: [] });
+    t.deepEqual(firefox.histogram, [{ version: '132.0b3', count: 1 }, { version: '131.0.1', count: 1 }]);
+    t.deepEqual(firefox.segments.map((segment) => [segment.platform, segment.channel, segment.endpoints, segment.current]), [['win64', 'beta', 1, 1], ['win64', null, 1, 1]]);
+    const [newest, previous] = firefox.latency;
+    t.like(newest, { version: '131.0.1', firstEndpointAt: at(8).toISOString(), p50At: at(8).toISOString(), p90At: at(8).toISOString() }, 'the later of the two builds');
+    t.like(previous, { version: '131.0', firstEndpointAt: at(8).toISOString() }, 'the beta build ran something newer than 131.0 from its first report');
+
+    // A second address, behind on one build: two endpoints, one current; the percentiles count endpoints.
+    seen('10.20.30.41', {}, '131.0.1', at(6));
+    seen('10.20.30.41', { platform: 'win32' }, '128.0', at(5));
+    await store.flush();
+    const two = (await computeCoverage(lgwanState(), store, options)).products.find((product) => product.productId === 'firefox')!;
+    t.like(two, { endpoints: 2, current: 1, share: 0.5, behindCount: 1 });
+    t.like(two.behind[0], { endpoint: 'address:10.20.30.41', version: '128.0', platform: 'win32', versionsBehind: 2, daysBehind: 20 });
+    t.like(two.latency[0], { version: '131.0.1', firstEndpointAt: at(8).toISOString(), p50At: at(8).toISOString(), p90At: null });
   });
 
   test(`${backend}: an empty inventory gives an empty report, not an error`, async (t) => {
