@@ -13,6 +13,7 @@ const words = {
     agentId: 'エージェント ID', host: 'ホスト名', enrolled: '登録', from: '登録元アドレス', active: '有効',
     audit: '監査ログ', when: '日時', who: '誰が', where: 'どこから', what: '操作', outcome: '結果', subject: '対象', detail: '詳細', tenant: '団体', next: '次へ', previous: '前へ',
     viewerNote: '閲覧者は変更できません。', success: '成功', failure: '失敗',
+    insecure: 'このページは HTTPS ではなく HTTP で開かれています。ブラウザーはサインインの cookie（Secure）を保存しないため、サインインできません。HTTPS（deploy/nginx/ の前段、または設定 lgwan.tls）で開くか、この機械自身のブラウザーで http://127.0.0.1 を開いてください（docs/operations.md）。',
   },
   en: {
     signIn: 'Sign in', username: 'User name', password: 'Password', submit: 'Sign in',
@@ -24,15 +25,17 @@ const words = {
     agentId: 'Agent id', host: 'Host name', enrolled: 'Enrolled', from: 'Enrolled from', active: 'active',
     audit: 'Audit log', when: 'When', who: 'Who', where: 'From', what: 'Action', outcome: 'Outcome', subject: 'Subject', detail: 'Detail', tenant: 'Tenant', next: 'Next', previous: 'Previous',
     viewerNote: 'Viewers cannot change anything.', success: 'success', failure: 'failure',
+    insecure: 'This page was opened over plain HTTP, not HTTPS. Browsers do not keep the (Secure) sign-in cookie, so signing in cannot work. Open it over HTTPS (the nginx front in deploy/nginx/, or lgwan.tls in the config), or at http://127.0.0.1 in a browser on this host (docs/operations.md).',
   },
 };
 
 export type SignInProblem = 'failed' | 'limited' | 'expired' | 'unavailable';
 
-export function renderSignInPage(options: { language: Language; csrf: string; next: string; problem?: SignInProblem; username?: string }): string {
+export function renderSignInPage(options: { language: Language; csrf: string; next: string; problem?: SignInProblem; username?: string; insecure?: boolean }): string {
   const w = words[options.language];
   const body = `<h2>${escapeHtml(w.signIn)}</h2>
 <p>${escapeHtml(w.intro)}</p>
+${options.insecure ? `<p class="alarm" role="alert" id="insecure">${escapeHtml(w.insecure)}</p>` : ''}
 ${options.problem ? `<p class="alarm" role="alert">${escapeHtml(w[options.problem])}</p>` : ''}
 <form method="post" action="${href('/sign-in', options.language)}" class="sign-in">
 <input type="hidden" name="_csrf" value="${escapeHtml(options.csrf)}">

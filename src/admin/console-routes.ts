@@ -55,7 +55,9 @@ export function addConsoleRoutes(router: Router, options: ConsoleRoutesOptions):
     setCookie(ctx, signInCookie, csrf, 3600);
     ctx.type = 'text/html; charset=utf-8';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = renderSignInPage({ language: languageOf(ctx.query.lang), csrf, next, ...(problem ? { problem } : {}), ...(username ? { username } : {}) });
+    // Browsers keep Secure cookies only from HTTPS or from this host itself: say so rather than loop back here.
+    const local = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/u.test(ctx.host);
+    ctx.body = renderSignInPage({ language: languageOf(ctx.query.lang), csrf, next, ...(problem ? { problem } : {}), ...(username ? { username } : {}), insecure: !ctx.secure && !local });
   };
 
   router.get('/sign-in', (ctx) => showSignIn(ctx, safeNext(typeof ctx.query.next === 'string' ? ctx.query.next : undefined)));

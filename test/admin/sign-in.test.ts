@@ -173,3 +173,22 @@ test('postgresql: the audit log is kept across restarts, and the database refuse
   await t.throwsAsync(client.query('DELETE FROM admin_audit'), { message: /append-only/u });
   t.is((await client.query('SELECT count(*)::int AS count FROM admin_audit')).rows[0].count, 2);
 });
+
+test('the sign-in page says so when it is opened over plain HTTP from another host (the Secure cookie would be dropped), and not on this host', async (t) => {
+  const { url } = await publishedRepository(t);
+  t.false((await (await fetch(`${url}/sign-in`)).text()).includes('id="insecure"'), 'http://127.0.0.1: browsers keep Secure cookies from this host');
+  const port = new URL(url).port;
+  const remote = await new Promise<string>((resolve, reject) => {
+    // The Host header a browser on another PC sends for http://lgwan-mirror.example:<port>/.
+    import('node:http').then(({ request }) => {
+      const asked = request({ host: '127.0.0.1', port, path: '/sign-in', headers: { host: `lgwan-mirror.example:${port}` } }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve(body));
+      });
+      asked.on('error', reject);
+      asked.end();
+    }, reject);
+  });
+  t.regex(remote, /id="insecure">このページは HTTPS ではなく HTTP で開かれています/u);
+});
