@@ -44,6 +44,21 @@ function checkRollout(rollout: { rings?: { id: string; networks: string[]; agent
       const after = typeof policy === 'object' && policy !== null ? (policy as { delay: { after: string } }).delay.after : undefined;
       if (after !== undefined && (!ids.has(after) || after === ring)) context.addIssue({ code: 'custom', path: [...path, 'policies', product, ring, 'delay', 'after'], message: `"after" must name another ring (${[...ids].join(', ')})` });
     }
+    // Delays that wait for each other in a circle would never offer anything.
+    const afterOf = (ring: string) => {
+      const policy = perRing[ring];
+      return typeof policy === 'object' && policy !== null ? (policy as { delay: { after: string } }).delay.after : undefined;
+    };
+    for (const start of Object.keys(perRing)) {
+      const seen = new Set([start]);
+      for (let ring = afterOf(start); ring !== undefined; ring = afterOf(ring)) {
+        if (seen.has(ring)) {
+          if (ring === start && afterOf(start) !== start) context.addIssue({ code: 'custom', path: [...path, 'policies', product, start, 'delay'], message: 'these delays wait for each other in a circle' });
+          break;
+        }
+        seen.add(ring);
+      }
+    }
   }
 }
 
