@@ -133,6 +133,7 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
     const product = published.published?.products.find((candidate) => candidate.id === form.get('product'));
     // A product outside the tenant's catalog subset does not exist for it.
     if (!product) return ctx.throw(404, 'not found');
+    if (product.protocol?.type === 'clamav') return ctx.throw(400, 'antivirus signatures are always offered automatically');
     const version = form.get('version') ?? '';
     const ringId = form.get('ring') ?? '';
     const needsRing = kind !== 'decline';

@@ -92,6 +92,8 @@ for (const store of ['lowdb', 'postgresql'] as const) {
     t.is(forged.status, 403);
     t.is((await adminA.post('/approvals/approve', { ...fields, ring: 'nonexistent' })).status, 400);
     t.is((await adminA.post('/approvals/approve', { ...fields, version: '99.0' })).status, 404);
+    t.is((await adminA.post('/approvals/decline', { product: 'demo-clamav-bytecode', version: '268' })).status, 400, 'antivirus signatures are always automatic');
+    t.is((await adminA.post('/approvals/approve', { ...fields, product: 'no-such-product' })).status, 404);
     t.is(await offeredTo(generalAddress), undefined, 'none of these approved anything');
     t.deepEqual(await lgwan.admin.listDecisions('a'), []);
     t.deepEqual(await lgwan.admin.listDecisions('b'), [], 'B\'s admin decided nothing for its own tenant either');
