@@ -1,3 +1,4 @@
+import type { ReleaseDecision } from './rings.ts';
 import type { Grant } from './roles.ts';
 
 /*
@@ -66,7 +67,10 @@ export type AuditAction =
   | 'token-revoke'
   | 'agent-enroll'
   | 'agent-revoke'
-  | 'tenant-switch';
+  | 'tenant-switch'
+  | 'release-approve'
+  | 'release-decline'
+  | 'product-hold';
 
 export interface AuditEntry {
   at: string;
@@ -105,6 +109,12 @@ export interface AdminStore {
   getSession(idHash: string): Promise<Session | undefined>;
   deleteSession(idHash: string): Promise<void>;
 
+  /** Approvals, declines and holds (issue 15); one per `decisionKey`, a new one replaces the old. */
+  putDecision(decision: ReleaseDecision): Promise<void>;
+  /** False when the tenant has no decision of that key. */
+  removeDecision(tenant: string, key: string): Promise<boolean>;
+  listDecisions(tenant: string): Promise<ReleaseDecision[]>;
+
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Newest first; one tenant's entries, or all when undefined. */
   listAudit(query: { tenant?: string; offset: number; limit: number }): Promise<{ total: number; entries: AuditEntry[] }>;
@@ -113,4 +123,4 @@ export interface AdminStore {
 }
 
 /** Bounds on what one tenant can make the store hold. */
-export const adminLimits = { agentsPerTenant: 100_000, tokensPerTenant: 1000, sessions: 10_000 } as const;
+export const adminLimits = { agentsPerTenant: 100_000, tokensPerTenant: 1000, sessions: 10_000, decisionsPerTenant: 10_000 } as const;

@@ -3,15 +3,18 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { writeFileAtomic } from '../core/atomic-file.ts';
 import { LgwanMirrorError } from '../core/errors.ts';
+import { decisionKey, type ReleaseDecision } from './rings.ts';
 import { adminLimits, type Account, type AdminStore, type AuditEntry, type EnrolledAgent, type EnrollmentToken, type Session } from './admin-store.ts';
 
 interface AdminFile {
   accounts: Record<string, Account>;
   tokens: Record<string, EnrollmentToken>;
   agents: Record<string, EnrolledAgent>;
+  /** tenant → decision key → decision. */
+  decisions: Record<string, Record<string, ReleaseDecision>>;
 }
 
-const empty = (): AdminFile => ({ accounts: {}, tokens: {}, agents: {} });
+const empty = (): AdminFile => ({ accounts: {}, tokens: {}, agents: {}, decisions: {} });
 
 /**
  * The embedded default. `admin.json` (mode 0600: it holds password hashes and agent secrets)
@@ -137,6 +140,31 @@ export class JsonAdminStore implements AdminStore {
   }
   async listAgents(tenant: string) {
     return Object.values((await this.#fresh()).agents).filter((agent) => agent.tenant === tenant).sort((a, b) => b.enrolledAt.localeCompare(a.enrolledAt));
+  }
+
+  putDecision(decision: ReleaseDecision) {
+    return this.#change((data) => {
+      const perTenant = Object.hasOwn(data.decisions, decision.tenant) ? data.decisions[decision.tenant]! : (data.decisions[decision.tenant] = {});
+      const key = decisionKey(decision);
+      if (!Object.hasOwn(perTenant, key) && Object.keys(perTenant).length >= adminLimits.decisionsPerTenant) {
+        throw new LgwanMirrorError('E_SIZE_LIMIT', `tenant ${decision.tenant} already has ${adminLimits.decisionsPerTenant} release decisions`);
+      }
+      perTenant[key] = decision;
+    });
+  }
+  async removeDecision(tenant: string, key: string) {
+    let found = false;
+    await this.#change((data) => {
+      const perTenant = Object.hasOwn(data.decisions, tenant) ? data.decisions[tenant]! : undefined;
+      if (!perTenant || !Object.hasOwn(perTenant, key)) return;
+      found = true;
+      delete perTenant[key];
+    });
+    return found;
+  }
+  async listDecisions(tenant: string) {
+    const data = await this.#fresh();
+    return Object.hasOwn(data.decisions, tenant) ? Object.values(data.decisions[tenant]!).map((decision) => structuredClone(decision)) : [];
   }
 
   async putSession(session: Session) {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { DatabaseError, LgwanMirrorError } from '../core/errors.ts';
 import { applyMigrations, redactedUrl } from '../coverage/postgres-inventory.ts';
+import { decisionKey, type ReleaseDecision } from './rings.ts';
 import { adminLimits, type Account, type AdminStore, type AuditEntry, type EnrolledAgent, type EnrollmentToken, type Session } from './admin-store.ts';
 
 /** Sessions idle longer than this are removed when the next session is written. */
@@ -74,6 +75,20 @@ export class PostgresAdminStore implements AdminStore {
   }
   async listAgents(tenant: string) {
     return (await this.#query<{ agent: EnrolledAgent }>('listing agents', "SELECT agent FROM admin_agents WHERE tenant = $1 ORDER BY agent->>'enrolledAt' DESC", [tenant])).rows.map((row) => row.agent);
+  }
+
+  async putDecision(decision: ReleaseDecision) {
+    const key = decisionKey(decision);
+    const { rows } = await this.#query<{ count: number }>('counting decisions', 'SELECT count(*)::int AS count FROM admin_release_decisions WHERE tenant = $1 AND key <> $2', [decision.tenant, key]);
+    if (rows[0]!.count >= adminLimits.decisionsPerTenant) throw new LgwanMirrorError('E_SIZE_LIMIT', `tenant ${decision.tenant} already has ${adminLimits.decisionsPerTenant} release decisions`);
+    await this.#query('writing a release decision', 'INSERT INTO admin_release_decisions (tenant, key, decision) VALUES ($1, $2, $3) ON CONFLICT (tenant, key) DO UPDATE SET decision = excluded.decision', [decision.tenant, key, decision]);
+  }
+  async removeDecision(tenant: string, key: string) {
+    const result = await this.#query('removing a release decision', 'DELETE FROM admin_release_decisions WHERE tenant = $1 AND key = $2', [tenant, key]);
+    return result.rowCount === 1;
+  }
+  async listDecisions(tenant: string) {
+    return (await this.#query<{ decision: ReleaseDecision }>('listing release decisions', "SELECT decision FROM admin_release_decisions WHERE tenant = $1 ORDER BY decision->>'at', key", [tenant])).rows.map((row) => row.decision);
   }
 
   async putSession(session: Session) {

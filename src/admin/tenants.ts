@@ -1,5 +1,6 @@
 import { isIP, type BlockList } from 'node:net';
 import { proxyList } from '../core/address-list.ts';
+import { compileRings, type PoliciesConfig, type Ring, type RingConfig } from './rings.ts';
 
 /** The tenant of a single-municipality install, which declares none. */
 export const defaultTenantId = 'default';
@@ -13,11 +14,17 @@ export interface TenantConfig {
   networks: readonly string[];
   /** The catalog subset offered to this tenant's endpoints and shown on its pages; all products when absent. */
   products?: readonly string[];
+  /** Endpoint groups, first match wins; the last has no rules (issue 15). None: one ring `all`. */
+  rings?: readonly RingConfig[];
+  /** product id → ring id → release policy; absent: automatic. */
+  policies?: PoliciesConfig;
 }
 
 export interface Tenant extends TenantConfig {
   readonly networkList: BlockList;
   readonly offered: ReadonlySet<string> | undefined;
+  readonly ringList: readonly Ring[];
+  readonly releasePolicies: PoliciesConfig;
 }
 
 /**
@@ -32,13 +39,16 @@ export class TenantDirectory {
   /** True when the config declared no tenant: the implicit one holds everything. */
   readonly implicit: boolean;
 
-  constructor(configs: readonly TenantConfig[]) {
+  /** `implicitRollout`: the rings and policies of the implicit tenant (`lgwan.rings`, `lgwan.policies`). */
+  constructor(configs: readonly TenantConfig[], implicitRollout: Pick<TenantConfig, 'rings' | 'policies'> = {}) {
     this.implicit = configs.length === 0;
-    const effective = this.implicit ? [{ id: defaultTenantId, name: '', networks: ['0.0.0.0/0', '::/0'] }] : configs;
+    const effective: readonly TenantConfig[] = this.implicit ? [{ id: defaultTenantId, name: '', networks: ['0.0.0.0/0', '::/0'], ...implicitRollout }] : configs;
     this.#tenants = effective.map((config) => ({
       ...config,
       networkList: proxyList(config.networks),
       offered: config.products ? new Set(config.products) : undefined,
+      ringList: compileRings(config.rings),
+      releasePolicies: config.policies ?? {},
     }));
     this.#byId = new Map(this.#tenants.map((tenant) => [tenant.id, tenant]));
   }

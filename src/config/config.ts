@@ -6,8 +6,61 @@ import { transferFileExtensionPattern } from '../transfer/spool-names.ts';
 import { proxyList } from '../core/address-list.ts';
 import { defaultTenantId, tenantIdPattern } from '../admin/tenants.ts';
 import { directoryConfigSchema } from '../admin/ldap-directory.ts';
+import { agentTagPattern, ringIdPattern } from '../admin/rings.ts';
 
 const addressOrRange = z.string().refine((entry) => { try { proxyList([entry]); return true; } catch { return false; } }, 'an IP address or CIDR range');
+
+const ringId = z.string().regex(ringIdPattern, 'lower-case letters, digits and -, e.g. "pilot"');
+const ringsSchema = z
+  .array(
+    z.strictObject({
+      id: ringId,
+      networks: z.array(addressOrRange).max(1000).default([]).describe('endpoints from these address ranges are in this ring'),
+      agentTags: z.array(z.string().regex(agentTagPattern, 'a tag: letters, digits and . _ -')).max(100).default([]).describe('enrolled agents reporting one of these tags are in this ring'),
+    }),
+  )
+  .min(1)
+  .max(50)
+  .optional()
+  .describe('endpoint groups, first match wins; the last ring has no rules and holds every other endpoint (issue 15). None: one ring "all", automatic');
+const policiesSchema = z
+  .record(
+    z.string().min(1).max(128),
+    z.record(ringId, z.union([z.enum(['automatic', 'approval']), z.strictObject({ delay: z.strictObject({ after: ringId, days: z.number().min(0).max(365) }) })])),
+  )
+  .optional()
+  .describe('product id → ring id → automatic (default) | approval | { delay: { after: <ring>, days: N } }; antivirus signatures are always automatic');
+
+/** Rings need a default (the last, without rules), unique ids, and policies that name them. */
+function checkRollout(rollout: { rings?: { id: string; networks: string[]; agentTags: string[] }[] | undefined; policies?: Record<string, Record<string, unknown>> | undefined }, path: (string | number)[], context: z.RefinementCtx): void {
+  const rings = rollout.rings ?? [{ id: 'all', networks: [], agentTags: [] }];
+  const ids = new Set(rings.map((ring) => ring.id));
+  if (ids.size !== rings.length) context.addIssue({ code: 'custom', path: [...path, 'rings'], message: 'ring ids must be unique' });
+  const last = rings.at(-1)!;
+  if (last.networks.length > 0 || last.agentTags.length > 0) context.addIssue({ code: 'custom', path: [...path, 'rings', rings.length - 1], message: `the last ring ("${last.id}") is the default: give it no networks and no agentTags` });
+  for (const [product, perRing] of Object.entries(rollout.policies ?? {})) {
+    for (const [ring, policy] of Object.entries(perRing)) {
+      if (!ids.has(ring)) context.addIssue({ code: 'custom', path: [...path, 'policies', product, ring], message: `no ring "${ring}" (${[...ids].join(', ')})` });
+      const after = typeof policy === 'object' && policy !== null ? (policy as { delay: { after: string } }).delay.after : undefined;
+      if (after !== undefined && (!ids.has(after) || after === ring)) context.addIssue({ code: 'custom', path: [...path, 'policies', product, ring, 'delay', 'after'], message: `"after" must name another ring (${[...ids].join(', ')})` });
+    }
+    // Delays that wait for each other in a circle would never offer anything.
+    const afterOf = (ring: string) => {
+      const policy = perRing[ring];
+      return typeof policy === 'object' && policy !== null ? (policy as { delay: { after: string } }).delay.after : undefined;
+    };
+    for (const start of Object.keys(perRing)) {
+      const seen = new Set([start]);
+      for (let ring = afterOf(start); ring !== undefined; ring = afterOf(ring)) {
+        if (seen.has(ring)) {
+          if (ring === start && afterOf(start) !== start) context.addIssue({ code: 'custom', path: [...path, 'policies', product, start, 'delay'], message: 'these delays wait for each other in a circle' });
+          break;
+        }
+        seen.add(ring);
+      }
+    }
+  }
+}
 
 const internetSchema = z.strictObject({
   storage: z.string().default('storage/internet').describe('data root of the internet side: blobs, state, quarantine, transfer key'),
@@ -109,12 +162,16 @@ const lgwanSchema = z.strictObject({
         name: z.string().min(1).max(100).describe('the municipality\'s name as the pages show it, e.g. 札幌市'),
         networks: z.array(addressOrRange).default([]).describe("the address ranges this tenant's endpoints come from"),
         products: z.array(z.string().min(1).max(128)).optional().describe('the catalog subset offered to this tenant (product ids); all products when absent'),
+        rings: ringsSchema,
+        policies: policiesSchema,
       }),
     )
     .max(2000)
     .default([])
     .refine((tenants) => new Set(tenants.map((tenant) => tenant.id)).size === tenants.length, 'tenant ids must be unique')
     .describe('the municipalities this LGWAN-ASP serves; none: one implicit tenant holding every endpoint'),
+  rings: ringsSchema.describe('rings of the implicit tenant (one municipality); with lgwan.tenants, give each tenant its own rings'),
+  policies: policiesSchema.describe('release policies of the implicit tenant; with lgwan.tenants, per tenant'),
   directories: z.array(directoryConfigSchema).max(50).default([]).describe('LDAP / Active Directory servers admins sign in against (docs/directory-sign-in.md); tried in order after local accounts'),
   console: z
     .strictObject({
@@ -137,6 +194,11 @@ const lgwanSchema = z.strictObject({
 // A directory group or token for a tenant that is not declared would sign people in to nothing.
 const checkedLgwanSchema = lgwanSchema.superRefine((lgwan, context) => {
   const declared = new Set(lgwan.tenants.length === 0 ? [defaultTenantId] : lgwan.tenants.map((tenant) => tenant.id));
+  if (lgwan.tenants.length > 0 && (lgwan.rings !== undefined || lgwan.policies !== undefined)) {
+    context.addIssue({ code: 'custom', path: [lgwan.rings !== undefined ? 'rings' : 'policies'], message: 'with lgwan.tenants, set rings and policies per tenant (lgwan.tenants[].rings)' });
+  }
+  checkRollout(lgwan, [], context);
+  lgwan.tenants.forEach((tenant, index) => checkRollout(tenant, ['tenants', index], context));
   lgwan.directories.forEach((directory, index) =>
     directory.groups.forEach((group, groupIndex) => {
       if (group.tenant !== undefined && !declared.has(group.tenant)) {

@@ -13,6 +13,8 @@ export interface InventoryObservation {
   tenant?: string;
   /** The host name an agent reports (native updaters send none). */
   hostname?: string;
+  /** The ring the endpoint was placed in for this request (issue 15). */
+  ring?: string;
   /** Which client told us: mozilla-aus, freshclam, apt, winget, agent. */
   source: string;
   product: string;
@@ -29,6 +31,8 @@ export interface EndpointRecord {
   tenant?: string;
   /** The host name the endpoint last reported, if it reports one (agents). */
   hostname?: string;
+  /** The ring the endpoint was in at its latest report. */
+  ring?: string;
   firstSeen: string;
   lastSeen: string;
   /** product key (product[/platform][/channel]) → what the endpoint runs. */
@@ -95,6 +99,7 @@ export function applyObservation(endpoints: Record<string, EndpointRecord>, obse
   const endpoint = (endpoints[key] ??= { kind: observation.endpoint.kind, id: observation.endpoint.id, ...(tenant ? { tenant } : {}), firstSeen: at, lastSeen: at, products: {} });
   // The newest report names the host (a renamed PC shows its new name).
   if (observation.hostname !== undefined && at >= endpoint.lastSeen) endpoint.hostname = observation.hostname;
+  if (observation.ring !== undefined && at >= endpoint.lastSeen) endpoint.ring = observation.ring;
   if (at > endpoint.lastSeen) endpoint.lastSeen = at;
   if (at < endpoint.firstSeen) endpoint.firstSeen = at;
   const productKey = productKeyOf(observation);

@@ -133,7 +133,7 @@ export class PostgresInventory implements InventoryStore {
     this.#pending = batch;
     for (const record of Object.values(arrived)) {
       for (const product of Object.values(record.products)) {
-        const observation = { endpoint: { kind: record.kind, id: record.id }, tenant: record.tenant, source: product.source, product: product.product, platform: product.platform, locale: product.locale, channel: product.channel };
+        const observation = { endpoint: { kind: record.kind, id: record.id }, tenant: record.tenant, ...(record.hostname ? { hostname: record.hostname } : {}), ...(record.ring ? { ring: record.ring } : {}), source: product.source, product: product.product, platform: product.platform, locale: product.locale, channel: product.channel };
         for (const [version, at] of Object.entries(product.firstSeen)) applyObservation(this.#pending, { ...observation, version }, at);
         applyObservation(this.#pending, { ...observation, version: product.version }, product.seenAt);
       }
@@ -180,7 +180,7 @@ export class PostgresInventory implements InventoryStore {
   async #load(keys: string[]): Promise<EndpointRecord[]> {
     if (keys.length === 0) return [];
     const [endpoints, products, versions] = await Promise.all([
-      this.#pool.query<{ key: string; kind: EndpointRecord['kind']; id: string; tenant: string; hostname: string | null; first_seen: Date; last_seen: Date }>('SELECT key, kind, id, tenant, hostname, first_seen, last_seen FROM inventory_endpoints WHERE key = ANY($1)', [keys]),
+      this.#pool.query<{ key: string; kind: EndpointRecord['kind']; id: string; tenant: string; hostname: string | null; ring: string | null; first_seen: Date; last_seen: Date }>('SELECT key, kind, id, tenant, hostname, ring, first_seen, last_seen FROM inventory_endpoints WHERE key = ANY($1)', [keys]),
       this.#pool.query<{ endpoint_key: string; product_key: string; product: string; version: string; platform: string | null; locale: string | null; channel: string | null; source: string; seen_at: Date }>(
         'SELECT endpoint_key, product_key, product, version, platform, locale, channel, source, seen_at FROM inventory_products WHERE endpoint_key = ANY($1)',
         [keys],
@@ -191,7 +191,7 @@ export class PostgresInventory implements InventoryStore {
       ),
     ]);
     const records = new Map<string, EndpointRecord>();
-    for (const row of endpoints.rows) records.set(row.key, { kind: row.kind, id: row.id, ...(row.tenant === defaultTenantId ? {} : { tenant: row.tenant }), ...(row.hostname === null ? {} : { hostname: row.hostname }), firstSeen: row.first_seen.toISOString(), lastSeen: row.last_seen.toISOString(), products: {} });
+    for (const row of endpoints.rows) records.set(row.key, { kind: row.kind, id: row.id, ...(row.tenant === defaultTenantId ? {} : { tenant: row.tenant }), ...(row.hostname === null ? {} : { hostname: row.hostname }), ...(row.ring === null ? {} : { ring: row.ring }), firstSeen: row.first_seen.toISOString(), lastSeen: row.last_seen.toISOString(), products: {} });
     for (const row of products.rows) {
       const record = records.get(row.endpoint_key);
       if (!record) continue;
@@ -388,7 +388,7 @@ async function writeChunk(client: pg.PoolClient, keys: string[], batch: Record<s
   }
   for (const key of keys) {
     const record = batch[key]!;
-    endpoints.push([key, record.kind, record.id, record.firstSeen, record.lastSeen, record.hostname ?? null, record.tenant ?? defaultTenantId]);
+    endpoints.push([key, record.kind, record.id, record.firstSeen, record.lastSeen, record.hostname ?? null, record.tenant ?? defaultTenantId, record.ring ?? null]);
     const known = stored.get(key) ?? new Set<string>();
     for (const productKey of Object.keys(record.products).sort()) {
       if (!known.has(productKey)) {
@@ -401,11 +401,12 @@ async function writeChunk(client: pg.PoolClient, keys: string[], batch: Record<s
     }
   }
   await client.query(
-    `INSERT INTO inventory_endpoints (key, kind, id, first_seen, last_seen, hostname, tenant)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
+    `INSERT INTO inventory_endpoints (key, kind, id, first_seen, last_seen, hostname, tenant, ring)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::text[])
      ON CONFLICT (key) DO UPDATE SET first_seen = least(inventory_endpoints.first_seen, excluded.first_seen), last_seen = greatest(inventory_endpoints.last_seen, excluded.last_seen),
-       hostname = CASE WHEN excluded.hostname IS NOT NULL AND excluded.last_seen >= inventory_endpoints.last_seen THEN excluded.hostname ELSE inventory_endpoints.hostname END`,
-    columns(endpoints, 7),
+       hostname = CASE WHEN excluded.hostname IS NOT NULL AND excluded.last_seen >= inventory_endpoints.last_seen THEN excluded.hostname ELSE inventory_endpoints.hostname END,
+       ring = CASE WHEN excluded.ring IS NOT NULL AND excluded.last_seen >= inventory_endpoints.last_seen THEN excluded.ring ELSE inventory_endpoints.ring END`,
+    columns(endpoints, 8),
   );
   // A replica's late batch must not replace what another replica wrote since.
   await client.query(

@@ -30,6 +30,8 @@ import { clientTenant, NativeObservations, TenantStates } from '../admin/client-
 import { addConsoleRoutes, type SignInDirectory } from '../admin/console-routes.ts';
 import type { SessionPolicy } from '../admin/sessions.ts';
 import type { TenantDirectory } from '../admin/tenants.ts';
+import { Rollouts } from '../admin/rollouts.ts';
+import { addApprovalRoutes } from '../admin/approval-routes.ts';
 
 export const defaultTrustedProxies = ['127.0.0.1', '::1'];
 
@@ -136,6 +138,9 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   app.use(consoleGuard({ store: adminStore, tenants, policy: options.console.sessionPolicy ?? { idleMinutes: 60, maxHours: 12 }, ...(options.console.metricsTokenHash ? { metricsTokenHash: options.console.metricsTokenHash } : {}), now }));
   const tenantStates = new TenantStates(tenants);
   const natives = new NativeObservations(options.inventory);
+  // Rings and approvals (issue 15): what each endpoint's ring is offered, from the tenants' decisions.
+  const rollouts = new Rollouts(adminStore, now);
+  const tenantRollout = (tenant: ConsoleState['clientTenant'], tenantState: ReturnType<typeof stateOf>, endpoint: { address?: string; tags?: readonly string[] }) => rollouts.view(tenant, tenantState, endpoint);
   /** The published state as the request's endpoint (protocol routes) or console scope sees it. */
   const stateOf = (ctx: Context) => {
     const state = ctx.state as ConsoleState;
@@ -200,6 +205,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       stateFor: (tenant) => tenantStates.of(state(), tenant),
       inventory: options.inventory,
       limits: checkInLimits,
+      rollout: (tenant, tenantState, tags) => tenantRollout(tenants.byId(tenant), tenantState, { address: ctx.ip, tags }),
       authenticate: async (body, agentId) => {
         const agent = await authenticateCheckIn(ctx, adminStore, replay, body, agentId, now());
         // The agent's tenant decides which of its reported products count (its catalog subset).
@@ -210,6 +216,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   // A rollout by group policy enrolls a whole floor within minutes, possibly through one NAT address.
   const enrollLimits = { perAddress: new RateLimiter({ burst: 30, perMinute: 10 }) };
   const consoleRoutes = addConsoleRoutes(router, { store: adminStore, tenants, directories: options.console.directories ?? [], logger: options.logger, now });
+  addApprovalRoutes(router, { store: adminStore, rollouts, state: (ctx) => stateOf(ctx), inventory: options.inventory, audit: consoleRoutes.audit, tenants, now });
   router.post('/api/v1/agent/enroll', async (ctx) => {
     await handleEnroll(ctx, { store: adminStore, tenants, limits: enrollLimits, audit: consoleRoutes.audit, now });
   });
@@ -279,7 +286,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   app.use(async (ctx, next) => {
     if (!ctx.path.startsWith('/mozilla/update/')) return next();
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') ctx.throw(405);
-    handleMozillaUpdate(ctx, stateOf(ctx), natives.for(ctx));
+    const published = stateOf(ctx);
+    handleMozillaUpdate(ctx, published, natives.for(ctx), await tenantRollout((ctx.state as ConsoleState).clientTenant, published, { address: ctx.ip }));
   });
 
   // Every published file under its vendor path: /pool/…, /apt/<mirror>/…, /clamav/….

@@ -50,6 +50,7 @@ export function layout(options: { title: string; language: Language; path: strin
     ['/', t.overview],
     ['/endpoints', t.endpointsPage],
     ['/catalog', t.catalogPage],
+    ['/approvals', t.approvalsPage],
     ['/agents', t.agentsPage],
     ['/audit', t.auditPage],
   ]

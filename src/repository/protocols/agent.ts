@@ -16,6 +16,11 @@ export const checkInSchema = z.strictObject({
   agentVersion: token.optional(),
   hostname: z.string().min(1).max(253).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/u, 'a host name: letters, digits and . _ -').optional().describe('the host name, shown on the pages beside the agent id'),
   os: z.enum(['windows', 'linux']),
+  tags: z
+    .array(z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/u, 'a tag: letters, digits and . _ -'))
+    .max(32)
+    .optional()
+    .describe('tags the admin gave this endpoint in the agent config; rings may select agents by tag'),
   installed: z
     .array(z.strictObject({ product: token, version: token, platform: token.optional(), locale: token.optional() }))
     .max(500),
@@ -39,8 +44,11 @@ function installable(artifact: Artifact): boolean {
   return artifact.role === 'payload' && !artifact.fileName.endsWith('.complete.mar') && !ownClientMethods.has(artifact.verification.method);
 }
 
-/** What each reported product should be updated to: the newest published installer newer than what runs. */
-export function planActions(state: LgwanState, checkIn: CheckIn): AgentAction[] {
+/**
+ * What each reported product should be updated to: of the published installers newer than what
+ * runs, the version the endpoint's ring is offered (`offer`, issue 15), else the newest.
+ */
+export function planActions(state: LgwanState, checkIn: CheckIn, offer?: (productId: string, versions: Iterable<string>) => string | undefined): AgentAction[] {
   const published = state.published;
   if (!published) return [];
   const actions: AgentAction[] = [];
@@ -62,7 +70,8 @@ export function planActions(state: LgwanState, checkIn: CheckIn): AgentAction[] 
         (item.locale === undefined || artifact.locale === item.locale || artifact.locale === 'any'),
     );
     let target: string | undefined;
-    for (const artifact of candidates) if (newer(artifact.version, item.version) && (!target || newer(artifact.version, target))) target = artifact.version;
+    if (offer) target = offer(product.id, candidates.filter((artifact) => newer(artifact.version, item.version)).map((artifact) => artifact.version));
+    else for (const artifact of candidates) if (newer(artifact.version, item.version) && (!target || newer(artifact.version, target))) target = artifact.version;
     if (!target) continue;
     const files = candidates.filter((artifact) => artifact.version === target);
     const first = files[0]!;
@@ -88,6 +97,8 @@ export interface CheckInOptions {
   stateFor(tenant: string): LgwanState;
   inventory: Pick<InventoryStore, 'record'> | undefined;
   limits?: { perAddress: RateLimiter; perAgent: RateLimiter };
+  /** The ring of the agent (by its tenant, address and tags) and what that ring is offered. */
+  rollout?(tenant: string, state: LgwanState, tags: readonly string[]): Promise<{ ring: string; offer(productId: string, versions: Iterable<string>): string | undefined }>;
   /** The enrolled agent that signed this check-in (throws 401 otherwise). */
   authenticate(body: string, agentId: string): Promise<{ agentId: string; tenant: string; hostname?: string | undefined }>;
 }
@@ -125,15 +136,16 @@ export async function handleCheckIn(ctx: Context, options: CheckInOptions): Prom
   }
   // A product id this repository does not describe (a typo in the agent's config, a product
   // not in the catalog) is named back to the agent and not recorded as a product of its own.
+  const rollout = await options.rollout?.(agent.tenant, state, checkIn.tags ?? []);
   const known = state.published ? new Set(state.published.products.map((product) => product.id)) : undefined;
   const unknownProducts = known ? [...new Set(checkIn.installed.filter((item) => !known.has(item.product)).map((item) => item.product))] : [];
   for (const item of checkIn.installed) {
     if (known && !known.has(item.product)) continue;
     // The host name the check-in says, else the one given at enrollment.
     const hostname = checkIn.hostname ?? agent.hostname;
-    inventory?.record({ endpoint: { kind: 'agent', id: checkIn.agentId }, tenant: agent.tenant, ...(hostname ? { hostname } : {}), source: 'agent', product: item.product, version: item.version, platform: item.platform, locale: item.locale });
+    inventory?.record({ endpoint: { kind: 'agent', id: checkIn.agentId }, tenant: agent.tenant, ...(hostname ? { hostname } : {}), ...(rollout ? { ring: rollout.ring } : {}), source: 'agent', product: item.product, version: item.version, platform: item.platform, locale: item.locale });
   }
-  const actions = planActions(state, checkIn);
+  const actions = planActions(state, checkIn, rollout?.offer);
   ctx.set('Cache-Control', 'no-store');
   if (ctx.accepts('application/json', 'text/tab-separated-values') === 'text/tab-separated-values') {
     ctx.type = 'text/tab-separated-values; charset=utf-8';

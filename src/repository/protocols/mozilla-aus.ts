@@ -53,8 +53,17 @@ function safeCompare(scheme: 'mozilla', a: string, b: string): number | undefine
   }
 }
 
-/** The newest published complete MAR for this check, newer than the client and within its pin. */
-export function findUpdate(state: LgwanState, check: UpdateCheck, pin: string | undefined): Artifact | undefined {
+/**
+ * Which of a product's candidate versions the endpoint's ring may have (issue 15: rings and
+ * approvals); without one, the newest.
+ */
+export type OfferDecision = (productId: string, versions: Iterable<string>) => string | undefined;
+
+/**
+ * The complete MAR for this check: of the published releases newer than the client and within
+ * its pin, the one its ring is offered (the newest allowed); never a declined or not-yet-approved one.
+ */
+export function findUpdate(state: LgwanState, check: UpdateCheck, pin: string | undefined, offer?: OfferDecision): Artifact | undefined {
   const published = state.published;
   const platform = platformOfBuildTarget(check.buildTarget);
   if (!published || !platform) return undefined;
@@ -63,12 +72,18 @@ export function findUpdate(state: LgwanState, check: UpdateCheck, pin: string | 
   );
   let best: Artifact | undefined;
   for (const product of products) {
+    const candidates: Artifact[] = [];
     for (const artifact of published.artifacts) {
       if (artifact.productId !== product.id || artifact.platform !== platform || artifact.locale !== check.locale) continue;
       if (!artifact.fileName.endsWith('.complete.mar') || !artifact.attributes?.buildId) continue;
       // The server enforces AppUpdatePin (e.g. "128." or "128.5."); the client only sends it.
       if (pin && !artifact.version.startsWith(pin)) continue;
       if ((safeCompare('mozilla', artifact.version, check.version) ?? 0) <= 0) continue;
+      candidates.push(artifact);
+    }
+    const allowed = offer ? offer(product.id, candidates.map((artifact) => artifact.version)) : undefined;
+    for (const artifact of candidates) {
+      if (offer && artifact.version !== allowed) continue;
       if (!best || (safeCompare('mozilla', artifact.version, best.version) ?? 0) > 0) best = artifact;
     }
   }
@@ -90,7 +105,7 @@ export function renderUpdateXml(update: { artifact: Artifact; sha512: string; ur
 }
 
 /** Koa handler for `/mozilla/update/…`: answers update.xml and records the check as an inventory record. */
-export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: ObservationSink | undefined): void {
+export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: ObservationSink | undefined, rollout?: { ring: string; offer: OfferDecision }): void {
   let segments: string[];
   try {
     segments = ctx.path.slice('/mozilla/update/'.length).split('/').map((segment) => decodeURIComponent(segment));
@@ -104,7 +119,7 @@ export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: 
   // Firefox always sends its own version here: anything else is not an update check.
   if (safeCompare('mozilla', check.version, check.version) === undefined) ctx.throw(400, `"${check.version}" is not a Firefox or Thunderbird version`);
   const pin = typeof ctx.query.pin === 'string' && ctx.query.pin !== '' ? ctx.query.pin : undefined;
-  const artifact = findUpdate(state, check, pin);
+  const artifact = findUpdate(state, check, pin, rollout?.offer);
   const sha512 = artifact ? state.digests[artifact.sha256]?.sha512 : undefined;
   // The URL the client used to reach us is the one it can download from (an edge cache keeps Host).
   const origin = `${ctx.protocol}://${ctx.host}`;
@@ -123,6 +138,7 @@ export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: 
     // else is invented (issue 13: 5,000 invented channels, 5,000 records for one address).
     if (catalogProduct && platform && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$/u.test(check.locale)) inventory?.record({
       endpoint: { kind: 'address', id: ctx.ip },
+      ...(rollout ? { ring: rollout.ring } : {}),
       source: 'mozilla-aus',
       product: catalogProduct.id,
       version: check.version,

@@ -1,0 +1,87 @@
+import type { LgwanState } from '../importer/lgwan-state.ts';
+import type { AdminStore } from './admin-store.ts';
+import { offeredVersion, ringOf, type ProductFacts, type ReleaseDecision, type TenantRollout } from './rings.ts';
+import type { Tenant } from './tenants.ts';
+
+/** What one request's endpoint is offered: its ring, and the newest allowed version of a product. */
+export interface RolloutView {
+  readonly tenant: Tenant | undefined;
+  readonly ring: string;
+  /** Of `versions` (published releases the client could take), the newest its ring may have; undefined: none. */
+  offer(productId: string, versions: Iterable<string>): string | undefined;
+}
+
+/**
+ * The tenants' decisions as the protocols read them. Decisions come from the admin store,
+ * kept for a short while (replicas sharing PostgreSQL see another replica's decision within
+ * `ttlMs`); a decision made through this process drops its tenant's copy at once, so it takes
+ * effect on the next client request without a restart.
+ */
+export class Rollouts {
+  readonly #store: AdminStore;
+  readonly #now: () => Date;
+  readonly #ttlMs: number;
+  readonly #cache = new Map<string, { until: number; decisions: Promise<ReleaseDecision[]> }>();
+
+  constructor(store: AdminStore, now: () => Date, ttlMs = 2000) {
+    this.#store = store;
+    this.#now = now;
+    this.#ttlMs = ttlMs;
+  }
+
+  invalidate(tenant: string): void {
+    this.#cache.delete(tenant);
+  }
+
+  decisions(tenant: string): Promise<ReleaseDecision[]> {
+    const now = Date.now();
+    const cached = this.#cache.get(tenant);
+    if (cached && cached.until > now) return cached.decisions;
+    const decisions = this.#store.listDecisions(tenant);
+    // A failed read is not kept: the next request asks the store again.
+    decisions.catch(() => this.#cache.delete(tenant));
+    this.#cache.set(tenant, { until: now + this.#ttlMs, decisions });
+    if (this.#cache.size > 10_000) this.#cache.delete(this.#cache.keys().next().value!);
+    return decisions;
+  }
+
+  /** The rollout of `tenant` over the published `state` (the tenant's catalog subset). */
+  async rollout(tenant: Tenant, state: LgwanState): Promise<TenantRollout> {
+    return {
+      rings: tenant.ringList,
+      policies: tenant.releasePolicies,
+      decisions: await this.decisions(tenant.id),
+      publishedAt: (product, version) => state.firstPublished[product]?.[version] ?? state.published?.publishedAt,
+    };
+  }
+
+  /** The view of one endpoint (by address, and the tags an enrolled agent reports). */
+  async view(tenant: Tenant | undefined, state: LgwanState, endpoint: { address?: string; tags?: readonly string[] }): Promise<RolloutView> {
+    if (!tenant) {
+      // An endpoint no tenant claims: no tenant decided anything for it; it gets the newest, as before.
+      return { tenant, ring: 'all', offer: (productId, versions) => newest(state, productId, versions) };
+    }
+    const rollout = await this.rollout(tenant, state);
+    const ring = ringOf(rollout.rings, endpoint);
+    const now = this.#now();
+    return {
+      tenant,
+      ring,
+      offer: (productId, versions) => {
+        const product = productFacts(state, productId);
+        return product ? offeredVersion(rollout, product, ring, versions, now) : undefined;
+      },
+    };
+  }
+}
+
+export function productFacts(state: LgwanState, productId: string): ProductFacts | undefined {
+  const product = state.published?.products.find((candidate) => candidate.id === productId);
+  return product ? { id: product.id, scheme: product.scheme, antivirus: product.protocol?.type === 'clamav' } : undefined;
+}
+
+function newest(state: LgwanState, productId: string, versions: Iterable<string>): string | undefined {
+  const product = productFacts(state, productId);
+  if (!product) return undefined;
+  return offeredVersion({ rings: [], policies: {}, decisions: [], publishedAt: () => undefined }, { ...product, antivirus: true }, 'all', versions, new Date());
+}

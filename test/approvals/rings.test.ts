@@ -1,0 +1,140 @@
+import test, { type ExecutionContext } from 'ava';
+import { enrollAgent, signIn } from '../helpers/console.ts';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { publishedRepository } from '../helpers/published-repository.ts';
+
+/*
+ * Issue 15, first slice: two rings in tenant A — pilot (10.1.5.0/24, or agents tagged
+ * "pilot") and general (everyone else) — with demo-firefox automatic for pilot and under
+ * approval for general. What each ring is offered by Firefox's update.xml and by the agent
+ * check-in follows the admin's decisions made on the console, on both stores.
+ */
+
+// One server per file, started by the first test that needs it (a racing second server would keep the worker alive).
+let postgres: Promise<TestPostgres> | undefined;
+const server = () => (postgres ??= startPostgres());
+let databases = 0;
+test.after.always(async () => {
+  await (await postgres)?.stop();
+});
+
+const tenants = [
+  {
+    id: 'a',
+    name: 'A市',
+    networks: ['10.1.0.0/16'],
+    rings: [{ id: 'pilot', networks: ['10.1.5.0/24'], agentTags: ['pilot'] }, { id: 'general' }],
+    policies: { 'demo-firefox': { pilot: 'automatic', general: 'approval' } },
+  },
+  { id: 'b', name: 'B町', networks: ['10.2.0.0/16'] },
+];
+
+const pilotAddress = '10.1.5.20';
+const generalAddress = '10.1.9.30';
+const updateCheck = (version: string) => `/mozilla/update/6/Firefox/${version}/20240101000000/WINNT_x86_64-msvc-x64/ja/release/Windows_NT%2010.0/ISET/default/default/update.xml`;
+
+async function rings(t: ExecutionContext, store: 'lowdb' | 'postgresql') {
+  let inventory: Record<string, unknown> = {};
+  if (store === 'postgresql') inventory = { store: 'postgresql', url: await (await server()).createDatabase(`rings_${process.pid}_${(databases += 1)}`), flushSeconds: 0.2 };
+  const { url, lgwan } = await publishedRepository(t, { lgwan: { trustProxy: true, tenants, inventory } });
+  /** The version update.xml offers to a Firefox 130.0 at `address`, or undefined for an empty <updates>. */
+  const offeredTo = async (address: string) => {
+    const response = await fetch(`${url}${updateCheck('130.0')}`, { headers: { 'x-forwarded-for': address } });
+    t.is(response.status, 200);
+    return /displayVersion="([^"]+)"/u.exec(await response.text())?.[1];
+  };
+  const adminA = await signIn(lgwan.admin, url, { role: 'tenant-admin', tenant: 'a' });
+  return { url, lgwan, offeredTo, adminA };
+}
+
+for (const store of ['lowdb', 'postgresql'] as const) {
+  test(`${store}: pilot is offered 131.0 at once, general only after an admin approves it on the console`, async (t) => {
+    const { offeredTo, adminA, lgwan } = await rings(t, store);
+    t.is(await offeredTo(pilotAddress), '131.0', 'pilot: automatic');
+    t.is(await offeredTo(generalAddress), undefined, 'general: 131.0 is not approved yet, 130.0 is what it runs');
+
+    const page = await adminA.text('/approvals');
+    t.regex(page, /<tr data-version="131\.0">/u);
+    t.true(page.includes('このリングに承認'), 'Japanese first');
+    t.true((await adminA.text('/approvals?lang=en')).includes('Approve for ring'));
+
+    const approved = await adminA.post('/approvals/approve', { product: 'demo-firefox', version: '131.0', ring: 'general' });
+    t.is(approved.status, 303);
+    t.is(await offeredTo(generalAddress), '131.0', 'the next request after the approval, without a restart');
+    t.is(await offeredTo(pilotAddress), '131.0');
+
+    const decisions = await lgwan.admin.listDecisions('a');
+    t.like(decisions[0], { kind: 'approve', product: 'demo-firefox', version: '131.0', ring: 'general', tenant: 'a' });
+    const csv = await adminA.text('/audit.csv');
+    t.regex(csv, /release-approve,success,demo-firefox 131\.0,ring general/u);
+  });
+
+  test(`${store}: a declined release is offered to no ring, even one that approved it`, async (t) => {
+    const { offeredTo, adminA } = await rings(t, store);
+    t.is((await adminA.post('/approvals/approve', { product: 'demo-firefox', version: '131.0', ring: 'general' })).status, 303);
+    t.is((await adminA.post('/approvals/decline', { product: 'demo-firefox', version: '131.0' })).status, 303);
+    t.is(await offeredTo(pilotAddress), undefined, 'declined: not even the automatic ring');
+    t.is(await offeredTo(generalAddress), undefined, 'declined wins over an approval');
+    t.regex(await adminA.text('/audit.csv'), /release-decline,success,demo-firefox 131\.0/u);
+    t.true((await adminA.text('/approvals')).includes('配信拒否'));
+  });
+
+  test(`${store}: a viewer cannot decide (403), another tenant's admin gets 404, a forged form 403`, async (t) => {
+    const { url, lgwan, offeredTo, adminA } = await rings(t, store);
+    const viewerA = await signIn(lgwan.admin, url, { role: 'tenant-viewer', tenant: 'a' });
+    const adminB = await signIn(lgwan.admin, url, { role: 'tenant-admin', tenant: 'b' });
+    const fields = { product: 'demo-firefox', version: '131.0', ring: 'general' };
+    t.is((await viewerA.post('/approvals/approve', fields)).status, 403);
+    t.false((await viewerA.text('/approvals')).includes('action="/approvals/approve'), 'a viewer sees no forms');
+    t.is((await adminB.post('/approvals/approve?tenant=a', fields)).status, 404);
+    t.is((await adminB.fetch('/approvals?tenant=a')).status, 404);
+    const forged = await adminA.fetch('/approvals/approve', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...fields, _csrf: 'wrong' }).toString() });
+    t.is(forged.status, 403);
+    t.is((await adminA.post('/approvals/approve', { ...fields, ring: 'nonexistent' })).status, 400);
+    t.is((await adminA.post('/approvals/approve', { ...fields, version: '99.0' })).status, 404);
+    t.is((await adminA.post('/approvals/decline', { product: 'demo-clamav-bytecode', version: '268' })).status, 400, 'antivirus signatures are always automatic');
+    t.is((await adminA.post('/approvals/approve', { ...fields, product: 'no-such-product' })).status, 404);
+    t.is(await offeredTo(generalAddress), undefined, 'none of these approved anything');
+    t.deepEqual(await lgwan.admin.listDecisions('a'), []);
+    t.deepEqual(await lgwan.admin.listDecisions('b'), [], 'B\'s admin decided nothing for its own tenant either');
+  });
+
+  test(`${store}: an agent tagged pilot and one without tags get different actions; the page counts them per ring; a hold keeps a ring at its version`, async (t) => {
+    const { url, lgwan, adminA } = await rings(t, store);
+    const installed = [{ product: 'demo-firefox', version: '130.0', platform: 'win64', locale: 'ja' }];
+    const pilot = await enrollAgent(lgwan.admin, url, { tenant: 'a', hostname: 'a-pilot-1' });
+    const general = await enrollAgent(lgwan.admin, url, { tenant: 'a', hostname: 'a-general-1' });
+    const actions = async (response: Response) => {
+      t.is(response.status, 200);
+      return ((await response.json()) as { actions: { product: string; version: string }[] }).actions.map((action) => `${action.product} ${action.version}`);
+    };
+    t.deepEqual(await actions(await pilot.checkIn({ installed, tags: ['pilot'] })), ['demo-firefox 131.0']);
+    t.deepEqual(await actions(await general.checkIn({ installed, tags: ['finance'] })), [], 'general: not approved yet');
+    t.is((await pilot.checkIn({ installed, tags: ['bad tag!'] })).status, 400, 'tags are bounded tokens');
+
+    // The pilot installed it and says so; the page counts who runs the release, per ring.
+    t.deepEqual(await actions(await pilot.checkIn({ installed: [{ ...installed[0]!, version: '131.0' }], tags: ['pilot'] })), []);
+    await lgwan.inventory.flush();
+    const page = await adminA.text('/approvals');
+    const row = /<tr data-version="131\.0">(.*?)<\/tr>/su.exec(page)?.[1] ?? '';
+    t.regex(row, /pilot: 1<br>general: 0/u, 'one pilot endpoint runs 131.0, no general one');
+    t.regex(row, /pilot: 配信中<br>general: 未承認/u);
+
+    t.is((await adminA.post('/approvals/approve', { product: 'demo-firefox', version: '131.0', ring: 'general' })).status, 303);
+    t.deepEqual(await actions(await general.checkIn({ installed })), ['demo-firefox 131.0']);
+    t.is((await adminA.post('/approvals/hold', { product: 'demo-firefox', version: '130.0', ring: 'pilot' })).status, 303);
+    t.deepEqual(await actions(await pilot.checkIn({ installed, tags: ['pilot'] })), [], 'pilot held at 130.0');
+    t.regex(await adminA.text('/audit.csv'), /product-hold,success,demo-firefox 130\.0,ring pilot/u);
+    t.is((await adminA.post('/approvals/release-hold', { product: 'demo-firefox', ring: 'pilot' })).status, 303);
+    t.deepEqual(await actions(await pilot.checkIn({ installed, tags: ['pilot'] })), ['demo-firefox 131.0']);
+  });
+}
+
+test('without rings nothing changes: one ring "all", automatic', async (t) => {
+  const { url, lgwan } = await publishedRepository(t, { lgwan: { trustProxy: true } });
+  const response = await fetch(`${url}${updateCheck('130.0')}`, { headers: { 'x-forwarded-for': '10.7.7.7' } });
+  t.regex(await response.text(), /displayVersion="131\.0"/u);
+  const operator = await signIn(lgwan.admin, url);
+  const page = await operator.text('/approvals');
+  t.regex(page, /all: 自動/u);
+});
