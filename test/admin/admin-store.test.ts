@@ -11,20 +11,16 @@ import { silentLogger } from '../../src/core/logger.ts';
 import { openLgwanSide } from '../../src/sides/lgwan.ts';
 import { enrollAgent, signIn } from '../helpers/console.ts';
 import { createEnvironment } from '../helpers/environment.ts';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { postgresPerFile } from '../helpers/postgres.ts';
 
 /* One contract, two stores: what the console keeps behaves the same on lowdb files and on PostgreSQL. */
-// One server per file, started by the first test that needs it: concurrent tests share the promise
-// (a second server started by a racing test would outlive the file and keep its worker alive).
-let postgres: Promise<TestPostgres> | undefined;
-const server = () => (postgres ??= startPostgres());
+const server = postgresPerFile(test.after);
 let folder: string;
 let databases = 0;
 test.before(async () => {
   folder = await mkdtemp(path.join(tmpdir(), 'lgwan-mirror-admin-store-'));
 });
 test.after.always(async () => {
-  await (await postgres)?.stop();
   await rm(folder, { recursive: true, force: true });
 });
 

@@ -10,17 +10,14 @@ import { PostgresAdminStore } from '../../src/admin/postgres-admin-store.ts';
 import type { AdminStore } from '../../src/admin/admin-store.ts';
 import { signIn, signInAs } from '../helpers/console.ts';
 import { projectRoot } from '../helpers/environment.ts';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { postgresPerFile } from '../helpers/postgres.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
 import { groupBase, groupDn, peopleBase, serviceDn, startSlapd, userDn, writePasswordFile, type TestSlapd } from '../helpers/slapd.ts';
 
 const run = promisify(execFile);
 let slapd: TestSlapd;
 let folder: string;
-// One server per file, started by the first test that needs it: concurrent tests share the promise
-// (a second server started by a racing test would outlive the file and keep its worker alive).
-let postgres: Promise<TestPostgres> | undefined;
-const server = () => (postgres ??= startPostgres());
+const server = postgresPerFile(test.after);
 
 test.before(async () => {
   folder = await mkdtemp(path.join(tmpdir(), 'lgwan-mirror-sign-in-'));
@@ -28,7 +25,6 @@ test.before(async () => {
 });
 test.after.always(async () => {
   await slapd?.stop();
-  await (await postgres)?.stop();
   if (folder) await rm(folder, { recursive: true, force: true });
 });
 

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { enrollAgent, signIn, type SignedIn } from '../helpers/console.ts';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { postgresPerFile } from '../helpers/postgres.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
 
 /*
@@ -10,15 +10,8 @@ import { publishedRepository } from '../helpers/published-repository.ts';
  * "forbidden". The same test runs on the embedded store and on a real PostgreSQL.
  */
 
-// One server per file, started by the first test that needs it: concurrent tests share the promise
-// (a second server started by a racing test would outlive the file and keep its worker alive).
-let postgres: Promise<TestPostgres> | undefined;
-const server = () => (postgres ??= startPostgres());
+const server = postgresPerFile(test.after);
 let databases = 0;
-test.after.always(async () => {
-  await (await postgres)?.stop();
-});
-
 const tenants = [
   { id: 'a', name: 'A市', networks: ['10.1.0.0/16'] },
   { id: 'b', name: 'B町', networks: ['10.2.0.0/16'], products: ['demo-firefox'] },

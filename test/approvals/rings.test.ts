@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { enrollAgent, signIn } from '../helpers/console.ts';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { postgresPerFile } from '../helpers/postgres.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
 
 /*
@@ -10,14 +10,8 @@ import { publishedRepository } from '../helpers/published-repository.ts';
  * check-in follows the admin's decisions made on the console, on both stores.
  */
 
-// One server per file, started by the first test that needs it (a racing second server would keep the worker alive).
-let postgres: Promise<TestPostgres> | undefined;
-const server = () => (postgres ??= startPostgres());
+const server = postgresPerFile(test.after);
 let databases = 0;
-test.after.always(async () => {
-  await (await postgres)?.stop();
-});
-
 const tenants = [
   {
     id: 'a',

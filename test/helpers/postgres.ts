@@ -79,3 +79,16 @@ export async function startPostgres(options: { durable?: boolean } = {}): Promis
     },
   };
 }
+
+/**
+ * One server for a whole test file, started by the first test that asks for it and stopped
+ * after the file. Concurrent tests share the one start: a second server started by a racing
+ * test would outlive the file and keep its AVA worker waiting.
+ */
+export function postgresPerFile(after: { always(run: () => Promise<void>): void }): () => Promise<TestPostgres> {
+  let server: Promise<TestPostgres> | undefined;
+  after.always(async () => {
+    await (await server)?.stop();
+  });
+  return () => (server ??= startPostgres());
+}
