@@ -17,6 +17,7 @@
     {
       "repository": "https://lgwan-mirror.example",
       "enrollmentToken": "(issued by the admin; used once, at enrollment)",
+      "tags": ["pilot"],
       "stateDirectory": "C:\\ProgramData\\LgwanAgent",
       "products": [
         { "id": "chrome", "platform": "win64", "locale": "any",
@@ -111,7 +112,16 @@ function Invoke-CheckIn {
     # Shown on the pages of the repository beside the agent id; characters the check-in refuses are left out.
     $hostName = ([string]$env:COMPUTERNAME) -replace '[^A-Za-z0-9._-]', ''
     if (-not $hostName) { $hostName = 'unknown' }
-    $body = [ordered]@{ agentId = $script:agentId; agentVersion = '1.0.0'; os = 'windows'; hostname = $hostName; installed = $installed } | ConvertTo-Json -Depth 5 -Compress
+    # Tags a ring may select this PC by (optional): only what the check-in accepts, at most 32.
+    $tags = @()
+    if ($config.PSObject.Properties.Name -contains 'tags') {
+        foreach ($tag in @($config.tags)) {
+            $clean = (([string]$tag) -replace '[^A-Za-z0-9._-]', '') -replace '^[._-]+', ''
+            if ($clean.Length -gt 64) { $clean = $clean.Substring(0, 64) }
+            if ($clean -and $tags.Count -lt 32) { $tags += $clean }
+        }
+    }
+    $body = [ordered]@{ agentId = $script:agentId; agentVersion = '1.0.0'; os = 'windows'; hostname = $hostName; tags = $tags; installed = $installed } | ConvertTo-Json -Depth 5 -Compress
     $bytes = [Text.Encoding]::UTF8.GetBytes($body)
     $timestamp = [string][DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
     $nonce = [guid]::NewGuid().ToString('N')

@@ -14,6 +14,7 @@
 #   LGWAN_ENROLLMENT_TOKEN=…                       (issued by the admin: console "エージェント", or
 #                                                   `lgwan-mirror agents token`; used once, at enrollment)
 #   LGWAN_STATE_DIR=/var/lib/lgwan-agent          (agent id and secret, downloads, log)
+#   LGWAN_TAGS="pilot"                             (optional: tags a ring may select this host by, space-separated)
 #   LGWAN_PRODUCTS — one product per line: id|platform|locale|detect command|install command
 #     detect prints the installed version (nothing if not installed);
 #     install runs with {file} replaced by the verified file and {version} by its version.
@@ -67,7 +68,16 @@ clean() { printf '%s' "$1" | tr -cd 'A-Za-z0-9._+~:-'; }
 
 inventory_json() {
   first=1
-  printf '{"agentId":"%s","agentVersion":"1.0.0","os":"linux","hostname":"%s","installed":[' "$agent_id" "$host_name"
+  # Only what the check-in accepts: up to 32 tags of letters, digits and . _ - (starting with a letter or digit).
+  tags_json=''
+  tag_count=0
+  for tag in ${LGWAN_TAGS:-}; do
+    tag=$(printf '%s' "$tag" | tr -cd 'A-Za-z0-9._-' | sed 's/^[._-]*//' | cut -c1-64)
+    if [ -z "$tag" ] || [ "$tag_count" -ge 32 ]; then continue; fi
+    tag_count=$((tag_count + 1))
+    tags_json="$tags_json${tags_json:+,}\"$tag\""
+  done
+  printf '{"agentId":"%s","agentVersion":"1.0.0","os":"linux","hostname":"%s","tags":[%s],"installed":[' "$agent_id" "$host_name" "$tags_json"
   printf '%s\n' "$LGWAN_PRODUCTS" | while IFS='|' read -r product platform locale detect install; do
     [ -n "$product" ] || continue
     version=$(clean "$(sh -c "$detect" 2>/dev/null | head -n 1)")

@@ -165,3 +165,13 @@ test('the shipped Windows agent example names product ids a shipped catalog has'
   }
   for (const id of ids) t.true(catalogIds.has(id), `${id} is a shipped catalog id`);
 });
+
+test('the sh agent reports the tags of its config (LGWAN_TAGS), cleaned to what the check-in accepts, and lands in the ring that selects them', async (t) => {
+  const { environment, lgwan, url } = await publishedRepository(t, { lgwan: { rings: [{ id: 'pilot', agentTags: ['pilot'] }, { id: 'general' }] } });
+  const machine = await host(environment.root, url, '131.0', await issueEnrollmentToken(lgwan.admin));
+  await writeFile(machine.config, `${await readFile(machine.config, 'utf8')}LGWAN_TAGS="-pilot floor.3 $(printf 'x%.0s' $(seq 1 100))"\n`);
+  t.is(await machine.runAgent(), 0, await machine.log().catch(() => ''));
+  await lgwan.inventory.flush();
+  const endpoint = (await lgwan.inventory.listEndpoints({ offset: 0, limit: 10 })).find((candidate) => candidate.kind === 'agent');
+  t.is(endpoint?.ring, 'pilot', 'the leading "-" is dropped, so "pilot" selects the ring; an over-long tag is cut to 64 characters, not refused');
+});
