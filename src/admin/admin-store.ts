@@ -70,7 +70,8 @@ export type AuditAction =
   | 'tenant-switch'
   | 'release-approve'
   | 'release-decline'
-  | 'product-hold';
+  | 'product-hold'
+  | 'release-withdraw';
 
 export interface AuditEntry {
   at: string;

@@ -125,7 +125,7 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
     ctx.body = renderApprovalsPage({ language, tenantQuery: tenantQuery(ctx), csrf: user.session.csrfToken, canChange: holds(user, scope, 'tenant-admin'), rings: scope.tenant.ringList.map((ring) => ring.id), products });
   });
 
-  const decide = (kind: DecisionKind | 'release-hold') => async (ctx: Context) => {
+  const decide = (kind: DecisionKind | 'release-hold' | 'withdraw-approval' | 'withdraw-decline') => async (ctx: Context) => {
     const form = await readForm(ctx);
     checkCsrf(ctx, form);
     const { user, scope } = requireRole(ctx, 'tenant-admin');
@@ -136,7 +136,7 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
     if (product.protocol?.type === 'clamav') return ctx.throw(400, 'antivirus signatures are always offered automatically');
     const version = form.get('version') ?? '';
     const ringId = form.get('ring') ?? '';
-    const needsRing = kind !== 'decline';
+    const needsRing = kind !== 'decline' && kind !== 'withdraw-decline';
     if (needsRing && !scope.tenant.ringList.some((ring) => ring.id === ringId)) return ctx.throw(400, `no ring "${ringId.slice(0, 40)}" in this tenant`);
     const releases = new Set(published.published!.artifacts.filter((artifact) => artifact.productId === product.id).map((artifact) => artifact.version));
     if ((kind === 'approve' || kind === 'decline') && !releases.has(version)) return ctx.throw(404, 'not found');
@@ -144,7 +144,11 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
     if (kind === 'hold' && !validVersion(product.scheme, version)) return ctx.throw(400, 'not a version of this product');
     const at = options.now().toISOString();
     const audited = { tenant: scope.tenantId, actor: user.username, address: ctx.ip, outcome: 'success' as const };
-    if (kind === 'release-hold') {
+    if (kind === 'withdraw-approval' || kind === 'withdraw-decline') {
+      const key = kind === 'withdraw-approval' ? decisionKey({ kind: 'approve', product: product.id, version, ring: ringId }) : decisionKey({ kind: 'decline', product: product.id, version, ring: undefined });
+      if (!(await store.removeDecision(scope.tenantId, key))) return ctx.throw(404, 'not found');
+      await options.audit({ ...audited, action: 'release-withdraw', subject: `${product.id} ${version}`, detail: kind === 'withdraw-approval' ? `approval for ring ${ringId} withdrawn` : 'decline withdrawn' });
+    } else if (kind === 'release-hold') {
       const removed = await store.removeDecision(scope.tenantId, decisionKey({ kind: 'hold', product: product.id, version: '', ring: ringId }));
       if (!removed) return ctx.throw(404, 'not found');
       await options.audit({ ...audited, action: 'product-hold', subject: `${product.id}@${ringId}`, detail: 'hold released' });
@@ -162,4 +166,6 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
   router.post('/approvals/decline', decide('decline'));
   router.post('/approvals/hold', decide('hold'));
   router.post('/approvals/release-hold', decide('release-hold'));
+  router.post('/approvals/withdraw-approval', decide('withdraw-approval'));
+  router.post('/approvals/withdraw-decline', decide('withdraw-decline'));
 }

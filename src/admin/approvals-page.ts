@@ -26,7 +26,7 @@ const words = {
     title: '承認', intro: '製品ごと・リングごとに、端末に配信する版を決めます。変更は次の端末の問い合わせから有効です（再起動は不要です）。',
     chooseTenant: '団体を選んでください（画面上の切替）。', viewerNote: '閲覧者は変更できません。',
     version: '版', published: '公開', verification: '検証', size: 'サイズ', endpoints: '端末数（リング別）', state: '配信（リング別）', actions: '操作',
-    offered: '配信中', waiting: '未承認', declinedState: '配信拒否', approve: 'このリングに承認', decline: '配信拒否', hold: 'このリングをこの版で保留', releaseHold: '保留を解除',
+    offered: '配信中', waiting: '未承認', declinedState: '配信拒否', approve: 'このリングに承認', decline: '配信拒否', hold: 'このリングをこの版で保留', releaseHold: '保留を解除', withdrawApproval: '承認を取り消す', withdrawDecline: '配信拒否を取り消す',
     policy: '方針', automatic: '自動', approval: '承認制', delay: (after: string, days: number) => `${after} の ${days} 日後`, heldAt: (version: string) => `${version} で保留中`,
     antivirus: 'ウイルス定義は常に自動で配信されます。', ring: 'リング', files: 'ファイル',
   },
@@ -34,7 +34,7 @@ const words = {
     title: 'Approvals', intro: 'Per product and ring, which release endpoints are offered. A change applies to the next endpoint request (no restart).',
     chooseTenant: 'Choose a tenant first (the switcher above).', viewerNote: 'Viewers cannot change anything.',
     version: 'Version', published: 'Published', verification: 'Verification', size: 'Size', endpoints: 'Endpoints (per ring)', state: 'Offered (per ring)', actions: 'Actions',
-    offered: 'offered', waiting: 'not approved', declinedState: 'declined', approve: 'Approve for ring', decline: 'Decline', hold: 'Hold ring at this version', releaseHold: 'Release hold',
+    offered: 'offered', waiting: 'not approved', declinedState: 'declined', approve: 'Approve for ring', decline: 'Decline', hold: 'Hold ring at this version', releaseHold: 'Release hold', withdrawApproval: 'Withdraw approval', withdrawDecline: 'Withdraw decline',
     policy: 'Policy', automatic: 'automatic', approval: 'approval required', delay: (after: string, days: number) => `${days} days after ${after}`, heldAt: (version: string) => `held at ${version}`,
     antivirus: 'Antivirus signatures are always offered automatically.', ring: 'Ring', files: 'files',
   },
@@ -69,7 +69,11 @@ export function renderApprovalsPage(options: { language: Language; tenantQuery: 
           ? [
               `<form method="post" action="${action('/approvals/approve')}" class="inline">${hidden({ product: product.id, version: release.version })}${ringSelect} <button type="submit">${escapeHtml(w.approve)}</button></form>`,
               `<form method="post" action="${action('/approvals/hold')}" class="inline">${hidden({ product: product.id, version: release.version })}${ringSelect} <button type="submit">${escapeHtml(w.hold)}</button></form>`,
-              release.declined ? '' : `<form method="post" action="${action('/approvals/decline')}" class="inline">${hidden({ product: product.id, version: release.version })}<button type="submit">${escapeHtml(w.decline)}</button></form>`,
+              release.declined
+                ? `<form method="post" action="${action('/approvals/withdraw-decline')}" class="inline">${hidden({ product: product.id, version: release.version })}<button type="submit">${escapeHtml(w.withdrawDecline)}</button></form>`
+                : `<form method="post" action="${action('/approvals/decline')}" class="inline">${hidden({ product: product.id, version: release.version })}<button type="submit">${escapeHtml(w.decline)}</button></form>`,
+              // An approval given by mistake (or for the wrong ring) can be taken back, ring by ring.
+              ...release.rings.filter((ring) => ring.approved).map((ring) => `<form method="post" action="${action('/approvals/withdraw-approval')}" class="inline">${hidden({ product: product.id, version: release.version, ring: ring.ring })}<button type="submit">${escapeHtml(w.withdrawApproval)} (${escapeHtml(ring.ring)})</button></form>`),
             ].filter(Boolean).join('<br>')
           : '';
         return `<tr data-version="${escapeHtml(release.version)}"><td>${escapeHtml(release.version)}</td><td>${time(release.publishedAt, options.language)}</td><td>${release.verification.map((method) => `<code>${escapeHtml(method)}</code>`).join(' ')}</td><td>${escapeHtml(bytes(release.size))} (${release.files} ${escapeHtml(w.files)})</td><td>${counts}</td><td>${state}</td><td>${forms}</td></tr>`;

@@ -63,6 +63,24 @@ for (const store of ['lowdb', 'postgresql'] as const) {
     t.regex(csv, /release-approve,success,demo-firefox 131\.0,ring general/u);
   });
 
+  test(`${store}: an approval and a decline can be withdrawn on the console; each takes effect at the next request and is audited`, async (t) => {
+    const { offeredTo, adminA } = await rings(t, store);
+    t.is((await adminA.post('/approvals/approve', { product: 'demo-firefox', version: '131.0', ring: 'general' })).status, 303);
+    t.is(await offeredTo(generalAddress), '131.0');
+    t.true((await adminA.text('/approvals')).includes('承認を取り消す (general)'));
+    t.is((await adminA.post('/approvals/withdraw-approval', { product: 'demo-firefox', version: '131.0', ring: 'general' })).status, 303);
+    t.is(await offeredTo(generalAddress), undefined, 'the approval is gone');
+    t.is((await adminA.post('/approvals/withdraw-approval', { product: 'demo-firefox', version: '131.0', ring: 'general' })).status, 404, 'nothing left to withdraw');
+
+    t.is((await adminA.post('/approvals/decline', { product: 'demo-firefox', version: '131.0' })).status, 303);
+    t.is(await offeredTo(pilotAddress), undefined);
+    t.is((await adminA.post('/approvals/withdraw-decline', { product: 'demo-firefox', version: '131.0' })).status, 303);
+    t.is(await offeredTo(pilotAddress), '131.0', 'pilot (automatic) is offered it again');
+    const csv = await adminA.text('/audit.csv');
+    t.regex(csv, /release-withdraw,success,demo-firefox 131\.0,approval for ring general withdrawn/u);
+    t.regex(csv, /release-withdraw,success,demo-firefox 131\.0,decline withdrawn/u);
+  });
+
   test(`${store}: a declined release is offered to no ring, even one that approved it`, async (t) => {
     const { offeredTo, adminA } = await rings(t, store);
     t.is((await adminA.post('/approvals/approve', { product: 'demo-firefox', version: '131.0', ring: 'general' })).status, 303);
