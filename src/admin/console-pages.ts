@@ -91,3 +91,23 @@ ${rows}
 <p>${pager}</p>`;
   return layout({ title: w.audit, language: options.language, path: '/audit', body, refresh: false });
 }
+
+const problemTitles: Record<Language, Record<number, string>> = {
+  ja: { 400: '入力に誤りがあります', 403: 'この操作はできません', 404: '見つかりません', 413: '送信内容が大きすぎます', 415: '送信の形式が違います', 429: '操作が多すぎます' },
+  en: { 400: 'The request has an error', 403: 'This is not allowed', 404: 'Not found', 413: 'The request is too large', 415: 'The request has the wrong format', 429: 'Too many requests' },
+};
+const problemAdvice: Record<Language, string> = {
+  ja: '前のページに戻って読み込み直し、もう一度操作してください。続く場合は、下の詳細を添えてシステム担当者に連絡してください。',
+  en: 'Go back, reload the page and try again. If it keeps happening, send the detail below to whoever runs this repository.',
+};
+
+/** A console form or page that failed (a stale form, a role that may not do this, another tenant's id): said as a page, not as JSON. */
+export function renderProblemPage(options: { language: Language; status: number; detail: string }): string {
+  const title = problemTitles[options.language][options.status] ?? (options.language === 'ja' ? 'エラー' : 'Error');
+  const body = `<h2>${escapeHtml(title)}</h2>
+<p>${escapeHtml(problemAdvice[options.language])}</p>
+<p><small>${escapeHtml(`HTTP ${options.status}: ${options.detail}`)}</small></p>
+<p><a href="${href('/', options.language)}">${escapeHtml(options.language === 'ja' ? '概要へ' : 'To the overview')}</a></p>`;
+  return layout({ title, language: options.language, path: '/', body, refresh: false });
+}
+

@@ -8,8 +8,8 @@ export const minimumPasswordLength = 12;
 
 export const hashPassword = (password: string): Promise<string> => hash(password);
 
-/** An argon2id hash of nothing anyone knows: verified against when the username is unknown. */
-const decoy = hash('decoy password that is never accepted');
+/** An argon2id hash of nothing anyone knows: verified against when the username is unknown (made at first use, not at start-up). */
+let decoy: Promise<string> | undefined;
 
 /**
  * True when `password` matches `stored`. Without a stored hash the decoy is checked
@@ -17,7 +17,7 @@ const decoy = hash('decoy password that is never accepted');
  */
 export async function passwordMatches(stored: string | undefined, password: string): Promise<boolean> {
   if (stored === undefined) {
-    await verify(await decoy, password).catch(() => false);
+    await verify(await (decoy ??= hash('decoy password that is never accepted')), password).catch(() => false);
     return false;
   }
   return verify(stored, password).catch(() => false);

@@ -23,7 +23,9 @@ import { buildStatus, defaultThresholds, type AlarmThresholds } from './status-m
 import { addCoverageRoutes } from './coverage-routes.ts';
 import { CoverageView } from './coverage-view.ts';
 import { clientAddress } from './client-address.ts';
-import { consoleGuard, type ConsoleState, type Scope } from '../admin/access-guard.ts';
+import { consoleGuard, routeKind, type ConsoleState, type Scope } from '../admin/access-guard.ts';
+import { renderProblemPage } from '../admin/console-pages.ts';
+import { languageOf } from './i18n.ts';
 import type { AdminStore } from '../admin/admin-store.ts';
 import { authenticateCheckIn, handleEnroll, ReplayGuard } from '../admin/agent-auth.ts';
 import { clientTenant, NativeObservations, TenantStates } from '../admin/client-tenant.ts';
@@ -127,7 +129,15 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       const status = error instanceof LgwanMirrorError && error.code === 'E_UNSAFE_NAME' ? 400 : ((error as { status?: number }).status ?? 500);
       ctx.status = status;
       if (status === 405) ctx.set('Allow', 'GET, HEAD');
-      ctx.body = { error: status < 500 ? (error as Error).message : 'internal error' };
+      const detail = status < 500 ? (error as Error).message : 'internal error';
+      // A browser on a console page or form gets a page that says what to do; programs get JSON.
+      const browserPage = routeKind(ctx.path) === 'console' && !ctx.path.startsWith('/api/') && ctx.path !== '/metrics' && !ctx.path.endsWith('.csv') && ctx.accepts('json', 'html') === 'html';
+      if (browserPage) {
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = renderProblemPage({ language: languageOf(ctx.query.lang), status, detail });
+      } else {
+        ctx.body = { error: detail };
+      }
       if (status >= 500) options.logger.error({ err: error, path: ctx.path }, 'request failed');
     }
   });

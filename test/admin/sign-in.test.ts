@@ -188,3 +188,21 @@ test('the sign-in page says so when it is opened over plain HTTP from another ho
   });
   t.regex(remote, /id="insecure">このページは HTTPS ではなく HTTP で開かれています/u);
 });
+
+test('a console form that fails says so to the browser as a page in Japanese (what happened, what to do), and to programs as JSON', async (t) => {
+  const { url, lgwan } = await publishedRepository(t);
+  const viewer = await signIn(lgwan.admin, url, { role: 'tenant-viewer', tenant: 'default' });
+  const asBrowser = await viewer.fetch('/agents/tokens', { method: 'POST', headers: { accept: 'text/html,application/xhtml+xml', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: viewer.csrf, label: 'x' }).toString() });
+  t.is(asBrowser.status, 403);
+  t.regex(asBrowser.headers.get('content-type') ?? '', /^text\/html/u);
+  const page = await asBrowser.text();
+  t.regex(page, /<h2>この操作はできません<\/h2>/u);
+  t.regex(page, /前のページに戻って読み込み直し/u);
+  t.regex(page, /HTTP 403: this needs the role tenant admin for tenant default/u);
+  const stale = await viewer.fetch('/sign-out', { method: 'POST', headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' }, body: '_csrf=stale' });
+  t.is(stale.status, 403);
+  t.regex(await stale.text(), /the form has expired; reload the page and try again/u);
+  const asProgram = await viewer.post('/agents/tokens', { label: 'x' });
+  t.is(asProgram.status, 403);
+  t.deepEqual(await asProgram.json(), { error: 'this needs the role tenant admin for tenant default' });
+});
