@@ -120,7 +120,7 @@ export function consoleGuard(options: GuardOptions): Middleware {
       // A local account's role changes and disabling take effect at its next request.
       const account = await options.store.getAccount(session.username);
       const grants = account?.source === 'local' ? account.grants : session.grants;
-      if (account?.disabledAt === undefined && account !== undefined) {
+      if (account && account.disabledAt === undefined) {
         const user: ConsoleUser = { session, username: session.username, grants, operator: grants.some((grant) => grant.role === 'operator') };
         state.user = user;
         state.scope = scopeOf(ctx, user, options.tenants);
