@@ -101,7 +101,8 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
         id: summary.id,
         name: summary.name,
         vendor: summary.vendor,
-        antivirus: facts.antivirus,
+        // Antivirus signatures no policy names are offered as published: nothing to decide on.
+        antivirus: facts.antivirus && scope.tenant.releasePolicies[summary.id] === undefined,
         policies: scope.tenant.ringList.map((ring) => ({ ring: ring.id, policy: policyOf(rollout, facts, ring.id), ...(hold(ring.id) ? { heldAt: hold(ring.id)! } : {}) })),
         releases: versions.map((version) => {
           const artifacts = byVersion.get(version)!;
@@ -133,7 +134,7 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
     const product = published.published?.products.find((candidate) => candidate.id === form.get('product'));
     // A product outside the tenant's catalog subset does not exist for it.
     if (!product) return ctx.throw(404, 'not found');
-    if (product.protocol?.type === 'clamav') return ctx.throw(400, 'antivirus signatures are always offered automatically');
+    if (product.protocol?.type === 'clamav' && scope.tenant.releasePolicies[product.id] === undefined) return ctx.throw(400, 'antivirus signatures are offered automatically unless the tenant\'s policies name them');
     const version = form.get('version') ?? '';
     const ringId = form.get('ring') ?? '';
     const needsRing = kind !== 'decline' && kind !== 'withdraw-decline';

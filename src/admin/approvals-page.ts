@@ -28,7 +28,7 @@ const words = {
     version: '版', published: '公開', verification: '検証', size: 'サイズ', endpoints: '端末数（リング別）', state: '配信（リング別）', actions: '操作',
     offered: '配信中', waiting: '未承認', declinedState: '配信拒否', approve: 'このリングに承認', decline: '配信拒否', hold: 'このリングをこの版で保留', releaseHold: '保留を解除', withdrawApproval: '承認を取り消す', withdrawDecline: '配信拒否を取り消す',
     policy: '方針', automatic: '自動', approval: '承認制', delay: (after: string, days: number) => `${after} の ${days} 日後`, heldAt: (version: string) => `${version} で保留中`,
-    antivirus: 'ウイルス定義は常に自動で配信されます。', ring: 'リング', files: 'ファイル',
+    antivirus: 'ウイルス定義は、ポリシーで指定しない限り公開と同時に自動で配信されます。', ring: 'リング', files: 'ファイル',
   },
   en: {
     title: 'Approvals', intro: 'Per product and ring, which release endpoints are offered. A change applies to the next endpoint request (no restart).',
@@ -36,7 +36,7 @@ const words = {
     version: 'Version', published: 'Published', verification: 'Verification', size: 'Size', endpoints: 'Endpoints (per ring)', state: 'Offered (per ring)', actions: 'Actions',
     offered: 'offered', waiting: 'not approved', declinedState: 'declined', approve: 'Approve for ring', decline: 'Decline', hold: 'Hold ring at this version', releaseHold: 'Release hold', withdrawApproval: 'Withdraw approval', withdrawDecline: 'Withdraw decline',
     policy: 'Policy', automatic: 'automatic', approval: 'approval required', delay: (after: string, days: number) => `${days} days after ${after}`, heldAt: (version: string) => `held at ${version}`,
-    antivirus: 'Antivirus signatures are always offered automatically.', ring: 'Ring', files: 'files',
+    antivirus: 'Antivirus signatures are offered automatically as published unless the policies name them.', ring: 'Ring', files: 'files',
   },
 };
 

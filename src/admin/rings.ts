@@ -86,7 +86,11 @@ export function decisionKey(decision: Pick<ReleaseDecision, 'kind' | 'product' |
 export interface ProductFacts {
   id: string;
   scheme: VersionScheme;
-  /** Antivirus signatures are always automatic: a held signature database protects nobody. */
+  /**
+   * Antivirus signatures are automatic unless the tenant's policies name the product: a held
+   * signature database protects nobody, but an admin may want the general ring a day behind
+   * the pilot, so that a false positive quarantining business files hits a few PCs first.
+   */
   antivirus: boolean;
 }
 
@@ -100,8 +104,12 @@ export interface TenantRollout {
 }
 
 export function policyOf(rollout: Pick<TenantRollout, 'policies'>, product: ProductFacts, ring: string): ReleasePolicyConfig {
-  if (product.antivirus) return 'automatic';
   return rollout.policies[product.id]?.[ring] ?? 'automatic';
+}
+
+/** An antivirus product no policy names is offered as published, whatever was decided on the console. */
+function unmanagedAntivirus(rollout: Pick<TenantRollout, 'policies'>, product: ProductFacts): boolean {
+  return product.antivirus && rollout.policies[product.id] === undefined;
 }
 
 /**
@@ -112,7 +120,7 @@ export function policyOf(rollout: Pick<TenantRollout, 'policies'>, product: Prod
  */
 export function allowedSince(rollout: TenantRollout, product: ProductFacts, ring: string, version: string, depth = 0): number | undefined {
   if (depth > 16) return undefined;
-  if (product.antivirus) return Number.NEGATIVE_INFINITY;
+  if (unmanagedAntivirus(rollout, product)) return Number.NEGATIVE_INFINITY;
   if (rollout.decisions.some((decision) => decision.kind === 'decline' && decision.product === product.id && decision.version === version)) return undefined;
   const approval = rollout.decisions.find((decision) => decision.kind === 'approve' && decision.product === product.id && decision.version === version && decision.ring === ring);
   const approvedMs = approval ? Date.parse(approval.at) : undefined;
@@ -132,7 +140,7 @@ export function allowedSince(rollout: TenantRollout, product: ProductFacts, ring
 
 /** Whether `version` is beyond the ring's hold for the product. */
 function beyondHold(rollout: TenantRollout, product: ProductFacts, ring: string, version: string): boolean {
-  if (product.antivirus) return false;
+  if (unmanagedAntivirus(rollout, product)) return false;
   const hold = rollout.decisions.find((decision) => decision.kind === 'hold' && decision.product === product.id && decision.ring === ring);
   if (!hold) return false;
   try {

@@ -1,6 +1,6 @@
 import type { LgwanState } from '../importer/lgwan-state.ts';
 import type { AdminStore } from './admin-store.ts';
-import { offeredVersion, ringOf, type ProductFacts, type ReleaseDecision, type TenantRollout } from './rings.ts';
+import { isOffered, offeredVersion, ringOf, type ProductFacts, type ReleaseDecision, type TenantRollout } from './rings.ts';
 import type { Tenant } from './tenants.ts';
 
 /** What one request's endpoint is offered: its ring, and the newest allowed version of a product. */
@@ -9,6 +9,8 @@ export interface RolloutView {
   readonly ring: string;
   /** Of `versions` (published releases the client could take), the newest its ring may have; undefined: none. */
   offer(productId: string, versions: Iterable<string>): string | undefined;
+  /** Whether this endpoint's ring may have `version` (an older allowed release included). */
+  allows(productId: string, version: string): boolean;
 }
 
 /**
@@ -59,7 +61,7 @@ export class Rollouts {
   async view(tenant: Tenant | undefined, state: LgwanState, endpoint: { address?: string; tags?: readonly string[] }): Promise<RolloutView> {
     if (!tenant) {
       // An endpoint no tenant claims: no tenant decided anything for it; it gets the newest, as before.
-      return { tenant, ring: 'all', offer: (productId, versions) => newest(state, productId, versions) };
+      return { tenant, ring: 'all', offer: (productId, versions) => newest(state, productId, versions), allows: () => true };
     }
     const rollout = await this.rollout(tenant, state);
     const ring = ringOf(rollout.rings, endpoint);
@@ -70,6 +72,10 @@ export class Rollouts {
       offer: (productId, versions) => {
         const product = productFacts(state, productId);
         return product ? offeredVersion(rollout, product, ring, versions, now) : undefined;
+      },
+      allows: (productId, version) => {
+        const product = productFacts(state, productId);
+        return product !== undefined && isOffered(rollout, product, ring, version, now);
       },
     };
   }

@@ -29,7 +29,7 @@ const policiesSchema = z
     z.record(ringId, z.union([z.enum(['automatic', 'approval']), z.strictObject({ delay: z.strictObject({ after: ringId, days: z.number().min(0).max(365) }) })])),
   )
   .optional()
-  .describe('product id → ring id → automatic (default) | approval | { delay: { after: <ring>, days: N } }; antivirus signatures are always automatic');
+  .describe('product id → ring id → automatic (default) | approval | { delay: { after: <ring>, days: N } }; antivirus signatures are automatic unless named here');
 
 /** Rings need a default (the last, without rules), unique ids, and policies that name them. */
 function checkRollout(rollout: { rings?: { id: string; networks: string[]; agentTags: string[] }[] | undefined; policies?: Record<string, Record<string, unknown>> | undefined }, path: (string | number)[], context: z.RefinementCtx): void {

@@ -287,7 +287,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
 
   app.use(async (ctx, next) => {
     if (ctx.path !== '/winget' && !ctx.path.startsWith('/winget/')) return next();
-    await handleWinget(ctx, stateOf(ctx), natives.for(ctx), async () => {
+    const tenantState = stateOf(ctx);
+    await handleWinget(ctx, tenantState, natives.for(ctx), await tenantRollout((ctx.state as ConsoleState).clientTenant, tenantState, { address: ctx.ip }), async () => {
       if (!ctx.is('application/json')) ctx.throw(415, 'send application/json');
       return JSON.parse(await readLimitedBody(ctx, 64 * 1024)) as unknown;
     });
@@ -299,6 +300,22 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     const published = stateOf(ctx);
     handleMozillaUpdate(ctx, published, natives.for(ctx), await tenantRollout((ctx.state as ConsoleState).clientTenant, published, { address: ctx.ip }));
   });
+
+  /**
+   * The file an endpoint gets at `relative`. A suite's per-snapshot files (apt's dists/ tree but
+   * its by-hash names, ClamAV's databases under their fixed names) come from the one snapshot
+   * the endpoint's ring is offered, so each ring sees a complete, vendor-signed suite and never
+   * a mix; apt and freshclam cannot say who they are, so the ring is the address's. Files
+   * named by version or by content are nobody's offer: they are served as published.
+   */
+  const artifactFor = async (ctx: Context, relative: string): Promise<Artifact | undefined> => {
+    const tenantState = stateOf(ctx);
+    const index = publishedIndex(tenantState.published);
+    const candidates = index.allByPath.get(relative);
+    if (!candidates || !isSnapshotFile(relative, candidates[0]!)) return index.byPath.get(relative);
+    const view = await tenantRollout((ctx.state as ConsoleState).clientTenant, tenantState, { address: ctx.ip });
+    return candidates.find((candidate) => candidate.version === view.offer(candidate.productId, index.versionsOf.get(candidate.productId) ?? []));
+  };
 
   // Every published file under its vendor path: /pool/…, /apt/<mirror>/…, /clamav/….
   app.use(async (ctx, next) => {
@@ -323,7 +340,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
         return;
       }
     }
-    const artifact = publishedIndex(stateOf(ctx).published).byPath.get(relative);
+    const artifact = await artifactFor(ctx, relative);
     // pool/ paths name a version; apt indices and ClamAV databases change content under one name.
     const immutable = relative.startsWith('pool/') || relative.includes('/by-hash/') || (artifact?.path.startsWith('apt/') === true && artifact.role === 'payload');
     await serveArtifact(ctx, artifact, immutable);
@@ -331,4 +348,10 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     if (relative.startsWith('apt/')) recordApt(ctx, natives.for(ctx), artifact);
   });
   return app;
+}
+
+/** apt's dists/ files (but by-hash) and ClamAV's databases under their fixed names: one per snapshot, same name. */
+function isSnapshotFile(relative: string, artifact: Artifact): boolean {
+  if (relative.startsWith('apt/')) return /^apt\/[^/]+\/dists\//u.test(relative) && !relative.includes('/by-hash/');
+  return artifact.verification.method === 'clamav-cvd';
 }

@@ -7,9 +7,13 @@ export interface PublishedIndex {
   /** Repository path → artifact. Where retained versions share a path (`clamav/daily.cvd`), the newest wins. */
   byPath: Map<string, Artifact>;
   bySha256: Map<string, Artifact>;
+  /** Repository path → every published artifact at it, of every retained version (rings choose among them). */
+  allByPath: Map<string, Artifact[]>;
+  /** Product id → its published versions. */
+  versionsOf: Map<string, string[]>;
 }
 
-const empty: PublishedIndex = { sequence: 0, byPath: new Map(), bySha256: new Map() };
+const empty: PublishedIndex = { sequence: 0, byPath: new Map(), bySha256: new Map(), allByPath: new Map(), versionsOf: new Map() };
 const cache = new WeakMap<PublishedState, PublishedIndex>();
 
 /** Derived from the published state and rebuilt only when an import switched it. */
@@ -20,8 +24,19 @@ export function publishedIndex(state: PublishedState | null): PublishedIndex {
   const schemes = new Map(state.products.map((product) => [product.id, product.scheme]));
   const byPath = new Map<string, Artifact>();
   const bySha256 = new Map<string, Artifact>();
+  const allByPath = new Map<string, Artifact[]>();
+  const versions = new Map<string, Set<string>>();
+  const add = (at: string, artifact: Artifact) => {
+    const list = allByPath.get(at);
+    if (list) list.push(artifact);
+    else allByPath.set(at, [artifact]);
+  };
   for (const artifact of state.artifacts) {
     bySha256.set(artifact.sha256, artifact);
+    add(artifact.path, artifact);
+    let productVersions = versions.get(artifact.productId);
+    if (!productVersions) versions.set(artifact.productId, (productVersions = new Set()));
+    productVersions.add(artifact.version);
     const existing = byPath.get(artifact.path);
     const scheme = schemes.get(artifact.productId);
     if (!existing || (scheme && existing.productId === artifact.productId && compareVersions(scheme, artifact.version, existing.version) > 0)) {
@@ -34,8 +49,10 @@ export function publishedIndex(state: PublishedState | null): PublishedIndex {
     if (artifact.verification.method !== 'apt-index') continue;
     const byHash = `${artifact.path.slice(0, artifact.path.lastIndexOf('/'))}/by-hash/SHA256/${artifact.sha256}`;
     if (!byPath.has(byHash)) byPath.set(byHash, artifact);
+    add(byHash, artifact);
   }
-  const index = { sequence: state.sequence, byPath, bySha256 };
+  const versionsOf = new Map([...versions].map(([product, set]) => [product, [...set]]));
+  const index = { sequence: state.sequence, byPath, bySha256, allByPath, versionsOf };
   cache.set(state, index);
   return index;
 }

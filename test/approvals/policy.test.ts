@@ -44,15 +44,19 @@ test('a delay offers a release N days after the ring it follows got it', (t) => 
   t.is(offeredVersion(rollout(gated, [{ ring: 'pilot', at: at(3).toISOString() }]), firefox, 'general', ['131.0'], at(4)), '131.0', 'one day after the pilot approval');
 });
 
-test('a declined release is offered nowhere; a hold caps a ring; antivirus signatures ignore both', (t) => {
+test('a declined release is offered nowhere; a hold caps a ring; antivirus signatures no policy names ignore both', (t) => {
   const declined = rollout({}, [{ kind: 'decline', version: '131.0' }, { ring: 'pilot' }]);
   t.is(offeredVersion(declined, firefox, 'pilot', ['130.0', '131.0'], at(0)), '130.0');
   t.is(offeredVersion(declined, firefox, 'general', ['131.0'], at(0)), undefined);
   const held = rollout({}, [{ kind: 'hold', version: '130.0', ring: 'general' }]);
   t.is(offeredVersion(held, firefox, 'general', ['130.0', '130.0.1', '131.0'], at(0)), '130.0');
   t.is(offeredVersion(held, firefox, 'pilot', ['130.0', '131.0'], at(0)), '131.0');
-  const signatures = rollout({ 'clamav-daily': { general: 'approval' } }, [{ kind: 'decline', product: 'clamav-daily', version: '27000' }, { kind: 'hold', product: 'clamav-daily', version: '1', ring: 'general' }]);
-  t.is(offeredVersion(signatures, clamav, 'general', ['26999', '27000'], at(0)), '27000');
+  const decided = [{ kind: 'decline' as const, product: 'clamav-daily', version: '27000' }, { kind: 'hold' as const, product: 'clamav-daily', version: '1', ring: 'general' }];
+  t.is(offeredVersion(rollout({}, decided), clamav, 'general', ['26999', '27000'], at(0)), '27000', 'unmanaged: offered as published');
+  const delayed = { 'clamav-daily': { general: { delay: { after: 'pilot', days: 1 } } } };
+  t.is(offeredVersion(rollout(delayed), clamav, 'general', ['26999', '27000'], at(0.5)), undefined, 'named in the policies: general a day behind pilot');
+  t.is(offeredVersion(rollout(delayed), clamav, 'general', ['26999', '27000'], at(1)), '27000');
+  t.is(offeredVersion(rollout(delayed, decided), clamav, 'pilot', ['26999', '27000'], at(1)), '26999', 'and the decisions count');
 });
 
 test('the config refuses rings without a default, unknown rings in policies and a delay after itself', (t) => {

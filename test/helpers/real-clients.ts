@@ -1,6 +1,7 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fixtures, projectRoot } from './environment.ts';
+import { inNetwork, type EndpointNetwork } from './endpoint-network.ts';
 import { runClient } from './published-repository.ts';
 
 /** Packages a stock host may have installed that add apt index targets (their own apt.conf.d file, unchanged). */
@@ -20,6 +21,8 @@ export interface AptClientOptions {
   installed?: AptTargetPackage[];
   /** An HTTP proxy apt sends every request to: lets a shipped file name its real host. */
   proxy?: string;
+  /** Run inside this network namespace, so the repository sees its address (rings by address). */
+  network?: EndpointNetwork;
 }
 
 /**
@@ -76,7 +79,8 @@ export async function aptGet(
   await writeFile(hooks, '#clear APT::Update::Post-Invoke-Success;\n');
   const settings = ['APT::Sandbox::User=root', 'Debug::NoLocking=1', 'APT::Architecture=amd64', ...(options.proxy ? [`Acquire::http::Proxy=${options.proxy}`] : [])];
   const cwd = path.join(base, 'downloads');
-  const result = await runClient('apt-get', ['-c', hooks, ...settings.flatMap((option) => ['-o', option]), ...args], { cwd, env: { APT_CONFIG: mainConfig } });
+  const command: [string, string[]] = ['apt-get', ['-c', hooks, ...settings.flatMap((option) => ['-o', option]), ...args]];
+  const result = await runClient(...(options.network ? inNetwork(options.network, ...command) : command), { cwd, env: { APT_CONFIG: mainConfig } });
   return { ...result, cwd };
 }
 
@@ -88,7 +92,7 @@ export async function aptGet(
  * main and daily are 60–160 MB, and freshclam checks each against ClamAV's built-in key, so
  * no test can make them. A stock freshclam would ask for all three.
  */
-export async function freshclam(root: string, mirror: string, directive: 'PrivateMirror' | 'DatabaseMirror' = 'PrivateMirror'): Promise<{ code: number; output: string; database: string }> {
+export async function freshclam(root: string, mirror: string, directive: 'PrivateMirror' | 'DatabaseMirror' = 'PrivateMirror', network?: EndpointNetwork): Promise<{ code: number; output: string; database: string }> {
   const database = path.join(root, 'clamav-db');
   await mkdir(database, { recursive: true });
   const config = path.join(root, 'freshclam.conf');
@@ -107,5 +111,6 @@ export async function freshclam(root: string, mirror: string, directive: 'Privat
       '',
     ].join('\n'),
   );
-  return { ...(await runClient('freshclam', [`--config-file=${config}`])), database };
+  const command: [string, string[]] = ['freshclam', [`--config-file=${config}`]];
+  return { ...(await runClient(...(network ? inNetwork(network, ...command) : command))), database };
 }

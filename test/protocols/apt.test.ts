@@ -1,15 +1,14 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { stringify } from 'yaml';
 import { signIn } from '../helpers/console.ts';
 import { createEnvironment, fixtures } from '../helpers/environment.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
 import { aptGet } from '../helpers/real-clients.ts';
+import { syntheticAptCatalog, syntheticAptSuite } from '../helpers/synthetic-apt.ts';
 import { logRequests } from '../helpers/request-log.ts';
 import { parseRelease } from '../../src/verify/apt-index.ts';
 
@@ -67,7 +66,7 @@ test('an InRelease whose signed text was altered is refused by the real apt-get'
 });
 
 test('a suite that also publishes Release and Release.gpg is mirrored with both, verified, and the real gpgv accepts them', async (t) => {
-  const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+  const environment = await createEnvironment({ catalogs: await syntheticAptCatalog() });
   t.teardown(environment.cleanup);
   const internet = await environment.openInternet();
   const { fetched } = await internet.runOnce();
@@ -97,7 +96,7 @@ test('a suite that also publishes Release and Release.gpg is mirrored with both,
 
 test('a Release whose detached signature does not verify is left out; the suite is published from its signed InRelease only', async (t) => {
   // Debian's security archive has been seen serving a Release.gpg weeks older than its Release.
-  const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+  const environment = await createEnvironment({ catalogs: await syntheticAptCatalog() });
   t.teardown(environment.cleanup);
   environment.simulator.faults.corrupt.add('/synthetic-apt/dists/stable/Release');
   const { fetched } = await (await environment.openInternet()).runOnce();
@@ -113,7 +112,7 @@ test('a Release whose detached signature does not verify is left out; the suite 
 });
 
 test('an index whose decompressed text differs from the uncompressed index InRelease lists is refused', async (t) => {
-  const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+  const environment = await createEnvironment({ catalogs: await syntheticAptCatalog() });
   t.teardown(environment.cleanup);
   environment.simulator.faults.mislistUncompressedPackages = true;
   const { fetched } = await (await environment.openInternet()).runOnce();
@@ -122,7 +121,7 @@ test('an index whose decompressed text differs from the uncompressed index InRel
 });
 
 test('an index InRelease lists for the configured component that the archive serves in no form is refused, naming it and the catalog fields', async (t) => {
-  const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+  const environment = await createEnvironment({ catalogs: await syntheticAptCatalog() });
   t.teardown(environment.cleanup);
   for (const suffix of ['.gz', '.xz']) environment.simulator.faults.missing.add(`/synthetic-apt/dists/stable/main/i18n/Translation-en${suffix}`);
   const { fetched } = await (await environment.openInternet()).runOnce();
@@ -131,7 +130,7 @@ test('an index InRelease lists for the configured component that the archive ser
 });
 
 test('indices are fetched by hash where InRelease says Acquire-By-Hash: yes, as apt does, so a plain path already holding a newer copy does not fail the suite', async (t) => {
-  const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+  const environment = await createEnvironment({ catalogs: await syntheticAptCatalog() });
   t.teardown(environment.cleanup);
   // Debian's security archive was seen serving a binary-all/Packages.xz of another size than its InRelease listed.
   environment.simulator.faults.corrupt.add('/synthetic-apt/dists/stable/main/binary-amd64/Packages.xz');
@@ -142,7 +141,7 @@ test('indices are fetched by hash where InRelease says Acquire-By-Hash: yes, as 
 });
 
 test('after the suite is published anew, a stock apt-get that has the old lists updates again with no Err: and no W:, though the new InRelease lists a pdiff the mirror does not carry', async (t) => {
-  const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+  const environment = await createEnvironment({ catalogs: await syntheticAptCatalog() });
   t.teardown(environment.cleanup);
   const internet = await environment.openInternet();
   t.deepEqual((await internet.runOnce()).fetched.map((outcome) => outcome.status), ['fetched']);
@@ -151,10 +150,7 @@ test('after the suite is published anew, a stock apt-get that has the old lists 
   const { server, url } = await lgwan.listen(0);
   t.teardown(() => void server.close());
   const requests = logRequests(server);
-  const keyring = path.join(environment.root, 'simulator-archive.gpg');
-  await writeFile(path.join(environment.root, 'simulator-archive.asc'), environment.vendorKey.publicKey);
-  await run('gpg', ['--batch', '--yes', '--dearmor', '--output', keyring, path.join(environment.root, 'simulator-archive.asc')]);
-  const suite = { keyring, mirror: 'simulator', name: 'stable' };
+  const suite = await syntheticAptSuite(environment);
   const first = await aptGet(environment.root, url, ['update'], suite);
   t.is(first.code, 0, first.output);
   const lastModified = async () => (await fetch(`${url}/apt/simulator/dists/stable/InRelease`, { method: 'HEAD' })).headers.get('last-modified');
@@ -175,7 +171,7 @@ test('after the suite is published anew, a stock apt-get that has the old lists 
 });
 
 test("the simulator's apt suite lists, for main/amd64, exactly the index entries Ubuntu's real noble-security InRelease lists", async (t) => {
-  const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+  const environment = await createEnvironment({ catalogs: await syntheticAptCatalog() });
   t.teardown(environment.cleanup);
   const mainAmd64 = (text: string) =>
     [...parseRelease(text.replace(/^[\s\S]*?\n\n/u, '').replace(/\n-----BEGIN PGP SIGNATURE-----[\s\S]*$/u, ''), 'InRelease').sha256.keys()]
@@ -190,7 +186,7 @@ test("the simulator's apt suite lists, for main/amd64, exactly the index entries
 for (const [withheld, readFrom] of [[undefined, 'Packages.xz'], ['Packages.xz', 'Packages.gz']] as const) {
   const what = withheld ? `${readFrom}, the archive serving no ${withheld}` : readFrom;
   test(`packages are selected from a compressed index (${what}), every index a stock client with appstream and command-not-found asks for is mirrored, the importer checks them again and the real apt-get updates and downloads them`, async (t) => {
-    const environment = await createEnvironment({ catalogs: await syntheticCatalog() });
+    const environment = await createEnvironment({ catalogs: await syntheticAptCatalog() });
     t.teardown(environment.cleanup);
     if (withheld) environment.simulator.faults.missing.add(`/synthetic-apt/dists/stable/main/binary-amd64/${withheld}`);
     const { fetched } = await (await environment.openInternet()).runOnce();
@@ -207,10 +203,7 @@ for (const [withheld, readFrom] of [[undefined, 'Packages.xz'], ['Packages.xz', 
     t.teardown(() => void server.close());
     const requests = logRequests(server);
     // The real apt-get, trusting only the vendor's key, as a stock Ubuntu desktop (appstream, command-not-found).
-    const keyring = path.join(environment.root, 'simulator-archive.gpg');
-    await writeFile(path.join(environment.root, 'simulator-archive.asc'), environment.vendorKey.publicKey);
-    await run('gpg', ['--batch', '--yes', '--dearmor', '--output', keyring, path.join(environment.root, 'simulator-archive.asc')]);
-    const suite = { keyring, mirror: 'simulator', name: 'stable' };
+    const suite = await syntheticAptSuite(environment);
     const update = await aptGet(environment.root, url, ['update'], suite, { installed: ['appstream', 'command-not-found'] });
     t.is(update.code, 0, update.output);
     t.notRegex(update.output, /(NO_PUBKEY|not signed|insecure|BADSIG|Hash Sum mismatch)/iu);
@@ -229,14 +222,3 @@ for (const [withheld, readFrom] of [[undefined, 'Packages.xz'], ['Packages.xz', 
   });
 }
 
-async function syntheticCatalog(): Promise<string> {
-  const directory = await mkdtemp(path.join(tmpdir(), 'lgwan-catalog-'));
-  await writeFile(
-    path.join(directory, 'synthetic.yaml'),
-    stringify({
-      id: 'simulator-stable', name: 'Simulator stable suite', vendor: 'Simulator', scheme: 'dotted', trust: 'vendor-signature',
-      source: { type: 'apt', mirror: 'simulator', baseUrl: 'https://vendor-simulator.invalid/synthetic-apt/', suite: 'stable', packages: ['hello'], signingKey: 'simulator-archive' },
-    }),
-  );
-  return directory;
-}

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Artifact, ProductSummary } from '../../bundle/manifest.ts';
 import type { ObservationSink } from '../../coverage/inventory.ts';
+import type { RolloutView } from '../../admin/rollouts.ts';
 import type { LgwanState } from '../../importer/lgwan-state.ts';
 import { compareVersions } from '../../versions/index.ts';
 
@@ -23,7 +24,7 @@ interface WingetPackage {
   versions: [string, Artifact[]][];
 }
 
-function wingetPackages(state: LgwanState): WingetPackage[] {
+function wingetPackages(state: LgwanState, view: Pick<RolloutView, 'allows'>): WingetPackage[] {
   const published = state.published;
   if (!published) return [];
   const packages: WingetPackage[] = [];
@@ -32,6 +33,7 @@ function wingetPackages(state: LgwanState): WingetPackage[] {
     const byVersion = new Map<string, Artifact[]>();
     for (const artifact of published.artifacts) {
       if (artifact.productId !== product.id || artifact.role !== 'payload' || !architectures[artifact.platform] || !/\.(exe|msi|msp)$/iu.test(artifact.fileName)) continue;
+      if (!view.allows(product.id, artifact.version)) continue;
       byVersion.set(artifact.version, [...(byVersion.get(artifact.version) ?? []), artifact]);
     }
     if (byVersion.size === 0) continue;
@@ -104,7 +106,11 @@ function recordWinget(ctx: Context, inventory: ObservationSink | undefined): voi
   if (match && inventory) inventory.record({ endpoint: { kind: 'address', id: ctx.ip }, source: 'winget', product: 'winget', version: match[1]! });
 }
 
-export async function handleWinget(ctx: Context, state: LgwanState, inventory: ObservationSink | undefined, body: () => Promise<unknown>): Promise<void> {
+/**
+ * winget's REST source. `view` is the asking endpoint's ring: every listing and manifest shows
+ * only the versions its ring may have (winget cannot say who it is: the address decides).
+ */
+export async function handleWinget(ctx: Context, state: LgwanState, inventory: ObservationSink | undefined, view: Pick<RolloutView, 'allows'>, body: () => Promise<unknown>): Promise<void> {
   const route = ctx.path.slice('/winget'.length);
   const origin = `${ctx.protocol}://${ctx.host}`;
   recordWinget(ctx, inventory);
@@ -142,7 +148,7 @@ export async function handleWinget(ctx: Context, state: LgwanState, inventory: O
     }
     const request = parsed.data;
     const unsupported = [...(request.Inclusions ?? []), ...(request.Filters ?? [])].map((filter) => filter.PackageMatchField).filter((field) => !(supportedMatchFields as readonly string[]).includes(field));
-    const results = wingetPackages(state).filter((candidate) => {
+    const results = wingetPackages(state, view).filter((candidate) => {
       const query = request.Query ? supportedMatchFields.some((field) => matches(fieldValue(candidate, field)!, request.Query!)) : true;
       const inclusions = request.Inclusions?.length ? request.Inclusions.some((inclusion) => { const value = fieldValue(candidate, inclusion.PackageMatchField); return value !== undefined && matches(value, inclusion.RequestMatch); }) : true;
       const filters = (request.Filters ?? []).every((filter) => { const value = fieldValue(candidate, filter.PackageMatchField); return value !== undefined && matches(value, filter.RequestMatch); });
@@ -178,7 +184,7 @@ export async function handleWinget(ctx: Context, state: LgwanState, inventory: O
       ctx.body = errorBody(400, 'malformed percent-encoding');
       return;
     }
-    const candidate = wingetPackages(state).find((item) => item.product.winget.packageIdentifier.toLowerCase() === identifier.toLowerCase());
+    const candidate = wingetPackages(state, view).find((item) => item.product.winget.packageIdentifier.toLowerCase() === identifier.toLowerCase());
     const wanted = typeof ctx.query.Version === 'string' ? ctx.query.Version : undefined;
     const versions = candidate?.versions.filter(([version]) => wanted === undefined || version === wanted) ?? [];
     if (!candidate || versions.length === 0) {
