@@ -95,7 +95,12 @@ export async function handleEnroll(ctx: Context, options: EnrollOptions): Promis
 }
 
 /** Signatures seen recently, per agent: the same signed check-in sent twice is refused. */
-export class ReplayGuard {
+/** What authenticateCheckIn asks: a local guard, or one kept by the primary process for all workers. */
+export interface CheckInReplayGuard {
+  accept(agentId: string, signature: string, nowSeconds: number): boolean | Promise<boolean>;
+}
+
+export class ReplayGuard implements CheckInReplayGuard {
   readonly #seen = new Map<string, Map<string, number>>();
   readonly #maxAgents: number;
 
@@ -122,7 +127,7 @@ export class ReplayGuard {
  * The enrolled agent a signed check-in comes from, or a 401 that says what is wrong. Nothing
  * is recorded for a refused check-in. `agentIdInBody` must be the header's id.
  */
-export async function authenticateCheckIn(ctx: Context, store: AdminStore, replay: ReplayGuard, body: string, agentIdInBody: string, now: Date): Promise<EnrolledAgent> {
+export async function authenticateCheckIn(ctx: Context, store: AdminStore, replay: CheckInReplayGuard, body: string, agentIdInBody: string, now: Date): Promise<EnrolledAgent> {
   const agentId = ctx.get('X-Lgwan-Agent');
   const timestamp = ctx.get('X-Lgwan-Timestamp');
   const signature = ctx.get('X-Lgwan-Signature');
@@ -136,6 +141,6 @@ export async function authenticateCheckIn(ctx: Context, store: AdminStore, repla
   const agent = await store.getAgent(agentId);
   if (!agent || !sameSecret(checkInSignature(agent.secret, agentId, timestamp, nonce, body), signature.toLowerCase())) ctx.throw(401, 'the check-in signature does not verify for this agent id');
   if (agent.revokedAt !== undefined) ctx.throw(401, `agent ${agentId} was revoked at ${agent.revokedAt}; an admin must issue a new enrollment`);
-  if (!replay.accept(agentId, nonce, Math.floor(now.getTime() / 1000))) ctx.throw(401, 'this signed check-in was already received (a replay)');
+  if (!(await replay.accept(agentId, nonce, Math.floor(now.getTime() / 1000)))) ctx.throw(401, 'this signed check-in was already received (a replay)');
   return agent;
 }

@@ -7,7 +7,8 @@ import { rename, stat } from 'node:fs/promises';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { openInternetSide, scheduleInternetSide } from '../sides/internet.ts';
-import { openLgwanSide, pollSpool } from '../sides/lgwan.ts';
+import { openLgwanSide } from '../sides/lgwan.ts';
+import { runLgwanService } from '../sides/lgwan-service.ts';
 import { buildStatus } from '../repository/status-model.ts';
 import { checkSideStore } from './store-check.ts';
 import { readLgwanState } from '../importer/lgwan-state.ts';
@@ -228,9 +229,13 @@ program
   .option('--host <host>', 'address to listen on (overrides the config)')
   .action(async (options: { config?: string; port?: number; host?: string }) => {
     const config = await loadConfig(options.config);
-    const side = await openLgwanSide(config.lgwan, createLogger('repository'));
-    const { url } = await side.listen(options.port, options.host);
-    console.log(`serving ${url}/`);
+    const service = await runLgwanService(config.lgwan, createLogger('repository'), { importing: false, ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) });
+    // A worker process runs this command too; only the primary reports and stops.
+    if (!service) return;
+    console.log(`serving ${service.url}/`);
+    const stop = () => void service.stop().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
   });
 
 program
@@ -250,21 +255,12 @@ program
       logger.info({ schedule: config.internet.schedule }, 'internet side running');
     } else {
       const logger = createLogger('lgwan');
-      const side = await openLgwanSide(config.lgwan, logger);
-      const { server, url } = await side.listen(options.port);
-      const secure = config.lgwan.tls ? await side.listenTls() : undefined;
-      const poller = pollSpool(side, logger);
-      const stop = () => {
-        poller.stop();
-        for (const listener of [server, secure?.server]) {
-          listener?.close();
-          listener?.closeAllConnections();
-        }
-        void side.close();
-      };
+      const service = await runLgwanService(config.lgwan, logger, { importing: true, ...(options.port !== undefined ? { port: options.port } : {}) });
+      if (!service) return;
+      const stop = () => void service.stop();
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
-      logger.info({ url, httpsUrl: secure?.url, spool: config.lgwan.spool }, 'LGWAN side serving');
+      logger.info({ url: service.url, httpsUrl: service.httpsUrl, spool: config.lgwan.spool }, 'LGWAN side serving');
     }
   });
 

@@ -140,6 +140,10 @@ const lgwanSchema = z.strictObject({
   spoolStableSeconds: z.number().min(0).default(60).describe('a bundle file that is still incomplete (ends before the end of its tar) is waited for while it changed within this long; one unchanged for longer is refused as truncated'),
   quarantineQuotaBytes: z.int().min(0).default(4 * 1024 ** 3).describe('room for copies of refused bundles under <storage>/quarantine; beyond it a refusal is only recorded (reason, size), so junk in the spool cannot fill the disk'),
   partsTimeoutHours: z.number().min(0).default(24).describe('how long to wait for the missing parts of a bundle before giving it up'),
+  workers: z
+    .union([z.literal('auto'), z.int().min(1).max(64)])
+    .default('auto')
+    .describe('repository worker processes of serve and daemon: auto = one per core (at most 8); 1 = one process, no workers'),
   checkInsPerMinute: z.number().min(0.01).default(6).describe('agent check-ins allowed per agent and minute (after a burst of 10); agents check in about hourly'),
   inventory: z
     .strictObject({

@@ -27,7 +27,7 @@ import { consoleGuard, routeKind, type ConsoleState, type Scope } from '../admin
 import { renderProblemPage } from '../admin/console-pages.ts';
 import { languageOf } from './i18n.ts';
 import type { AdminStore } from '../admin/admin-store.ts';
-import { authenticateCheckIn, handleEnroll, ReplayGuard } from '../admin/agent-auth.ts';
+import { authenticateCheckIn, handleEnroll, ReplayGuard, type CheckInReplayGuard } from '../admin/agent-auth.ts';
 import { clientTenant, NativeObservations, TenantStates } from '../admin/client-tenant.ts';
 import { addConsoleRoutes, type SignInDirectory } from '../admin/console-routes.ts';
 import type { SessionPolicy } from '../admin/sessions.ts';
@@ -49,7 +49,8 @@ export interface ConsoleOptions {
 }
 
 export interface RepositoryOptions {
-  database: LgwanDatabase;
+  /** The published state; only `data` is read (a worker process holds a read-only copy). */
+  database: Pick<LgwanDatabase, 'data'>;
   /** Tenants, accounts, sessions, enrolled agents and the audit log. */
   console: ConsoleOptions;
   store: BlobStore;
@@ -72,6 +73,10 @@ export interface RepositoryOptions {
   /** The last heartbeat of a UDP diode, if one is in use. */
   heartbeat?: () => { receivedAt: string; latestSequence: number; staleSeconds: number } | undefined;
   now?: () => Date;
+  /** Signed check-ins already accepted; shared by every worker process (default: this process's own). */
+  replayGuard?: CheckInReplayGuard;
+  /** Called with a listener for decisions made elsewhere (another worker), so they count at once. */
+  onDecisionsChanged?: (listener: (tenant: string) => void) => void;
 }
 
 const stylesheet = readFileSync(fileURLToPath(new URL('./assets/status.css', import.meta.url)));
@@ -150,6 +155,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   const natives = new NativeObservations(options.inventory);
   // Rings and approvals (issue 15): what each endpoint's ring is offered, from the tenants' decisions.
   const rollouts = new Rollouts(adminStore, now);
+  options.onDecisionsChanged?.((tenant) => rollouts.invalidate(tenant));
   const tenantRollout = (tenant: ConsoleState['clientTenant'], tenantState: ReturnType<typeof stateOf>, endpoint: { address?: string; tags?: readonly string[] }) => rollouts.view(tenant, tenantState, endpoint);
   /** The published state as the request's endpoint (protocol routes) or console scope sees it. */
   const stateOf = (ctx: Context) => {
@@ -209,7 +215,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     perAddress: new RateLimiter({ burst: 1000, perMinute: 1000 }),
     perAgent: new RateLimiter({ burst: options.checkInBurst ?? 10, perMinute: options.checkInsPerMinute ?? 6 }),
   };
-  const replay = new ReplayGuard();
+  const replay = options.replayGuard ?? new ReplayGuard();
   router.post('/api/v1/agent/checkin', async (ctx) => {
     await handleCheckIn(ctx, {
       stateFor: (tenant) => tenantStates.of(state(), tenant),

@@ -17,6 +17,7 @@ import { prepareStorageFormat } from '../store/storage-format.ts';
 import { TransferFileNames } from '../transfer/spool-names.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
 import type { AdminStore } from '../admin/admin-store.ts';
+import type { CheckInReplayGuard } from '../admin/agent-auth.ts';
 import { openAdminStore } from '../admin/open-admin-store.ts';
 import { sha256Hex } from '../admin/sessions.ts';
 import { TenantDirectory } from '../admin/tenants.ts';
@@ -56,70 +57,12 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     await store.clearTemporaries();
     return [await openLgwanState(path.join(config.storage, 'state.json')), await openInventoryStore(config), await openAdminStore(config)] as const;
   });
-  const tenants = new TenantDirectory(config.tenants, { ...(config.rings ? { rings: config.rings } : {}), ...(config.policies ? { policies: config.policies } : {}) });
-  const metricsToken = config.console.metricsTokenFile
-    ? (await readFile(config.console.metricsTokenFile, 'utf8').catch((cause: NodeJS.ErrnoException) => {
-        throw new UserFacingError('E_CONFIG_INVALID', `lgwan.console.metricsTokenFile: cannot read ${config.console.metricsTokenFile}: ${cause.message}`, { cause });
-      })).trim()
-    : undefined;
+  const tenants = tenantDirectoryOf(config);
+  const metricsToken = await readMetricsToken(config);
   let importing: Promise<ImportOutcome[]> | undefined;
   let repository: ReturnType<typeof createRepositoryApp> | undefined;
-  // Free space on the storage volume, for the disk-low alarm; read once a minute, never per request.
-  let disk: { freeBytes: number; totalBytes: number; path: string } | undefined;
-  const refreshDisk = async () => {
-    const info = await statfs(config.storage).catch(() => undefined);
-    disk = info ? { freeBytes: info.bavail * info.bsize, totalBytes: info.blocks * info.bsize, path: config.storage } : undefined;
-  };
-  // The UDP receiver (a separate process) records heartbeats; read them with the disk figures.
-  let heartbeat: { receivedAt: string; latestSequence: number; staleSeconds: number } | undefined;
-  const refreshHeartbeat = async () => {
-    const text = await readFile(path.join(config.storage, 'udp-heartbeat.json'), 'utf8').catch(() => undefined);
-    const parsed = text === undefined ? undefined : (JSON.parse(text) as { receivedAt: string; latestSequence: number });
-    heartbeat = parsed && config.udp ? { receivedAt: parsed.receivedAt, latestSequence: parsed.latestSequence, staleSeconds: config.udp.heartbeatStaleSeconds } : undefined;
-  };
-  await refreshDisk();
-  await refreshHeartbeat();
-  const diskTimer = setInterval(() => void refreshDisk(), 60_000);
-  diskTimer.unref();
-  const heartbeatTimer = setInterval(() => void refreshHeartbeat(), 2_000);
-  heartbeatTimer.unref();
-  const app = () => {
-    if (!repository) {
-      repository = createRepositoryApp({
-        database,
-        store,
-        logger,
-        inventory,
-        console: {
-          store: admin,
-          tenants,
-          directories: config.directories.map((directory) => ({ name: directory.url, authenticate: (username: string, password: string) => authenticateWithDirectory(directory, username, password) })),
-          sessionPolicy: { idleMinutes: config.console.sessionIdleMinutes, maxHours: config.console.sessionMaxHours },
-          ...(metricsToken ? { metricsTokenHash: sha256Hex(metricsToken) } : {}),
-        },
-        trustProxy: config.trustProxy,
-        trustedProxies: config.trustedProxies,
-        checkInsPerMinute: config.checkInsPerMinute,
-        thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent },
-        endpointStaleDays: config.endpointStaleDays,
-        disk: () => disk,
-        heartbeat: () => heartbeat,
-      });
-      repository.on('error', (error: unknown) => logger.warn({ error: errorMessage(error) }, 'connection error'));
-    }
-    return repository;
-  };
-  const start = async (server: Server, scheme: 'http' | 'https', port: number, host: string) => {
-    // Node defaults to a backlog of 511: a burst of update checks beyond it waits for SYN retransmits (1 s, 3 s).
-    server.listen({ port, host, backlog: 4096 });
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-    });
-    const address = server.address();
-    const actualPort = typeof address === 'object' && address ? address.port : port;
-    return { server, url: `${scheme}://${host}:${actualPort}` };
-  };
+  const probes = await startSideProbes(config);
+  const app = () => (repository ??= buildRepositoryApp(config, { database, store, inventory, admin, tenants, logger, probes, metricsToken }));
   return {
     config,
     database,
@@ -129,8 +72,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     tenants,
     app,
     close: async () => {
-      clearInterval(diskTimer);
-      clearInterval(heartbeatTimer);
+      probes.stop();
       await inventory.close();
       await admin.close();
       lock.release();
@@ -142,15 +84,120 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
       });
       return importing;
     },
-    listen: (port = config.port, host = config.host) => start(createServer(app().callback()), 'http', port, host),
+    listen: (port = config.port, host = config.host) => listenOn(createServer(app().callback()), 'http', port, host),
     async listenTls(port = config.tls?.port, host = config.host) {
-      if (!config.tls || port === undefined) throw new UserFacingError('E_CONFIG_INVALID', 'lgwan.tls (cert, key, port) is not configured');
-      const [cert, key] = await Promise.all([readFile(config.tls.cert), readFile(config.tls.key)]).catch((cause: NodeJS.ErrnoException) => {
-        throw new UserFacingError('E_CONFIG_INVALID', `cannot read the TLS certificate or key: ${cause.message}`, { cause });
-      });
-      return start(createHttpsServer({ cert, key }, app().callback()), 'https', port, host);
+      return listenOn(createHttpsServer(await readTlsPair(config, port), app().callback()), 'https', port!, host);
     },
   };
+}
+
+/** The HTTPS listener's certificate and key (lgwan.tls). */
+export async function readTlsPair(config: LgwanConfig, port = config.tls?.port): Promise<{ cert: Buffer; key: Buffer }> {
+  if (!config.tls || port === undefined) throw new UserFacingError('E_CONFIG_INVALID', 'lgwan.tls (cert, key, port) is not configured');
+  const [cert, key] = await Promise.all([readFile(config.tls.cert), readFile(config.tls.key)]).catch((cause: NodeJS.ErrnoException) => {
+    throw new UserFacingError('E_CONFIG_INVALID', `cannot read the TLS certificate or key: ${cause.message}`, { cause });
+  });
+  return { cert, key };
+}
+
+export function tenantDirectoryOf(config: LgwanConfig): TenantDirectory {
+  return new TenantDirectory(config.tenants, { ...(config.rings ? { rings: config.rings } : {}), ...(config.policies ? { policies: config.policies } : {}) });
+}
+
+export async function readMetricsToken(config: LgwanConfig): Promise<string | undefined> {
+  if (!config.console.metricsTokenFile) return undefined;
+  const text = await readFile(config.console.metricsTokenFile, 'utf8').catch((cause: NodeJS.ErrnoException) => {
+    throw new UserFacingError('E_CONFIG_INVALID', `lgwan.console.metricsTokenFile: cannot read ${config.console.metricsTokenFile}: ${cause.message}`, { cause });
+  });
+  return text.trim();
+}
+
+export interface SideProbes {
+  disk(): { freeBytes: number; totalBytes: number; path: string } | undefined;
+  heartbeat(): { receivedAt: string; latestSequence: number; staleSeconds: number } | undefined;
+  stop(): void;
+}
+
+/** Free space for the disk-low alarm (once a minute, never per request) and the UDP receiver's heartbeats (a separate process writes them). */
+export async function startSideProbes(config: LgwanConfig): Promise<SideProbes> {
+  let disk: ReturnType<SideProbes['disk']>;
+  const refreshDisk = async () => {
+    const info = await statfs(config.storage).catch(() => undefined);
+    disk = info ? { freeBytes: info.bavail * info.bsize, totalBytes: info.blocks * info.bsize, path: config.storage } : undefined;
+  };
+  let heartbeat: ReturnType<SideProbes['heartbeat']>;
+  const refreshHeartbeat = async () => {
+    const text = await readFile(path.join(config.storage, 'udp-heartbeat.json'), 'utf8').catch(() => undefined);
+    const parsed = text === undefined ? undefined : (JSON.parse(text) as { receivedAt: string; latestSequence: number });
+    heartbeat = parsed && config.udp ? { receivedAt: parsed.receivedAt, latestSequence: parsed.latestSequence, staleSeconds: config.udp.heartbeatStaleSeconds } : undefined;
+  };
+  await refreshDisk();
+  await refreshHeartbeat();
+  const diskTimer = setInterval(() => void refreshDisk(), 60_000);
+  diskTimer.unref();
+  const heartbeatTimer = setInterval(() => void refreshHeartbeat(), 2_000);
+  heartbeatTimer.unref();
+  return {
+    disk: () => disk,
+    heartbeat: () => heartbeat,
+    stop() {
+      clearInterval(diskTimer);
+      clearInterval(heartbeatTimer);
+    },
+  };
+}
+
+export interface RepositoryParts {
+  database: Pick<LgwanDatabase, 'data'>;
+  store: BlobStore;
+  inventory: InventoryStore;
+  admin: AdminStore;
+  tenants: TenantDirectory;
+  logger: Logger;
+  probes: SideProbes;
+  metricsToken: string | undefined;
+  replayGuard?: CheckInReplayGuard;
+  onDecisionsChanged?: (listener: (tenant: string) => void) => void;
+}
+
+/** The repository app as the configuration sets it up: one process, or each worker process. */
+export function buildRepositoryApp(config: LgwanConfig, parts: RepositoryParts): ReturnType<typeof createRepositoryApp> {
+  const repository = createRepositoryApp({
+    database: parts.database,
+    store: parts.store,
+    logger: parts.logger,
+    inventory: parts.inventory,
+    console: {
+      store: parts.admin,
+      tenants: parts.tenants,
+      directories: config.directories.map((directory) => ({ name: directory.url, authenticate: (username: string, password: string) => authenticateWithDirectory(directory, username, password) })),
+      sessionPolicy: { idleMinutes: config.console.sessionIdleMinutes, maxHours: config.console.sessionMaxHours },
+      ...(parts.metricsToken ? { metricsTokenHash: sha256Hex(parts.metricsToken) } : {}),
+    },
+    trustProxy: config.trustProxy,
+    trustedProxies: config.trustedProxies,
+    checkInsPerMinute: config.checkInsPerMinute,
+    thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent },
+    endpointStaleDays: config.endpointStaleDays,
+    disk: parts.probes.disk,
+    heartbeat: parts.probes.heartbeat,
+    ...(parts.replayGuard ? { replayGuard: parts.replayGuard } : {}),
+    ...(parts.onDecisionsChanged ? { onDecisionsChanged: parts.onDecisionsChanged } : {}),
+  });
+  repository.on('error', (error: unknown) => parts.logger.warn({ error: errorMessage(error) }, 'connection error'));
+  return repository;
+}
+
+export async function listenOn(server: Server, scheme: 'http' | 'https', port: number, host: string): Promise<{ server: Server; url: string }> {
+  // Node defaults to a backlog of 511: a burst of update checks beyond it waits for SYN retransmits (1 s, 3 s).
+  server.listen({ port, host, backlog: 4096 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  return { server, url: `${scheme}://${host}:${actualPort}` };
 }
 
 export function pollSpool(side: LgwanSide, logger: Logger): { stop(): void } {
