@@ -1,6 +1,6 @@
 import type { LgwanState } from '../importer/lgwan-state.ts';
 import type { AdminStore } from './admin-store.ts';
-import { isOffered, offeredVersion, ringOf, type ProductFacts, type ReleaseDecision, type TenantRollout } from './rings.ts';
+import { allowedSince, isOffered, offeredVersion, ringOf, type ProductFacts, type ReleaseDecision, type TenantRollout } from './rings.ts';
 import type { Tenant } from './tenants.ts';
 
 /** What one request's endpoint is offered: its ring, and the newest allowed version of a product. */
@@ -11,7 +11,16 @@ export interface RolloutView {
   offer(productId: string, versions: Iterable<string>): string | undefined;
   /** Whether this endpoint's ring may have `version` (an older allowed release included). */
   allows(productId: string, version: string): boolean;
+  /**
+   * What decided: the same object as long as the decisions on record are the same, so an
+   * answer computed from this view may be kept while `epoch` and the published state stay.
+   */
+  readonly epoch: object;
+  /** When (ms) a delay makes one of `versions` available that is not yet: an answer kept until then. */
+  changesAt(productId: string, versions: Iterable<string>): number;
 }
+
+const noTenantEpoch = {};
 
 /**
  * The tenants' decisions as the protocols read them. Decisions come from the admin store,
@@ -61,7 +70,7 @@ export class Rollouts {
   async view(tenant: Tenant | undefined, state: LgwanState, endpoint: { address?: string; tags?: readonly string[] }): Promise<RolloutView> {
     if (!tenant) {
       // An endpoint no tenant claims: no tenant decided anything for it; it gets the newest, as before.
-      return { tenant, ring: 'all', offer: (productId, versions) => newest(state, productId, versions), allows: () => true };
+      return { tenant, ring: 'all', offer: (productId, versions) => newest(state, productId, versions), allows: () => true, epoch: noTenantEpoch, changesAt: () => Number.POSITIVE_INFINITY };
     }
     const rollout = await this.rollout(tenant, state);
     const ring = ringOf(rollout.rings, endpoint);
@@ -69,6 +78,17 @@ export class Rollouts {
     return {
       tenant,
       ring,
+      epoch: rollout.decisions,
+      changesAt: (productId, versions) => {
+        const product = productFacts(state, productId);
+        let soonest = Number.POSITIVE_INFINITY;
+        if (!product) return soonest;
+        for (const version of versions) {
+          const since = allowedSince(rollout, product, ring, version);
+          if (since !== undefined && since > now.getTime() && since < soonest) soonest = since;
+        }
+        return soonest;
+      },
       offer: (productId, versions) => {
         const product = productFacts(state, productId);
         return product ? offeredVersion(rollout, product, ring, versions, now) : undefined;

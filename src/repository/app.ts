@@ -10,7 +10,7 @@ import type { LgwanDatabase } from '../importer/lgwan-state.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { compareVersions } from '../versions/index.ts';
 import type { InventoryStore } from '../coverage/inventory.ts';
-import { handleMozillaUpdate } from './protocols/mozilla-aus.ts';
+import { handleMozillaUpdate, UpdateAnswers } from './protocols/mozilla-aus.ts';
 import { cvdBuildTime, recordDatabaseVersion, recordFreshclam } from './protocols/freshclam.ts';
 import { recordApt } from './protocols/apt.ts';
 import { handleCheckIn } from './protocols/agent.ts';
@@ -155,6 +155,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   const natives = new NativeObservations(options.inventory);
   // Rings and approvals (issue 15): what each endpoint's ring is offered, from the tenants' decisions.
   const rollouts = new Rollouts(adminStore, now);
+  const updateAnswers = new UpdateAnswers();
   options.onDecisionsChanged?.((tenant) => rollouts.invalidate(tenant));
   const tenantRollout = (tenant: ConsoleState['clientTenant'], tenantState: ReturnType<typeof stateOf>, endpoint: { address?: string; tags?: readonly string[] }) => rollouts.view(tenant, tenantState, endpoint);
   /** The published state as the request's endpoint (protocol routes) or console scope sees it. */
@@ -304,7 +305,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     if (!ctx.path.startsWith('/mozilla/update/')) return next();
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') ctx.throw(405);
     const published = stateOf(ctx);
-    handleMozillaUpdate(ctx, published, natives.for(ctx), await tenantRollout((ctx.state as ConsoleState).clientTenant, published, { address: ctx.ip }));
+    const tenant = (ctx.state as ConsoleState).clientTenant;
+    handleMozillaUpdate(ctx, published, natives.for(ctx), updateAnswers, tenant?.id ?? '', await tenantRollout(tenant, published, { address: ctx.ip }), now().getTime());
   });
 
   /**

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Artifact } from '../../bundle/manifest.ts';
 import type { ObservationSink } from '../../coverage/inventory.ts';
-import type { LgwanState } from '../../importer/lgwan-state.ts';
+import type { LgwanState, PublishedState } from '../../importer/lgwan-state.ts';
 import { compareVersions } from '../../versions/index.ts';
 
 /*
@@ -59,30 +60,75 @@ function safeCompare(scheme: 'mozilla', a: string, b: string): number | undefine
  */
 export type OfferDecision = (productId: string, versions: Iterable<string>) => string | undefined;
 
+interface UpdateLine {
+  productId: string;
+  /** The line's complete MARs, newest first. */
+  artifacts: Artifact[];
+}
+
+interface UpdateIndex {
+  /** product, channel, platform, locale → the catalog products' lines. */
+  lines: Map<string, UpdateLine[]>;
+  /** product, channel → the catalog product an update check of that line counts for. */
+  catalogProducts: Map<string, string>;
+}
+
+const lineKey = (product: string, channel: string, platform: string, locale: string) => `${product}\u0000${channel}\u0000${platform}\u0000${locale}`;
+const updateIndexes = new WeakMap<PublishedState, UpdateIndex>();
+
+/** Built once per published state: an update check then reads one short list, not every artifact. */
+function updateIndexOf(published: PublishedState): UpdateIndex {
+  let index = updateIndexes.get(published);
+  if (index) return index;
+  index = { lines: new Map(), catalogProducts: new Map() };
+  const mozilla = new Map<string, { product: string; channel: string }>();
+  for (const product of published.products) {
+    if (product.protocol?.type !== 'mozilla') continue;
+    mozilla.set(product.id, { product: product.protocol.product, channel: product.protocol.channel });
+    const line = `${product.protocol.product}\u0000${product.protocol.channel}`;
+    if (!index.catalogProducts.has(line)) index.catalogProducts.set(line, product.id);
+  }
+  const byProduct = new Map<string, UpdateLine>();
+  for (const artifact of published.artifacts) {
+    const protocol = mozilla.get(artifact.productId);
+    if (!protocol || !artifact.fileName.endsWith('.complete.mar') || !artifact.attributes?.buildId) continue;
+    const key = lineKey(protocol.product, protocol.channel, artifact.platform, artifact.locale);
+    const productKey = `${key}\u0000${artifact.productId}`;
+    let line = byProduct.get(productKey);
+    if (!line) {
+      byProduct.set(productKey, (line = { productId: artifact.productId, artifacts: [] }));
+      index.lines.set(key, [...(index.lines.get(key) ?? []), line]);
+    }
+    line.artifacts.push(artifact);
+  }
+  for (const line of byProduct.values()) line.artifacts.sort((a, b) => safeCompare('mozilla', b.version, a.version) ?? 0);
+  updateIndexes.set(published, index);
+  return index;
+}
+
 /**
  * The complete MAR for this check: of the published releases newer than the client and within
  * its pin, the one its ring is offered (the newest allowed); never a declined or not-yet-approved one.
+ * `candidates` receives, per catalog product, the versions that were considered.
  */
-export function findUpdate(state: LgwanState, check: UpdateCheck, pin: string | undefined, offer?: OfferDecision): Artifact | undefined {
+export function findUpdate(state: LgwanState, check: UpdateCheck, pin: string | undefined, offer?: OfferDecision, candidates?: (productId: string, versions: string[]) => void): Artifact | undefined {
   const published = state.published;
   const platform = platformOfBuildTarget(check.buildTarget);
   if (!published || !platform) return undefined;
-  const products = published.products.filter(
-    (product) => product.protocol?.type === 'mozilla' && product.protocol.product === check.product && product.protocol.channel === check.channel,
-  );
   let best: Artifact | undefined;
-  for (const product of products) {
-    const candidates: Artifact[] = [];
-    for (const artifact of published.artifacts) {
-      if (artifact.productId !== product.id || artifact.platform !== platform || artifact.locale !== check.locale) continue;
-      if (!artifact.fileName.endsWith('.complete.mar') || !artifact.attributes?.buildId) continue;
+  for (const line of updateIndexOf(published).lines.get(lineKey(check.product, check.channel, platform, check.locale)) ?? []) {
+    const newer: Artifact[] = [];
+    for (const artifact of line.artifacts) {
+      // Newest first: the first one not newer than the client ends the line.
+      if ((safeCompare('mozilla', artifact.version, check.version) ?? 0) <= 0) break;
       // The server enforces AppUpdatePin (e.g. "128." or "128.5."); the client only sends it.
       if (pin && !artifact.version.startsWith(pin)) continue;
-      if ((safeCompare('mozilla', artifact.version, check.version) ?? 0) <= 0) continue;
-      candidates.push(artifact);
+      newer.push(artifact);
     }
-    const allowed = offer ? offer(product.id, candidates.map((artifact) => artifact.version)) : undefined;
-    for (const artifact of candidates) {
+    const versions = newer.map((artifact) => artifact.version);
+    candidates?.(line.productId, versions);
+    const allowed = offer ? offer(line.productId, versions) : undefined;
+    for (const artifact of newer) {
       if (offer && artifact.version !== allowed) continue;
       if (!best || (safeCompare('mozilla', artifact.version, best.version) ?? 0) > 0) best = artifact;
     }
@@ -104,8 +150,61 @@ export function renderUpdateXml(update: { artifact: Artifact; sha512: string; ur
 `;
 }
 
+export interface UpdateRollout {
+  ring: string;
+  offer: OfferDecision;
+  /** Same object while the decisions are the same (see RolloutView.epoch). */
+  epoch?: object;
+  changesAt?(productId: string, versions: Iterable<string>): number;
+}
+
+interface KeptAnswer {
+  published: PublishedState;
+  epoch: object | undefined;
+  until: number;
+  body: string;
+  etag: string;
+}
+
+/**
+ * update.xml answers, kept per (published state, decisions, tenant, ring, origin, check, pin):
+ * an answer changes only at a publication, a decision, or when a delay runs out, so every
+ * other check of the same line is a map lookup and a string already made.
+ */
+export class UpdateAnswers {
+  readonly #kept = new Map<string, KeptAnswer>();
+  readonly #limit: number;
+
+  constructor(limit = 20_000) {
+    this.#limit = limit;
+  }
+
+  answer(state: LgwanState, check: UpdateCheck, pin: string | undefined, origin: string, tenant: string, rollout: UpdateRollout | undefined, now: number): KeptAnswer {
+    const key = `${tenant}\u0000${rollout?.ring ?? ''}\u0000${origin}\u0000${check.product}\u0000${check.version}\u0000${check.buildTarget}\u0000${check.locale}\u0000${check.channel}\u0000${pin ?? ''}`;
+    const kept = this.#kept.get(key);
+    if (kept && kept.published === state.published && kept.epoch === rollout?.epoch && now < kept.until) return kept;
+    let until = Number.POSITIVE_INFINITY;
+    const artifact = findUpdate(state, check, pin, rollout?.offer, (productId, versions) => {
+      if (rollout?.changesAt) until = Math.min(until, rollout.changesAt(productId, versions));
+    });
+    const sha512 = artifact ? state.digests[artifact.sha256]?.sha512 : undefined;
+    const body = renderUpdateXml(
+      artifact && sha512
+        ? { artifact, sha512, url: `${origin}/${artifact.path.split('/').map(encodeURIComponent).join('/')}`, detailsUrl: `${origin}/products/${encodeURIComponent(artifact.productId)}` }
+        : undefined,
+    );
+    const answer: KeptAnswer = { published: state.published!, epoch: rollout?.epoch, until, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+    // Without a published state or a decisions epoch nothing may be kept.
+    if (state.published && (!rollout || rollout.epoch)) {
+      if (this.#kept.size >= this.#limit) this.#kept.clear();
+      this.#kept.set(key, answer);
+    }
+    return answer;
+  }
+}
+
 /** Koa handler for `/mozilla/update/…`: answers update.xml and records the check as an inventory record. */
-export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: ObservationSink | undefined, rollout?: { ring: string; offer: OfferDecision }): void {
+export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: ObservationSink | undefined, answers: UpdateAnswers, tenant: string, rollout?: UpdateRollout, now = Date.now()): void {
   let segments: string[];
   try {
     segments = ctx.path.slice('/mozilla/update/'.length).split('/').map((segment) => decodeURIComponent(segment));
@@ -119,20 +218,17 @@ export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: 
   // Firefox always sends its own version here: anything else is not an update check.
   if (safeCompare('mozilla', check.version, check.version) === undefined) ctx.throw(400, `"${check.version}" is not a Firefox or Thunderbird version`);
   const pin = typeof ctx.query.pin === 'string' && ctx.query.pin !== '' ? ctx.query.pin : undefined;
-  const artifact = findUpdate(state, check, pin, rollout?.offer);
-  const sha512 = artifact ? state.digests[artifact.sha256]?.sha512 : undefined;
   // The URL the client used to reach us is the one it can download from (an edge cache keeps Host).
   const origin = `${ctx.protocol}://${ctx.host}`;
+  const answer = answers.answer(state, check, pin, origin, tenant, rollout, now);
   ctx.type = 'text/xml; charset=utf-8';
   ctx.set('Cache-Control', 'no-cache');
-  ctx.body = renderUpdateXml(
-    artifact && sha512
-      ? { artifact, sha512, url: `${origin}/${artifact.path.split('/').map(encodeURIComponent).join('/')}`, detailsUrl: `${origin}/products/${encodeURIComponent(artifact.productId)}` }
-      : undefined,
-  );
+  ctx.set('ETag', answer.etag);
+  if (ctx.get('If-None-Match') === answer.etag) ctx.status = 304;
+  else ctx.body = answer.body;
   {
     // The catalog product this endpoint's line belongs to, so coverage can count it.
-    const catalogProduct = state.published?.products.find((product) => product.protocol?.type === 'mozilla' && product.protocol.product === check.product && product.protocol.channel === check.channel);
+    const catalogProduct = state.published ? updateIndexOf(state.published).catalogProducts.get(`${check.product}\u0000${check.channel}`) : undefined;
     const platform = platformOfBuildTarget(check.buildTarget);
     // Only checks for a channel and platform this repository serves are recorded: anything
     // else is invented (issue 13: 5,000 invented channels, 5,000 records for one address).
@@ -140,7 +236,7 @@ export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: 
       endpoint: { kind: 'address', id: ctx.ip },
       ...(rollout ? { ring: rollout.ring } : {}),
       source: 'mozilla-aus',
-      product: catalogProduct.id,
+      product: catalogProduct,
       version: check.version,
       platform,
       locale: check.locale,
