@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { AdminStore } from '../admin/admin-store.ts';
 import { ReplayGuard } from '../admin/agent-auth.ts';
 import type { LgwanConfig } from '../config/config.ts';
-import { ForwardedInventory, inventoryIntake } from '../coverage/forwarded-inventory.ts';
+import { forwardedInventory, inventoryIntake } from '../coverage/forwarded-inventory.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { readLgwanState } from '../importer/lgwan-state.ts';
@@ -153,7 +153,7 @@ async function runWorker(config: LgwanConfig, logger: Logger, options: ServiceOp
   link.on('decisions', (tenant) => {
     for (const listener of decisionListeners) listener(tenant as string);
   });
-  const inventory = await ForwardedInventory.open(link);
+  const inventory = await forwardedInventory(link);
   const admin = link.remote<AdminStore>('admin', { close: async () => undefined });
   const app = buildRepositoryApp(config, {
     database,
