@@ -1,6 +1,6 @@
 import type { LgwanState } from '../importer/lgwan-state.ts';
 import type { AdminStore } from './admin-store.ts';
-import { offeredVersion, ringOf, type ProductFacts, type ReleaseDecision, type TenantRollout } from './rings.ts';
+import { offeredVersion, ringOf, type EndpointFacts, type ProductFacts, type ReleaseDecision, type TenantRollout } from './rings.ts';
 import type { Tenant } from './tenants.ts';
 
 /** What one request's endpoint is offered: its ring, and the newest allowed version of a product. */
@@ -9,6 +9,8 @@ export interface RolloutView {
   readonly ring: string;
   /** Of `versions` (published releases the client could take), the newest its ring may have; undefined: none. */
   offer(productId: string, versions: Iterable<string>): string | undefined;
+  /** The approval of `version` for this endpoint's ring, if one is on record (its deadline and windows). */
+  approval(productId: string, version: string): ReleaseDecision | undefined;
 }
 
 /**
@@ -56,10 +58,10 @@ export class Rollouts {
   }
 
   /** The view of one endpoint (by address, and the tags an enrolled agent reports). */
-  async view(tenant: Tenant | undefined, state: LgwanState, endpoint: { address?: string; tags?: readonly string[] }): Promise<RolloutView> {
+  async view(tenant: Tenant | undefined, state: LgwanState, endpoint: EndpointFacts): Promise<RolloutView> {
     if (!tenant) {
       // An endpoint no tenant claims: no tenant decided anything for it; it gets the newest, as before.
-      return { tenant, ring: 'all', offer: (productId, versions) => newest(state, productId, versions) };
+      return { tenant, ring: 'all', offer: (productId, versions) => newest(state, productId, versions), approval: () => undefined };
     }
     const rollout = await this.rollout(tenant, state);
     const ring = ringOf(rollout.rings, endpoint);
@@ -71,6 +73,7 @@ export class Rollouts {
         const product = productFacts(state, productId);
         return product ? offeredVersion(rollout, product, ring, versions, now) : undefined;
       },
+      approval: (productId, version) => rollout.decisions.find((decision) => decision.kind === 'approve' && decision.product === productId && decision.version === version && decision.ring === ring),
     };
   }
 }

@@ -56,7 +56,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     await store.clearTemporaries();
     return [await openLgwanState(path.join(config.storage, 'state.json')), await openInventoryStore(config), await openAdminStore(config)] as const;
   });
-  const tenants = new TenantDirectory(config.tenants, { ...(config.rings ? { rings: config.rings } : {}), ...(config.policies ? { policies: config.policies } : {}) });
+  const tenants = new TenantDirectory(config.tenants, { ...(config.rings ? { rings: config.rings } : {}), ...(config.policies ? { policies: config.policies } : {}), ...(config.timeZone ? { timeZone: config.timeZone } : {}) });
   const metricsToken = config.console.metricsTokenFile
     ? (await readFile(config.console.metricsTokenFile, 'utf8').catch((cause: NodeJS.ErrnoException) => {
         throw new UserFacingError('E_CONFIG_INVALID', `lgwan.console.metricsTokenFile: cannot read ${config.console.metricsTokenFile}: ${cause.message}`, { cause });
