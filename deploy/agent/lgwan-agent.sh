@@ -221,6 +221,7 @@ printf '%s\n' "$actions" | while IFS="$tab" read -r product installed version fi
   actual=$(sha256sum "$part" | cut -d' ' -f1)
   if [ "$actual" != "$sha256" ]; then
     log "$product: SHA-256 mismatch for $file (got $actual, expected $sha256); file discarded, nothing installed"
+    record_result "$product" "$version" failed -1 "SHA-256 mismatch for $file; nothing installed"
     rm -f "$part"
     continue
   fi

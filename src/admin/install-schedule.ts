@@ -28,8 +28,8 @@ export interface ApprovalSchedule {
 
 /** What the server tells an agent about one offered update. */
 export type InstallTiming =
-  | { install: 'now'; reason: 'no-window' | 'in-window' | 'deadline-passed'; deadline: string | null; windowEndsAt: string | null }
-  | { install: 'wait'; reason: 'outside-window'; notBefore: string; deadline: string | null };
+  | { when: 'now'; reason: 'no-window' | 'in-window' | 'deadline-passed'; deadline: string | null; windowEndsAt: string | null }
+  | { when: 'wait'; reason: 'outside-window'; notBefore: string; deadline: string | null };
 
 export function isTimeZone(zone: string): boolean {
   if (zone.length > 64) return false;
@@ -176,13 +176,13 @@ export function windowState(windows: readonly MaintenanceWindow[], zone: string,
 /** Install now or wait, for an update offered under `schedule` (none: now). */
 export function installTiming(schedule: ApprovalSchedule | undefined, now: Date): InstallTiming {
   const deadline = schedule?.deadline ?? null;
-  if (!schedule || schedule.windows.length === 0) return { install: 'now', reason: 'no-window', deadline, windowEndsAt: null };
+  if (!schedule || schedule.windows.length === 0) return { when: 'now', reason: 'no-window', deadline, windowEndsAt: null };
   const ms = now.getTime();
-  if (deadline !== null && Date.parse(deadline) <= ms) return { install: 'now', reason: 'deadline-passed', deadline, windowEndsAt: null };
+  if (deadline !== null && Date.parse(deadline) <= ms) return { when: 'now', reason: 'deadline-passed', deadline, windowEndsAt: null };
   const state = windowState(schedule.windows, schedule.timeZone, ms);
-  if (state.openUntil !== undefined) return { install: 'now', reason: 'in-window', deadline, windowEndsAt: new Date(state.openUntil).toISOString() };
+  if (state.openUntil !== undefined) return { when: 'now', reason: 'in-window', deadline, windowEndsAt: new Date(state.openUntil).toISOString() };
   const candidates = [state.nextStart, deadline === null ? undefined : Date.parse(deadline)].filter((value): value is number => value !== undefined);
   // Windows that never occur (none within a week cannot happen with a valid day) fall back to the deadline; neither: now.
-  if (candidates.length === 0) return { install: 'now', reason: 'no-window', deadline, windowEndsAt: null };
-  return { install: 'wait', reason: 'outside-window', notBefore: new Date(Math.min(...candidates)).toISOString(), deadline };
+  if (candidates.length === 0) return { when: 'now', reason: 'no-window', deadline, windowEndsAt: null };
+  return { when: 'wait', reason: 'outside-window', notBefore: new Date(Math.min(...candidates)).toISOString(), deadline };
 }

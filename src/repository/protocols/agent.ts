@@ -68,7 +68,7 @@ export interface AgentAction {
 }
 
 /** An update the agent installs now: the files, the command line per file, and why now. */
-export type PlannedAction = AgentAction & { install: Extract<InstallTiming, { install: 'now' }> };
+export type PlannedAction = AgentAction & { install: Extract<InstallTiming, { when: 'now' }> };
 /** An offered update the agent waits with: until when, and why. */
 export interface WaitingAction {
   product: string;
@@ -234,7 +234,7 @@ export function scheduleActions(actions: readonly AgentAction[], approvalOf: (ac
   const waiting: WaitingAction[] = [];
   for (const action of actions) {
     const timing = installTiming(approvalOf(action)?.schedule, now);
-    if (timing.install === 'now') planned.push({ ...action, install: timing });
+    if (timing.when === 'now') planned.push({ ...action, install: timing });
     else waiting.push({ product: action.product, installedVersion: action.installedVersion, version: action.version, reason: timing.reason, notBefore: timing.notBefore, deadline: timing.deadline });
   }
   return { actions: planned, waiting };
