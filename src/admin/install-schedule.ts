@@ -70,7 +70,7 @@ function offsetAt(ms: number, zone: string): number {
   return Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second) - Math.floor(ms / 1000) * 1000;
 }
 
-/** The instant a wall clock time in `zone` names (in a gap of a clock change, the instant after it). */
+/** The instant a wall clock time in `zone` names; one in the gap of a clock change moves later by the gap (as Temporal's "compatible" does). */
 export function instantOf(wall: WallClock, zone: string): number {
   const guess = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute);
   const first = guess - offsetAt(guess, zone);
