@@ -93,6 +93,8 @@ export class PostgresAdminStore implements AdminStore {
 
   async putInstallResults(tenant: string, results: readonly InstallResult[]) {
     if (results.length === 0) return;
+    // One row per agent and product, the last one reported (one statement may not update a row twice).
+    results = [...new Map(results.map((result) => [JSON.stringify([result.agentId, result.product]), result])).values()];
     const { rows } = await this.#query<{ count: number }>('counting install results', 'SELECT count(*)::int AS count FROM admin_install_results WHERE tenant = $1', [tenant]);
     if (rows[0]!.count + results.length > adminLimits.installResultsPerTenant) throw new LgwanMirrorError('E_SIZE_LIMIT', `tenant ${tenant} already has ${adminLimits.installResultsPerTenant} install results`);
     // One statement: the results of one check-in land together or not at all.
