@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Artifact } from '../../bundle/manifest.ts';
 import type { InstallResult } from '../../admin/admin-store.ts';
+import { LgwanMirrorError } from '../../core/errors.ts';
 import { installTiming, type InstallTiming } from '../../admin/install-schedule.ts';
 import { adGroupPattern, distinguishedNamePattern, maxDistinguishedNameLength, type EndpointFacts, type ReleaseDecision } from '../../admin/rings.ts';
 import type { InventoryStore } from '../../coverage/inventory.ts';
@@ -217,15 +218,22 @@ export async function handleCheckIn(ctx: Context, options: CheckInOptions): Prom
   const results: InstallResult[] = (checkIn.results ?? [])
     .filter((result) => !known || known.has(result.product))
     .map((result) => ({ tenant: agent.tenant, agentId: checkIn.agentId, ...(hostname ? { hostname } : {}), ring: rollout?.ring ?? 'all', ...result, reportedAt }));
-  await options.results?.put(agent.tenant, results);
+  let resultsRecorded = results.length;
+  try {
+    await options.results?.put(agent.tenant, results);
+  } catch (error) {
+    // A tenant at its bound of kept results still gets its answer; only the report is lost.
+    if (!(error instanceof LgwanMirrorError && error.code === 'E_SIZE_LIMIT')) throw error;
+    resultsRecorded = 0;
+  }
   const { actions, waiting } = scheduleActions(planActions(state, checkIn, rollout?.offer), (action) => rollout?.approval(action.product, action.version), options.now());
   ctx.set('Cache-Control', 'no-store');
   if (ctx.accepts('application/json', 'text/tab-separated-values') === 'text/tab-separated-values') {
     ctx.type = 'text/tab-separated-values; charset=utf-8';
-    ctx.body = tsvAnswer(actions, waiting, unknownProducts, results.length);
+    ctx.body = tsvAnswer(actions, waiting, unknownProducts, resultsRecorded);
     return;
   }
-  ctx.body = { actions, waiting, unknownProducts, resultsRecorded: results.length, checkInIntervalSeconds: 3600 };
+  ctx.body = { actions, waiting, unknownProducts, resultsRecorded, checkInIntervalSeconds: 3600 };
 }
 
 /** Splits what the ring is offered into what to install now and what waits for a window (the approval's schedule decides). */
@@ -245,7 +253,8 @@ export function scheduleActions(actions: readonly AgentAction[], approvalOf: (ac
  * version, target version, file name, sha256, size, URL (the format older agents read). The
  * other lines start with "!" and have no SHA-256 where a file line has it, so an older agent
  * skips them: "!install" (product, version, why now, deadline or -), "!wait" (product,
- * version, not before, why, deadline or -), "!unknown-product" (id), "!results-recorded" (n).
+ * version, not before, why, deadline or -), "!unknown-product" (id), "!results-recorded" (n, when
+ * the check-in carried results).
  */
 function tsvAnswer(actions: readonly PlannedAction[], waiting: readonly WaitingAction[], unknownProducts: readonly string[], resultsRecorded: number): string {
   const lines: string[] = [];
@@ -255,6 +264,7 @@ function tsvAnswer(actions: readonly PlannedAction[], waiting: readonly WaitingA
   }
   for (const item of waiting) lines.push(['!wait', item.product, item.version, item.notBefore, item.reason, item.deadline ?? '-'].join('\t') + '\n');
   for (const product of unknownProducts) lines.push(`!unknown-product\t${product}\n`);
-  lines.push(`!results-recorded\t${resultsRecorded}\n`);
+  // Only agents that report results read this line; an older one sends none and never sees it.
+  if (resultsRecorded > 0) lines.push(`!results-recorded\t${resultsRecorded}\n`);
   return lines.join('');
 }
