@@ -183,6 +183,19 @@ for (const store of ['lowdb', 'postgresql'] as const) {
     t.is((await agent.checkIn({ installed, results: [report(0)] })).status, 200);
     t.like(await lgwan.admin.listInstallResults('a'), [{ agentId: agent.agentId, hostname: 'a-pc-1', outcome: 'installed', exitCode: 0, message: 'exit 0', ring: 'general' }]);
     t.deepEqual(await lgwan.admin.listInstallResults('b'), []);
+
+    // Past a deadline (put in the store: the form refuses a past one), the page lists the agent
+    // that still runs 130.0 with its last result; what the agent said is escaped.
+    const stale = await enrollAgent(lgwan.admin, url, { tenant: 'a', hostname: 'a-pc-2' });
+    t.is((await stale.checkIn({ installed, results: [{ ...report(1603), message: '<img src=x onerror=alert(1)> disk full' }] })).status, 200);
+    await lgwan.admin.putDecision({ ...again!, schedule: { windows: [], deadline: '2026-01-05T00:00:00.000Z', timeZone: 'Asia/Tokyo' } });
+    await lgwan.inventory.flush();
+    // Written past the console, so the app sees it once its decision cache (2 s) has expired.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const past = /<section id="past-deadline">(.*?)<\/section>/su.exec(await adminA.text('/approvals?lang=en'))?.[1] ?? '';
+    t.true(past.includes(`<tr data-endpoint="${stale.agentId}">`), past);
+    t.true(past.includes('failed 131.0 (exit code 1603): &lt;img src=x onerror=alert(1)&gt; disk full'), past);
+    t.false(past.includes('<img'));
   });
 
   test(`${store}: the check-in bounds and validates the AD placement and install results an agent reports`, async (t) => {
