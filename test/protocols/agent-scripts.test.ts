@@ -292,6 +292,25 @@ test('the PowerShell agent reads exactly the check-in answer the repository send
     checkInIntervalSeconds: 3600,
   });
 
+  // The OpenAPI document describes these answers: its required properties are exactly the ones sent.
+  type Schema = { required?: string[]; properties?: Record<string, Schema>; items?: Schema };
+  const openapi = JSON.parse(await readFile(path.join(projectRoot, 'src', 'repository', 'openapi.json'), 'utf8')) as { components: { schemas: Record<string, Schema> } };
+  const answerSchema = openapi.components.schemas.CheckInAnswer!;
+  const actionSchema = answerSchema.properties!.actions!.items!;
+  const fileSchema = actionSchema.properties!.files!.items!;
+  const sample = now as { actions: [{ install: object; files: [{ command: object }] }] };
+  for (const [value, schema, where] of [
+    [now, answerSchema, 'answer'],
+    [sample.actions[0], actionSchema, 'action'],
+    [sample.actions[0].install, actionSchema.properties!.install!, 'install'],
+    [sample.actions[0].files[0], fileSchema, 'file'],
+    [sample.actions[0].files[0].command, fileSchema.properties!.command!, 'command'],
+    [(outside as { waiting: [object] }).waiting[0], answerSchema.properties!.waiting!.items!, 'waiting'],
+  ] as const) {
+    t.deepEqual(Object.keys(value).sort(), [...(schema.required ?? [])].sort(), `openapi.json: ${where}`);
+    t.deepEqual(Object.keys(value).sort(), Object.keys(schema.properties ?? {}).sort(), `openapi.json: ${where} properties`);
+  }
+
   // The extraction itself: a misspelt property is seen as read, other variables are not answers.
   const snippet = await parsePowershell('$x = $action.install.whn; $Command.run; $other.when\n');
   t.deepEqual([...propertiesRead(snippet.rootNode)], ['actions[].install', 'actions[].install.whn', 'actions[].files[].command.run']);
