@@ -144,7 +144,9 @@ function Get-DirectoryPlacement {
 function Read-PendingResults {
     if (-not (Test-Path -LiteralPath $resultsFile)) { return @() }
     try {
-        return @(Get-Content -Raw -LiteralPath $resultsFile | ConvertFrom-Json)
+        # Assigned first: Windows PowerShell 5.1's ConvertFrom-Json writes a JSON array as one object.
+        $parsed = Get-Content -Raw -LiteralPath $resultsFile | ConvertFrom-Json
+        return @($parsed)
     } catch {
         Write-AgentLog "unreadable $resultsFile discarded: $($_.Exception.Message)"
         return @()
