@@ -15,9 +15,17 @@
 #                                                   `lgwan-mirror agents token`; used once, at enrollment)
 #   LGWAN_STATE_DIR=/var/lib/lgwan-agent          (agent id and secret, downloads, log)
 #   LGWAN_TAGS="pilot"                             (optional: tags a ring may select this host by, space-separated)
+#   LGWAN_AD_OU="OU=Servers,DC=city,DC=local"      (optional: the host's OU, for rings that select by AD OU)
+#   LGWAN_AD_GROUPS="LGWAN-Pilot;Servers"          (optional: AD computer groups, ;-separated, for rings that select by group)
 #   LGWAN_PRODUCTS — one product per line: id|platform|locale|detect command|install command
 #     detect prints the installed version (nothing if not installed);
 #     install runs with {file} replaced by the verified file and {version} by its version.
+#
+# What to install and when is the repository's decision: it answers only the updates to
+# install now (no window set, inside a maintenance window, or past the approval's deadline)
+# and names the ones that wait for the next window ("!wait"); this script obeys. The result
+# of each install (installed/failed, exit code, the command's last output line) is reported
+# in the next check-in, which is the one right after the installs.
 set -eu
 
 config=${1:-/etc/lgwan-agent.conf}
@@ -66,6 +74,58 @@ agent_secret=$(tr -cd 'A-Za-z0-9_-' <"$secret_file")
 # Only characters the check-in accepts; anything else makes a product's version unknown.
 clean() { printf '%s' "$1" | tr -cd 'A-Za-z0-9._+~:-'; }
 
+# A JSON string of at most $2 bytes of $1: control characters dropped, cut before escaping
+# (so no escape is ever cut in half), then \ and " escaped.
+json_string() {
+  printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037\177' | cut -c1-"$2" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
+}
+
+# Where this host is in Active Directory, from the config (a Linux host rarely asks AD itself).
+directory_json() {
+  ou_json=''
+  # An OU the check-in would refuse (it must look like OU=…,DC=…) is left out rather than sent.
+  case "${LGWAN_AD_OU:-}" in
+    [A-Za-z]*=*) ou_json="\"ou\":$(json_string "$LGWAN_AD_OU" 1024)" ;;
+  esac
+  groups_json=''
+  group_count=0
+  old_ifs=$IFS
+  IFS=';'
+  for group in ${LGWAN_AD_GROUPS:-}; do
+    if [ -z "$group" ] || [ "$group_count" -ge 100 ]; then continue; fi
+    group_count=$((group_count + 1))
+    groups_json="$groups_json${groups_json:+,}$(json_string "$group" 256)"
+  done
+  IFS=$old_ifs
+  [ -n "$ou_json" ] || [ -n "$groups_json" ] || return 0
+  members=$ou_json
+  if [ -n "$groups_json" ]; then members="$members${members:+,}\"groups\":[$groups_json]"; fi
+  printf ',"directory":{%s}' "$members"
+}
+
+# Install results waiting to be reported: product, version, outcome, exit code, message (one per line, tab-separated).
+results_file="$LGWAN_STATE_DIR/results.tsv"
+results_json() {
+  [ -s "$results_file" ] || return 0
+  printf ',"results":['
+  tab=$(printf '\t')
+  # The newest 50 (the check-in takes no more).
+  first_result=1
+  tail -n 50 "$results_file" | while IFS="$tab" read -r r_product r_version r_outcome r_code r_message; do
+    [ "$first_result" = 1 ] || printf ','
+    first_result=0
+    case "$r_code" in '' | *[!0-9-]*) r_code=-1 ;; esac
+    printf '{"product":"%s","version":"%s","outcome":"%s","exitCode":%s,"message":%s}' "$(clean "$r_product")" "$(clean "$r_version")" "$r_outcome" "$r_code" "$(json_string "$r_message" 300)"
+  done
+  printf ']'
+}
+
+# Remembers the outcome of one install for the next check-in.
+record_result() {
+  message=$(printf '%s' "$5" | tr '\t\n\r' '   ' | cut -c1-300)
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$message" >>"$results_file"
+}
+
 inventory_json() {
   first=1
   # Only what the check-in accepts: up to 32 tags of letters, digits and . _ - (starting with a letter or digit).
@@ -77,7 +137,10 @@ inventory_json() {
     tag_count=$((tag_count + 1))
     tags_json="$tags_json${tags_json:+,}\"$tag\""
   done
-  printf '{"agentId":"%s","agentVersion":"1.0.0","os":"linux","hostname":"%s","tags":[%s],"installed":[' "$agent_id" "$host_name" "$tags_json"
+  printf '{"agentId":"%s","agentVersion":"1.1.0","os":"linux","hostname":"%s","tags":[%s]' "$agent_id" "$host_name" "$tags_json"
+  directory_json
+  results_json
+  printf ',"installed":['
   printf '%s\n' "$LGWAN_PRODUCTS" | while IFS='|' read -r product platform locale detect install; do
     [ -n "$product" ] || continue
     version=$(clean "$(sh -c "$detect" 2>/dev/null | head -n 1)")
@@ -100,9 +163,18 @@ check_in() {
   timestamp=$(date +%s)
   nonce=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
   signature=$(signature_of "$LGWAN_STATE_DIR/checkin.json" "$timestamp" "$nonce")
-  curl -fsS --max-time 60 -H 'Content-Type: application/json' -H 'Accept: text/tab-separated-values' \
+  # Results are sent once: kept aside while the check-in runs, dropped once it was answered.
+  [ ! -s "$results_file" ] || mv "$results_file" "$results_file.sending"
+  if curl -fsS --max-time 60 -H 'Content-Type: application/json' -H 'Accept: text/tab-separated-values' \
     -H "X-Lgwan-Agent: $agent_id" -H "X-Lgwan-Timestamp: $timestamp" -H "X-Lgwan-Nonce: $nonce" -H "X-Lgwan-Signature: $signature" \
-    --data-binary "@$LGWAN_STATE_DIR/checkin.json" "$LGWAN_REPOSITORY/api/v1/agent/checkin"
+    --data-binary "@$LGWAN_STATE_DIR/checkin.json" "$LGWAN_REPOSITORY/api/v1/agent/checkin"; then
+    rm -f "$results_file.sending"
+  else
+    status=$?
+    # Not answered: report them next time (with any newer ones).
+    if [ -e "$results_file.sending" ]; then cat "$results_file" >>"$results_file.sending" 2>/dev/null || true; mv "$results_file.sending" "$results_file"; fi
+    return "$status"
+  fi
 }
 
 install_command_of() {
@@ -124,6 +196,19 @@ printf '%s\n' "$actions" | while IFS="$tab" read -r product installed version fi
     : >"$unknown_flag"
     continue
   fi
+  if [ "$product" = '!install' ]; then
+    # product, version, why now (no-window, in-window, deadline-passed), deadline or -.
+    case "$sha256" in '-' | '') deadline_note='' ;; *) deadline_note=", deadline $sha256" ;; esac
+    log "$installed: installing $version now ($file$deadline_note)"
+    continue
+  fi
+  if [ "$product" = '!wait' ]; then
+    # product, version, not before, why, deadline or -: the repository says not yet.
+    case "$size" in '-' | '') deadline_note='' ;; *) deadline_note=", deadline $size" ;; esac
+    log "$installed: $version waits for the next maintenance window, not before $file ($sha256$deadline_note)"
+    continue
+  fi
+  case "$product" in '!'*) continue ;; esac
   case "$sha256" in *[!0-9a-f]* | "") log "$product: malformed answer, skipped"; continue ;; esac
   target="$downloads/$sha256"
   part="$target.part"
@@ -136,17 +221,29 @@ printf '%s\n' "$actions" | while IFS="$tab" read -r product installed version fi
   actual=$(sha256sum "$part" | cut -d' ' -f1)
   if [ "$actual" != "$sha256" ]; then
     log "$product: SHA-256 mismatch for $file (got $actual, expected $sha256); file discarded, nothing installed"
+    record_result "$product" "$version" failed -1 "SHA-256 mismatch for $file; nothing installed"
     rm -f "$part"
     continue
   fi
   mv "$part" "$target"
   command=$(install_command_of "$product")
   command=$(printf '%s' "$command" | sed -e "s|{file}|$target|g" -e "s|{version}|$version|g")
-  if sh -c "$command" >>"$log_file" 2>&1; then
+  output_file="$LGWAN_STATE_DIR/install-output"
+  if sh -c "$command" >"$output_file" 2>&1; then
+    code=0
+  else
+    code=$?
+  fi
+  cat "$output_file" >>"$log_file"
+  last_line=$(tail -n 1 "$output_file")
+  rm -f "$output_file"
+  if [ "$code" -eq 0 ]; then
     log "$product: installed $version"
+    record_result "$product" "$version" installed 0 "$last_line"
     rm -f "$target"
   else
-    log "$product: install command failed for $version"
+    log "$product: install command failed for $version (exit code $code)"
+    record_result "$product" "$version" failed "$code" "$last_line"
   fi
 done
 

@@ -73,6 +73,23 @@ export type AuditAction =
   | 'product-hold'
   | 'release-withdraw';
 
+/** What an agent reported about one install it ran (issue 15, point 4): the latest per agent and product is kept. */
+export interface InstallResult {
+  tenant: string;
+  agentId: string;
+  hostname?: string;
+  /** The ring the agent was in when it reported. */
+  ring: string;
+  product: string;
+  version: string;
+  outcome: 'installed' | 'failed';
+  exitCode: number;
+  /** Bounded (300 characters), no control characters. */
+  message: string;
+  /** When the server received the report. */
+  reportedAt: string;
+}
+
 export interface AuditEntry {
   at: string;
   /** The tenant the action concerns; null for provider-wide actions (an operator's sign-in). */
@@ -116,6 +133,10 @@ export interface AdminStore {
   removeDecision(tenant: string, key: string): Promise<boolean>;
   listDecisions(tenant: string): Promise<ReleaseDecision[]>;
 
+  /** Install results of agents of one tenant; a newer result of the same agent and product replaces the older one. */
+  putInstallResults(tenant: string, results: readonly InstallResult[]): Promise<void>;
+  listInstallResults(tenant: string): Promise<InstallResult[]>;
+
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Newest first; one tenant's entries, or all when undefined. */
   listAudit(query: { tenant?: string; offset: number; limit: number }): Promise<{ total: number; entries: AuditEntry[] }>;
@@ -124,4 +145,4 @@ export interface AdminStore {
 }
 
 /** Bounds on what one tenant can make the store hold. */
-export const adminLimits = { agentsPerTenant: 100_000, tokensPerTenant: 1000, sessions: 10_000, decisionsPerTenant: 10_000 } as const;
+export const adminLimits = { agentsPerTenant: 100_000, tokensPerTenant: 1000, sessions: 10_000, decisionsPerTenant: 10_000, installResultsPerTenant: 500_000 } as const;

@@ -6,8 +6,10 @@ import { languageOf } from '../repository/i18n.ts';
 import { readLimitedBody } from '../repository/read-limited-body.ts';
 import { compareVersions } from '../versions/index.ts';
 import { checkCsrf, holds, requireRole, type ConsoleState } from './access-guard.ts';
-import type { AdminStore, AuditEntry } from './admin-store.ts';
-import { renderApprovalsPage, type ApprovalProduct } from './approvals-page.ts';
+import type { EndpointRecord } from '../coverage/inventory.ts';
+import type { AdminStore, AuditEntry, InstallResult } from './admin-store.ts';
+import { renderApprovalsPage, type ApprovalProduct, type PastDeadlineEndpoint } from './approvals-page.ts';
+import { formatInZone, formatWindows, parseLocalDateTime, parseWindows, type ApprovalSchedule } from './install-schedule.ts';
 import { decisionKey, isOffered, policyOf, ringOf, type DecisionKind, type ReleaseDecision } from './rings.ts';
 import { productFacts, type Rollouts } from './rollouts.ts';
 import type { Tenant, TenantDirectory } from './tenants.ts';
@@ -38,26 +40,99 @@ async function readForm(ctx: Context): Promise<URLSearchParams> {
   return new URLSearchParams(await readLimitedBody(ctx, 16 * 1024));
 }
 
-/** Endpoints of the tenant per product, version and ring, from the inventory (read a page at a time). */
-async function countsByRing(inventory: InventoryStore | undefined, tenant: Tenant, implicit: boolean): Promise<Map<string, Map<string, number>>> {
-  const counts = new Map<string, Map<string, number>>();
-  if (!inventory) return counts;
+/** Every endpoint of the tenant in the inventory with its ring (read a page at a time). */
+async function forEachEndpoint(inventory: InventoryStore | undefined, tenant: Tenant, implicit: boolean, visit: (endpoint: EndpointRecord, ring: string) => void): Promise<void> {
+  if (!inventory) return;
   const pageSize = 5000;
   for (let offset = 0; offset < 1_000_000; offset += pageSize) {
     const page = await inventory.listEndpoints({ offset, limit: pageSize, ...(implicit ? {} : { tenant: tenant.id }) });
     for (const endpoint of page) {
       // The ring of its latest report; an endpoint recorded before rings existed is placed by address.
       const ring = endpoint.ring && tenant.ringList.some((candidate) => candidate.id === endpoint.ring) ? endpoint.ring : ringOf(tenant.ringList, endpoint.kind === 'address' ? { address: endpoint.id } : {});
-      for (const product of Object.values(endpoint.products)) {
-        const key = `${product.product}\u0000${product.version}`;
-        const perRing = counts.get(key) ?? new Map<string, number>();
-        perRing.set(ring, (perRing.get(ring) ?? 0) + 1);
-        counts.set(key, perRing);
-      }
+      visit(endpoint, ring);
     }
     if (page.length < pageSize) break;
   }
-  return counts;
+}
+
+const releaseKey = (product: string, version: string) => `${product}\u0000${version}`;
+
+/** Endpoints per product, version and ring. */
+function countEndpoint(counts: Map<string, Map<string, number>>, endpoint: EndpointRecord, ring: string): void {
+  for (const product of Object.values(endpoint.products)) {
+    const key = releaseKey(product.product, product.version);
+    const perRing = counts.get(key) ?? new Map<string, number>();
+    perRing.set(ring, (perRing.get(ring) ?? 0) + 1);
+    counts.set(key, perRing);
+  }
+}
+
+/** Rows of the "past a deadline" table the page shows at most; the total is counted beyond. */
+const maxPastDeadlineRows = 500;
+
+/**
+ * Endpoints past a deadline: in the ring of an approval whose deadline passed, reporting the
+ * product at a version older than the approved one (the approved version not reported
+ * installed by then). An endpoint that does not report the product at all is not counted.
+ */
+function pastDeadlineCheck(approvals: readonly ReleaseDecision[], scheme: (product: string) => Parameters<typeof compareVersions>[0] | undefined, results: ReadonlyMap<string, InstallResult>, now: Date) {
+  const due = approvals.filter((decision) => decision.schedule?.deadline !== undefined && Date.parse(decision.schedule.deadline) <= now.getTime());
+  const rows: PastDeadlineEndpoint[] = [];
+  let total = 0;
+  const visit = (endpoint: EndpointRecord, ring: string) => {
+    for (const approval of due) {
+      if (approval.ring !== ring) continue;
+      const productScheme = scheme(approval.product);
+      if (!productScheme) continue;
+      const behind = Object.values(endpoint.products).filter((product) => {
+        if (product.product !== approval.product) return false;
+        try {
+          return compareVersions(productScheme, product.version, approval.version) < 0;
+        } catch {
+          return false;
+        }
+      });
+      if (behind.length === 0) continue;
+      total += 1;
+      if (rows.length >= maxPastDeadlineRows) continue;
+      const result = endpoint.kind === 'agent' ? results.get(JSON.stringify([endpoint.id, approval.product])) : undefined;
+      rows.push({
+        endpoint: endpoint.id,
+        ...(endpoint.hostname ? { hostname: endpoint.hostname } : {}),
+        ring,
+        product: approval.product,
+        installedVersion: behind.map((product) => product.version).join(', '),
+        approvedVersion: approval.version,
+        deadline: approval.schedule!.deadline!,
+        ...(result ? { lastResult: { outcome: result.outcome, version: result.version, exitCode: result.exitCode, message: result.message, reportedAt: result.reportedAt } } : {}),
+      });
+    }
+  };
+  return { visit, pastDeadline: () => ({ rows, total }) };
+}
+
+/**
+ * The deadline and windows of an approve form, in the tenant's zone; undefined when neither
+ * is given. A malformed or past deadline, or malformed windows, answer 400 naming the field.
+ */
+function scheduleFromForm(ctx: Context, form: URLSearchParams, timeZone: string, now: Date): ApprovalSchedule | undefined {
+  const deadlineText = (form.get('deadline') ?? '').trim();
+  const windowsText = (form.get('windows') ?? '').trim();
+  if (deadlineText === '' && windowsText === '') return undefined;
+  let deadline: string | undefined;
+  if (deadlineText !== '') {
+    deadline = parseLocalDateTime(deadlineText, timeZone);
+    if (deadline === undefined) return ctx.throw(400, `field "deadline": a date and time (YYYY-MM-DDTHH:MM, ${timeZone}), not "${deadlineText.slice(0, 40)}"`);
+    if (Date.parse(deadline) <= now.getTime()) return ctx.throw(400, `field "deadline": ${formatInZone(deadline, timeZone)} has already passed`);
+    if (Date.parse(deadline) > now.getTime() + 2 * 366 * 86_400_000) return ctx.throw(400, 'field "deadline": more than two years ahead');
+  }
+  let windows: ApprovalSchedule['windows'] = [];
+  try {
+    windows = parseWindows(windowsText);
+  } catch (error) {
+    return ctx.throw(400, `field "windows": ${(error as Error).message}`);
+  }
+  return { ...(deadline ? { deadline } : {}), windows, timeZone };
 }
 
 /**
@@ -82,8 +157,22 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
     const { user, scope } = requireRole(ctx, 'tenant-viewer');
     const published = options.state(ctx);
     const rollout = await rollouts.rollout(scope.tenant, published);
-    const counts = await countsByRing(options.inventory, scope.tenant, options.tenants.implicit);
     const now = options.now();
+    const installResults = await store.listInstallResults(scope.tenant.id);
+    const resultsByAgent = new Map(installResults.map((result) => [JSON.stringify([result.agentId, result.product]), result]));
+    const failures = new Map<string, number>();
+    for (const result of installResults) {
+      if (result.outcome !== 'failed') continue;
+      const key = `${releaseKey(result.product, result.version)}\u0000${result.ring}`;
+      failures.set(key, (failures.get(key) ?? 0) + 1);
+    }
+    const counts = new Map<string, Map<string, number>>();
+    const schemeOf = (productId: string) => published.published?.products.find((candidate) => candidate.id === productId)?.scheme;
+    const deadlines = pastDeadlineCheck(rollout.decisions.filter((decision) => decision.kind === 'approve'), schemeOf, resultsByAgent, now);
+    await forEachEndpoint(options.inventory, scope.tenant, options.tenants.implicit, (endpoint, ring) => {
+      countEndpoint(counts, endpoint, ring);
+      deadlines.visit(endpoint, ring);
+    });
     const products: ApprovalProduct[] = [];
     for (const summary of published.published?.products ?? []) {
       const facts = productFacts(published, summary.id)!;
@@ -113,17 +202,22 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
             size: artifacts.reduce((total, artifact) => total + artifact.size, 0),
             files: artifacts.length,
             declined: rollout.decisions.some((decision) => decision.kind === 'decline' && decision.product === summary.id && decision.version === version),
-            rings: scope.tenant.ringList.map((ring) => ({
-              ring: ring.id,
-              endpoints: counts.get(`${summary.id}\u0000${version}`)?.get(ring.id) ?? 0,
-              offered: isOffered(rollout, facts, ring.id, version, now),
-              approved: rollout.decisions.some((decision) => decision.kind === 'approve' && decision.product === summary.id && decision.version === version && decision.ring === ring.id),
-            })),
+            rings: scope.tenant.ringList.map((ring) => {
+              const approval = rollout.decisions.find((decision) => decision.kind === 'approve' && decision.product === summary.id && decision.version === version && decision.ring === ring.id);
+              return {
+                ring: ring.id,
+                endpoints: counts.get(releaseKey(summary.id, version))?.get(ring.id) ?? 0,
+                offered: isOffered(rollout, facts, ring.id, version, now),
+                approved: approval !== undefined,
+                ...(approval?.schedule ? { schedule: approval.schedule } : {}),
+                failures: failures.get(`${releaseKey(summary.id, version)}\u0000${ring.id}`) ?? 0,
+              };
+            }),
           };
         }),
       });
     }
-    ctx.body = renderApprovalsPage({ language, tenantQuery: tenantQuery(ctx), csrf: user.session.csrfToken, canChange: holds(user, scope, 'tenant-admin'), rings: scope.tenant.ringList.map((ring) => ring.id), products });
+    ctx.body = renderApprovalsPage({ language, tenantQuery: tenantQuery(ctx), csrf: user.session.csrfToken, canChange: holds(user, scope, 'tenant-admin'), rings: scope.tenant.ringList.map((ring) => ring.id), products, timeZone: scope.tenant.zone, pastDeadline: deadlines.pastDeadline() });
   });
 
   const decide = (kind: DecisionKind | 'release-hold' | 'withdraw-approval' | 'withdraw-decline') => async (ctx: Context) => {
@@ -154,10 +248,14 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
       if (!removed) return ctx.throw(404, 'not found');
       await options.audit({ ...audited, action: 'product-hold', subject: `${product.id}@${ringId}`, detail: 'hold released' });
     } else {
-      const decision: ReleaseDecision = { tenant: scope.tenantId, kind, product: product.id, version, ...(needsRing ? { ring: ringId } : {}), at, by: user.username };
+      const schedule = kind === 'approve' ? scheduleFromForm(ctx, form, scope.tenant.zone, options.now()) : undefined;
+      // Approving again (a new deadline or windows) keeps when it was first approved: a delay counted from it does not restart.
+      const earlier = kind === 'approve' ? (await store.listDecisions(scope.tenantId)).find((decision) => decisionKey(decision) === decisionKey({ kind, product: product.id, version, ring: ringId })) : undefined;
+      const decision: ReleaseDecision = { tenant: scope.tenantId, kind, product: product.id, version, ...(needsRing ? { ring: ringId } : {}), at: earlier?.at ?? at, by: user.username, ...(schedule ? { schedule } : {}) };
       await store.putDecision(decision);
       const action = kind === 'approve' ? 'release-approve' : kind === 'decline' ? 'release-decline' : 'product-hold';
-      await options.audit({ ...audited, action, subject: `${product.id} ${version}`, detail: kind === 'decline' ? 'declined for every ring' : `ring ${ringId}` });
+      const scheduleDetail = schedule ? [schedule.deadline ? `deadline ${formatInZone(schedule.deadline, schedule.timeZone)}` : '', schedule.windows.length > 0 ? `windows ${formatWindows(schedule.windows)} (${schedule.timeZone})` : ''].filter(Boolean).join('; ') : '';
+      await options.audit({ ...audited, action, subject: `${product.id} ${version}`, detail: kind === 'decline' ? 'declined for every ring' : `ring ${ringId}${scheduleDetail ? `; ${scheduleDetail}` : ''}` });
     }
     rollouts.invalidate(scope.tenantId);
     ctx.status = 303;

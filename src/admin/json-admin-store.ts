@@ -4,7 +4,7 @@ import lockfile from 'proper-lockfile';
 import { writeFileAtomic } from '../core/atomic-file.ts';
 import { LgwanMirrorError } from '../core/errors.ts';
 import { decisionKey, type ReleaseDecision } from './rings.ts';
-import { adminLimits, type Account, type AdminStore, type AuditEntry, type EnrolledAgent, type EnrollmentToken, type Session } from './admin-store.ts';
+import { adminLimits, type Account, type AdminStore, type AuditEntry, type EnrolledAgent, type EnrollmentToken, type InstallResult, type Session } from './admin-store.ts';
 
 interface AdminFile {
   accounts: Record<string, Account>;
@@ -12,9 +12,11 @@ interface AdminFile {
   agents: Record<string, EnrolledAgent>;
   /** tenant → decision key → decision. */
   decisions: Record<string, Record<string, ReleaseDecision>>;
+  /** tenant → JSON [agent id, product] → the agent's latest install result of the product. */
+  installResults: Record<string, Record<string, InstallResult>>;
 }
 
-const empty = (): AdminFile => ({ accounts: {}, tokens: {}, agents: {}, decisions: {} });
+const empty = (): AdminFile => ({ accounts: {}, tokens: {}, agents: {}, decisions: {}, installResults: {} });
 
 /**
  * The embedded default. `admin.json` (mode 0600: it holds password hashes and agent secrets)
@@ -165,6 +167,24 @@ export class JsonAdminStore implements AdminStore {
   async listDecisions(tenant: string) {
     const data = await this.#fresh();
     return Object.hasOwn(data.decisions, tenant) ? Object.values(data.decisions[tenant]!).map((decision) => structuredClone(decision)) : [];
+  }
+
+  putInstallResults(tenant: string, results: readonly InstallResult[]) {
+    if (results.length === 0) return Promise.resolve();
+    return this.#change((data) => {
+      const perTenant = Object.hasOwn(data.installResults, tenant) ? data.installResults[tenant]! : (data.installResults[tenant] = {});
+      for (const result of results) {
+        const key = JSON.stringify([result.agentId, result.product]);
+        if (!Object.hasOwn(perTenant, key) && Object.keys(perTenant).length >= adminLimits.installResultsPerTenant) {
+          throw new LgwanMirrorError('E_SIZE_LIMIT', `tenant ${tenant} already has ${adminLimits.installResultsPerTenant} install results`);
+        }
+        perTenant[key] = { ...result, tenant };
+      }
+    });
+  }
+  async listInstallResults(tenant: string) {
+    const data = await this.#fresh();
+    return Object.hasOwn(data.installResults, tenant) ? Object.values(data.installResults[tenant]!).map((result) => structuredClone(result)) : [];
   }
 
   async putSession(session: Session) {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { DatabaseError, LgwanMirrorError } from '../core/errors.ts';
 import { applyMigrations, redactedUrl } from '../coverage/postgres-inventory.ts';
 import { decisionKey, type ReleaseDecision } from './rings.ts';
-import { adminLimits, type Account, type AdminStore, type AuditEntry, type EnrolledAgent, type EnrollmentToken, type Session } from './admin-store.ts';
+import { adminLimits, type Account, type AdminStore, type AuditEntry, type EnrolledAgent, type EnrollmentToken, type InstallResult, type Session } from './admin-store.ts';
 
 /** Sessions idle longer than this are removed when the next session is written. */
 const sessionRetentionHours = 24;
@@ -89,6 +89,25 @@ export class PostgresAdminStore implements AdminStore {
   }
   async listDecisions(tenant: string) {
     return (await this.#query<{ decision: ReleaseDecision }>('listing release decisions', "SELECT decision FROM admin_release_decisions WHERE tenant = $1 ORDER BY decision->>'at', key", [tenant])).rows.map((row) => row.decision);
+  }
+
+  async putInstallResults(tenant: string, results: readonly InstallResult[]) {
+    if (results.length === 0) return;
+    // One row per agent and product, the last one reported (one statement may not update a row twice).
+    results = [...new Map(results.map((result) => [JSON.stringify([result.agentId, result.product]), result])).values()];
+    const { rows } = await this.#query<{ count: number }>('counting install results', 'SELECT count(*)::int AS count FROM admin_install_results WHERE tenant = $1', [tenant]);
+    if (rows[0]!.count + results.length > adminLimits.installResultsPerTenant) throw new LgwanMirrorError('E_SIZE_LIMIT', `tenant ${tenant} already has ${adminLimits.installResultsPerTenant} install results`);
+    // One statement: the results of one check-in land together or not at all.
+    await this.#query(
+      'writing install results',
+      `INSERT INTO admin_install_results (tenant, agent_id, product, result)
+       SELECT $1, entry->>'agentId', entry->>'product', entry FROM jsonb_array_elements($2::jsonb) AS entry
+       ON CONFLICT (tenant, agent_id, product) DO UPDATE SET result = excluded.result`,
+      [tenant, JSON.stringify(results.map((result) => ({ ...result, tenant })))],
+    );
+  }
+  async listInstallResults(tenant: string) {
+    return (await this.#query<{ result: InstallResult }>('listing install results', 'SELECT result FROM admin_install_results WHERE tenant = $1 ORDER BY agent_id, product', [tenant])).rows.map((row) => row.result);
   }
 
   async putSession(session: Session) {

@@ -2,11 +2,13 @@ import { isIP, type BlockList } from 'node:net';
 import { proxyList } from '../core/address-list.ts';
 import type { VersionScheme } from '../catalog/schema.ts';
 import { compareVersions } from '../versions/index.ts';
+import type { ApprovalSchedule } from './install-schedule.ts';
 
 /*
  * Rings (issue 15): per tenant, an ordered list of endpoint groups. An endpoint is in the
  * first ring whose rules it matches (an address in `networks`, or, for an enrolled agent, a
- * tag it reports in `agentTags`); the last ring has no rules and holds everyone else. Per
+ * tag it reports in `agentTags`, the Active Directory OU it reports under one of `adOus`, or an
+ * AD group it reports in `adGroups`); the last ring has no rules and holds everyone else. Per
  * product and ring a policy says when a published release is offered: at once (automatic),
  * N days after it was offered to another ring (delay), or once an admin approved it
  * (approval). Decisions made on the console (approve, decline, hold) are kept in the admin
@@ -16,6 +18,15 @@ import { compareVersions } from '../versions/index.ts';
 export const ringIdPattern = /^[a-z0-9][a-z0-9-]{0,31}$/u;
 /** Tags an agent reports: short tokens. */
 export const agentTagPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/u;
+/**
+ * An OU distinguished name, as an agent reports it and a ring names it: RDNs of an attribute
+ * type and a value (escapes `\\,` allowed), no control characters, at most 1024 characters.
+ * Japanese OU names (OU=情報政策課) are common, so any other character is allowed.
+ */
+export const distinguishedNamePattern = /^[A-Za-z][A-Za-z0-9-]*=(?:\\.|[^,\\\u0000-\u001f\u007f])+(?:,\s?[A-Za-z][A-Za-z0-9-]*=(?:\\.|[^,\\\u0000-\u001f\u007f])+)*$/u;
+export const maxDistinguishedNameLength = 1024;
+/** An AD group name (its CN): 1–256 characters, no control characters. */
+export const adGroupPattern = /^[^\u0000-\u001f\u007f]{1,256}$/u;
 /** The one ring of a tenant that configures none: everything, automatic. */
 export const implicitRingId = 'all';
 
@@ -23,6 +34,10 @@ export interface RingConfig {
   id: string;
   networks?: readonly string[];
   agentTags?: readonly string[];
+  /** OUs (distinguished names): an agent whose computer is in one of them, or below, is in this ring. */
+  adOus?: readonly string[];
+  /** AD computer groups (names): an agent whose computer is a member of one is in this ring. */
+  adGroups?: readonly string[];
 }
 
 export type ReleasePolicyConfig = 'automatic' | 'approval' | { delay: { after: string; days: number } };
@@ -34,6 +49,39 @@ export interface Ring {
   readonly id: string;
   readonly networkList: BlockList | undefined;
   readonly agentTags: ReadonlySet<string>;
+  /** Normalized (`normalizeDn`) OU names. */
+  readonly adOus: readonly string[];
+  /** Lower-cased group names. */
+  readonly adGroups: ReadonlySet<string>;
+}
+
+/**
+ * AD compares distinguished names case-insensitively and ignores a space after a comma, so
+ * the report `CN=PC1, OU=Pilot,DC=City,DC=local` is under `ou=pilot,dc=city,dc=local`.
+ */
+export function normalizeDn(dn: string): string {
+  return dn.replace(/(?<!\\),\s+/gu, ',').trim().toLowerCase();
+}
+
+/** Whether `dn` is the OU `ou` or an object below it (a suffix at an RDN boundary). */
+export function dnUnder(dn: string, ou: string): boolean {
+  const child = normalizeDn(dn);
+  const parent = normalizeDn(ou);
+  if (child === parent) return true;
+  if (!child.endsWith(`,${parent}`)) return false;
+  // An escaped comma ("OU=a\\,b") is part of a value, not an RDN boundary.
+  const before = child.slice(0, child.length - parent.length - 1);
+  return !/(?<!\\)(?:\\\\)*\\$/u.test(before);
+}
+
+/** What an endpoint says about itself that ring rules may select it by. */
+export interface EndpointFacts {
+  address?: string;
+  tags?: readonly string[];
+  /** The OU distinguished name of the agent's computer (Active Directory). */
+  ou?: string;
+  /** The AD groups the agent's computer is a member of (names). */
+  groups?: readonly string[];
 }
 
 export function compileRings(configs: readonly RingConfig[] | undefined): Ring[] {
@@ -42,15 +90,20 @@ export function compileRings(configs: readonly RingConfig[] | undefined): Ring[]
     id: config.id,
     networkList: config.networks && config.networks.length > 0 ? proxyList(config.networks) : undefined,
     agentTags: new Set(config.agentTags ?? []),
+    adOus: (config.adOus ?? []).map(normalizeDn),
+    adGroups: new Set((config.adGroups ?? []).map((group) => group.toLowerCase())),
   }));
 }
 
 /** The first ring whose rules hold the endpoint; the last ring (no rules) otherwise. */
-export function ringOf(rings: readonly Ring[], endpoint: { address?: string; tags?: readonly string[] }): string {
+export function ringOf(rings: readonly Ring[], endpoint: EndpointFacts): string {
   const family = endpoint.address ? isIP(endpoint.address) : 0;
+  const groups = endpoint.groups?.map((group) => group.toLowerCase());
   for (const ring of rings) {
     if (ring.networkList && family !== 0 && ring.networkList.check(endpoint.address!, family === 6 ? 'ipv6' : 'ipv4')) return ring.id;
     if (endpoint.tags?.some((tag) => ring.agentTags.has(tag))) return ring.id;
+    if (endpoint.ou !== undefined && ring.adOus.some((ou) => dnUnder(endpoint.ou!, ou))) return ring.id;
+    if (groups?.some((group) => ring.adGroups.has(group))) return ring.id;
   }
   return rings.at(-1)!.id;
 }
@@ -68,6 +121,8 @@ export interface ReleaseDecision {
   ring?: string;
   at: string;
   by: string;
+  /** approve only: install inside these windows, by this deadline at the latest (issue 15, point 4). */
+  schedule?: ApprovalSchedule;
 }
 
 /** One decision per key: approving twice keeps one approval, a new hold replaces the old one. */

@@ -1,6 +1,6 @@
 import type { LgwanState } from '../importer/lgwan-state.ts';
 import type { AdminStore } from './admin-store.ts';
-import { allowedSince, isOffered, offeredVersion, ringOf, type ProductFacts, type ReleaseDecision, type TenantRollout } from './rings.ts';
+import { allowedSince, isOffered, offeredVersion, ringOf, type EndpointFacts, type ProductFacts, type ReleaseDecision, type TenantRollout } from './rings.ts';
 import type { Tenant } from './tenants.ts';
 
 /** What one request's endpoint is offered: its ring, and the newest allowed version of a product. */
@@ -18,6 +18,8 @@ export interface RolloutView {
   readonly epoch: object;
   /** When (ms) a delay makes one of `versions` available that is not yet: an answer kept until then. */
   changesAt(productId: string, versions: Iterable<string>): number;
+  /** The approval of `version` for this endpoint's ring, if one is on record (its deadline and windows). */
+  approval(productId: string, version: string): ReleaseDecision | undefined;
 }
 
 const noTenantEpoch = {};
@@ -67,10 +69,10 @@ export class Rollouts {
   }
 
   /** The view of one endpoint (by address, and the tags an enrolled agent reports). */
-  async view(tenant: Tenant | undefined, state: LgwanState, endpoint: { address?: string; tags?: readonly string[] }): Promise<RolloutView> {
+  async view(tenant: Tenant | undefined, state: LgwanState, endpoint: EndpointFacts): Promise<RolloutView> {
     if (!tenant) {
       // An endpoint no tenant claims: no tenant decided anything for it; it gets the newest, as before.
-      return { tenant, ring: 'all', offer: (productId, versions) => newest(state, productId, versions), allows: () => true, epoch: noTenantEpoch, changesAt: () => Number.POSITIVE_INFINITY };
+      return { tenant, ring: 'all', offer: (productId, versions) => newest(state, productId, versions), allows: () => true, approval: () => undefined, epoch: noTenantEpoch, changesAt: () => Number.POSITIVE_INFINITY };
     }
     const rollout = await this.rollout(tenant, state);
     const ring = ringOf(rollout.rings, endpoint);
@@ -97,6 +99,7 @@ export class Rollouts {
         const product = productFacts(state, productId);
         return product !== undefined && isOffered(rollout, product, ring, version, now);
       },
+      approval: (productId, version) => rollout.decisions.find((decision) => decision.kind === 'approve' && decision.product === productId && decision.version === version && decision.ring === ring),
     };
   }
 }

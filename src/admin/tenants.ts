@@ -1,5 +1,6 @@
 import { isIP, type BlockList } from 'node:net';
 import { proxyList } from '../core/address-list.ts';
+import { defaultTimeZone } from './install-schedule.ts';
 import { compileRings, type PoliciesConfig, type Ring, type RingConfig } from './rings.ts';
 
 /** The tenant of a single-municipality install, which declares none. */
@@ -18,9 +19,12 @@ export interface TenantConfig {
   rings?: readonly RingConfig[];
   /** product id → ring id → release policy; absent: automatic. */
   policies?: PoliciesConfig;
+  /** The IANA zone of maintenance windows and deadlines (default Asia/Tokyo). */
+  timeZone?: string;
 }
 
 export interface Tenant extends TenantConfig {
+  readonly zone: string;
   readonly networkList: BlockList;
   readonly offered: ReadonlySet<string> | undefined;
   readonly ringList: readonly Ring[];
@@ -40,7 +44,7 @@ export class TenantDirectory {
   readonly implicit: boolean;
 
   /** `implicitRollout`: the rings and policies of the implicit tenant (`lgwan.rings`, `lgwan.policies`). */
-  constructor(configs: readonly TenantConfig[], implicitRollout: Pick<TenantConfig, 'rings' | 'policies'> = {}) {
+  constructor(configs: readonly TenantConfig[], implicitRollout: Pick<TenantConfig, 'rings' | 'policies' | 'timeZone'> = {}) {
     this.implicit = configs.length === 0;
     const effective: readonly TenantConfig[] = this.implicit ? [{ id: defaultTenantId, name: '', networks: ['0.0.0.0/0', '::/0'], ...implicitRollout }] : configs;
     this.#tenants = effective.map((config) => ({
@@ -49,6 +53,7 @@ export class TenantDirectory {
       offered: config.products ? new Set(config.products) : undefined,
       ringList: compileRings(config.rings),
       releasePolicies: config.policies ?? {},
+      zone: config.timeZone ?? defaultTimeZone,
     }));
     this.#byId = new Map(this.#tenants.map((tenant) => [tenant.id, tenant]));
   }

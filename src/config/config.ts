@@ -6,7 +6,8 @@ import { transferFileExtensionPattern } from '../transfer/spool-names.ts';
 import { proxyList } from '../core/address-list.ts';
 import { defaultTenantId, tenantIdPattern } from '../admin/tenants.ts';
 import { directoryConfigSchema } from '../admin/ldap-directory.ts';
-import { agentTagPattern, ringIdPattern } from '../admin/rings.ts';
+import { adGroupPattern, agentTagPattern, distinguishedNamePattern, maxDistinguishedNameLength, ringIdPattern } from '../admin/rings.ts';
+import { defaultTimeZone, isTimeZone } from '../admin/install-schedule.ts';
 
 const addressOrRange = z.string().refine((entry) => { try { proxyList([entry]); return true; } catch { return false; } }, 'an IP address or CIDR range');
 
@@ -17,12 +18,23 @@ const ringsSchema = z
       id: ringId,
       networks: z.array(addressOrRange).max(1000).default([]).describe('endpoints from these address ranges are in this ring'),
       agentTags: z.array(z.string().regex(agentTagPattern, 'a tag: letters, digits and . _ -')).max(100).default([]).describe('enrolled agents reporting one of these tags are in this ring'),
+      adOus: z
+        .array(z.string().max(maxDistinguishedNameLength).regex(distinguishedNamePattern, 'an OU distinguished name, e.g. "OU=Pilot,OU=PCs,DC=city,DC=local"'))
+        .max(100)
+        .default([])
+        .describe('Active Directory OUs: an agent whose computer is in one of them (or an OU below it) is in this ring; compared case-insensitively, as AD does'),
+      adGroups: z.array(z.string().regex(adGroupPattern, 'a group name of 1–256 characters')).max(100).default([]).describe('AD computer groups (names, case-insensitive): an agent whose computer is a member of one is in this ring'),
     }),
   )
   .min(1)
   .max(50)
   .optional()
   .describe('endpoint groups, first match wins; the last ring has no rules and holds every other endpoint (issue 15). None: one ring "all", automatic');
+const timeZoneSchema = z
+  .string()
+  .refine(isTimeZone, 'an IANA time zone, e.g. "Asia/Tokyo"')
+  .optional()
+  .describe(`the time zone maintenance windows and deadlines of approvals are entered and shown in (default ${defaultTimeZone})`);
 const policiesSchema = z
   .record(
     z.string().min(1).max(128),
@@ -32,12 +44,12 @@ const policiesSchema = z
   .describe('product id → ring id → automatic (default) | approval | { delay: { after: <ring>, days: N } }; antivirus signatures are automatic unless named here');
 
 /** Rings need a default (the last, without rules), unique ids, and policies that name them. */
-function checkRollout(rollout: { rings?: { id: string; networks: string[]; agentTags: string[] }[] | undefined; policies?: Record<string, Record<string, unknown>> | undefined }, path: (string | number)[], context: z.RefinementCtx): void {
+function checkRollout(rollout: { rings?: { id: string; networks: string[]; agentTags: string[]; adOus?: string[]; adGroups?: string[] }[] | undefined; policies?: Record<string, Record<string, unknown>> | undefined }, path: (string | number)[], context: z.RefinementCtx): void {
   const rings = rollout.rings ?? [{ id: 'all', networks: [], agentTags: [] }];
   const ids = new Set(rings.map((ring) => ring.id));
   if (ids.size !== rings.length) context.addIssue({ code: 'custom', path: [...path, 'rings'], message: 'ring ids must be unique' });
   const last = rings.at(-1)!;
-  if (last.networks.length > 0 || last.agentTags.length > 0) context.addIssue({ code: 'custom', path: [...path, 'rings', rings.length - 1], message: `the last ring ("${last.id}") is the default: give it no networks and no agentTags` });
+  if (last.networks.length > 0 || last.agentTags.length > 0 || (last.adOus?.length ?? 0) > 0 || (last.adGroups?.length ?? 0) > 0) context.addIssue({ code: 'custom', path: [...path, 'rings', rings.length - 1], message: `the last ring ("${last.id}") is the default: give it no networks, agentTags, adOus or adGroups` });
   for (const [product, perRing] of Object.entries(rollout.policies ?? {})) {
     for (const [ring, policy] of Object.entries(perRing)) {
       if (!ids.has(ring)) context.addIssue({ code: 'custom', path: [...path, 'policies', product, ring], message: `no ring "${ring}" (${[...ids].join(', ')})` });
@@ -168,6 +180,7 @@ const lgwanSchema = z.strictObject({
         products: z.array(z.string().min(1).max(128)).optional().describe('the catalog subset offered to this tenant (product ids); all products when absent'),
         rings: ringsSchema,
         policies: policiesSchema,
+        timeZone: timeZoneSchema,
       }),
     )
     .max(2000)
@@ -176,6 +189,7 @@ const lgwanSchema = z.strictObject({
     .describe('the municipalities this LGWAN-ASP serves; none: one implicit tenant holding every endpoint'),
   rings: ringsSchema.describe('rings of the implicit tenant (one municipality); with lgwan.tenants, give each tenant its own rings'),
   policies: policiesSchema.describe('release policies of the implicit tenant; with lgwan.tenants, per tenant'),
+  timeZone: timeZoneSchema.describe('time zone of the implicit tenant (maintenance windows and deadlines of approvals); with lgwan.tenants, per tenant'),
   directories: z.array(directoryConfigSchema).max(50).default([]).describe('LDAP / Active Directory servers admins sign in against (docs/directory-sign-in.md); tried in order after local accounts'),
   console: z
     .strictObject({

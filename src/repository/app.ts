@@ -33,6 +33,7 @@ import { addConsoleRoutes, type SignInDirectory } from '../admin/console-routes.
 import type { SessionPolicy } from '../admin/sessions.ts';
 import type { TenantDirectory } from '../admin/tenants.ts';
 import { Rollouts } from '../admin/rollouts.ts';
+import type { EndpointFacts } from '../admin/rings.ts';
 import { addApprovalRoutes } from '../admin/approval-routes.ts';
 
 export const defaultTrustedProxies = ['127.0.0.1', '::1'];
@@ -77,6 +78,8 @@ export interface RepositoryOptions {
   replayGuard?: CheckInReplayGuard;
   /** Called with a listener for decisions made elsewhere (another worker), so they count at once. */
   onDecisionsChanged?: (listener: (tenant: string) => void) => void;
+  /** How long a replica reuses a tenant's release decisions read from the admin store (default 2 s). */
+  decisionCacheMs?: number;
 }
 
 const stylesheet = readFileSync(fileURLToPath(new URL('./assets/status.css', import.meta.url)));
@@ -154,10 +157,10 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   const tenantStates = new TenantStates(tenants);
   const natives = new NativeObservations(options.inventory);
   // Rings and approvals (issue 15): what each endpoint's ring is offered, from the tenants' decisions.
-  const rollouts = new Rollouts(adminStore, now);
+  const rollouts = new Rollouts(adminStore, now, options.decisionCacheMs);
   const updateAnswers = new UpdateAnswers();
   options.onDecisionsChanged?.((tenant) => rollouts.invalidate(tenant));
-  const tenantRollout = (tenant: ConsoleState['clientTenant'], tenantState: ReturnType<typeof stateOf>, endpoint: { address?: string; tags?: readonly string[] }) => rollouts.view(tenant, tenantState, endpoint);
+  const tenantRollout = (tenant: ConsoleState['clientTenant'], tenantState: ReturnType<typeof stateOf>, endpoint: EndpointFacts) => rollouts.view(tenant, tenantState, endpoint);
   /** The published state as the request's endpoint (protocol routes) or console scope sees it. */
   const stateOf = (ctx: Context) => {
     const state = ctx.state as ConsoleState;
@@ -222,9 +225,13 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       stateFor: (tenant) => tenantStates.of(state(), tenant),
       inventory: options.inventory,
       limits: checkInLimits,
-      rollout: (tenant, tenantState, tags) => tenantRollout(tenants.byId(tenant), tenantState, { address: ctx.ip, tags }),
+      rollout: (tenant, tenantState, endpoint) => tenantRollout(tenants.byId(tenant), tenantState, { address: ctx.ip, ...endpoint }),
+      results: { put: (tenant, results) => adminStore.putInstallResults(tenant, results) },
+      now,
       authenticate: async (body, agentId) => {
-        const agent = await authenticateCheckIn(ctx, adminStore, replay, body, agentId, now());
+        // The signed timestamp is checked against the wall clock both ends keep, not the clock
+        // rollout decisions are taken by (`now`, which tests move to a maintenance window).
+        const agent = await authenticateCheckIn(ctx, adminStore, replay, body, agentId, new Date());
         // The agent's tenant decides which of its reported products count (its catalog subset).
         return { agentId: agent.agentId, tenant: agent.tenant, hostname: agent.hostname };
       },

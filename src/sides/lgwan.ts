@@ -101,7 +101,7 @@ export async function readTlsPair(config: LgwanConfig, port = config.tls?.port):
 }
 
 export function tenantDirectoryOf(config: LgwanConfig): TenantDirectory {
-  return new TenantDirectory(config.tenants, { ...(config.rings ? { rings: config.rings } : {}), ...(config.policies ? { policies: config.policies } : {}) });
+  return new TenantDirectory(config.tenants, { ...(config.rings ? { rings: config.rings } : {}), ...(config.policies ? { policies: config.policies } : {}), ...(config.timeZone ? { timeZone: config.timeZone } : {}) });
 }
 
 export async function readMetricsToken(config: LgwanConfig): Promise<string | undefined> {

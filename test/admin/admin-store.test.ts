@@ -66,6 +66,26 @@ for (const [name, make] of Object.entries(stores)) {
     // Sessions: the embedded store keeps them in memory (a restart signs everyone out); PostgreSQL shares them.
     t.is((await second.getSession('session-1')) !== undefined, name === 'postgresql');
   });
+
+  test(`${name}: an approval's deadline and windows, and agents' install results (the latest per agent and product), are kept across a reopen, per tenant`, async (t) => {
+    const factory = await make();
+    const first = await factory.open();
+    const schedule = { deadline: '2026-12-08T09:00:00.000Z', windows: [{ days: [1, 2, 3, 4, 5], start: 720, end: 780 }], timeZone: 'Asia/Tokyo' };
+    await first.putDecision({ tenant: 'a', kind: 'approve', product: 'firefox', version: '131.0', ring: 'general', at: '2026-12-01T00:00:00.000Z', by: 'sato', schedule });
+    const result = (agentId: string, outcome: 'installed' | 'failed', exitCode: number, reportedAt: string) => ({ tenant: 'a', agentId, ring: 'general', product: 'firefox', version: '131.0', outcome, exitCode, message: `exit ${exitCode}`, reportedAt });
+    await first.putInstallResults('a', [result('agent-1', 'failed', 1603, '2026-12-07T03:00:00.000Z'), result('agent-2', 'installed', 0, '2026-12-07T03:00:00.000Z')]);
+    // Two results of one product in one check-in (two files): the last counts.
+    await first.putInstallResults('a', [result('agent-1', 'failed', 1, '2026-12-07T04:00:00.000Z'), result('agent-1', 'installed', 0, '2026-12-07T04:00:00.000Z')]);
+    await first.putInstallResults('a', []);
+    await first.close();
+
+    const second = await factory.open();
+    t.teardown(() => second.close());
+    t.deepEqual((await second.listDecisions('a'))[0]?.schedule, schedule);
+    const results = (await second.listInstallResults('a')).sort((x, y) => x.agentId.localeCompare(y.agentId));
+    t.deepEqual(results, [result('agent-1', 'installed', 0, '2026-12-07T04:00:00.000Z'), result('agent-2', 'installed', 0, '2026-12-07T03:00:00.000Z')], 'the newer result of agent-1 replaced its failure');
+    t.deepEqual(await second.listInstallResults('b'), []);
+  });
 }
 
 test('two replicas sharing PostgreSQL share sign-ins, enrollments and revocations at once', async (t) => {

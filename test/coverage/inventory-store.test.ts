@@ -380,7 +380,7 @@ test('postgresql: migrations run once when several replicas start together, and 
   await admin.connect();
   t.teardown(() => admin.end());
   const { rows } = await admin.query<{ name: string }>('SELECT name FROM lgwan_mirror_migrations ORDER BY id');
-  t.deepEqual(rows.map((row) => row.name), ['1700000000001_inventory', '1700000000002_endpoint-hostname', '1700000000003_endpoint-tenant', '1700000000004_admin', '1700000000005_rings']);
+  t.deepEqual(rows.map((row) => row.name), ['1700000000001_inventory', '1700000000002_endpoint-hostname', '1700000000003_endpoint-tenant', '1700000000004_admin', '1700000000005_rings', '1700000000006_install-results']);
 });
 
 test('postgresql: the LGWAN side configured with a database records check-ins there and reports them on the API', async (t) => {
