@@ -154,9 +154,9 @@ test('freshclam, the sh agent, Firefox and winget from two rings each get what t
     general: await shAgentHost(path.join(environment.root, 'agent-general'), url, '130.0', await issueEnrollmentToken(lgwan.admin, 'a')),
   };
   t.is(await agents.pilot.runAgent(), 0, await agents.pilot.log().catch(() => ''));
-  t.is(await agents.pilot.installedVersion(), firefox, 'pilot agent installed the release');
+  t.is(await agents.pilot.version(), firefox, 'pilot agent installed the release');
   t.is(await agents.general.runAgent(), 0, await agents.general.log().catch(() => ''));
-  t.is(await agents.general.installedVersion(), '130.0', 'general agent was offered nothing');
+  t.is(await agents.general.version(), '130.0', 'general agent was offered nothing');
 
   const admin = await signIn(lgwan.admin, url, { role: 'tenant-admin', tenant: 'a' });
   for (const product of [{ product: 'demo-firefox', version: firefox }, { product: 'demo-clamav-bytecode', version: bytecode }]) {
@@ -168,6 +168,6 @@ test('freshclam, the sh agent, Firefox and winget from two rings each get what t
   t.is(await updateXml(generalAddress), firefox);
   t.deepEqual(await winget(generalAddress), [firefox]);
   t.is(await agents.general.runAgent(), 0);
-  t.is(await agents.general.installedVersion(), firefox, 'general agent installed it at its next run');
+  t.is(await agents.general.version(), firefox, 'general agent installed it at its next run');
 
 });

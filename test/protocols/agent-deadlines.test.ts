@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import test from 'ava';
 import type { ReleaseDecision } from '../../src/admin/rings.ts';
 import { clockedRepository } from '../helpers/clocked-repository.ts';
 import { issueEnrollmentToken, signIn } from '../helpers/console.ts';
-import { projectRoot } from '../helpers/environment.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
+import { shAgentHost, type ShAgentHostOptions } from '../helpers/sh-agent-host.ts';
 
 /*
  * Issue 15, point 4, with the real deploy/agent/lgwan-agent.sh against a real repository on
@@ -17,50 +15,12 @@ import { publishedRepository } from '../helpers/published-repository.ts';
  * what the agent installs, when, and what it reports follow the server's answer.
  */
 
-const run = promisify(execFile);
-const agentScript = path.join(projectRoot, 'deploy', 'agent', 'lgwan-agent.sh');
 
 // 2026-12-07 is a Monday. JST is UTC+9.
 const mondayJst = (hour: number, minute = 0) => Date.UTC(2026, 11, 7, hour - 9, minute);
 const tuesdayJst = (hour: number) => Date.UTC(2026, 11, 8, hour - 9);
 
-async function host(root: string, repositoryUrl: string, token: string, options: { install?: string; extra?: string } = {}) {
-  const directory = path.join(root);
-  await mkdir(path.join(directory, 'installed'), { recursive: true });
-  await writeFile(path.join(directory, 'firefox.version'), '130.0\n');
-  const install = options.install ?? `cp "{file}" ${directory}/installed/firefox-{version}.tar.xz && printf %s {version} > ${directory}/firefox.version && echo "unpacked {version}"`;
-  const config = path.join(directory, 'lgwan-agent.conf');
-  await writeFile(
-    config,
-    `LGWAN_REPOSITORY=${repositoryUrl}
-LGWAN_ENROLLMENT_TOKEN=${token}
-LGWAN_STATE_DIR=${directory}/state
-LGWAN_PRODUCTS='
-demo-firefox|linux-x86_64|ja|cat ${directory}/firefox.version|${install}
-'
-${options.extra ?? ''}`,
-  );
-  let logged = 0;
-  return {
-    directory,
-    async runAgent() {
-      try {
-        await run('sh', [agentScript, config], { timeout: 60_000 });
-        return 0;
-      } catch (error) {
-        return (error as { code: number }).code;
-      }
-    },
-    version: async () => (await readFile(path.join(directory, 'firefox.version'), 'utf8')).trim(),
-    /** The log lines written since the last call. */
-    async newLog() {
-      const text = await readFile(path.join(directory, 'state', 'agent.log'), 'utf8');
-      const fresh = text.slice(logged);
-      logged = text.length;
-      return fresh;
-    },
-  };
-}
+const host = (root: string, repositoryUrl: string, token: string, options: ShAgentHostOptions = {}) => shAgentHost(root, repositoryUrl, '130.0', token, options);
 
 const approval = (schedule: ReleaseDecision['schedule']): ReleaseDecision => ({
   tenant: 'default',

@@ -9,6 +9,7 @@ import { signedCheckInHeaders } from '../../src/admin/agent-auth.ts';
 import { enrollAgent, issueEnrollmentToken, signIn, type TestAgent } from '../helpers/console.ts';
 import { projectRoot } from '../helpers/environment.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
+import { shAgentHost } from '../helpers/sh-agent-host.ts';
 
 const run = promisify(execFile);
 const agentScript = path.join(projectRoot, 'deploy', 'agent', 'lgwan-agent.sh');
@@ -16,31 +17,7 @@ const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('h
 
 
 /** A Linux host whose "Firefox" is a version file and whose install command copies the verified file; it enrolls with `enrollmentToken`. */
-async function host(root: string, repositoryUrl: string, installedVersion: string, enrollmentToken: string) {
-  const directory = path.join(root, 'host');
-  await mkdir(path.join(directory, 'installed'), { recursive: true });
-  await writeFile(path.join(directory, 'firefox.version'), `${installedVersion}\n`);
-  const config = path.join(directory, 'lgwan-agent.conf');
-  await writeFile(
-    config,
-    `LGWAN_REPOSITORY=${repositoryUrl}
-LGWAN_ENROLLMENT_TOKEN=${enrollmentToken}
-LGWAN_STATE_DIR=${directory}/state
-LGWAN_PRODUCTS='
-demo-firefox|linux-x86_64|ja|cat ${directory}/firefox.version|cp "{file}" ${directory}/installed/firefox-{version}.tar.xz && printf %s {version} > ${directory}/firefox.version
-'
-`,
-  );
-  const runAgent = async () => {
-    try {
-      await run('sh', [agentScript, config], { timeout: 60_000 });
-      return 0;
-    } catch (error) {
-      return (error as { code: number }).code;
-    }
-  };
-  return { directory, config, runAgent, log: () => readFile(path.join(directory, 'state', 'agent.log'), 'utf8') };
-}
+const host = (root: string, repositoryUrl: string, installedVersion: string, enrollmentToken: string) => shAgentHost(path.join(root, 'host'), repositoryUrl, installedVersion, enrollmentToken);
 
 test('the sh agent checks in, downloads, verifies and installs the newer release, then reports it', async (t) => {
   const { environment, lgwan, url } = await publishedRepository(t);
