@@ -88,7 +88,7 @@ function scopeOf(ctx: Context, user: ConsoleUser, tenants: TenantDirectory): Sco
 export function holds(user: ConsoleUser, scope: Scope, role: Role): boolean {
   if (user.operator) return true;
   if (!scope.tenantId) return false;
-  const rank: Record<Role, number> = { operator: 3, 'tenant-admin': 2, 'tenant-viewer': 1 };
+  const rank: Record<Role, number> = { operator: 4, 'tenant-admin': 3, 'tenant-approver': 2, 'tenant-viewer': 1 };
   return user.grants.some((grant) => grant.tenant === scope.tenantId && rank[grant.role] >= rank[role]);
 }
 

@@ -217,13 +217,13 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
         }),
       });
     }
-    ctx.body = renderApprovalsPage({ language, tenantQuery: tenantQuery(ctx), csrf: user.session.csrfToken, canChange: holds(user, scope, 'tenant-admin'), rings: scope.tenant.ringList.map((ring) => ring.id), products, timeZone: scope.tenant.zone, pastDeadline: deadlines.pastDeadline() });
+    ctx.body = renderApprovalsPage({ language, tenantQuery: tenantQuery(ctx), csrf: user.session.csrfToken, canChange: holds(user, scope, 'tenant-approver'), rings: scope.tenant.ringList.map((ring) => ring.id), products, timeZone: scope.tenant.zone, pastDeadline: deadlines.pastDeadline() });
   });
 
   const decide = (kind: DecisionKind | 'release-hold' | 'withdraw-approval' | 'withdraw-decline') => async (ctx: Context) => {
     const form = await readForm(ctx);
     checkCsrf(ctx, form);
-    const { user, scope } = requireRole(ctx, 'tenant-admin');
+    const { user, scope } = requireRole(ctx, 'tenant-approver');
     const published = options.state(ctx);
     const product = published.published?.products.find((candidate) => candidate.id === form.get('product'));
     // A product outside the tenant's catalog subset does not exist for it.

@@ -96,11 +96,11 @@ const ldapUrlPattern = /^(ldaps?):\/\/([^/?#\s:]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?
 const groupSchema = z
   .strictObject({
     dn: z.string().min(1).describe('the group, e.g. CN=LGWAN-Mirror-Admins,OU=Groups,DC=city,DC=example,DC=lg,DC=jp'),
-    role: z.enum(roles).describe('operator sees every tenant; tenant-admin and tenant-viewer one tenant'),
+    role: z.enum(roles).describe('operator sees every tenant; tenant-admin, tenant-approver and tenant-viewer one tenant'),
     tenant: z.string().min(1).optional().describe('the tenant id the role applies to (not for operator)'),
   })
   .refine((group) => (group.role === 'operator') === (group.tenant === undefined), {
-    message: 'operator takes no tenant; tenant-admin and tenant-viewer need one',
+    message: 'operator takes no tenant; tenant-admin, tenant-approver and tenant-viewer need one',
     path: ['tenant'],
   });
 

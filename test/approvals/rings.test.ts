@@ -117,6 +117,17 @@ for (const store of ['lowdb', 'postgresql'] as const) {
     t.deepEqual(await lgwan.admin.listDecisions('b'), [], 'B\'s admin decided nothing for its own tenant either');
   });
 
+  test(`${store}: an approver decides what the rings are offered and nothing else`, async (t) => {
+    const { url, lgwan, offeredTo } = await rings(t, store);
+    const approverA = await signIn(lgwan.admin, url, { role: 'tenant-approver', tenant: 'a' });
+    t.true((await approverA.text('/approvals')).includes('action="/approvals/approve'), 'the approver sees the forms');
+    t.is((await approverA.post('/approvals/approve', { product: 'demo-firefox', version: '131.0', ring: 'general' })).status, 303);
+    t.is(await offeredTo(generalAddress), '131.0');
+    t.like((await lgwan.admin.listAudit({ tenant: 'a', offset: 0, limit: 10 })).entries.find((entry) => entry.action === 'release-approve'), { actor: approverA.username });
+    t.is((await approverA.post('/agents/tokens', { label: 'floor 3' })).status, 403, 'no enrollment tokens');
+    t.deepEqual(await lgwan.admin.listEnrollmentTokens('a'), []);
+  });
+
   test(`${store}: an agent tagged pilot and one without tags get different actions; the page counts them per ring; a hold keeps a ring at its version`, async (t) => {
     const { url, lgwan, adminA } = await rings(t, store);
     const installed = [{ product: 'demo-firefox', version: '130.0', platform: 'win64', locale: 'ja' }];

@@ -14,6 +14,7 @@ export interface SignedIn {
   post(path: string, fields?: Record<string, string>): Promise<Response>;
   cookie: string;
   csrf: string;
+  username: string;
 }
 
 let accounts = 0;
@@ -43,6 +44,7 @@ export async function signInAs(url: string, username: string, password: string):
   return {
     cookie,
     csrf,
+    username,
     fetch: withCookie,
     json: async <T>(path: string) => (await (await withCookie(path)).json()) as T,
     text: async (path: string) => (await withCookie(path)).text(),
