@@ -6,7 +6,9 @@ import { edgeAdapter } from './edge.ts';
 import { githubReleaseAdapter } from './github-release.ts';
 import { libreofficeAdapter } from './libreoffice.ts';
 import { localReleaseAdapter } from './local-release.ts';
+import { cisaKevAdapter, debianSecurityTrackerAdapter, mozillaAdvisoriesAdapter } from './advisory-feeds.ts';
 import { chromeAdapter } from './chrome.ts';
+import { csafAdapter } from './csaf.ts';
 import { clamavAdapter } from './clamav.ts';
 import { manualAdapter } from './manual.ts';
 import { mozillaAdapter } from './mozilla.ts';
@@ -26,6 +28,10 @@ const adapters: Record<Source['type'], SourceAdapter> = {
   libreoffice: libreofficeAdapter,
   edge: edgeAdapter,
   'local-release': localReleaseAdapter,
+  'mozilla-advisories': mozillaAdvisoriesAdapter,
+  'cisa-kev': cisaKevAdapter,
+  'debian-security-tracker': debianSecurityTrackerAdapter,
+  csaf: csafAdapter,
 };
 
 export function adapterFor(source: Source): SourceAdapter {

@@ -1,0 +1,6 @@
+export * from './model.ts';
+export { parseMozillaAdvisory, mozillaFix } from './mozilla-advisories.ts';
+export { parseKev, type KevCatalog } from './cisa-kev.ts';
+export { parseDebianTracker } from './debian-tracker.ts';
+export { parseCsafDocument } from './csaf.ts';
+export { advisoryDataOf, blobFileReader, type PublishedAdvisoryState, type ReadBlob } from './published-advisories.ts';
