@@ -1,0 +1,116 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { parse, stringify } from 'yaml';
+import { advisoryDataOf, blobFileReader } from '../../src/advisories/published-advisories.ts';
+import { advisorySimulatorFiles, advisorySimulatorPaths } from '../../src/simulator/advisory-simulator.ts';
+import { generateVendorKey, simulatorCatalogOrigin } from '../../src/simulator/vendor-simulator.ts';
+import { createEnvironment, fixtures } from '../helpers/environment.ts';
+
+/*
+ * Advisory sources end to end: the real sample documents served by the advisory simulator in
+ * each publisher's layout, fetched and verified by the internet side, carried in a bundle,
+ * verified again by the LGWAN side with its own pinned keys, and read by advisoryDataOf.
+ */
+
+const origin = simulatorCatalogOrigin;
+const entries = [
+  {
+    id: 'mozilla-advisories', name: 'Mozilla Foundation Security Advisories', vendor: 'Mozilla', scheme: 'integer', trust: 'tls-only', retention: 1,
+    source: { type: 'mozilla-advisories', listingUrls: [`${origin}${advisorySimulatorPaths.mozillaListing('2024')}`, `${origin}${advisorySimulatorPaths.mozillaListing('2026')}`], products: { Firefox: 'firefox', 'Firefox ESR': 'firefox-esr', Thunderbird: 'thunderbird' } },
+  },
+  { id: 'cisa-kev', name: 'CISA KEV', vendor: 'CISA', scheme: 'integer', trust: 'tls-only', retention: 1, source: { type: 'cisa-kev', url: `${origin}${advisorySimulatorPaths.kev}` } },
+  {
+    id: 'debian-security-tracker', name: 'Debian security tracker', vendor: 'Debian', scheme: 'integer', trust: 'tls-only', retention: 1,
+    source: { type: 'debian-security-tracker', url: `${origin}${advisorySimulatorPaths.debianTracker}`, releases: { buster: 'debian-buster-test' } },
+  },
+  {
+    id: 'csaf-test', name: 'CSAF provider', vendor: 'Simulated', scheme: 'integer', trust: 'vendor-signature', retention: 1,
+    source: { type: 'csaf', providerMetadataUrl: `${origin}${advisorySimulatorPaths.csafProviderMetadata}`, signingKey: 'csaf-test', products: { 'CVRF-CSAF-Converter': 'cvrf-csaf-converter' } },
+  },
+];
+
+/** Pins `publicKey` as "csaf-test" in a side's vendor-keys folder. */
+async function pinCsafKey(keysDirectory: string, key: { publicKey: string; fingerprint: string }): Promise<void> {
+  await writeFile(path.join(keysDirectory, 'csaf-test.asc'), key.publicKey);
+  const pinsFile = path.join(keysDirectory, 'pins.yaml');
+  const pins = parse(await readFile(pinsFile, 'utf8')) as { keys: Record<string, unknown> };
+  pins.keys['csaf-test'] = { file: 'csaf-test.asc', fingerprints: [key.fingerprint] };
+  await writeFile(pinsFile, stringify(pins));
+}
+
+async function setup(options: { tamperCsaf?: (name: string, document: Buffer) => Buffer; lgwanKey?: 'same' | 'other' } = {}) {
+  const catalogs = await mkdtemp(path.join(tmpdir(), 'lgwan-advisory-catalog-'));
+  for (const entry of entries) await writeFile(path.join(catalogs, `${entry.id}.yaml`), stringify(entry));
+  const environment = await createEnvironment({ catalogs });
+  const csafKey = await generateVendorKey('Simulated ProductCERT');
+  await pinCsafKey(path.join(environment.root, 'internet', 'vendor-keys'), csafKey);
+  await pinCsafKey(path.join(environment.root, 'lgwan', 'vendor-keys'), options.lgwanKey === 'other' ? await generateVendorKey('Someone Else') : csafKey);
+  for (const [file, data] of await advisorySimulatorFiles({ fixtures: path.join(fixtures, 'advisories'), csafSigningKey: csafKey.privateKey, tamperCsaf: options.tamperCsaf })) environment.simulator.files.set(file, data);
+  return environment;
+}
+
+test('every advisory source is fetched, carried, re-verified and read on the LGWAN side; a second run with the same documents is up to date', async (t) => {
+  const environment = await setup();
+  t.teardown(environment.cleanup);
+  const internet = await environment.openInternet();
+  const first = await internet.runOnce();
+  t.deepEqual(first.fetched.map((outcome) => [outcome.productId, outcome.status, outcome.error]), entries.map((entry) => [entry.id, 'fetched', undefined]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+  const lgwan = await environment.openLgwan();
+  const imported = await lgwan.importOnce();
+  t.deepEqual(imported.map((outcome) => outcome.status), ['published'], JSON.stringify(imported));
+  const published = lgwan.database.data.published!;
+  // CSAF: each document with its .asc and .sha512, checked again here by signature and hash file.
+  t.deepEqual(
+    published.artifacts.filter((artifact) => artifact.productId === 'csaf-test').map((artifact) => [artifact.fileName, artifact.verification.method]).sort(),
+    ['bsi-2022-0001.json', 'cisco-sa-20180328-smi2.json', 'rhsa-2022_0011.json'].flatMap((name) => [[name, 'openpgp-detached'], [`${name}.asc`, 'signature-of'], [`${name}.sha512`, 'hash-file']]).sort(),
+  );
+
+  const data = await advisoryDataOf(published, blobFileReader(lgwan.store));
+  t.is(await advisoryDataOf(published, blobFileReader(lgwan.store)), data, 'parsed once per published state');
+  t.deepEqual(data.sources.map((source) => [source.source, source.kind, source.trust, source.products, source.problems]), [
+    ['cisa-kev', 'cisa-kev', 'tls-only', [], undefined],
+    ['csaf-test', 'csaf', 'vendor-signature', ['cvrf-csaf-converter'], undefined],
+    ['debian-security-tracker', 'debian-tracker', 'tls-only', ['debian-buster-test'], undefined],
+    ['mozilla-advisories', 'mozilla', 'tls-only', ['firefox', 'firefox-esr', 'thunderbird'], undefined],
+  ]);
+  const mozilla = data.advisories.filter((advisory) => advisory.source === 'mozilla-advisories');
+  t.deepEqual(mozilla.map((advisory) => advisory.id).sort(), ['mfsa2024-63', 'mfsa2024-64', 'mfsa2024-65', 'mfsa2024-68', 'mfsa2026-72']);
+  t.deepEqual(mozilla.find((advisory) => advisory.id === 'mfsa2024-65')?.fixes, [{ product: 'firefox-esr', fixedIn: '115.18esr' }]);
+  t.deepEqual(mozilla.find((advisory) => advisory.id === 'mfsa2024-68')?.fixes, [{ product: 'thunderbird', fixedIn: '128.5' }]);
+  const kev = JSON.parse(await readFile(path.join(fixtures, 'advisories', 'cisa-kev', 'known_exploited_vulnerabilities.json'), 'utf8')) as { count: number; dateReleased: string };
+  t.is(data.knownExploited.length, kev.count);
+  t.is(data.sources.find((source) => source.source === 'cisa-kev')?.producedAt, kev.dateReleased);
+  t.deepEqual(data.advisories.find((advisory) => advisory.id === 'BSI-2022-0001')?.fixes, [{ product: 'cvrf-csaf-converter', fixedIn: '1.0.0-rc2', cves: ['CVE-2022-27193'] }]);
+  t.deepEqual(data.advisories.filter((advisory) => advisory.source === 'debian-security-tracker').map((advisory) => [advisory.id, advisory.fixes]), [
+    ['CVE-2009-1382', [{ product: 'debian-buster-test', fixedIn: '1.50-1.1', package: 'mimetex', cves: ['CVE-2009-1382'] }]],
+    ['CVE-2009-2459', [{ product: 'debian-buster-test', fixedIn: '1.50-1.1', package: 'mimetex', cves: ['CVE-2009-2459'] }]],
+  ]);
+
+  const second = await internet.runOnce();
+  t.deepEqual(second.fetched.map((outcome) => [outcome.productId, outcome.status, outcome.version]), first.fetched.map((outcome) => [outcome.productId, 'up-to-date', outcome.version]));
+});
+
+test('a CSAF document that differs from its .sha512 is refused on the internet side; the other sources still go through', async (t) => {
+  const environment = await setup({ tamperCsaf: (name, document) => (name === 'bsi-2022-0001.json' ? Buffer.from(document.toString('utf8').replace('1.0.0-rc2', '1.0.0-rc9')) : document) });
+  t.teardown(environment.cleanup);
+  const { fetched } = await (await environment.openInternet()).runOnce();
+  const csaf = fetched.find((outcome) => outcome.productId === 'csaf-test')!;
+  t.is(csaf.status, 'failed');
+  t.regex(csaf.error!, /bsi-2022-0001\.json: sha512 [0-9a-f]{16}… differs from .*bsi-2022-0001\.json\.sha512/u);
+  t.deepEqual(fetched.filter((outcome) => outcome.productId !== 'csaf-test').map((outcome) => outcome.status), ['fetched', 'fetched', 'fetched']);
+});
+
+test("the LGWAN side checks CSAF signatures with its own pinned key: signed by a key it does not pin, the bundle is refused and nothing is published", async (t) => {
+  const environment = await setup({ lgwanKey: 'other' });
+  t.teardown(environment.cleanup);
+  const { fetched } = await (await environment.openInternet()).runOnce();
+  t.true(fetched.every((outcome) => outcome.status === 'fetched'));
+  const lgwan = await environment.openLgwan();
+  const [outcome] = await lgwan.importOnce();
+  t.like(outcome, { status: 'refused', code: 'E_SIGNATURE' });
+  t.regex((outcome as { reason: string }).reason, /pool\/csaf-test\/\d{14}\/any\/any\/[a-z0-9_-]+\.json: no good signature by pinned key "csaf-test"/u);
+  t.is(lgwan.database.data.published, null);
+  t.deepEqual(await advisoryDataOf(lgwan.database.data.published, blobFileReader(lgwan.store)), { sources: [], advisories: [], knownExploited: [] });
+});
