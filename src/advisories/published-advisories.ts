@@ -4,6 +4,7 @@ import { AdvisoryDocumentError, errorMessage } from '../core/errors.ts';
 import { maxKevBytes, parseKev } from './cisa-kev.ts';
 import { maxCsafBytes, parseCsafDocument } from './csaf.ts';
 import { maxDebianTrackerBytes, parseDebianTracker } from './debian-tracker.ts';
+import { maxJvnBytes, parseJvnDetail } from './jvn.ts';
 import { maxMozillaAdvisoryBytes, mozillaAdvisoryFileName, parseMozillaAdvisory } from './mozilla-advisories.ts';
 import { advisoryLimits, type Advisory, type AdvisoryData, type AdvisorySourceKind, type AdvisorySourceState, type KnownExploited } from './model.ts';
 
@@ -40,7 +41,7 @@ export function blobFileReader(store: { pathOf(sha256: string): string }): ReadB
   };
 }
 
-const kinds: Record<NonNullable<ProductSummary['advisory']>['kind'], AdvisorySourceKind> = { mozilla: 'mozilla', 'cisa-kev': 'cisa-kev', 'debian-tracker': 'debian-tracker', csaf: 'csaf' };
+const kinds: Record<NonNullable<ProductSummary['advisory']>['kind'], AdvisorySourceKind> = { mozilla: 'mozilla', 'cisa-kev': 'cisa-kev', 'debian-tracker': 'debian-tracker', csaf: 'csaf', jvn: 'jvn' };
 
 /** The artifacts of a source's newest retained snapshot (versions are UTC YYYYMMDDHHMMSS). */
 function newestSnapshot(product: ProductSummary, artifacts: readonly Artifact[]): { version: string; artifacts: Artifact[] } | undefined {
@@ -89,6 +90,9 @@ async function readSource(product: ProductSummary, artifacts: readonly Artifact[
       case 'csaf':
         await attempt(artifact, maxCsafBytes, (data) => advisories.push(parseCsafDocument(data, artifact.path, product.id, mapping)));
         break;
+      case 'jvn':
+        await attempt(artifact, maxJvnBytes, (data) => advisories.push(parseJvnDetail(data, artifact.path, product.id)));
+        break;
     }
     if (advisories.length > advisoryLimits.advisoriesPerSource) {
       problems.push(`${product.id}: more than ${advisoryLimits.advisoriesPerSource} advisories; the rest are left out`);
@@ -98,6 +102,28 @@ async function readSource(product: ProductSummary, artifacts: readonly Artifact[
   }
   if (problems.length > 0) state.problems = problems.slice(0, 100);
   return { state, advisories, knownExploited };
+}
+
+/** JVN identifiers a JVN source names for a CVE, added to that CVE wherever another source lists it. */
+function attachJvnIds(data: AdvisoryData): void {
+  const jvnSources = new Set(data.sources.filter((source) => source.kind === 'jvn').map((source) => source.source));
+  if (jvnSources.size === 0) return;
+  const byCve = new Map<string, Set<string>>();
+  for (const advisory of data.advisories) {
+    if (!jvnSources.has(advisory.source)) continue;
+    for (const vulnerability of advisory.vulnerabilities) {
+      const ids = byCve.get(vulnerability.cve) ?? new Set<string>();
+      for (const id of vulnerability.jvn ?? []) ids.add(id);
+      byCve.set(vulnerability.cve, ids);
+    }
+  }
+  for (const advisory of data.advisories) {
+    if (jvnSources.has(advisory.source)) continue;
+    for (const vulnerability of advisory.vulnerabilities) {
+      const ids = byCve.get(vulnerability.cve);
+      if (ids && ids.size > 0) vulnerability.jvn = [...new Set([...(vulnerability.jvn ?? []), ...ids])].slice(0, 20);
+    }
+  }
 }
 
 let cached: { manifestSha256: string; data: Promise<AdvisoryData> } | undefined;
@@ -119,6 +145,7 @@ export function advisoryDataOf(published: PublishedAdvisoryState | null, readBlo
       result.advisories.push(...read.advisories);
       result.knownExploited.push(...read.knownExploited);
     }
+    attachJvnIds(result);
     return result;
   })();
   cached = { manifestSha256: published.manifestSha256, data };

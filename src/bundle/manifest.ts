@@ -128,7 +128,7 @@ export const productSummarySchema = z.strictObject({
    */
   advisory: z
     .strictObject({
-      kind: z.enum(['mozilla', 'cisa-kev', 'debian-tracker', 'csaf']),
+      kind: z.enum(['mozilla', 'cisa-kev', 'debian-tracker', 'csaf', 'jvn']),
       products: z.record(z.string().min(1).max(200), z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/u)).optional(),
     })
     .optional(),

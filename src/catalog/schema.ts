@@ -281,11 +281,24 @@ const csafSource = z.strictObject({
   products: z.record(publisherName, identifier).describe('names of the vendor\'s product_name branches → our catalog ids'),
 });
 
-export const advisorySourceTypes = ['mozilla-advisories', 'cisa-kev', 'debian-security-tracker', 'csaf'] as const;
+/**
+ * JVN iPedia through IPA's MyJVN API (version 4.0, "OKA"): the entries of the chosen period
+ * (getVulnOverviewList) and each one's detail (getVulnDetailInfo, ft=jvncsaf), for the JVN
+ * identifiers of CVEs. Unsigned: trust tls-only.
+ */
+const jvnSource = z.strictObject({
+  type: z.literal('jvn'),
+  apiUrl: fileUrl.describe("MyJVN's API endpoint, https://jvndb.jvn.jp/myjvn"),
+  modifiedRange: z.enum(['DAY', 'WEEK', 'MONTH']).default('MONTH').describe('entries modified in the last day, week or month (modifiedRangeDate)'),
+  lang: z.enum(['ja', 'en']).default('ja'),
+  maxEntries: z.int().min(1).max(2000).default(200).describe('at most this many entries per fetch: each is one getVulnDetailInfo call'),
+});
+
+export const advisorySourceTypes = ['mozilla-advisories', 'cisa-kev', 'debian-security-tracker', 'csaf', 'jvn'] as const;
 
 export const sourceSchema = z.discriminatedUnion('type', [
   mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource, githubReleaseSource, libreofficeSource, edgeSource, localReleaseSource,
-  mozillaAdvisoriesSource, cisaKevSource, debianSecurityTrackerSource, csafSource,
+  mozillaAdvisoriesSource, cisaKevSource, debianSecurityTrackerSource, csafSource, jvnSource,
 ]);
 
 /** What a source proves about a file: a catalog's `trust` must say exactly that. */
@@ -305,6 +318,7 @@ export function trustOfSource(source: z.infer<typeof sourceSchema>): TrustLevel 
     case 'mozilla-advisories':
     case 'cisa-kev':
     case 'debian-security-tracker':
+    case 'jvn':
       return 'tls-only';
     case 'csaf':
     case 'apt':
@@ -365,6 +379,7 @@ export type MozillaAdvisoriesSource = z.infer<typeof mozillaAdvisoriesSource>;
 export type CisaKevSource = z.infer<typeof cisaKevSource>;
 export type DebianSecurityTrackerSource = z.infer<typeof debianSecurityTrackerSource>;
 export type CsafSource = z.infer<typeof csafSource>;
+export type JvnSource = z.infer<typeof jvnSource>;
 
 /** A PEM file in the keys folder whose every certificate is pinned by SHA-256. */
 const pinnedRootsFile = z.strictObject({

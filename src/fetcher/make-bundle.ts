@@ -65,6 +65,8 @@ function advisoryOf(entry: LoadedCatalogEntry): ProductSummary['advisory'] {
       return { kind: 'debian-tracker', products: source.releases };
     case 'csaf':
       return { kind: 'csaf', products: source.products };
+    case 'jvn':
+      return { kind: 'jvn' };
     default:
       return undefined;
   }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
+import { myJvnQuery } from '../sources/advisory-feeds.ts';
 import { simulatorCatalogOrigin } from './vendor-simulator.ts';
 
 /*
@@ -10,7 +11,9 @@ import { simulatorCatalogOrigin } from './vendor-simulator.ts';
  * layout: GitHub's contents API listing of Mozilla's announce/<year> folders (with each
  * file's git blob id) and the raw files; CISA's KEV feed; the Debian tracker's data/json; a
  * CSAF provider (provider-metadata.json → ROLIE feed → documents with .sha512 and .asc, signed
- * with a throwaway key, since the vendors' own keys are not available here).
+ * with a throwaway key, since the vendors' own keys are not available here); MyJVN's API
+ * (getVulnOverviewList in pages of two, in the shape of IPA's own example answer, listing the
+ * four real getVulnDetailInfo answers IPA publishes as examples, which it serves as they are).
  */
 
 export const advisorySimulatorPaths = {
@@ -18,6 +21,7 @@ export const advisorySimulatorPaths = {
   kev: '/sites/default/files/feeds/known_exploited_vulnerabilities.json',
   debianTracker: '/tracker/data/json',
   csafProviderMetadata: '/.well-known/csaf/provider-metadata.json',
+  myJvn: '/myjvn',
 } as const;
 
 const gitBlobId = (data: Buffer): string => createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
@@ -100,5 +104,25 @@ export async function advisorySimulatorFiles(options: AdvisorySimulatorOptions):
     publisher: { category: 'vendor', name: 'Simulated ProductCERT', namespace: origin },
     role: 'csaf_trusted_provider',
   }, null, 2)));
+  await addMyJvn(files, options.fixtures);
   return files;
+}
+
+async function addMyJvn(files: Map<string, Buffer>, fixtures: string): Promise<void> {
+  const folder = path.join(fixtures, 'jvn');
+  const details = (await readdir(folder)).filter((name) => name.startsWith('getVulnDetailInfo_oka_JVNDB-')).sort();
+  const ids = details.map((name) => /(JVNDB-\d{4}-\d{6})/u.exec(name)![1]!);
+  const example = JSON.parse(await readFile(path.join(folder, 'getVulnOverviewList_oka.json'), 'utf8')) as { $schema: string; feed: Record<string, unknown> & { entry: unknown[] }; status: Record<string, unknown> };
+  const pageSize = 2;
+  for (let first = 1; first <= ids.length; first += pageSize) {
+    const page = ids.slice(first - 1, first - 1 + pageSize);
+    const entries = [];
+    for (const id of page) {
+      const detail = JSON.parse(await readFile(path.join(folder, `getVulnDetailInfo_oka_${id}.json`), 'utf8')) as { document: { title: string; tracking: { current_release_date: string; initial_release_date: string } } };
+      entries.push({ title: detail.document.title, id, link: `https://jvndb.jvn.jp/ja/contents/${id.slice(6, 10)}/${id}.html`, modified: detail.document.tracking.current_release_date, created: detail.document.tracking.initial_release_date });
+    }
+    const answer = { $schema: example.$schema, feed: { ...example.feed, entry: entries }, status: { ...example.status, retMax: 50, totalRes: ids.length, totalResRet: page.length, firstRes: first } };
+    files.set(`${advisorySimulatorPaths.myJvn}${myJvnQuery.overview('MONTH', 'ja', first)}`, Buffer.from(JSON.stringify(answer, null, 2)));
+  }
+  for (const [index, id] of ids.entries()) files.set(`${advisorySimulatorPaths.myJvn}${myJvnQuery.detail(id, 'ja')}`, await readFile(path.join(folder, details[index]!)));
 }

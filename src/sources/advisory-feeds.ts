@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Artifact } from '../bundle/manifest.ts';
-import type { CisaKevSource, DebianSecurityTrackerSource, MozillaAdvisoriesSource } from '../catalog/schema.ts';
+import type { CisaKevSource, DebianSecurityTrackerSource, JvnSource, MozillaAdvisoriesSource } from '../catalog/schema.ts';
 import { IntegrityError } from '../core/errors.ts';
 import { parseKev } from '../advisories/cisa-kev.ts';
 import { parseDebianTracker } from '../advisories/debian-tracker.ts';
+import { maxJvnBytes, parseJvnDetail, parseJvnOverview } from '../advisories/jvn.ts';
 import { maxKevBytes } from '../advisories/cisa-kev.ts';
 import { maxMozillaAdvisoryBytes, mozillaAdvisoryFileName, parseMozillaAdvisory } from '../advisories/mozilla-advisories.ts';
 import { advisoryArtifact, readDownloaded, snapshotVersion } from './advisory-snapshot.ts';
@@ -12,7 +13,7 @@ import { downloadChecked, fetchJson, storeBuffer, type SourceAdapter, type Sourc
 
 /*
  * The advisory sources that sign nothing this project could pin (Mozilla's advisories on
- * GitHub, CISA KEV, Debian's tracker JSON): trust tls-only, published on each side only when
+ * GitHub, CISA KEV, Debian's tracker JSON, JVN iPedia through MyJVN): trust tls-only, published on each side only when
  * its keys/pins.yaml lists the entry under unsignedProducts. Each document is parsed here
  * too, so a malformed one is refused (and quarantined) before it enters a bundle.
  */
@@ -96,5 +97,49 @@ export const debianSecurityTrackerAdapter: SourceAdapter = {
       parseDebianTracker(await readDownloaded(file), source.url, context.entry.id, source.releases);
     });
     return { version, artifacts: [advisoryArtifact(context, version, fileName, digests, { method: 'tls-only', statement: source.url })] };
+  },
+};
+
+/** MyJVN API queries (github.com/MyJVN/np docs: getVulnOverviewList, getVulnDetailInfo; version OKA). */
+export const myJvnQuery = {
+  overview: (range: string, lang: string, startItem: number) => `?method=getVulnOverviewList&feed=oka&modifiedRangeDate=${range}&startItem=${startItem}&maxCountItem=50&lang=${lang}`,
+  detail: (id: string, lang: string) => `?method=getVulnDetailInfo&feed=oka&vulnId=${id}&ft=jvncsaf&lang=${lang}`,
+};
+
+async function jvnIds(context: SourceContext, source: JvnSource): Promise<string[]> {
+  const ids: string[] = [];
+  let startItem = 1;
+  for (;;) {
+    const url = `${source.apiUrl}${myJvnQuery.overview(source.modifiedRange, source.lang, startItem)}`;
+    const page = parseJvnOverview(await context.downloader.fetchBuffer(url, maxJvnBytes), url);
+    for (const id of page.ids) if (!ids.includes(id)) ids.push(id);
+    // Paged by MyJVN's own counters; an answer that does not advance ends the listing.
+    if (ids.length >= source.maxEntries || page.ids.length === 0 || page.next > page.totalRes || page.next <= startItem) break;
+    startItem = page.next;
+  }
+  return ids.slice(0, source.maxEntries);
+}
+
+export const jvnAdapter: SourceAdapter = {
+  latestVersion: async () => snapshotVersion(),
+
+  async probe(context) {
+    const source = sourceOf<JvnSource>(context, 'jvn');
+    const ids = await jvnIds(context, { ...source, maxEntries: Math.min(source.maxEntries, 50) });
+    return { artifactUrl: `${source.apiUrl}${myJvnQuery.overview(source.modifiedRange, source.lang, 1)}`, verification: `${ids.length} JVN iPedia entries listed on the first page (TLS only: MyJVN signs nothing)` };
+  },
+
+  async fetchRelease(context, version) {
+    const source = sourceOf<JvnSource>(context, 'jvn');
+    const artifacts: Artifact[] = [];
+    for (const id of await jvnIds(context, source)) {
+      const url = `${source.apiUrl}${myJvnQuery.detail(id, source.lang)}`;
+      const data = await context.downloader.fetchBuffer(url, maxJvnBytes);
+      const advisory = parseJvnDetail(data, url, context.entry.id);
+      if (advisory.id !== id) throw new IntegrityError(`${url}: answers for ${advisory.id}, not ${id}`, { url });
+      const fileName = `${id}.json`;
+      artifacts.push(advisoryArtifact(context, version, fileName, await storeBuffer(context, data, fileName), { method: 'tls-only', statement: url }));
+    }
+    return { version, artifacts };
   },
 };

@@ -6,7 +6,7 @@ import { edgeAdapter } from './edge.ts';
 import { githubReleaseAdapter } from './github-release.ts';
 import { libreofficeAdapter } from './libreoffice.ts';
 import { localReleaseAdapter } from './local-release.ts';
-import { cisaKevAdapter, debianSecurityTrackerAdapter, mozillaAdvisoriesAdapter } from './advisory-feeds.ts';
+import { cisaKevAdapter, debianSecurityTrackerAdapter, jvnAdapter, mozillaAdvisoriesAdapter } from './advisory-feeds.ts';
 import { chromeAdapter } from './chrome.ts';
 import { csafAdapter } from './csaf.ts';
 import { clamavAdapter } from './clamav.ts';
@@ -32,6 +32,7 @@ const adapters: Record<Source['type'], SourceAdapter> = {
   'cisa-kev': cisaKevAdapter,
   'debian-security-tracker': debianSecurityTrackerAdapter,
   csaf: csafAdapter,
+  jvn: jvnAdapter,
 };
 
 export function adapterFor(source: Source): SourceAdapter {

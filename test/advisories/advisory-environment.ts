@@ -27,6 +27,7 @@ export const entries = [
     id: 'csaf-test', name: 'CSAF provider', vendor: 'Simulated', scheme: 'integer', trust: 'vendor-signature', retention: 1,
     source: { type: 'csaf', providerMetadataUrl: `${origin}${advisorySimulatorPaths.csafProviderMetadata}`, signingKey: 'csaf-test', products: { 'CVRF-CSAF-Converter': 'cvrf-csaf-converter' } },
   },
+  { id: 'jvn', name: 'JVN iPedia', vendor: 'IPA', scheme: 'integer', trust: 'tls-only', retention: 1, source: { type: 'jvn', apiUrl: `${origin}${advisorySimulatorPaths.myJvn}` } },
 ];
 
 /** Pins `publicKey` as "csaf-test" in a side's vendor-keys folder. */

@@ -33,6 +33,7 @@ test('every advisory source is fetched, carried, re-verified and read on the LGW
     ['cisa-kev', 'cisa-kev', 'tls-only', [], undefined],
     ['csaf-test', 'csaf', 'vendor-signature', ['cvrf-csaf-converter'], undefined],
     ['debian-security-tracker', 'debian-tracker', 'tls-only', ['debian-buster-test'], undefined],
+    ['jvn', 'jvn', 'tls-only', [], undefined],
     ['mozilla-advisories', 'mozilla', 'tls-only', ['firefox', 'firefox-esr', 'thunderbird'], undefined],
   ]);
   const mozilla = data.advisories.filter((advisory) => advisory.source === 'mozilla-advisories');
@@ -48,6 +49,10 @@ test('every advisory source is fetched, carried, re-verified and read on the LGW
     ['CVE-2009-2459', [{ product: 'debian-buster-test', fixedIn: '1.50-1.1', package: 'mimetex', cves: ['CVE-2009-2459'] }]],
   ]);
 
+  // JVN: every entry MyJVN listed (in two pages), with the CVEs and JVN ids of its detail answer.
+  t.deepEqual(data.advisories.filter((advisory) => advisory.source === 'jvn').map((advisory) => advisory.id), ['JVNDB-2017-009608', 'JVNDB-2018-009328', 'JVNDB-2021-002774', 'JVNDB-2022-000097']);
+  t.deepEqual(data.advisories.find((advisory) => advisory.id === 'JVNDB-2021-002774')?.vulnerabilities.map((vulnerability) => vulnerability.jvn), [['JVNDB-2021-002774', 'JVNVU#99520559']]);
+
   const second = await internet.runOnce();
   t.deepEqual(second.fetched.map((outcome) => [outcome.productId, outcome.status, outcome.version]), first.fetched.map((outcome) => [outcome.productId, 'up-to-date', outcome.version]));
 });
@@ -59,7 +64,7 @@ test('a CSAF document that differs from its .sha512 is refused on the internet s
   const csaf = fetched.find((outcome) => outcome.productId === 'csaf-test')!;
   t.is(csaf.status, 'failed');
   t.regex(csaf.error!, /bsi-2022-0001\.json: sha512 [0-9a-f]{16}… differs from .*bsi-2022-0001\.json\.sha512/u);
-  t.deepEqual(fetched.filter((outcome) => outcome.productId !== 'csaf-test').map((outcome) => outcome.status), ['fetched', 'fetched', 'fetched']);
+  t.deepEqual(fetched.filter((outcome) => outcome.productId !== 'csaf-test').map((outcome) => outcome.status), ['fetched', 'fetched', 'fetched', 'fetched']);
 });
 
 test("the LGWAN side checks CSAF signatures with its own pinned key: signed by a key it does not pin, the bundle is refused and nothing is published", async (t) => {

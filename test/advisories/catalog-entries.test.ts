@@ -8,8 +8,8 @@ test('the shipped advisory sources and the CSAF example load as catalog entries,
   const shipped = await readCatalogDirectory(path.join(projectRoot, 'catalogs'));
   t.deepEqual(shipped.problems, []);
   t.deepEqual(
-    shipped.entries.filter((entry) => ['mozilla-advisories', 'cisa-kev', 'debian-security-tracker'].includes(entry.source.type)).map((entry) => [entry.id, entry.trust, entry.scheme]),
-    [['cisa-kev', 'tls-only', 'integer'], ['debian-security-tracker', 'tls-only', 'integer'], ['mozilla-advisories', 'tls-only', 'integer']],
+    shipped.entries.filter((entry) => ['mozilla-advisories', 'cisa-kev', 'debian-security-tracker', 'jvn'].includes(entry.source.type)).map((entry) => [entry.id, entry.trust, entry.scheme]),
+    [['cisa-kev', 'tls-only', 'integer'], ['debian-security-tracker', 'tls-only', 'integer'], ['jvn', 'tls-only', 'integer'], ['mozilla-advisories', 'tls-only', 'integer']],
   );
   const examples = await readCatalogDirectory(path.join(projectRoot, 'catalogs', 'examples'));
   t.deepEqual(examples.problems, []);
