@@ -22,6 +22,7 @@ function sourceOf(context: SourceContext): CsafSource {
 }
 
 const providerMetadata = z.object({
+  public_openpgp_keys: z.array(z.object({ fingerprint: z.string().max(64).optional() })).max(100).optional(),
   distributions: z
     .array(z.object({ rolie: z.object({ feeds: z.array(z.object({ tlp_label: z.string().max(32), url: z.url() })).max(100) }).optional() }))
     .max(100)
@@ -52,6 +53,12 @@ const fileNameOf = (url: string): string => {
 async function feedDocuments(context: SourceContext): Promise<FeedDocument[]> {
   const source = sourceOf(context);
   const metadata = await fetchJson(context, source.providerMetadataUrl, providerMetadata, 'a CSAF provider-metadata.json');
+  // The provider names its keys (requirement 20); the pin decides, but a pin the provider no longer names is worth a warning (a rotated key).
+  const named = (metadata.public_openpgp_keys ?? []).flatMap((key) => (key.fingerprint ? [key.fingerprint.replace(/\s/gu, '').toUpperCase()] : []));
+  const pinned = context.keyring.get(source.signingKey).fingerprints;
+  if (named.length > 0 && !named.some((fingerprint) => pinned.includes(fingerprint))) {
+    context.logger.warn({ productId: context.entry.id, named, pinned }, 'the CSAF provider names none of the pinned keys in provider-metadata.json: has it rotated its key?');
+  }
   const feeds = (metadata.distributions ?? []).flatMap((distribution) => distribution.rolie?.feeds ?? []).filter((feed) => (source.tlp as string[]).includes(feed.tlp_label.toUpperCase()));
   if (feeds.length === 0) throw new UpstreamError(`${source.providerMetadataUrl}: lists no ROLIE feed for TLP ${source.tlp.join(' or ')}`, { url: source.providerMetadataUrl });
   const byUrl = new Map<string, FeedDocument>();
