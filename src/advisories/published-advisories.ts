@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import type { Artifact, ProductSummary } from '../bundle/manifest.ts';
 import { AdvisoryDocumentError, errorMessage } from '../core/errors.ts';
 import { maxKevBytes, parseKev } from './cisa-kev.ts';
@@ -22,22 +23,37 @@ export interface PublishedAdvisoryState {
   artifacts: readonly Artifact[];
 }
 
-/** Reads a published blob, refusing one larger than `maxBytes`. */
-export type ReadBlob = (sha256: string, maxBytes: number) => Promise<Buffer>;
+/** How advisoryDataOf reads published blobs. */
+export interface AdvisoryBlobs {
+  /** A whole (small) document, refused when larger than `maxBytes`. */
+  read(sha256: string, maxBytes: number): Promise<Buffer>;
+  /** A large document (the Debian tracker's JSON) as a stream of its bytes, refused when larger than `maxBytes`. */
+  stream(sha256: string, maxBytes: number): Promise<AsyncIterable<Buffer>>;
+}
 
-/** A ReadBlob over a blob store's files (`pathOf`): reads at most maxBytes + 1 bytes, so a larger blob is refused before it is all in memory. */
-export function blobFileReader(store: { pathOf(sha256: string): string }): ReadBlob {
-  return async (sha256, maxBytes) => {
-    const handle = await open(store.pathOf(sha256), 'r');
-    try {
-      const { size } = await handle.stat();
-      if (size > maxBytes) throw new AdvisoryDocumentError(`blob ${sha256}: ${size} bytes, more than the ${maxBytes} an advisory document may have`, { file: sha256 });
-      const buffer = Buffer.alloc(size);
-      const { bytesRead } = await handle.read(buffer, 0, size, 0);
-      return buffer.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
+const tooLarge = (sha256: string, size: number, maxBytes: number) => new AdvisoryDocumentError(`blob ${sha256}: ${size} bytes, more than the ${maxBytes} an advisory document may have`, { file: sha256 });
+
+/** AdvisoryBlobs over a blob store's files (`pathOf`): sizes are checked before anything is read. */
+export function blobFileReader(store: { pathOf(sha256: string): string }): AdvisoryBlobs {
+  return {
+    async read(sha256, maxBytes) {
+      const handle = await open(store.pathOf(sha256), 'r');
+      try {
+        const { size } = await handle.stat();
+        if (size > maxBytes) throw tooLarge(sha256, size, maxBytes);
+        const buffer = Buffer.alloc(size);
+        const { bytesRead } = await handle.read(buffer, 0, size, 0);
+        return buffer.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
+    },
+    async stream(sha256, maxBytes) {
+      const file = store.pathOf(sha256);
+      const { size } = await stat(file);
+      if (size > maxBytes) throw tooLarge(sha256, size, maxBytes);
+      return createReadStream(file, { highWaterMark: 1024 * 1024 });
+    },
   };
 }
 
@@ -53,7 +69,7 @@ function newestSnapshot(product: ProductSummary, artifacts: readonly Artifact[])
 /** "20261202101500" → "2026-12-02T10:15:00.000Z". */
 const snapshotTime = (version: string): string => `${version.slice(0, 4)}-${version.slice(4, 6)}-${version.slice(6, 8)}T${version.slice(8, 10)}:${version.slice(10, 12)}:${version.slice(12, 14)}.000Z`;
 
-async function readSource(product: ProductSummary, artifacts: readonly Artifact[], readBlob: ReadBlob): Promise<{ state: AdvisorySourceState; advisories: Advisory[]; knownExploited: KnownExploited[] } | undefined> {
+async function readSource(product: ProductSummary, artifacts: readonly Artifact[], blobs: AdvisoryBlobs): Promise<{ state: AdvisorySourceState; advisories: Advisory[]; knownExploited: KnownExploited[] } | undefined> {
   const advisory = product.advisory;
   if (!advisory) return undefined;
   const snapshot = newestSnapshot(product, artifacts);
@@ -65,7 +81,7 @@ async function readSource(product: ProductSummary, artifacts: readonly Artifact[
   const problems: string[] = [];
   const attempt = async (artifact: Artifact, maxBytes: number, parse: (data: Buffer) => void): Promise<void> => {
     try {
-      parse(await readBlob(artifact.sha256, maxBytes));
+      parse(await blobs.read(artifact.sha256, maxBytes));
     } catch (error) {
       problems.push(`${artifact.path}: ${errorMessage(error)}`);
     }
@@ -85,7 +101,11 @@ async function readSource(product: ProductSummary, artifacts: readonly Artifact[
         });
         break;
       case 'debian-tracker':
-        await attempt(artifact, maxDebianTrackerBytes, (data) => advisories.push(...parseDebianTracker(data, artifact.path, product.id, mapping)));
+        try {
+          advisories.push(...(await parseDebianTracker(await blobs.stream(artifact.sha256, maxDebianTrackerBytes), artifact.path, product.id, mapping)));
+        } catch (error) {
+          problems.push(`${artifact.path}: ${errorMessage(error)}`);
+        }
         break;
       case 'csaf':
         await attempt(artifact, maxCsafBytes, (data) => advisories.push(parseCsafDocument(data, artifact.path, product.id, mapping)));
@@ -133,13 +153,13 @@ let cached: { manifestSha256: string; data: Promise<AdvisoryData> } | undefined;
  * newest snapshot. Computed once per published state (by manifest) and shared by every caller
  * until the state changes; `null` (nothing published yet) gives no sources.
  */
-export function advisoryDataOf(published: PublishedAdvisoryState | null, readBlob: ReadBlob): Promise<AdvisoryData> {
+export function advisoryDataOf(published: PublishedAdvisoryState | null, blobs: AdvisoryBlobs): Promise<AdvisoryData> {
   if (!published) return Promise.resolve({ sources: [], advisories: [], knownExploited: [] });
   if (cached?.manifestSha256 === published.manifestSha256) return cached.data;
   const data = (async (): Promise<AdvisoryData> => {
     const result: AdvisoryData = { sources: [], advisories: [], knownExploited: [] };
     for (const product of published.products) {
-      const read = await readSource(product, published.artifacts, readBlob);
+      const read = await readSource(product, published.artifacts, blobs);
       if (!read) continue;
       result.sources.push(read.state);
       result.advisories.push(...read.advisories);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { CisaKevSource, DebianSecurityTrackerSource, JvnSource, MozillaAdvisoriesSource } from '../catalog/schema.ts';
@@ -94,7 +95,7 @@ export const debianSecurityTrackerAdapter: SourceAdapter = {
     const source = sourceOf<DebianSecurityTrackerSource>(context, 'debian-security-tracker');
     const fileName = 'debian-security-tracker.json';
     const digests = await downloadChecked(context, { url: source.url, label: fileName, maxBytes: source.maxBytes }, async (_got, file) => {
-      parseDebianTracker(await readDownloaded(file), source.url, context.entry.id, source.releases);
+      await parseDebianTracker(createReadStream(file), source.url, context.entry.id, source.releases, source.maxBytes);
     });
     return { version, artifacts: [advisoryArtifact(context, version, fileName, digests, { method: 'tls-only', statement: source.url })] };
   },

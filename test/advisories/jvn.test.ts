@@ -51,7 +51,7 @@ test("advisoryDataOf adds a JVN source's ids to the same CVE in another source's
       products: [summary('csaf-test', { kind: 'csaf', products: { 'CVRF-CSAF-Converter': 'cvrf-csaf-converter' } }, 'vendor-signature'), summary('jvn', { kind: 'jvn' }, 'tls-only')],
       artifacts: [artifact('csaf-test', 'bsi-2022-0001.json', 'a'.repeat(64)), artifact('jvn', 'JVNDB-2017-009608.json', 'b'.repeat(64))],
     },
-    async (sha256) => blobs.get(sha256)!,
+    { read: async (sha256) => blobs.get(sha256)!, stream: async (sha256) => (async function* () { yield blobs.get(sha256)!; })() },
   );
   t.deepEqual(data.advisories.find((advisory) => advisory.id === 'BSI-2022-0001')?.vulnerabilities, [{ cve: 'CVE-2022-27193', severity: 'medium', jvn: ['JVNDB-2017-009608'] }]);
   t.deepEqual(data.sources.map((source) => [source.source, source.kind, source.fetchedAt]), [['csaf-test', 'csaf', '2026-12-02T00:00:00.000Z'], ['jvn', 'jvn', '2026-12-02T00:00:00.000Z']]);

@@ -86,10 +86,23 @@ test('CSAF: another csaf_version, or a vulnerability with a malformed CVE, is re
 });
 
 test('Debian tracker: resolved issues of mapped releases are fixes per source package; open issues and TEMP names are not', async (t) => {
-  const advisories = parseDebianTracker(await sample('debian', 'tracker-data.json'), 'data/json', 'debian-security-tracker', { buster: 'debian-buster' });
+  const advisories = await parseDebianTracker(await sample('debian', 'tracker-data.json'), 'data/json', 'debian-security-tracker', { buster: 'debian-buster' });
   t.deepEqual(advisories.map((advisory) => advisory.id), ['CVE-2009-1382', 'CVE-2009-2459']);
   t.deepEqual(advisories[0]!.fixes, [{ product: 'debian-buster', fixedIn: '1.50-1.1', package: 'mimetex', cves: ['CVE-2009-1382'] }]);
   t.is(advisories[0]!.vulnerabilities[0]!.severity, 'medium');
-  t.deepEqual(parseDebianTracker(await sample('debian', 'tracker-data.json'), 'data/json', 's', { bookworm: 'debian-bookworm-security' }), []);
-  t.throws(() => parseDebianTracker('{"mimetex":{"CVE-2009-1382":{"releases":{"buster":{"status":"fixed?"}}}}}', 'data/json', 's', { buster: 'b' }), { code: 'E_ADVISORY_INVALID', message: /mimetex\.CVE-2009-1382\.releases\.buster.*field "status"/u });
+  t.deepEqual(await parseDebianTracker(await sample('debian', 'tracker-data.json'), 'data/json', 's', { bookworm: 'debian-bookworm-security' }), []);
+  await t.throwsAsync(parseDebianTracker('{"mimetex":{"CVE-2009-1382":{"releases":{"buster":{"status":"fixed?"}}}}}', 'data/json', 's', { buster: 'b' }), { code: 'E_ADVISORY_INVALID', message: /mimetex\.CVE-2009-1382\.releases\.buster.*field "status"/u });
+});
+
+test('Debian tracker: the JSON is read as a stream, one package at a time; a cut, non-JSON or oversized stream is refused naming the file', async (t) => {
+  const data = await sample('debian', 'tracker-data.json');
+  // In chunks of 7 bytes: tokens split across chunks are joined by the streaming parser.
+  const chunks = async function* () {
+    for (let offset = 0; offset < data.length; offset += 7) yield data.subarray(offset, offset + 7);
+  };
+  t.deepEqual((await parseDebianTracker(chunks(), 'data/json', 's', { buster: 'b' })).map((advisory) => advisory.id), ['CVE-2009-1382', 'CVE-2009-2459']);
+  await t.throwsAsync(parseDebianTracker(data.subarray(0, 900), 'data/json', 's', { buster: 'b' }), { code: 'E_ADVISORY_INVALID', message: /^data\/json: not the Debian security tracker's JSON/u });
+  await t.throwsAsync(parseDebianTracker('<html>', 'data/json', 's', { buster: 'b' }), { code: 'E_ADVISORY_INVALID', message: /^data\/json: not the Debian security tracker's JSON/u });
+  await t.throwsAsync(parseDebianTracker('[1,2]', 'data/json', 's', { buster: 'b' }), { code: 'E_ADVISORY_INVALID' });
+  await t.throwsAsync(parseDebianTracker(data, 'data/json', 's', { buster: 'b' }, 1000), { code: 'E_ADVISORY_INVALID', message: 'data/json: more than the 1000 bytes the Debian tracker JSON may have' });
 });
