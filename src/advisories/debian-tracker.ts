@@ -84,11 +84,21 @@ export async function parseDebianTracker(input: AsyncIterable<Buffer | string> |
     },
   });
   const source$ = typeof input === 'string' || Buffer.isBuffer(input) ? Readable.from([Buffer.from(input)]) : Readable.from(input);
+  // Kept aside: a refusal thrown while the pipeline runs reaches its caller as an abort.
+  let refused: AdvisoryDocumentError | undefined;
   try {
     await pipeline(source$, counted, streamObject.withParserAsStream(), async (items: AsyncIterable<{ key: string; value: unknown }>) => {
-      for await (const { key, value } of items) issuesOfPackage(key, value, file, source, releases, byCve);
+      for await (const { key, value } of items) {
+        try {
+          issuesOfPackage(key, value, file, source, releases, byCve);
+        } catch (error) {
+          if (error instanceof AdvisoryDocumentError) refused = error;
+          throw error;
+        }
+      }
     });
   } catch (error) {
+    if (refused) throw refused;
     if (error instanceof AdvisoryDocumentError) throw error;
     // stream-json's own errors: not JSON, or JSON whose top level is not an object.
     throw new AdvisoryDocumentError(`${file}: not the Debian security tracker's JSON (an object of source packages): ${(error as Error).message}`, { file });
