@@ -75,13 +75,15 @@ async function readSource(product: ProductSummary, artifacts: readonly Artifact[
   const snapshot = newestSnapshot(product, artifacts);
   const mapping = advisory.products ?? {};
   const fetchedAt = product.releases?.find((release) => release.version === snapshot?.version)?.fetchedAt ?? (snapshot && /^\d{14}$/u.test(snapshot.version) ? snapshotTime(snapshot.version) : undefined);
-  const state: AdvisorySourceState = { source: product.id, kind: kinds[advisory.kind], trust: product.trust, fetchedAt: fetchedAt ?? '', products: [...new Set(Object.values(mapping))].sort() };
+  const state: AdvisorySourceState = { source: product.id, kind: kinds[advisory.kind], trust: product.trust, fetchedAt: fetchedAt ?? product.sourceHealth.lastSuccessAt ?? '', products: [...new Set(Object.values(mapping))].sort() };
   const advisories: Advisory[] = [];
   const knownExploited: KnownExploited[] = [];
   const problems: string[] = [];
-  const attempt = async (artifact: Artifact, maxBytes: number, parse: (data: Buffer) => void): Promise<void> => {
+  let documentsRead = 0;
+  const attempt = async (artifact: Artifact, work: () => Promise<void>): Promise<void> => {
     try {
-      parse(await blobs.read(artifact.sha256, maxBytes));
+      await work();
+      documentsRead += 1;
     } catch (error) {
       problems.push(`${artifact.path}: ${errorMessage(error)}`);
     }
@@ -91,27 +93,31 @@ async function readSource(product: ProductSummary, artifacts: readonly Artifact[
     switch (advisory.kind) {
       case 'mozilla':
         if (!mozillaAdvisoryFileName.test(artifact.fileName)) continue;
-        await attempt(artifact, maxMozillaAdvisoryBytes, (data) => advisories.push(parseMozillaAdvisory(data.toString('utf8'), artifact.fileName, product.id, mapping)));
+        await attempt(artifact, async () => {
+          advisories.push(parseMozillaAdvisory((await blobs.read(artifact.sha256, maxMozillaAdvisoryBytes)).toString('utf8'), artifact.fileName, product.id, mapping));
+        });
         break;
       case 'cisa-kev':
-        await attempt(artifact, maxKevBytes, (data) => {
-          const catalog = parseKev(data, artifact.path);
+        await attempt(artifact, async () => {
+          const catalog = parseKev(await blobs.read(artifact.sha256, maxKevBytes), artifact.path);
           state.producedAt = catalog.dateReleased;
           knownExploited.push(...catalog.knownExploited);
         });
         break;
       case 'debian-tracker':
-        try {
+        await attempt(artifact, async () => {
           advisories.push(...(await parseDebianTracker(await blobs.stream(artifact.sha256, maxDebianTrackerBytes), artifact.path, product.id, mapping)));
-        } catch (error) {
-          problems.push(`${artifact.path}: ${errorMessage(error)}`);
-        }
+        });
         break;
       case 'csaf':
-        await attempt(artifact, maxCsafBytes, (data) => advisories.push(parseCsafDocument(data, artifact.path, product.id, mapping)));
+        await attempt(artifact, async () => {
+          advisories.push(parseCsafDocument(await blobs.read(artifact.sha256, maxCsafBytes), artifact.path, product.id, mapping));
+        });
         break;
       case 'jvn':
-        await attempt(artifact, maxJvnBytes, (data) => advisories.push(parseJvnDetail(data, artifact.path, product.id)));
+        await attempt(artifact, async () => {
+          advisories.push(parseJvnDetail(await blobs.read(artifact.sha256, maxJvnBytes), artifact.path, product.id));
+        });
         break;
     }
     if (advisories.length > advisoryLimits.advisoriesPerSource) {
@@ -120,6 +126,10 @@ async function readSource(product: ProductSummary, artifacts: readonly Artifact[
       break;
     }
   }
+  if (!snapshot) problems.push(`${product.id}: no documents of this source are published yet`);
+  // A source of which no document could be read covers nothing: its products have "no
+  // advisory data", never "0 vulnerabilities".
+  if (documentsRead === 0) state.products = [];
   if (problems.length > 0) state.problems = problems.slice(0, 100);
   return { state, advisories, knownExploited };
 }
