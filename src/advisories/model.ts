@@ -90,6 +90,11 @@ export interface AdvisorySourceState {
   producedAt?: string;
   /** Our catalog products it has data for: a product no source covers has "no advisory data". */
   products: string[];
+  /**
+   * Documents of this source that could not be read (file and reason), left out of the data.
+   * Optional, added with the parsers: absent when every document was read.
+   */
+  problems?: string[];
 }
 
 /** Everything the LGWAN side knows about advisories, for one published state. */

@@ -86,6 +86,8 @@ export function describeVerification(verification: Verification): string {
       return '管理者の手動確認 / confirmed by an administrator';
     case 'lgwan-mirror-release':
       return `lgwan-mirror のリリース鍵（Ed25519、鍵 ${plain(verification.key)}）で署名された SHA256SUMS / SHA256SUMS signed (Ed25519) by the pinned lgwan-mirror release key ${plain(verification.key)}`;
+    case 'hash-file':
+      return `文書の横に公開された ${verification.algorithm} ハッシュファイル（文書とともに検証） / the document's ${verification.algorithm} hash file, checked with the document`;
   }
 }
 

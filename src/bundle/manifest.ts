@@ -74,6 +74,11 @@ export const verificationSchema = z.discriminatedUnion('method', [
    * release's version in its own control file. SHA256SUMS and its .sig carry the same fields.
    */
   z.strictObject({ method: z.literal('lgwan-mirror-release'), key: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/u), sums: sha256Hex, signature: sha256Hex, entry: safeSegment }),
+  /**
+   * A hash file a publisher serves beside a document (CSAF's `<doc>.sha512` / `.sha256`): it
+   * must state the digest of the blob `subject`, which is checked by its own (signed) method.
+   */
+  z.strictObject({ method: z.literal('hash-file'), subject: sha256Hex, algorithm: z.enum(['sha256', 'sha512']) }),
 ]);
 export type Verification = z.infer<typeof verificationSchema>;
 
@@ -115,6 +120,17 @@ export const productSummarySchema = z.strictObject({
       z.strictObject({ type: z.literal('apt'), mirror: z.string(), suite: z.string() }),
       z.strictObject({ type: z.literal('clamav'), database: z.string() }),
     ])
+    .optional(),
+  /**
+   * An advisory source (issue 16): which parser reads its artifacts on the LGWAN side, and the
+   * catalog's mapping of the publisher's names (Mozilla product names, Debian codenames, CSAF
+   * product_name branches) to our catalog ids. Absent for products.
+   */
+  advisory: z
+    .strictObject({
+      kind: z.enum(['mozilla', 'cisa-kev', 'debian-tracker', 'csaf', 'jvn']),
+      products: z.record(z.string().min(1).max(200), z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/u)).optional(),
+    })
     .optional(),
   winget: z
     .strictObject({

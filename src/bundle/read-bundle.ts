@@ -99,7 +99,11 @@ export async function readBundle(options: ReadBundleOptions): Promise<ReadBundle
         manifestSha256 = createHash('sha256').update(manifestBytes!).digest('hex');
         listed = new Map(manifest.blobs.map((blob) => [blob.sha256, blob.size]));
         // Only blobs checked against a SHA-512 hash list pay for SHA-512.
-        needsSha512 = new Set(manifest.artifacts.filter((artifact) => artifact.verification.method === 'hash-list-entry').map((artifact) => artifact.sha256));
+        needsSha512 = new Set([
+          ...manifest.artifacts.filter((artifact) => artifact.verification.method === 'hash-list-entry').map((artifact) => artifact.sha256),
+          // A document checked against its .sha512 hash file (CSAF).
+          ...manifest.artifacts.flatMap((artifact) => (artifact.verification.method === 'hash-file' && artifact.verification.algorithm === 'sha512' ? [artifact.verification.subject] : [])),
+        ]);
         if (listed.size !== manifest.blobs.length) throw refuse('E_BUNDLE_INVALID', 'manifest field "blobs" lists a blob twice', file);
         decision = await options.onManifest(manifest, manifestSha256);
         if (decision === 'stop') {

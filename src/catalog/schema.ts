@@ -227,7 +227,79 @@ const localReleaseSource = z.strictObject({
   maxBytes: z.int().min(1024).default(1024 ** 3).describe('largest file of a release that is taken'),
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource, githubReleaseSource, libreofficeSource, edgeSource, localReleaseSource]);
+/*
+ * Advisory sources (issue 16): catalog entries like products, fetched on the internet side,
+ * carried in bundles with their verification material and re-verified on the LGWAN side,
+ * where src/advisories parses them. Their "version" is the snapshot the fetch took
+ * (YYYYMMDDHHMMSS, UTC; scheme integer): documents are carried as the publisher serves them.
+ */
+const publisherName = z.string().min(1).max(200);
+
+/**
+ * Mozilla's security advisories as Mozilla keeps them: one YAML file per advisory in
+ * github.com/mozilla/foundation-security-advisories (announce/<year>/mfsa<year>-<n>.yml),
+ * listed through GitHub's contents API. Nothing is signed: trust tls-only.
+ */
+const mozillaAdvisoriesSource = z.strictObject({
+  type: z.literal('mozilla-advisories'),
+  listingUrls: z
+    .array(fileUrl)
+    .min(1)
+    .max(20)
+    .describe('GitHub contents API listings of announce/<year>, e.g. https://api.github.com/repos/mozilla/foundation-security-advisories/contents/announce/2026'),
+  products: z.record(publisherName, identifier).describe('Mozilla\'s product names in fixed_in ("Firefox", "Firefox ESR", "Thunderbird") → our catalog ids'),
+});
+
+/** CISA's Known Exploited Vulnerabilities catalog (JSON feed). Unsigned: trust tls-only. */
+const cisaKevSource = z.strictObject({
+  type: z.literal('cisa-kev'),
+  url: fileUrl.describe('the JSON feed, e.g. https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json'),
+});
+
+/** The Debian security tracker's JSON of every source package and issue. Unsigned: trust tls-only. */
+const debianSecurityTrackerSource = z.strictObject({
+  type: z.literal('debian-security-tracker'),
+  url: fileUrl.describe('the tracker JSON, https://security-tracker.debian.org/tracker/data/json'),
+  releases: z
+    .record(z.string().regex(/^[a-z][a-z0-9-]{1,30}$/u, 'a Debian codename such as bookworm'), identifier)
+    .refine((releases) => Object.keys(releases).length > 0, 'at least one release')
+    .describe('Debian codenames → our catalog ids of the apt products for them, e.g. bookworm: debian-bookworm-security'),
+  maxBytes: z.int().min(1024).max(512 * 1024 * 1024).default(256 * 1024 * 1024),
+});
+
+/**
+ * Any vendor that publishes CSAF 2.0: provider-metadata.json → its ROLIE feeds → documents,
+ * each with its .sha512 (or .sha256) and an OpenPGP .asc that must verify with the key pinned
+ * as `signingKey` in keys/pins.yaml, on both sides.
+ */
+const csafSource = z.strictObject({
+  type: z.literal('csaf'),
+  providerMetadataUrl: fileUrl.describe('the provider\'s provider-metadata.json, e.g. https://<vendor>/.well-known/csaf/provider-metadata.json'),
+  signingKey: identifier.describe('name of the pinned OpenPGP key in keys/pins.yaml that signs the documents (.asc)'),
+  tlp: z.array(z.enum(['WHITE', 'CLEAR'])).min(1).default(['WHITE', 'CLEAR']).describe('the ROLIE feeds read, by TLP label: only public ones'),
+  maxDocuments: z.int().min(1).max(5000).default(200).describe('the newest N documents of the feeds (by their updated time)'),
+  products: z.record(publisherName, identifier).describe('names of the vendor\'s product_name branches → our catalog ids'),
+});
+
+/**
+ * JVN iPedia through IPA's MyJVN API (version 4.0, "OKA"): the entries of the chosen period
+ * (getVulnOverviewList) and each one's detail (getVulnDetailInfo, ft=jvncsaf), for the JVN
+ * identifiers of CVEs. Unsigned: trust tls-only.
+ */
+const jvnSource = z.strictObject({
+  type: z.literal('jvn'),
+  apiUrl: fileUrl.describe("MyJVN's API endpoint, https://jvndb.jvn.jp/myjvn"),
+  modifiedRange: z.enum(['DAY', 'WEEK', 'MONTH']).default('MONTH').describe('entries modified in the last day, week or month (modifiedRangeDate)'),
+  lang: z.enum(['ja', 'en']).default('ja'),
+  maxEntries: z.int().min(1).max(2000).default(200).describe('at most this many entries per fetch: each is one getVulnDetailInfo call'),
+});
+
+export const advisorySourceTypes = ['mozilla-advisories', 'cisa-kev', 'debian-security-tracker', 'csaf', 'jvn'] as const;
+
+export const sourceSchema = z.discriminatedUnion('type', [
+  mozillaSource, aptSource, clamavSource, manualSource, chromeSource, adobeReaderSource, adoptiumSource, githubReleaseSource, libreofficeSource, edgeSource, localReleaseSource,
+  mozillaAdvisoriesSource, cisaKevSource, debianSecurityTrackerSource, csafSource, jvnSource,
+]);
 
 /** What a source proves about a file: a catalog's `trust` must say exactly that. */
 export function trustOfSource(source: z.infer<typeof sourceSchema>): TrustLevel {
@@ -243,6 +315,12 @@ export function trustOfSource(source: z.infer<typeof sourceSchema>): TrustLevel 
       return 'vendor-hash-over-tls';
     case 'github-release':
       return source.checksums ? 'vendor-hash-over-tls' : 'tls-only';
+    case 'mozilla-advisories':
+    case 'cisa-kev':
+    case 'debian-security-tracker':
+    case 'jvn':
+      return 'tls-only';
+    case 'csaf':
     case 'apt':
     case 'clamav':
     case 'chrome':
@@ -278,6 +356,10 @@ export const catalogEntrySchema = z.strictObject({
   // The status page shows `trust`: it must be what the source really verifies, never more (nor less).
   const proven = trustOfSource(entry.source);
   if (entry.trust !== proven) context.addIssue({ code: 'custom', path: ['trust'], message: `the ${entry.source.type} source type verifies "${proven}", not "${entry.trust}"` });
+  // An advisory source's versions are fetch snapshots (YYYYMMDDHHMMSS): only the integer scheme orders them.
+  if ((advisorySourceTypes as readonly string[]).includes(entry.source.type) && entry.scheme !== 'integer') {
+    context.addIssue({ code: 'custom', path: ['scheme'], message: `an advisory source (${entry.source.type}) is versioned by fetch snapshot: scheme must be "integer"` });
+  }
 });
 
 export type CatalogEntry = z.infer<typeof catalogEntrySchema>;
@@ -293,6 +375,11 @@ export type GithubReleaseSource = z.infer<typeof githubReleaseSource>;
 export type LibreofficeSource = z.infer<typeof libreofficeSource>;
 export type EdgeSource = z.infer<typeof edgeSource>;
 export type LocalReleaseSource = z.infer<typeof localReleaseSource>;
+export type MozillaAdvisoriesSource = z.infer<typeof mozillaAdvisoriesSource>;
+export type CisaKevSource = z.infer<typeof cisaKevSource>;
+export type DebianSecurityTrackerSource = z.infer<typeof debianSecurityTrackerSource>;
+export type CsafSource = z.infer<typeof csafSource>;
+export type JvnSource = z.infer<typeof jvnSource>;
 
 /** A PEM file in the keys folder whose every certificate is pinned by SHA-256. */
 const pinnedRootsFile = z.strictObject({

@@ -12,6 +12,7 @@ import { LgwanMirrorError, UserFacingError } from '../core/errors.ts';
 import { openInternetSide } from '../sides/internet.ts';
 import { generateVendorKey, startVendorSimulator, simulatorCatalogOrigin } from '../simulator/vendor-simulator.ts';
 import { binPath, projectRoot } from './project-paths.ts';
+import { prepareDemoAdvisories } from './demo-advisories.ts';
 import { demoSession, demoUsername, prepareDemoConsole, simulatedAgent } from './demo-console.ts';
 
 async function exists(file: string): Promise<boolean> {
@@ -145,12 +146,16 @@ export async function runDemo(options: { port: number; storage: string; logger: 
     mozillaSigningKey: mozillaKey,
     mozilla: { product: 'firefox', versions: ['130.0', '131.0'], latest: '131.0', platforms: ['win64', 'linux-x86_64'], locales: ['ja', 'en-US'], fileSize: 2 * 1024 * 1024 },
   });
+  const catalogs = await prepareDemoAdvisories(root, simulator.files).catch(async (error: unknown) => {
+    await simulator.close();
+    throw error;
+  });
   await writeFile(
     configFile,
     `# Written by "npm run demo" at every start (the simulator's port changes).\n${stringify({
       internet: {
         storage: 'internet',
-        catalogs: path.join(projectRoot, 'catalogs', 'demo'),
+        catalogs,
         keys: [path.join(projectRoot, 'catalogs', 'keys'), 'internet/demo-keys'],
         spool: 'spool',
         originRewrites: { [simulatorCatalogOrigin]: simulator.url },

@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'E_DATABASE'
   | 'E_LOCKED'
   | 'E_STORAGE_NEWER'
-  | 'E_DIRECTORY_UNAVAILABLE';
+  | 'E_DIRECTORY_UNAVAILABLE'
+  | 'E_ADVISORY_INVALID';
 
 export class LgwanMirrorError extends Error {
   readonly code: ErrorCode;
@@ -100,4 +101,11 @@ export function errorMessage(error: unknown): string {
 
 export function errorCode(error: unknown): string {
   return error instanceof LgwanMirrorError ? error.code : 'E_INTERNAL';
+}
+
+/** An advisory document (Mozilla's, CISA KEV, Debian's tracker, a CSAF document) that is not of its publisher's format. */
+export class AdvisoryDocumentError extends LgwanMirrorError {
+  constructor(message: string, details: { file: string; field?: string }) {
+    super('E_ADVISORY_INVALID', message, { details });
+  }
 }

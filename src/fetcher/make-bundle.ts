@@ -53,6 +53,25 @@ function protocolOf(entry: LoadedCatalogEntry): ProductSummary['protocol'] {
   }
 }
 
+/** What the LGWAN side needs to parse an advisory source's documents (issue 16). */
+function advisoryOf(entry: LoadedCatalogEntry): ProductSummary['advisory'] {
+  const source = entry.source;
+  switch (source.type) {
+    case 'mozilla-advisories':
+      return { kind: 'mozilla', products: source.products };
+    case 'cisa-kev':
+      return { kind: 'cisa-kev' };
+    case 'debian-security-tracker':
+      return { kind: 'debian-tracker', products: source.releases };
+    case 'csaf':
+      return { kind: 'csaf', products: source.products };
+    case 'jvn':
+      return { kind: 'jvn' };
+    default:
+      return undefined;
+  }
+}
+
 export type BundleOutcome = { status: 'sent'; sequence: number; file: string; parts: number; blobs: number; resent: number; bytes: number } | { status: 'unchanged'; sequence: number };
 
 /**
@@ -78,6 +97,7 @@ export async function makeAndSendBundle(options: BundleOptions): Promise<BundleO
       latestSeen: state.latestSeen,
       releases: state.releases.map((release) => ({ version: release.version, firstSeenAt: release.firstSeenAt, fetchedAt: release.fetchedAt, firstBundledAt: release.firstBundledAt ?? createdAt.toISOString() })),
       protocol: protocolOf(entry),
+      ...(advisoryOf(entry) ? { advisory: advisoryOf(entry) } : {}),
       ...(entry.winget ? { winget: entry.winget } : {}),
       sourceHealth: state.health,
     });

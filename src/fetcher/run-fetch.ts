@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadedCatalogEntry } from '../catalog/load-catalog.ts';
+import { advisorySourceTypes } from '../catalog/schema.ts';
+import type { Artifact } from '../bundle/manifest.ts';
 import { LgwanMirrorError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Downloader } from '../fetch/download.ts';
@@ -44,6 +46,11 @@ export function internetBlobAccess(store: BlobStore, database: InternetDatabase,
   };
 }
 
+function sameDocuments(a: readonly Artifact[], b: readonly Artifact[]): boolean {
+  const names = (artifacts: readonly Artifact[]) => artifacts.map((artifact) => `${artifact.fileName}\u0000${artifact.sha256}`).sort().join('\n');
+  return names(a) === names(b);
+}
+
 /**
  * The internet side's main job for each product: ask the vendor for the newest version,
  * fetch and verify it if it is new, and record the outcome as source health. One
@@ -67,6 +74,7 @@ export async function runFetch(options: FetchOptions): Promise<ProductFetchOutco
       manualDirectory: path.join(options.storageRoot, 'manual'),
     };
     const adapter = adapterFor(entry.source);
+    const seenBefore = state.latestSeen;
     try {
       const version = await adapter.latestVersion(context);
       if (state.latestSeen && compareVersions(entry.scheme, version, state.latestSeen.version) < 0) {
@@ -83,6 +91,15 @@ export async function runFetch(options: FetchOptions): Promise<ProductFetchOutco
         // Second line of defence: the same check the LGWAN importer will run, on this side's own digests.
         await verifyArtifacts(release.artifacts, internetBlobAccess(options.store, options.database, recorded), options.keyring);
         for (const [sha256, digests] of recorded) options.database.data.digests[sha256] = recordedDigests(digests);
+        // An advisory source's version is its fetch snapshot: the same documents again are no new release.
+        const newest = state.releases[0];
+        if ((advisorySourceTypes as readonly string[]).includes(entry.source.type) && newest && sameDocuments(newest.artifacts, release.artifacts)) {
+          state.latestSeen = seenBefore;
+          outcomes.push({ productId: entry.id, status: 'up-to-date', version: newest.version });
+          state.health = { ...state.health, lastSuccessAt: now().toISOString(), consecutiveFailures: 0 };
+          await options.database.write();
+          continue;
+        }
         // One release per version, whatever else ran meanwhile: two sets of signature files
         // for one version would make the LGWAN side (rightly) refuse the bundle.
         const duplicate = state.releases.findIndex((release) => release.version === version);

@@ -51,7 +51,7 @@ export interface VendorSimulator {
   catalogOrigin: string;
   options: SimulatorOptions;
   faults: SimulatorFaults;
-  /** Further files served as they are, by URL path (tests add vendors of their own here). */
+  /** Further files served as they are, by URL path, or path and query (tests add vendors of their own here). */
   files: Map<string, Buffer>;
   /** Publishes the synthetic apt suite anew (a later Date, one more package), as an archive does after a security update. */
   republishSyntheticApt(): void;
@@ -197,7 +197,8 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
   }
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const urlPath = decodeURIComponent(new URL(request.url ?? '/', 'http://simulator').pathname);
+    const requestUrl = new URL(request.url ?? '/', 'http://simulator');
+    const urlPath = decodeURIComponent(requestUrl.pathname);
     requests.push({ method: request.method ?? 'GET', path: urlPath, range: request.headers.range });
     const unavailable = faults.unavailable.get(urlPath) ?? 0;
     if (unavailable > 0) {
@@ -206,7 +207,8 @@ export async function startVendorSimulator(options: SimulatorOptions): Promise<V
       return;
     }
     const withheld = faults.missing.has(urlPath) || faults.missing.has(byHashAliases.get(urlPath) ?? '');
-    let content = withheld ? undefined : await body(urlPath);
+    // Query APIs (MyJVN's ?method=…): a file registered under its path and query answers first.
+    let content = withheld ? undefined : ((requestUrl.search ? files.get(`${urlPath}${requestUrl.search}`) : undefined) ?? (await body(urlPath)));
     if (!content) {
       response.writeHead(404).end();
       return;

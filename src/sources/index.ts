@@ -6,7 +6,9 @@ import { edgeAdapter } from './edge.ts';
 import { githubReleaseAdapter } from './github-release.ts';
 import { libreofficeAdapter } from './libreoffice.ts';
 import { localReleaseAdapter } from './local-release.ts';
+import { cisaKevAdapter, debianSecurityTrackerAdapter, jvnAdapter, mozillaAdvisoriesAdapter } from './advisory-feeds.ts';
 import { chromeAdapter } from './chrome.ts';
+import { csafAdapter } from './csaf.ts';
 import { clamavAdapter } from './clamav.ts';
 import { manualAdapter } from './manual.ts';
 import { mozillaAdapter } from './mozilla.ts';
@@ -26,6 +28,11 @@ const adapters: Record<Source['type'], SourceAdapter> = {
   libreoffice: libreofficeAdapter,
   edge: edgeAdapter,
   'local-release': localReleaseAdapter,
+  'mozilla-advisories': mozillaAdvisoriesAdapter,
+  'cisa-kev': cisaKevAdapter,
+  'debian-security-tracker': debianSecurityTrackerAdapter,
+  csaf: csafAdapter,
+  jvn: jvnAdapter,
 };
 
 export function adapterFor(source: Source): SourceAdapter {

@@ -48,6 +48,14 @@ function assertSnapshotVersion(release: ReleaseFile, artifact: Artifact): void {
   }
 }
 
+/** The digest a hash file states: its content starts with the hex digest (CSAF requirement 18). */
+function statedDigest(text: string, algorithm: 'sha256' | 'sha512', what: string): string {
+  const length = algorithm === 'sha512' ? 128 : 64;
+  const match = new RegExp(`^([0-9a-fA-F]{${length}})(?:\\s|$)`, 'u').exec(text);
+  if (!match) throw new IntegrityError(`${what}: does not start with a ${algorithm} hex digest`, { path: what });
+  return match[1]!.toLowerCase();
+}
+
 export async function verifyArtifacts(artifacts: readonly Artifact[], access: BlobAccess, keyring: PinnedKeyring): Promise<VerificationReport> {
   const bySha256 = new Map<string, Artifact>();
   for (const artifact of artifacts) bySha256.set(artifact.sha256, artifact);
@@ -345,6 +353,28 @@ export async function verifyArtifacts(artifacts: readonly Artifact[], access: Bl
         case 'lgwan-mirror-release':
           await verifyReleaseFile(artifact, verification, digests);
           return;
+        case 'hash-file': {
+          // CSAF requirement 18: `<document>.<algorithm>`, starting with the hex digest. The
+          // document itself is trusted through its own method (its signature); this only
+          // checks that the hash file served beside it agrees.
+          const subject = bySha256.get(verification.subject);
+          if (!subject || subject.verification.method === 'hash-file') {
+            throw new IntegrityError(`${artifact.path}: its verification refers to blob ${verification.subject}, which is not a document of this set`, { path: artifact.path, field: 'verification.subject' });
+          }
+          requireSameRelease(subject, artifact);
+          if (artifact.fileName !== `${subject.fileName}.${verification.algorithm}`) {
+            throw new IntegrityError(`${artifact.path}: field "fileName" is "${artifact.fileName}", the ${verification.algorithm} hash file of ${subject.fileName} is ${subject.fileName}.${verification.algorithm}`, { path: artifact.path, field: 'fileName' });
+          }
+          await verifyOne(subject);
+          const stated = statedDigest((await access.read(artifact.sha256)).toString('utf8'), verification.algorithm, artifact.path);
+          const subjectDigests = await digestsOf(subject, { sha512: verification.algorithm === 'sha512' });
+          const actual = verification.algorithm === 'sha512' ? subjectDigests.sha512 : subjectDigests.sha256;
+          if (actual === undefined) throw new IntegrityError(`${artifact.path}: no SHA-512 was computed for ${subject.path}, so it cannot be checked against its hash file`, { path: artifact.path });
+          if (stated !== actual) {
+            throw new IntegrityError(`${artifact.path}: states ${verification.algorithm} ${stated.slice(0, 16)}…, but ${subject.path} has ${actual.slice(0, 16)}…`, { path: artifact.path, field: 'sha256' });
+          }
+          return;
+        }
         default: {
           // A method this version does not know is refused, never passed over.
           const unknown: never = verification;

@@ -113,7 +113,8 @@ export function planActions(state: LgwanState, checkIn: Pick<CheckIn, 'installed
   const actions: AgentAction[] = [];
   for (const item of checkIn.installed) {
     const product = published.products.find((candidate) => candidate.id === item.product);
-    if (!product) continue;
+    // An advisory source's documents (issue 16) are data, never something an agent installs.
+    if (!product || product.advisory) continue;
     const newer = (a: string, b: string) => {
       try {
         return compareVersions(product.scheme, a, b) > 0;
