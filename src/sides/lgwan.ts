@@ -100,7 +100,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
         trustProxy: config.trustProxy,
         trustedProxies: config.trustedProxies,
         checkInsPerMinute: config.checkInsPerMinute,
-        thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent },
+        thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent, advisoryMaxAgeHours: config.advisoryMaxAgeHours },
         endpointStaleDays: config.endpointStaleDays,
         disk: () => disk,
         heartbeat: () => heartbeat,
