@@ -36,6 +36,8 @@ export interface PackageFix {
 interface FixGroup {
   /** Fixed-in versions, ascending in the product's scheme (equal ones once). */
   fixes: string[];
+  /** Each fix's position in the product's `fixVersions`: comparisons with an endpoint version become integer ones. */
+  ranks: number[];
   /** The "line" of each fix (see lineOf). */
   lines: string[];
   /** Global CVE numbers, ascending. */
@@ -190,16 +192,33 @@ function buildIndex(data: AdvisoryData, schemes: ReadonlyMap<string, VersionSche
       const firstFixedAt = entry!.firstFixedAt.get(cve) ?? Number.NaN;
       const key = `${fixes.join('\u0000')}\u0000${firstFixedAt}`;
       let group = groups.get(key);
-      if (!group) groups.set(key, (group = { fixes, lines: fixes.map((version) => lineOf(scheme, version)), cves: [], firstFixedAt }));
+      if (!group) groups.set(key, (group = { fixes, ranks: [], lines: fixes.map((version) => lineOf(scheme, version)), cves: [], firstFixedAt }));
       group.cves.push(cve);
     }
-    for (const group of groups.values()) group.cves.sort((a, b) => a - b);
+    const fixVersions = sorted([...(entry?.fixesByCve.values() ?? [])].flatMap((versions) => [...versions]));
+    const rankOf = (version: string) => {
+      // fixVersions holds one of each group of equal versions: find the one equal to `version`.
+      let low = 0;
+      let high = fixVersions.length - 1;
+      while (low <= high) {
+        const middle = (low + high) >> 1;
+        const order = compareVersions(scheme, fixVersions[middle]!, version);
+        if (order === 0) return middle;
+        if (order < 0) low = middle + 1;
+        else high = middle - 1;
+      }
+      throw new Error(`${product}: fixed-in version ${version} missing from its own list`);
+    };
+    for (const group of groups.values()) {
+      group.cves.sort((a, b) => a - b);
+      group.ranks = group.fixes.map(rankOf);
+    }
     products.set(product, {
       product,
       scheme,
       sources: sourcesOf(product),
       groups: [...groups.values()],
-      fixVersions: sorted([...(entry?.fixesByCve.values() ?? [])].flatMap((versions) => [...versions])),
+      fixVersions,
       cves: [...(entry?.fixesByCve.keys() ?? [])].sort((a, b) => a - b),
       packageFixes: entry?.packageFixes ?? [],
       lineLastFixedAt: entry?.lineLastFixedAt ?? new Map(),
@@ -232,13 +251,23 @@ export interface VersionExposure {
 export function exposureOfVersion(product: ProductAdvisories, version: string): VersionExposure | null {
   if (!parses(product.scheme, version)) return null;
   const line = lineOf(product.scheme, version);
+  // How many of the product's fixed-in versions are at or below this one (a binary search, once).
+  const fixes = product.fixVersions;
+  let low = 0;
+  let high = fixes.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (compareVersions(product.scheme, fixes[middle]!, version) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  const atOrBelow = low;
   const found: Array<{ cve: number; fixedIn: string }> = [];
   for (const group of product.groups) {
     // Groups hold one or two fixes (one per line): a linear walk is the cheapest search.
     let below = -1;
     let above = -1;
-    for (let position = 0; position < group.fixes.length; position += 1) {
-      if (compareVersions(product.scheme, group.fixes[position]!, version) <= 0) below = position;
+    for (let position = 0; position < group.ranks.length; position += 1) {
+      if (group.ranks[position]! < atOrBelow) below = position;
       else {
         above = position;
         break;

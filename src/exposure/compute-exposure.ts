@@ -100,12 +100,20 @@ export function kevFacts(entry: KnownExploited | null, today: string): KevFacts 
   return entry === null ? null : { dateAdded: entry.dateAdded, dueDate: entry.dueDate, overdue: entry.dueDate < today, knownRansomwareCampaignUse: entry.knownRansomwareCampaignUse ?? null };
 }
 
-/** Newest CVE first: CVE-2024-10004 after CVE-2024-9680 in number, not in text. */
-const cveOrder = (a: string, b: string) => {
-  const [, yearA = '0', numberA = '0'] = /^CVE-(\d+)-(\d+)$/u.exec(a) ?? [];
-  const [, yearB = '0', numberB = '0'] = /^CVE-(\d+)-(\d+)$/u.exec(b) ?? [];
-  return Number(yearB) - Number(yearA) || Number(numberB) - Number(numberA) || (a < b ? -1 : a > b ? 1 : 0);
+const cveKeys = new Map<string, number>();
+/** CVE-2024-10004 → 2024_0010004: orders by year, then number (not as text). */
+const cveKey = (cve: string) => {
+  let key = cveKeys.get(cve);
+  if (key === undefined) {
+    const [, year = '0', number = '0'] = /^CVE-(\d+)-(\d+)$/u.exec(cve) ?? [];
+    key = Number(year) * 1e8 + Number(number);
+    if (cveKeys.size > 1_000_000) cveKeys.clear();
+    cveKeys.set(cve, key);
+  }
+  return key;
 };
+/** Newest CVE first: CVE-2024-10004 before CVE-2024-9680. */
+const cveOrder = (a: string, b: string) => cveKey(b) - cveKey(a) || (a < b ? -1 : a > b ? 1 : 0);
 
 interface Pair {
   id: number;
@@ -130,8 +138,36 @@ export function coverageOf(index: AdvisoryIndex, product: string): AdvisoryCover
   return entry && entry.groups.length === 0 && entry.packageFixes.length > 0 ? 'packages' : 'versions';
 }
 
-/** Per published release, the CVEs it is the first release here to fix (on its line). */
+const productCvesCache = new WeakMap<ProductAdvisories, { today: string; cves: Array<Omit<ProductCveExposure, 'endpoints'> & { number: number }> }>();
+
+/** A product's CVEs, KEV-listed first, then newest first: the same for every tenant, so computed once per advisory data and day. */
+function productCves(entry: ProductAdvisories, index: AdvisoryIndex, today: string) {
+  const cached = productCvesCache.get(entry);
+  if (cached?.today === today) return cached.cves;
+  const cves = entry.groups
+    .flatMap((group) => group.cves.map((number) => ({ number, fixedIn: group.fixes })))
+    .map(({ number, fixedIn }) => {
+      const info = index.cves[number]!;
+      return { number, cve: info.cve, statements: info.statements, kev: kevFacts(info.kev, today), fixedIn };
+    })
+    .sort((a, b) => Number(b.kev !== null) - Number(a.kev !== null) || cveOrder(a.cve, b.cve));
+  productCvesCache.set(entry, { today, cves });
+  return cves;
+}
+
+const releaseFixesCache = new WeakMap<ProductAdvisories, { key: string; fixes: ReleaseFixes[] }>();
+
+/** Per published release, the CVEs it is the first release here to fix (on its line); computed once per advisory data and release list. */
 function releaseFixes(entry: ProductAdvisories, index: AdvisoryIndex, releases: string[], today: string): ReleaseFixes[] {
+  const key = `${today}\u0000${releases.join('\u0000')}`;
+  const cached = releaseFixesCache.get(entry);
+  if (cached?.key === key) return cached.fixes;
+  const fixes = computeReleaseFixes(entry, index, releases, today);
+  releaseFixesCache.set(entry, { key, fixes });
+  return fixes;
+}
+
+function computeReleaseFixes(entry: ProductAdvisories, index: AdvisoryIndex, releases: string[], today: string): ReleaseFixes[] {
   const scheme = entry.scheme;
   const sorted = [...releases].sort((a, b) => compareVersions(scheme, a, b));
   const fixes = new Map<string, Set<number>>(sorted.map((version) => [version, new Set()]));
@@ -278,13 +314,7 @@ export async function computeExposure(state: LgwanState, data: AdvisoryData, sou
     const entry = index.products.get(product.id)!;
     const tally = tallies.get(product.id);
     const advisoryData = coverageOf(index, product.id);
-    const cves: ProductCveExposure[] = entry.groups
-      .flatMap((group) => group.cves.map((number) => ({ number, fixedIn: group.fixes })))
-      .map(({ number, fixedIn }) => {
-        const info = index.cves[number]!;
-        return { cve: info.cve, statements: info.statements, kev: kevFacts(info.kev, today), fixedIn, endpoints: tally?.cveEndpoints.get(number) ?? 0 };
-      })
-      .sort((a, b) => Number(b.kev !== null) - Number(a.kev !== null) || cveOrder(a.cve, b.cve));
+    const cves: ProductCveExposure[] = productCves(entry, index, today).map(({ number, ...cve }) => ({ ...cve, endpoints: tally?.cveEndpoints.get(number) ?? 0 }));
     const versions = pairs
       .filter((pair) => pair.product === product.id && (tally?.versionEndpoints.get(pair.id) ?? 0) > 0)
       .map((pair) => ({ version: pair.version, endpoints: tally!.versionEndpoints.get(pair.id)!, cves: pair.cves.length, kev: pair.kev, kevOverdue: pair.kevOverdue, earliestDue: pair.earliestDue }))
