@@ -22,7 +22,7 @@ export interface ApprovalRoutesOptions {
   tenants: TenantDirectory;
   now(): Date;
   /** What each release fixes (issue 16): HTML for a release's cell, escaped by its renderer (repository/pages/exposure-page.ts). */
-  releaseFixes?(ctx: Context): Promise<ReleaseFixesCell>;
+  releaseFixes?(ctx: Context): Promise<ReleaseFixesCell | undefined>;
 }
 
 export type ReleaseFixesCell = (product: string, version: string, language: Language) => string;

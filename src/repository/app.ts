@@ -198,8 +198,16 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     return view.report(now());
   };
   const thresholds = options.thresholds ?? defaultThresholds;
-  const statusOf = async (scope: Scope) =>
-    buildStatus(tenantStates.of(state(), scope.tenant), now(), thresholds, options.disk?.(), options.heartbeat?.(), options.inventory?.health(), advisoryAlarms(await exposureOf(scope), now(), thresholds.advisoryMaxAgeHours ?? defaultThresholds.advisoryMaxAgeHours!));
+  // The status (and its alarms) must answer when the inventory does not: then it lacks only the exposure alarms.
+  const exposureAlarmsOf = (scope: Scope) =>
+    exposureOf(scope).then(
+      (report) => advisoryAlarms(report, now(), thresholds.advisoryMaxAgeHours ?? defaultThresholds.advisoryMaxAgeHours!),
+      (error: unknown) => {
+        options.logger.warn({ err: error }, 'exposure report failed; status shown without its alarms');
+        return [];
+      },
+    );
+  const statusOf = async (scope: Scope) => buildStatus(tenantStates.of(state(), scope.tenant), now(), thresholds, options.disk?.(), options.heartbeat?.(), options.inventory?.health(), await exposureAlarmsOf(scope));
   // One report per tenant (and one for the operator's all-tenants view), each cached on its own.
   const coverageViews = new Map<string, CoverageView>();
   const coverageOf = (scope: Scope) => {
@@ -262,8 +270,9 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     store: adminStore, rollouts, state: (ctx) => stateOf(ctx), inventory: options.inventory, audit: consoleRoutes.audit, tenants, now,
     // What each release fixes, beside it (issue 16).
     releaseFixes: async (ctx) => {
-      const report = await exposureOf(scopeOf(ctx));
-      return (product, version, language) => renderApprovalFixes(report.products.find((candidate) => candidate.productId === product), version, language);
+      // Approving must work when exposure cannot be computed: the page then goes without the fixes.
+      const report = await exposureOf(scopeOf(ctx)).catch(() => undefined);
+      return report && ((product, version, language) => renderApprovalFixes(report.products.find((candidate) => candidate.productId === product), version, language));
     },
   });
   router.post('/api/v1/agent/enroll', async (ctx) => {

@@ -140,7 +140,7 @@ test('versions that do not parse, fixes that do not parse, and package trackers 
   const data: AdvisoryData = mozillaAdvisories();
   data.advisories[0]!.fixes.push({ product: 'firefox', fixedIn: 'Firefox 131' });
   data.sources.push({ source: 'debian-tracker', kind: 'debian-tracker', trust: 'signed-hash-list', fetchedAt: '2026-11-21T00:00:00Z', products: ['debian-bookworm-security'] });
-  data.advisories.push({ source: 'debian-tracker', id: 'DSA-5790-1', title: 'firefox-esr security update', vulnerabilities: [{ cve: 'CVE-2024-9680' }], fixes: [{ product: 'debian-bookworm-security', package: 'firefox-esr', fixedIn: '128.3.1esr-1~deb12u1' }] });
+  data.advisories.push({ source: 'debian-tracker', id: 'example-dsa-1', title: 'firefox-esr security update (synthetic)', vulnerabilities: [{ cve: 'CVE-2024-9680' }], fixes: [{ product: 'debian-bookworm-security', package: 'firefox-esr', fixedIn: '128.3.1esr-1~deb12u1' }] });
   const withDebian = stateWith([...state().published!.products, product('debian-bookworm-security', 'dotted')], { firefox: ['131.0'] });
   const records = [endpoint('weird', seen, { firefox: 'banana' }), endpoint('apt', seen, { 'debian-bookworm-security': '2026.11.20' })];
   const report = await computeExposure(withDebian, data, sourceOf(records), { now, endpointStaleDays: 30 });
