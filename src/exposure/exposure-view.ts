@@ -2,9 +2,35 @@ import type { AdvisoryData } from '../advisories/model.ts';
 import type { LgwanState } from '../importer/lgwan-state.ts';
 import { computeExposure, type ExposureReport, type ExposureSource } from './compute-exposure.ts';
 
-/** Where the LGWAN side's advisory data comes from: part A's parser of the published advisory artifacts. */
+/**
+ * Where the LGWAN side's advisory data comes from: the parsed advisory artifacts of the published
+ * state. It must answer with the same object while nothing changed: the reports and the advisory
+ * index are cached per data object.
+ */
 export interface AdvisoryProvider {
   data(): AdvisoryData | Promise<AdvisoryData>;
+}
+
+/**
+ * A provider that parses the advisory data once per published state (`parse` is the importer's
+ * reading of the advisory artifacts): the same object is answered until an import switches the
+ * published state. A failed parse is not kept, so the next request tries again.
+ */
+export function advisoriesPerPublication<P extends object>(published: () => P | null, parse: (published: P) => AdvisoryData | Promise<AdvisoryData>, none: AdvisoryData): AdvisoryProvider {
+  const parsed = new WeakMap<P, Promise<AdvisoryData>>();
+  return {
+    data() {
+      const current = published();
+      if (current === null) return none;
+      let data = parsed.get(current);
+      if (!data) {
+        data = Promise.resolve().then(() => parse(current));
+        parsed.set(current, data);
+        data.catch(() => parsed.delete(current));
+      }
+      return data;
+    },
+  };
 }
 
 interface Computing {

@@ -5,6 +5,7 @@ import type { EndpointRecord } from '../../src/coverage/inventory.ts';
 import { profilesOfRecords } from '../../src/coverage/version-profiles.ts';
 import { computeExposure, endpointExposure, type ExposureSource } from '../../src/exposure/compute-exposure.ts';
 import { advisoryAlarms } from '../../src/exposure/exposure-alarms.ts';
+import { advisoriesPerPublication } from '../../src/exposure/exposure-view.ts';
 import { endpoint, mozillaAdvisories, product, stateWith } from './fixtures.ts';
 
 const now = new Date('2026-11-22T03:00:00Z');
@@ -151,4 +152,27 @@ test('versions that do not parse, fixes that do not parse, and package trackers 
   t.is(debian.advisoryData, 'packages');
   t.deepEqual(debian.packageFixes.map((fix) => [fix.package, fix.fixedIn, fix.cves]), [['firefox-esr', '128.3.1esr-1~deb12u1', ['CVE-2024-9680']]]);
   t.is(report.endpoints.exposed, 0, 'neither the unparsable version nor the suite snapshot is counted as exposed');
+});
+
+test('advisoriesPerPublication parses once per published state and retries a failed parse', async (t) => {
+  const first = { sequence: 1 };
+  const second = { sequence: 2 };
+  let published: { sequence: number } | null = null;
+  const parsed: number[] = [];
+  let fail = true;
+  const none = { sources: [], advisories: [], knownExploited: [] };
+  const provider = advisoriesPerPublication(() => published, (state) => {
+    parsed.push(state.sequence);
+    if (fail) throw new Error('artifact unreadable');
+    return mozillaAdvisories();
+  }, none);
+  t.is(await provider.data(), none, 'nothing published: no advisory data');
+  published = first;
+  await t.throwsAsync(async () => provider.data(), { message: 'artifact unreadable' });
+  fail = false;
+  const data = await provider.data();
+  t.is(await provider.data(), data, 'the same object while the publication is the same');
+  published = second;
+  t.not(await provider.data(), data);
+  t.deepEqual(parsed, [1, 1, 2]);
 });

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ExecutionContext } from 'ava';
 import type { AdvisoryData } from '../../src/advisories/model.ts';
+import type { InventoryStore } from '../../src/coverage/inventory.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { createRepositoryApp } from '../../src/repository/app.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
@@ -11,14 +12,14 @@ import { publishedRepository } from '../helpers/published-repository.ts';
  * is given `advisories` as the provider part A's parser will be plugged into; `data` may be
  * swapped by the test (a new feed arriving).
  */
-export async function exposureRepository(t: ExecutionContext, options: { advisories: AdvisoryData; tenants?: unknown[]; advisoryMaxAgeHours?: number }) {
+export async function exposureRepository(t: ExecutionContext, options: { advisories: AdvisoryData; tenants?: unknown[]; advisoryMaxAgeHours?: number; inventory?: (store: InventoryStore) => InventoryStore }) {
   const { lgwan, environment } = await publishedRepository(t, options.tenants ? { lgwan: { tenants: options.tenants } } : {});
   const provider = { current: options.advisories };
   const app = createRepositoryApp({
     database: lgwan.database,
     store: lgwan.store,
     logger: silentLogger,
-    inventory: lgwan.inventory,
+    inventory: options.inventory ? options.inventory(lgwan.inventory) : lgwan.inventory,
     console: { store: lgwan.admin, tenants: lgwan.tenants },
     thresholds: { transferStaleHours: 10_000, releaseLagHours: 10_000, diskLowPercent: 0, ...(options.advisoryMaxAgeHours ? { advisoryMaxAgeHours: options.advisoryMaxAgeHours } : {}) },
     coverageTtlMs: 0,

@@ -1,5 +1,6 @@
 import test from 'ava';
 import type { ExposureReport, ProductExposure } from '../../src/exposure/compute-exposure.ts';
+import type { InventoryStore } from '../../src/coverage/inventory.ts';
 import type { RepositoryStatus } from '../../src/repository/status-model.ts';
 import { enrollAgent, signIn } from '../helpers/console.ts';
 import { exposureRepository } from './exposure-repository.ts';
@@ -108,4 +109,26 @@ test('each tenant sees its own endpoints\' exposure only; the advisory text need
   // The approval view says what each release fixes.
   const approvals = await a.text('/approvals');
   t.regex(approvals, /<tr data-version="131\.0"><td>131\.0<br><small data-field="release-fixes"><span data-field="release-fixes-count">4<\/span> CVE/u);
+});
+
+test('when the exposure report cannot be computed, the status and the approval view still answer', async (t) => {
+  // An inventory whose exposure query fails (the database went away mid-way), everything else working.
+  const failing = (store: InventoryStore) =>
+    new Proxy(store, {
+      get(target, property) {
+        if (property === 'versionProfiles') return async () => Promise.reject(new Error('database away'));
+        const value = Reflect.get(target, property, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  const tenants = [{ id: 'a', name: 'A市', networks: ['10.1.0.0/16'] }];
+  const { url, lgwan } = await exposureRepository(t, { advisories: mozillaAdvisories(demo, new Date().toISOString()), tenants, inventory: failing });
+  const admin = await signIn(lgwan.admin, url, { role: 'tenant-admin', tenant: 'a' });
+  const status = await admin.fetch('/api/v1/status');
+  t.is(status.status, 200);
+  t.deepEqual(((await status.json()) as RepositoryStatus).alarms.filter((alarm) => alarm.kind === 'kev-overdue'), []);
+  const approvals = await admin.fetch('/approvals');
+  t.is(approvals.status, 200);
+  t.false((await approvals.text()).includes('data-field="release-fixes"'));
+  t.is((await admin.fetch('/api/v1/exposure')).status, 500, 'the exposure API itself says it failed');
 });
