@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { chromium, type Page } from 'playwright-core';
 import type { ExposureReport, ProductExposure } from '../../src/exposure/compute-exposure.ts';
@@ -6,6 +8,9 @@ import { createAccount, signInInBrowser } from '../helpers/browser-console.ts';
 import { enrollAgent } from '../helpers/console.ts';
 import { exposureRepository } from '../exposure/exposure-repository.ts';
 import { mozillaAdvisories } from '../exposure/fixtures.ts';
+import { projectRoot } from '../helpers/environment.ts';
+
+const screenshots = path.join(projectRoot, 'test-results');
 
 /*
  * Exposure to advisories (issue 16) in a real headless Chromium: the overview's headline, the
@@ -81,6 +86,12 @@ test('in a real browser: the exposure headline, product, endpoint and advisory p
   t.is(await text(page, 'tr[data-product="demo-firefox"] [data-field="exposed-endpoints"]'), '3');
   t.is(await text(page, 'tr[data-product="demo-clamav-bytecode"] [data-field="no-advisory-data"]'), '脆弱性情報なし');
   t.is(await page.locator('[data-alarm="kev-overdue"]').count(), 1, 'the overdue KEV entry is an alarm');
+  await mkdir(screenshots, { recursive: true });
+  await page.screenshot({ path: path.join(screenshots, 'exposure-overview-ja.png'), fullPage: true });
+
+  await page.goto(`${url}/?lang=en`);
+  t.regex((await text(page, '#exposure-headline .headline')) ?? '', /^3 Endpoints exposed to CISA KEV \(known exploited\) vulnerabilities/u);
+  t.is(await text(page, 'tr[data-product="demo-clamav-bytecode"] [data-field="no-advisory-data"]'), 'no advisory data');
 
   // The product page: every CVE with the severity as the advisory states it (escaped) and its endpoint count.
   const product = JSON.parse(await answer(page, `${url}/api/v1/products/demo-firefox/exposure`)) as ProductExposure;
@@ -104,6 +115,7 @@ test('in a real browser: the exposure headline, product, endpoint and advisory p
   await page.goto(`${url}/endpoints/${encodeURIComponent(key)}`);
   t.is(await page.getAttribute('[data-field="endpoint-summary"]', 'data-cves'), String(exposure.cves.length));
   t.is(await text(page, '[data-field="endpoint-summary"]'), `この端末は ${exposure.cves.length} 件の CVE の影響を受けています（うち CISA KEV ${exposure.kev} 件、期限 2024-11-05）。`);
+  await page.screenshot({ path: path.join(screenshots, 'exposure-endpoint-ja.png'), fullPage: true });
   t.deepEqual(await page.$$eval('#endpoint-cves tbody tr', (rows) => rows.map((row) => row.getAttribute('data-cve'))), exposure.cves.map((cve) => cve.cve));
   await page.click('#endpoint-cves tr[data-cve="CVE-2024-9392"] a[href="/advisories/mozilla-advisories/mfsa2024-46"]');
   await page.waitForURL(`${url}/advisories/mozilla-advisories/mfsa2024-46`);
