@@ -7,6 +7,7 @@ import { benchImport, benchUdpDiode } from './udp-diode.ts';
 import { benchSoak } from './soak.ts';
 import { benchFetch } from './fetch.ts';
 import { benchInventory } from './inventory.ts';
+import { benchExposure } from './exposure.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const largeMiB = Number(process.env.BENCH_LARGE_MIB ?? 256);
@@ -18,5 +19,6 @@ if (!only || only === 'coverage') await benchCoverage();
 if (!only || only === 'udp') await benchUdpDiode({ fileMiB: Number(process.env.BENCH_UDP_MIB ?? 256) });
 if (!only || only === 'import') await benchImport({ fileMiB: Number(process.env.BENCH_IMPORT_MIB ?? 256) });
 if (!only || only === 'inventory') await benchInventory((process.env.BENCH_INVENTORY_SIZES ?? '1000,10000,30000,100000').split(',').map(Number));
+if (!only || only === 'exposure') await benchExposure((process.env.BENCH_EXPOSURE_SIZES ?? '1000,10000,100000').split(',').map(Number));
 if (!only || only === 'fetch') await benchFetch({ fileMiB: largeMiB });
 if (!only || only === 'soak') await benchSoak(Number(process.env.SOAK_SECONDS ?? 600));

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { InventoryStore } from '../coverage/inventory.ts';
 import type { LgwanState } from '../importer/lgwan-state.ts';
-import { languageOf } from '../repository/i18n.ts';
+import { languageOf, type Language } from '../repository/i18n.ts';
 import { readLimitedBody } from '../repository/read-limited-body.ts';
 import { compareVersions } from '../versions/index.ts';
 import { checkCsrf, holds, requireRole, type ConsoleState } from './access-guard.ts';
@@ -23,7 +23,11 @@ export interface ApprovalRoutesOptions {
   audit(entry: Omit<AuditEntry, 'at'>): Promise<void>;
   tenants: TenantDirectory;
   now(): Date;
+  /** What each release fixes (issue 16): HTML for a release's cell, escaped by its renderer (repository/pages/exposure-page.ts). */
+  releaseFixes?(ctx: Context): Promise<ReleaseFixesCell | undefined>;
 }
+
+export type ReleaseFixesCell = (product: string, version: string, language: Language) => string;
 
 function validVersion(scheme: Parameters<typeof compareVersions>[0], version: string): boolean {
   if (!/^[A-Za-z0-9][A-Za-z0-9._+~:-]{0,127}$/u.test(version)) return false;
@@ -217,7 +221,8 @@ export function addApprovalRoutes(router: Router, options: ApprovalRoutesOptions
         }),
       });
     }
-    ctx.body = renderApprovalsPage({ language, tenantQuery: tenantQuery(ctx), csrf: user.session.csrfToken, canChange: holds(user, scope, 'tenant-approver'), rings: scope.tenant.ringList.map((ring) => ring.id), products, timeZone: scope.tenant.zone, pastDeadline: deadlines.pastDeadline() });
+    const releaseFixes = await options.releaseFixes?.(ctx);
+    ctx.body = renderApprovalsPage({ language, tenantQuery: tenantQuery(ctx), csrf: user.session.csrfToken, canChange: holds(user, scope, 'tenant-approver'), rings: scope.tenant.ringList.map((ring) => ring.id), products, timeZone: scope.tenant.zone, pastDeadline: deadlines.pastDeadline(), ...(releaseFixes ? { releaseFixes } : {}) });
   });
 
   const decide = (kind: DecisionKind | 'release-hold' | 'withdraw-approval' | 'withdraw-decline') => async (ctx: Context) => {

@@ -111,7 +111,8 @@ ${body}
 </tbody></table></section>`;
 }
 
-export function renderApprovalsPage(options: { language: Language; tenantQuery: string | undefined; csrf: string; canChange: boolean; rings: string[]; products: ApprovalProduct[]; chooseTenant?: boolean; timeZone?: string; pastDeadline?: { rows: PastDeadlineEndpoint[]; total: number } }): string {
+/** `releaseFixes`: what a release fixes, as HTML its renderer escaped (issue 16), shown under the version. */
+export function renderApprovalsPage(options: { language: Language; tenantQuery: string | undefined; csrf: string; canChange: boolean; rings: string[]; products: ApprovalProduct[]; chooseTenant?: boolean; timeZone?: string; pastDeadline?: { rows: PastDeadlineEndpoint[]; total: number }; releaseFixes?: (product: string, version: string, language: Language) => string }): string {
   const w = words[options.language];
   const search = new URLSearchParams();
   if (options.tenantQuery) search.set('tenant', options.tenantQuery);
@@ -143,7 +144,7 @@ export function renderApprovalsPage(options: { language: Language; tenantQuery: 
               ...release.rings.filter((ring) => ring.approved).map((ring) => `<form method="post" action="${action('/approvals/withdraw-approval')}" class="inline">${hidden({ product: product.id, version: release.version, ring: ring.ring })}<button type="submit">${escapeHtml(w.withdrawApproval)} (${escapeHtml(ring.ring)})</button></form>`),
             ].filter(Boolean).join('<br>')
           : '';
-        return `<tr data-version="${escapeHtml(release.version)}"><td>${escapeHtml(release.version)}</td><td>${time(release.publishedAt, options.language)}</td><td>${release.verification.map((method) => `<code>${escapeHtml(method)}</code>`).join(' ')}</td><td>${escapeHtml(bytes(release.size))} (${release.files} ${escapeHtml(w.files)})</td><td>${counts}</td><td>${failures}</td><td>${state}</td><td>${forms}</td></tr>`;
+        return `<tr data-version="${escapeHtml(release.version)}"><td>${escapeHtml(release.version)}${options.releaseFixes ? `<br>${options.releaseFixes(product.id, release.version, options.language)}` : ''}</td><td>${time(release.publishedAt, options.language)}</td><td>${release.verification.map((method) => `<code>${escapeHtml(method)}</code>`).join(' ')}</td><td>${escapeHtml(bytes(release.size))} (${release.files} ${escapeHtml(w.files)})</td><td>${counts}</td><td>${failures}</td><td>${state}</td><td>${forms}</td></tr>`;
       })
       .join('\n');
     return `<section id="product-${escapeHtml(product.id)}">

@@ -129,6 +129,7 @@ const lgwanSchema = z.strictObject({
   releaseLagHours: z.number().min(0).default(24).describe('alarm when a vendor release seen by the internet side is not published here after this long'),
   endpointStaleDays: z.number().min(0.01).default(30).describe('endpoints not seen for this long are marked stale (never deleted)'),
   diskLowPercent: z.number().min(0).max(100).default(10).describe('alarm when free space on the storage volume falls below this share'),
+  advisoryMaxAgeHours: z.number().min(1).default(72).describe('alarm when an advisory source\'s data (fetched on the internet side) is older than this: its feed stopped arriving'),
   udp: z
     .strictObject({
       host: z.string().default('0.0.0.0'),

@@ -3,6 +3,7 @@ import type { Low } from 'lowdb';
 import { openJsonState } from '../store/json-state.ts';
 import { defaultTenantId } from '../admin/tenants.ts';
 import { endpointKey, inTenant, recordsCoverageSource, tenantOf, type CoverageSource } from './coverage-source.ts';
+import { profilesOfRecords, type VersionProfileSource } from './version-profiles.ts';
 
 /** Where an endpoint's identity came from, strongest first. */
 export type IdentityKind = 'agent' | 'freshclam-uuid' | 'address';
@@ -74,7 +75,7 @@ export interface InventoryHealth {
  * replicas sharing one database). Update checks only call `record`, which never waits for
  * a write: both stores batch observations in memory and write them every few seconds.
  */
-export interface InventoryStore extends CoverageSource {
+export interface InventoryStore extends CoverageSource, VersionProfileSource {
   readonly backend: InventoryHealth['backend'];
   record(observation: InventoryObservation, now?: Date): void;
   /** Endpoints of one tenant, or of all when `tenant` is undefined. */
@@ -163,6 +164,7 @@ export class LowdbInventory implements InventoryStore {
   versionsByProduct = (tenant?: string) => this.#source.versionsByProduct(tenant);
   tally: CoverageSource['tally'] = (request) => this.#source.tally(request);
   endpointCounts = (staleBefore: Date, tenant?: string) => this.#source.endpointCounts(staleBefore, tenant);
+  versionProfiles: VersionProfileSource['versionProfiles'] = async (request) => profilesOfRecords(Object.values(this.#database.data.endpoints), request);
 
   async countEndpoints(tenant?: string): Promise<number> {
     if (tenant === undefined) return Object.keys(this.#database.data.endpoints).length;

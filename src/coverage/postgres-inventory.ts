@@ -5,6 +5,7 @@ import pg from 'pg';
 import { defaultTenantId } from '../admin/tenants.ts';
 import { DatabaseError } from '../core/errors.ts';
 import type { ProductTally, TallyRequest } from './coverage-source.ts';
+import type { VersionProfile, VersionProfileRequest } from './version-profiles.ts';
 import { applyObservation, historyLength, maxProductsPerEndpoint, type EndpointRecord, type InventoryHealth, type InventoryObservation, type InventoryStore } from './inventory.ts';
 
 const migrationsFolder = fileURLToPath(new URL('./postgres-migrations/', import.meta.url));
@@ -211,6 +212,27 @@ export class PostgresInventory implements InventoryStore {
       if (product) product.firstSeen[row.version] = row.first_seen.toISOString();
     }
     return keys.map((key) => records.get(key)).filter((record): record is EndpointRecord => record !== undefined);
+  }
+
+  /**
+   * Exposure profiles in SQL: the numbered pairs travel as arrays, each active endpoint's
+   * matching records fold into one sorted array, and endpoints are counted per array.
+   */
+  async versionProfiles(request: VersionProfileRequest): Promise<VersionProfile[]> {
+    if (request.pairs.length === 0) return [];
+    const { rows } = await this.#pool.query<{ ids: number[]; endpoints: number; sample: string[] | null }>(
+      `WITH pairs AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) AS x (product, version, id)),
+       exposed AS (
+         SELECT p.endpoint_key, array_agg(DISTINCT x.id ORDER BY x.id) AS ids
+         FROM inventory_products p
+         JOIN pairs x ON x.product = p.product AND x.version = p.version
+         JOIN inventory_endpoints e ON e.key = p.endpoint_key
+         WHERE e.last_seen >= $4 AND ($5::text IS NULL OR e.tenant = $5)
+         GROUP BY p.endpoint_key)
+       SELECT ids, count(*)::int AS endpoints, (array_agg(endpoint_key ORDER BY endpoint_key COLLATE "C"))[1:$6] AS sample FROM exposed GROUP BY ids`,
+      [request.pairs.map((pair) => pair.product), request.pairs.map((pair) => pair.version), request.pairs.map((pair) => pair.id), request.staleBefore, request.tenant ?? null, request.sampleLimit],
+    );
+    return rows.map((row) => ({ ids: row.ids, endpoints: row.endpoints, sample: row.sample ?? [] }));
   }
 
   async versionsByProduct(tenant?: string): Promise<Map<string, Set<string>>> {

@@ -35,6 +35,12 @@ import type { TenantDirectory } from '../admin/tenants.ts';
 import { Rollouts } from '../admin/rollouts.ts';
 import type { EndpointFacts } from '../admin/rings.ts';
 import { addApprovalRoutes } from '../admin/approval-routes.ts';
+import { emptyAdvisoryData } from '../advisories/model.ts';
+import { endpointExposure, type ExposureReport } from '../exposure/compute-exposure.ts';
+import { advisoryAlarms } from '../exposure/exposure-alarms.ts';
+import { ExposureView, type AdvisoryProvider } from '../exposure/exposure-view.ts';
+import { addExposureRoutes } from './exposure-routes.ts';
+import { renderApprovalFixes } from './pages/exposure-page.ts';
 
 export const defaultTrustedProxies = ['127.0.0.1', '::1'];
 
@@ -71,6 +77,12 @@ export interface RepositoryOptions {
   coverageTtlMs?: number;
   /** Free and total bytes of the storage volume, refreshed by the caller. */
   disk?: () => { freeBytes: number; totalBytes: number; path: string } | undefined;
+  /**
+   * The advisory data of the published state (issue 16): the parsed advisory artifacts. Without
+   * it every product says "no advisory data". Asked at every report; return the same object
+   * while nothing changed, so that the exposure reports stay cached.
+   */
+  advisories?: AdvisoryProvider;
   /** The last heartbeat of a UDP diode, if one is in use. */
   heartbeat?: () => { receivedAt: string; latestSequence: number; staleSeconds: number } | undefined;
   now?: () => Date;
@@ -181,8 +193,31 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     await serveImmutableFile(ctx, { file, sha256: artifact.sha256, fileName: artifact.fileName, lastModified, immutable });
   };
 
-  const statusOf = (scope: Scope) => buildStatus(tenantStates.of(state(), scope.tenant), now(), options.thresholds ?? defaultThresholds, options.disk?.(), options.heartbeat?.(), options.inventory?.health());
   const endpointStaleDays = options.endpointStaleDays ?? 30;
+  // Exposure to advisories, one report per scope like coverage (issue 16).
+  const advisories: AdvisoryProvider = options.advisories ?? { data: () => emptyAdvisoryData };
+  const exposureViews = new Map<string, ExposureView>();
+  const exposureOf = (scope: Scope): Promise<ExposureReport> => {
+    const key = scope.tenantId ?? '*';
+    let view = exposureViews.get(key);
+    if (!view) {
+      const tenant = scope.tenant;
+      const source = options.inventory ?? { versionsByProduct: async () => new Map(), endpointCounts: async () => ({ total: 0, stale: 0 }), versionProfiles: async () => [] };
+      exposureViews.set(key, (view = new ExposureView(() => tenantStates.of(state(), tenant), advisories, source, { endpointStaleDays, ttlMs: options.coverageTtlMs ?? 5000, ...(scope.tenantId && !tenants.implicit ? { tenant: scope.tenantId } : {}) })));
+    }
+    return view.report(now());
+  };
+  const thresholds = options.thresholds ?? defaultThresholds;
+  // The status (and its alarms) must answer when the inventory does not: then it lacks only the exposure alarms.
+  const exposureAlarmsOf = (scope: Scope) =>
+    exposureOf(scope).then(
+      (report) => advisoryAlarms(report, now(), thresholds.advisoryMaxAgeHours ?? defaultThresholds.advisoryMaxAgeHours!),
+      (error: unknown) => {
+        options.logger.warn({ err: error }, 'exposure report failed; status shown without its alarms');
+        return [];
+      },
+    );
+  const statusOf = async (scope: Scope) => buildStatus(tenantStates.of(state(), scope.tenant), now(), thresholds, options.disk?.(), options.heartbeat?.(), options.inventory?.health(), await exposureAlarmsOf(scope));
   // One report per tenant (and one for the operator's all-tenants view), each cached on its own.
   const coverageViews = new Map<string, CoverageView>();
   const coverageOf = (scope: Scope) => {
@@ -195,7 +230,12 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     return view.report(now());
   };
   const scopeOf = (ctx: Context): Scope => (ctx.state as ConsoleState).scope ?? ctx.throw(401, 'sign in first');
-  addCoverageRoutes(router, { status: (ctx) => statusOf(scopeOf(ctx)), coverage: (ctx) => coverageOf(scopeOf(ctx)), scope: scopeOf, inventory: options.inventory, endpointStaleDays, now, natives });
+  const exposure = {
+    report: (ctx: Context) => exposureOf(scopeOf(ctx)),
+    endpoint: async (ctx: Context, record: Parameters<typeof endpointExposure>[2], key: string) => endpointExposure(stateOf(ctx), await advisories.data(), record, key, now()),
+  };
+  addCoverageRoutes(router, { status: (ctx) => statusOf(scopeOf(ctx)), coverage: (ctx) => coverageOf(scopeOf(ctx)), exposure, scope: scopeOf, inventory: options.inventory, endpointStaleDays, now, natives });
+  addExposureRoutes(router, { exposure: exposure.report, data: async () => advisories.data(), state: stateOf, tenantOf: (ctx) => scopeOf(ctx).tenantId, inventory: options.inventory, now });
   // Browsers ask for /favicon.ico on their own; answering keeps their consoles clean.
   router.get(['/assets/icon.svg', '/favicon.ico'], (ctx) => {
     ctx.type = 'image/svg+xml';
@@ -240,7 +280,15 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   // A rollout by group policy enrolls a whole floor within minutes, possibly through one NAT address.
   const enrollLimits = { perAddress: new RateLimiter({ burst: 30, perMinute: 10 }) };
   const consoleRoutes = addConsoleRoutes(router, { store: adminStore, tenants, directories: options.console.directories ?? [], logger: options.logger, now });
-  addApprovalRoutes(router, { store: adminStore, rollouts, state: (ctx) => stateOf(ctx), inventory: options.inventory, audit: consoleRoutes.audit, tenants, now });
+  addApprovalRoutes(router, {
+    store: adminStore, rollouts, state: (ctx) => stateOf(ctx), inventory: options.inventory, audit: consoleRoutes.audit, tenants, now,
+    // What each release fixes, beside it (issue 16).
+    releaseFixes: async (ctx) => {
+      // Approving must work when exposure cannot be computed: the page then goes without the fixes.
+      const report = await exposureOf(scopeOf(ctx)).catch(() => undefined);
+      return report && ((product, version, language) => renderApprovalFixes(report.products.find((candidate) => candidate.productId === product), version, language));
+    },
+  });
   router.post('/api/v1/agent/enroll', async (ctx) => {
     await handleEnroll(ctx, { store: adminStore, tenants, limits: enrollLimits, audit: consoleRoutes.audit, now });
   });
@@ -248,13 +296,13 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     ctx.type = 'application/json';
     ctx.body = openapi;
   });
-  router.get('/api/v1/status', (ctx) => {
+  router.get('/api/v1/status', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = statusOf(scopeOf(ctx));
+    ctx.body = await statusOf(scopeOf(ctx));
   });
-  router.get('/api/v1/products', (ctx) => {
+  router.get('/api/v1/products', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { products: statusOf(scopeOf(ctx)).products };
+    ctx.body = { products: (await statusOf(scopeOf(ctx))).products };
   });
   router.get('/api/v1/products/:id/releases', (ctx) => {
     const published = stateOf(ctx).published;

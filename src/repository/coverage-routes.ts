@@ -12,11 +12,19 @@ import { endpointsPerPage, renderEndpointPage, renderEndpointsPage } from './pag
 import { renderOverviewPage } from './pages/overview-page.ts';
 import { renderProductPage } from './pages/product-page.ts';
 import type { RepositoryStatus } from './status-model.ts';
+import type { EndpointRecord } from '../coverage/inventory.ts';
+import type { EndpointExposure, ExposureReport } from '../exposure/compute-exposure.ts';
+import { renderEndpointExposure, renderProductExposure } from './pages/exposure-page.ts';
 
 export interface CoverageRoutesOptions {
   /** Each of these answers for the request's console scope: one tenant, or all for an operator. */
-  status(ctx: Context): RepositoryStatus;
+  status(ctx: Context): RepositoryStatus | Promise<RepositoryStatus>;
   coverage(ctx: Context): Promise<CoverageReport>;
+  /** Exposure to advisories (issue 16), for the scope; the pages show it, /metrics counts it. */
+  exposure?: {
+    report(ctx: Context): Promise<ExposureReport>;
+    endpoint(ctx: Context, record: EndpointRecord, key: string): Promise<EndpointExposure>;
+  };
   scope(ctx: Context): Scope;
   inventory: InventoryStore | undefined;
   natives: NativeObservations;
@@ -39,14 +47,16 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
 
   router.get('/', async (ctx) => {
     html(ctx);
-    ctx.body = renderOverviewPage(options.status(ctx), await options.coverage(ctx), languageOf(ctx.query.lang));
+    ctx.body = renderOverviewPage(await options.status(ctx), await options.coverage(ctx), languageOf(ctx.query.lang), await options.exposure?.report(ctx));
   });
   router.get('/products/:id', async (ctx) => {
     html(ctx);
     const id = ctx.params.id ?? '';
     const product = (await options.coverage(ctx)).products.find((candidate) => candidate.productId === id);
     if (!product) ctx.status = 404;
-    ctx.body = renderProductPage(product, id, languageOf(ctx.query.lang));
+    const language = languageOf(ctx.query.lang);
+    const exposure = options.exposure && product ? renderProductExposure((await options.exposure.report(ctx)).products.find((candidate) => candidate.productId === id), language) : '';
+    ctx.body = renderProductPage(product, id, language, exposure);
   });
   router.get('/endpoints', async (ctx) => {
     html(ctx);
@@ -55,7 +65,7 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
     const pages = Math.max(1, Math.ceil(total / endpointsPerPage));
     const page = Math.min(Math.max(Math.trunc(Number(ctx.query.page ?? 1)) || 1, 1), pages);
     const endpoints = (await options.inventory?.listEndpoints({ offset: (page - 1) * endpointsPerPage, limit: endpointsPerPage, ...(tenant ? { tenant } : {}) })) ?? [];
-    const names = new Map(options.status(ctx).products.map((product) => [product.id, product.name]));
+    const names = new Map((await options.status(ctx)).products.map((product) => [product.id, product.name]));
     ctx.body = renderEndpointsPage({ endpoints, total, page, pages }, options.now(), options.endpointStaleDays, languageOf(ctx.query.lang), names);
   });
   router.get('/endpoints/:key', async (ctx) => {
@@ -63,11 +73,14 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
     const key = ctx.params.key ?? '';
     const endpoint = await options.inventory?.getEndpoint(key, options.scope(ctx).tenantId);
     if (!endpoint) ctx.status = 404;
-    ctx.body = renderEndpointPage(endpoint, key, await options.coverage(ctx), options.now(), options.endpointStaleDays, languageOf(ctx.query.lang));
+    const language = languageOf(ctx.query.lang);
+    const coverage = await options.coverage(ctx);
+    const exposure = options.exposure && endpoint ? renderEndpointExposure(await options.exposure.endpoint(ctx, endpoint, key), new Map(coverage.products.map((product) => [product.productId, product.name])), language) : '';
+    ctx.body = renderEndpointPage(endpoint, key, coverage, options.now(), options.endpointStaleDays, language, exposure);
   });
-  router.get('/catalog', (ctx) => {
+  router.get('/catalog', async (ctx) => {
     html(ctx);
-    ctx.body = renderCatalogPage(options.status(ctx), languageOf(ctx.query.lang));
+    ctx.body = renderCatalogPage(await options.status(ctx), languageOf(ctx.query.lang));
   });
 
   router.get('/api/v1/coverage', async (ctx) => {
@@ -121,7 +134,7 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
     let metrics = registries.get(key);
     if (!metrics) {
       const frozen = ctx;
-      registries.set(key, (metrics = createMetrics(async () => ({ status: options.status(frozen), coverage: await options.coverage(frozen), unassigned: options.natives.unassigned }))));
+      registries.set(key, (metrics = createMetrics(async () => ({ status: await options.status(frozen), coverage: await options.coverage(frozen), unassigned: options.natives.unassigned, ...(options.exposure ? { exposure: await options.exposure.report(frozen) } : {}) }))));
     }
     ctx.type = metrics.contentType;
     ctx.body = await metrics.metrics();

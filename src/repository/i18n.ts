@@ -232,6 +232,8 @@ export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string;
     'disk-low': { title: 'ディスクの空きが少なくなっています', action: '保存フォルダの空きを増やしてください。空きがないと取り込みが止まります（公開中の内容は変わりません）。' },
     'apt-valid-until': { title: 'apt リポジトリの有効期限 (Valid-Until) が近づいています', action: '期限後は apt が更新を拒否します。インターネット側で新しい InRelease を取得し、転送してください。' },
     'inventory-unwritable': { title: '端末台帳を書き込めません', action: 'データベース（またはディスク）を確認してください（理由欄）。更新の配信は続き、記録はメモリで待って、書き込めるようになると保存されます。' },
+    'kev-overdue': { title: 'CISA KEV の対応期限を過ぎた脆弱性が端末に残っています', action: '修正版を優先して承認・配信してください（リリースの一覧と端末の一覧で対象を確認できます）。期限は CISA が米国連邦機関に求めるもので、優先度の目安です。' },
+    'advisories-stale': { title: '脆弱性情報が古くなっています', action: 'インターネット側でこの情報源の取得が続いているか、バンドルが届いているかを確認してください。届くまで、表示される脆弱性は古い情報に基づきます。' },
   },
   en: {
     'product-not-accepted': {
@@ -255,5 +257,7 @@ export const alarmTexts: Record<Language, Record<Alarm['kind'], { title: string;
     'disk-low': { title: 'Disk space is low', action: 'Free space in the storage folder; without it imports stop (published content is unchanged).' },
     'apt-valid-until': { title: "An apt suite's Valid-Until is near", action: 'After it, apt refuses the mirror. Fetch a fresh InRelease on the internet side and transfer it.' },
     'inventory-unwritable': { title: 'The endpoint inventory cannot be written', action: 'Check the database (or the disk) named in the reason. Updates keep being served; observations wait in memory and are written once it works again.' },
+    'kev-overdue': { title: 'Endpoints still run versions with a CISA KEV vulnerability past its due date', action: 'Approve and push the fixing release first (the releases and the endpoints pages show which). The due date is what CISA requires of US federal agencies: a guide to priority.' },
+    'advisories-stale': { title: 'Advisory data is getting old', action: 'Check that the internet side still fetches this advisory source and that bundles arrive. Until they do, the vulnerabilities shown rest on old data.' },
   },
 };

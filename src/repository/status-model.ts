@@ -27,7 +27,7 @@ export interface ProductStatus {
 }
 
 export interface Alarm {
-  kind: 'refused-bundle' | 'product-not-accepted' | 'changed-in-transit' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle' | 'import-failed' | 'link-cut' | 'inventory-unwritable';
+  kind: 'refused-bundle' | 'product-not-accepted' | 'changed-in-transit' | 'sequence-gap' | 'waiting-for-blobs' | 'source-failing' | 'not-yet-published' | 'no-bundle-yet' | 'apt-valid-until' | 'transfer-stale' | 'disk-low' | 'incomplete-bundle' | 'import-failed' | 'link-cut' | 'inventory-unwritable' | 'kev-overdue' | 'advisories-stale';
   severity: 'critical' | 'warning';
   at: string | null;
   subject: string;
@@ -87,9 +87,11 @@ export interface AlarmThresholds {
   transferStaleHours: number;
   releaseLagHours: number;
   diskLowPercent: number;
+  /** Alarm when an advisory source's data is older than this (issue 16); default 72. */
+  advisoryMaxAgeHours?: number;
 }
 
-export const defaultThresholds: AlarmThresholds = { transferStaleHours: 48, releaseLagHours: 24, diskLowPercent: 10 };
+export const defaultThresholds: AlarmThresholds = { transferStaleHours: 48, releaseLagHours: 24, diskLowPercent: 10, advisoryMaxAgeHours: 72 };
 
 /** Every figure the status page shows, computed once; the page and /api/v1/status both render this. */
 export function buildStatus(
@@ -99,6 +101,8 @@ export function buildStatus(
   disk?: { freeBytes: number; totalBytes: number; path: string },
   heartbeat?: { receivedAt: string; latestSequence: number; staleSeconds: number },
   inventory?: InventoryHealth,
+  /** Alarms from the advisory exposure report (src/exposure/exposure-alarms.ts). */
+  advisoryAlarms: readonly Alarm[] = [],
 ): RepositoryStatus {
   const published = state.published;
   const products = productRows(state);
@@ -171,6 +175,7 @@ export function buildStatus(
       alarms.push({ kind: 'apt-valid-until', severity: left <= 0 ? 'critical' : 'warning', at: validUntil, subject: artifact.path, detail: `Valid-Until ${validUntil}` });
     }
   }
+  alarms.push(...advisoryAlarms);
   return {
     generatedAt: now.toISOString(),
     transfer: { ...state.transfer, bundleCreatedAt: published?.bundleCreatedAt ?? null },

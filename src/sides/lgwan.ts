@@ -16,6 +16,9 @@ import { BlobStore } from '../store/blob-store.ts';
 import { prepareStorageFormat } from '../store/storage-format.ts';
 import { TransferFileNames } from '../transfer/spool-names.ts';
 import { PinnedKeyring } from '../verify/pinned-keys.ts';
+import { advisoryDataOf, blobFileReader } from '../advisories/published-advisories.ts';
+import { emptyAdvisoryData } from '../advisories/model.ts';
+import { advisoriesPerPublication } from '../exposure/exposure-view.ts';
 import type { AdminStore } from '../admin/admin-store.ts';
 import type { CheckInReplayGuard } from '../admin/agent-auth.ts';
 import { openAdminStore } from '../admin/open-admin-store.ts';
@@ -177,8 +180,10 @@ export function buildRepositoryApp(config: LgwanConfig, parts: RepositoryParts):
     trustProxy: config.trustProxy,
     trustedProxies: config.trustedProxies,
     checkInsPerMinute: config.checkInsPerMinute,
-    thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent },
+    thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent, advisoryMaxAgeHours: config.advisoryMaxAgeHours },
     endpointStaleDays: config.endpointStaleDays,
+    // Parsed once per published state, in each process that answers (issue 16).
+    advisories: advisoriesPerPublication(() => parts.database.data.published, (published) => advisoryDataOf(published, blobFileReader(parts.store)), emptyAdvisoryData),
     disk: parts.probes.disk,
     heartbeat: parts.probes.heartbeat,
     ...(parts.replayGuard ? { replayGuard: parts.replayGuard } : {}),

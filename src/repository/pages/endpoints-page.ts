@@ -35,7 +35,8 @@ export function renderEndpointsPage(listing: { endpoints: readonly EndpointRecor
 }
 
 /** `/endpoints/<kind:id>`: what one endpoint runs against what is published. */
-export function renderEndpointPage(endpoint: EndpointRecord | undefined, key: string, coverage: CoverageReport, now: Date, staleDays: number, language: Language): string {
+/** `exposure`: the endpoint's vulnerability section (pages/exposure-page.ts), rendered by the caller. */
+export function renderEndpointPage(endpoint: EndpointRecord | undefined, key: string, coverage: CoverageReport, now: Date, staleDays: number, language: Language, exposure = ''): string {
   const t = dictionaries[language];
   const path = `/endpoints/${encodeURIComponent(key)}`;
   // Not even the asked key is repeated: another tenant's key is simply not found.
@@ -54,6 +55,6 @@ export function renderEndpointPage(endpoint: EndpointRecord | undefined, key: st
     .join('');
   const body = `<h2>${endpoint.hostname === undefined ? '' : `${escapeHtml(endpoint.hostname)} `}<code>${escapeHtml(key)}</code> ${isStale(endpoint, now, staleDays) ? `<span class="badge warn">${escapeHtml(t.stale)}</span>` : ''}</h2>
 <dl><dt>${escapeHtml(t.kind)}</dt><dd>${escapeHtml(endpoint.kind)} (${escapeHtml(endpoint.kind === 'agent' ? t.enrolledAgent : t.nativeObservation)})</dd><dt>${escapeHtml(t.firstSeenEndpoint)}</dt><dd>${time(endpoint.firstSeen, language)}</dd><dt>${escapeHtml(t.lastSeen)}</dt><dd>${time(endpoint.lastSeen, language)}</dd></dl>
-<table><thead><tr><th>${escapeHtml(t.product)}</th><th>${escapeHtml(t.version)}</th><th>${escapeHtml(t.newestPublished)}</th><th>${escapeHtml(t.platform)}</th><th>${escapeHtml(t.channel)}</th><th>${escapeHtml(t.source)}</th><th>${escapeHtml(t.lastSeen)}</th><th>${escapeHtml(t.state)}</th></tr></thead><tbody>${rows}</tbody></table>`;
+<table><thead><tr><th>${escapeHtml(t.product)}</th><th>${escapeHtml(t.version)}</th><th>${escapeHtml(t.newestPublished)}</th><th>${escapeHtml(t.platform)}</th><th>${escapeHtml(t.channel)}</th><th>${escapeHtml(t.source)}</th><th>${escapeHtml(t.lastSeen)}</th><th>${escapeHtml(t.state)}</th></tr></thead><tbody>${rows}</tbody></table>${exposure}`;
   return layout({ title: endpoint.hostname ?? key, language, path, body });
 }

@@ -1,10 +1,13 @@
 import type { CoverageReport } from '../../coverage/compute-coverage.ts';
 import { alarmTexts, dictionaries, trustLabels, type Language } from '../i18n.ts';
 import type { RepositoryStatus } from '../status-model.ts';
+import type { ExposureReport } from '../../exposure/compute-exposure.ts';
 import { escapeHtml, hours, href, layout, percent, time } from './layout.ts';
+import { exposureCell, exposureHeading, renderExposureHeadline } from './exposure-page.ts';
 
-/** `/`: every alarm, the coverage table, and the transfer state. */
-export function renderOverviewPage(status: RepositoryStatus, coverage: CoverageReport, language: Language): string {
+/** `/`: exposure to vulnerabilities (the headline, issue 16), every alarm, the coverage table, and the transfer state. */
+export function renderOverviewPage(status: RepositoryStatus, coverage: CoverageReport, language: Language, exposure?: ExposureReport): string {
+  const exposureById = new Map((exposure?.products ?? []).map((product) => [product.productId, product]));
   const t = dictionaries[language];
   const alarms =
     status.alarms.length === 0
@@ -28,7 +31,8 @@ export function renderOverviewPage(status: RepositoryStatus, coverage: CoverageR
   <td class="number" data-field="endpoints">${product.endpoints}</td>
   <td data-field="share"><span class="bar" aria-hidden="true"><span style="width:${share}%"></span></span> <span class="share">${percent(product.share)}</span> <small>(${product.current})</small></td>
   <td class="number" data-field="behind">${product.behindCount}</td>
-  <td>${hours(product.latencySummary.medianHoursToPublish, language)}</td>
+${exposure ? `  <td data-field="exposure">${exposureCell(exposureById.get(product.productId), language)}</td>
+` : ''}  <td>${hours(product.latencySummary.medianHoursToPublish, language)}</td>
   <td>${hours(product.latencySummary.medianHoursToP90, language)}</td>
   <td><span class="trust trust-${escapeHtml(product.trust)}">${escapeHtml(trustLabels[language][product.trust])}</span>${row?.versionBinding === 'unbound' ? `<br><small data-field="version-unbound">${escapeHtml(t.versionUnbound)}</small>` : ''}${row && !row.acceptedHere ? `<br><small data-field="not-accepted">${escapeHtml(t.notAcceptedHere)}</small>` : ''}</td>
   <td><span class="badge ${row?.upToDate ? 'ok' : 'warn'}">${escapeHtml(state)}</span></td>
@@ -36,11 +40,11 @@ export function renderOverviewPage(status: RepositoryStatus, coverage: CoverageR
     })
     .join('\n');
   const transfer = status.transfer;
-  const body = `<section aria-labelledby="alarms"><h2 id="alarms">${escapeHtml(t.alarms)}</h2>${alarms}</section>
+  const body = `${exposure ? renderExposureHeadline(exposure, language) : ''}<section aria-labelledby="alarms"><h2 id="alarms">${escapeHtml(t.alarms)}</h2>${alarms}</section>
 <section aria-labelledby="coverage"><h2 id="coverage">${escapeHtml(t.products)}</h2>
 <p>${escapeHtml(t.totalEndpoints)}: <strong data-field="endpoints-total">${coverage.endpoints.total}</strong> (${escapeHtml(t.active)} ${coverage.endpoints.active}, ${escapeHtml(t.stale)} ${coverage.endpoints.stale})</p>
 <table id="coverage-table">
-<thead><tr><th>${escapeHtml(t.product)}</th><th>${escapeHtml(t.vendorLatest)}</th><th>${escapeHtml(t.published)}</th><th>${escapeHtml(t.endpoints)}</th><th>${escapeHtml(t.currentShare)}</th><th>${escapeHtml(t.endpointsBehind)}</th><th>${escapeHtml(t.toPublish)}</th><th>${escapeHtml(t.toP90)}</th><th>${escapeHtml(t.trust)}</th><th>${escapeHtml(t.state)}</th></tr></thead>
+<thead><tr><th>${escapeHtml(t.product)}</th><th>${escapeHtml(t.vendorLatest)}</th><th>${escapeHtml(t.published)}</th><th>${escapeHtml(t.endpoints)}</th><th>${escapeHtml(t.currentShare)}</th><th>${escapeHtml(t.endpointsBehind)}</th>${exposure ? `<th>${exposureHeading(language)}</th>` : ''}<th>${escapeHtml(t.toPublish)}</th><th>${escapeHtml(t.toP90)}</th><th>${escapeHtml(t.trust)}</th><th>${escapeHtml(t.state)}</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>

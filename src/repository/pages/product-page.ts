@@ -6,7 +6,8 @@ import { escapeHtml, hours, href, layout, percent, time } from './layout.ts';
 const behindShown = 200;
 
 /** `/products/<id>`: versions in use, coverage per platform/channel, latency per release, and who is behind. */
-export function renderProductPage(product: ProductCoverage | undefined, productId: string, language: Language): string {
+/** `exposure`: the product's vulnerability section (pages/exposure-page.ts), rendered by the caller. */
+export function renderProductPage(product: ProductCoverage | undefined, productId: string, language: Language, exposure = ''): string {
   const t = dictionaries[language];
   const path = `/products/${encodeURIComponent(productId)}`;
   if (!product) return layout({ title: productId, language, path, body: `<h2>${escapeHtml(productId)}</h2><p>${escapeHtml(t.unknownProduct)}</p>` });
@@ -39,6 +40,6 @@ export function renderProductPage(product: ProductCoverage | undefined, productI
 ${latencyTimeline(product.latency, { publish: `${t.firstSeen} → ${t.published}`, p50: `→ ${t.p50}`, p90: `→ ${t.p90}` }, t.latency)}
 <table><thead><tr><th>${escapeHtml(t.version)}</th><th>${escapeHtml(t.firstSeen)}</th><th>${escapeHtml(t.fetched)}</th><th>${escapeHtml(t.bundled)}</th><th>${escapeHtml(t.published)}</th><th>${escapeHtml(t.firstEndpoint)}</th><th>${escapeHtml(t.p50)}</th><th>${escapeHtml(t.p90)}</th></tr></thead><tbody>${latencyRows}</tbody></table></section>
 <section><h3>${escapeHtml(t.endpointsBehind)} (${product.behindCount}${product.behindCount > behindShown ? ` ${escapeHtml(t.moreBehind)}` : ''})</h3>
-<table><thead><tr><th>${escapeHtml(t.endpoint)}</th><th>${escapeHtml(t.version)}</th><th>${escapeHtml(t.platform)}</th><th>${escapeHtml(t.versionsBehind)}</th><th>${escapeHtml(t.daysBehind)}</th><th>${escapeHtml(t.lastSeen)}</th></tr></thead><tbody>${behind}</tbody></table></section>`;
+<table><thead><tr><th>${escapeHtml(t.endpoint)}</th><th>${escapeHtml(t.version)}</th><th>${escapeHtml(t.platform)}</th><th>${escapeHtml(t.versionsBehind)}</th><th>${escapeHtml(t.daysBehind)}</th><th>${escapeHtml(t.lastSeen)}</th></tr></thead><tbody>${behind}</tbody></table></section>${exposure}`;
   return layout({ title: product.name, language, path, body });
 }
