@@ -18,7 +18,8 @@ import { RateLimiter } from './rate-limit.ts';
 import { handleWinget } from './protocols/winget.ts';
 import { readLimitedBody } from './read-limited-body.ts';
 import { publishedIndex } from './published-index.ts';
-import { serveImmutableFile } from './serve-file.ts';
+import { serveImmutableFile, SmallBlobCache } from './serve-file.ts';
+import { accelRedirects } from './nginx-front.ts';
 import { buildStatus, defaultThresholds, type AlarmThresholds } from './status-model.ts';
 import { addCoverageRoutes } from './coverage-routes.ts';
 import { CoverageView } from './coverage-view.ts';
@@ -60,6 +61,10 @@ export interface RepositoryOptions {
   trustProxy?: boolean;
   /** The proxies (addresses or CIDR ranges) whose forwarding headers count; default this host. */
   trustedProxies?: readonly string[];
+  /** The nginx front's internal location for the blob store (X-Accel-Redirect); none: the repository sends every byte. */
+  accelRedirectPrefix?: string;
+  /** Bounds of the in-memory cache of small blobs. */
+  smallBlobs?: ConstructorParameters<typeof SmallBlobCache>[0];
   thresholds?: AlarmThresholds;
   endpointStaleDays?: number;
   /** Check-ins allowed per agent: a burst, then this many a minute. */
@@ -157,6 +162,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     return tenantStates.of(options.database.data, state.scope ? state.scope.tenant : state.clientTenant);
   };
 
+  const smallBlobs = new SmallBlobCache(options.smallBlobs);
+  const accelRedirectFor = accelRedirects({ prefix: options.accelRedirectPrefix, trustedProxies: options.trustedProxies ?? defaultTrustedProxies, blobRoot: options.store.root });
   const serveArtifact = async (ctx: Context, artifact: Artifact | undefined, immutable: boolean): Promise<void> => {
     if (!artifact) {
       // 404, never 403: freshclam backs off for a day on 403 (PROTOCOLS.md).
@@ -168,7 +175,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     const file = options.store.pathOf(artifact.sha256);
     // freshclam sends If-Modified-Since = the build time in its local CVD header: answer with the same clock.
     const lastModified = artifact.verification.method === 'clamav-cvd' ? await cvdBuildTime(file, artifact.sha256) : new Date(publishedAt);
-    await serveImmutableFile(ctx, { file, sha256: artifact.sha256, fileName: artifact.fileName, lastModified, immutable });
+    const accelRedirect = accelRedirectFor(ctx, file);
+    await serveImmutableFile(ctx, { file, sha256: artifact.sha256, fileName: artifact.fileName, lastModified, immutable, cache: smallBlobs, ...(accelRedirect ? { accelRedirect } : {}) });
   };
 
   const statusOf = (scope: Scope) => buildStatus(tenantStates.of(state(), scope.tenant), now(), options.thresholds ?? defaultThresholds, options.disk?.(), options.heartbeat?.(), options.inventory?.health());

@@ -98,6 +98,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
         },
         trustProxy: config.trustProxy,
         trustedProxies: config.trustedProxies,
+        ...(config.nginxFront ? { accelRedirectPrefix: config.nginxFront.accelRedirectPrefix } : {}),
         checkInsPerMinute: config.checkInsPerMinute,
         thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent },
         endpointStaleDays: config.endpointStaleDays,
