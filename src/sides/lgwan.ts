@@ -20,6 +20,7 @@ import type { AdminStore } from '../admin/admin-store.ts';
 import { openAdminStore } from '../admin/open-admin-store.ts';
 import { sha256Hex } from '../admin/sessions.ts';
 import { TenantDirectory } from '../admin/tenants.ts';
+import { authenticateWithDirectory } from '../admin/ldap-directory.ts';
 
 export interface LgwanSide {
   config: LgwanConfig;
@@ -92,7 +93,7 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
         console: {
           store: admin,
           tenants,
-          directories: config.directories.map((directory) => ({ name: directory.url, authenticate: async (username: string, password: string) => (await import('../admin/ldap-directory.ts')).authenticateWithDirectory(directory, username, password) })),
+          directories: config.directories.map((directory) => ({ name: directory.url, authenticate: (username: string, password: string) => authenticateWithDirectory(directory, username, password) })),
           sessionPolicy: { idleMinutes: config.console.sessionIdleMinutes, maxHours: config.console.sessionMaxHours },
           ...(metricsToken ? { metricsTokenHash: sha256Hex(metricsToken) } : {}),
         },
