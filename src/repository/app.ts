@@ -20,6 +20,7 @@ import { readLimitedBody } from './read-limited-body.ts';
 import { publishedIndex } from './published-index.ts';
 import { serveImmutableFile, SmallBlobCache } from './serve-file.ts';
 import { accelRedirects } from './nginx-front.ts';
+import { JsonAnswers } from './json-answers.ts';
 import { buildStatus, defaultThresholds, type AlarmThresholds } from './status-model.ts';
 import { addCoverageRoutes } from './coverage-routes.ts';
 import { CoverageView } from './coverage-view.ts';
@@ -250,6 +251,11 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { products: statusOf(scopeOf(ctx)).products };
   });
+  // The listings are functions of the publication alone: made once per published state and
+  // answered from memory with an ETag (issue 18). The status model is not: it follows the clock,
+  // refusals, the disk and the diode's heartbeat, so it is still made per request.
+  const jsonAnswers = new JsonAnswers();
+  const noPublication = {};
   router.get('/api/v1/products/:id/releases', (ctx) => {
     const published = stateOf(ctx).published;
     const product = published?.products.find((candidate) => candidate.id === ctx.params.id);
@@ -258,19 +264,26 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       ctx.body = { error: `no product ${ctx.params.id}` };
       return;
     }
-    const versions = new Map<string, Artifact[]>();
-    for (const artifact of published!.artifacts) if (artifact.productId === product.id) versions.set(artifact.version, [...(versions.get(artifact.version) ?? []), artifact]);
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = {
-      product: product.id,
-      releases: [...versions]
-        .sort(([a], [b]) => compareVersions(product.scheme, b, a))
-        .map(([version, artifacts]) => ({ version, publishedAt: state().firstPublished[product.id]?.[version] ?? null, artifacts: artifacts.map(describeArtifact) })),
-    };
+    jsonAnswers.answer(ctx, published!, `releases\u0000${product.id}`, () => {
+      const versions = new Map<string, Artifact[]>();
+      for (const artifact of published!.artifacts) if (artifact.productId === product.id) versions.set(artifact.version, [...(versions.get(artifact.version) ?? []), artifact]);
+      return {
+        product: product.id,
+        releases: [...versions]
+          .sort(([a], [b]) => compareVersions(product.scheme, b, a))
+          .map(([version, artifacts]) => ({ version, publishedAt: state().firstPublished[product.id]?.[version] ?? null, artifacts: artifacts.map(describeArtifact) })),
+      };
+    });
   });
   router.get('/api/v1/latest', (ctx) => {
     const published = stateOf(ctx).published;
     const filter = { product: ctx.query.product, platform: ctx.query.platform, locale: ctx.query.locale };
+    const key = ['latest', filter.product, filter.platform, filter.locale].map((value) => (typeof value === 'string' ? value : '\u0001')).join('\u0000');
+    ctx.set('Cache-Control', 'no-cache');
+    jsonAnswers.answer(ctx, published ?? noPublication, key, () => latestOf(published, filter));
+  });
+  const latestOf = (published: ReturnType<typeof stateOf>['published'], filter: { product: unknown; platform: unknown; locale: unknown }) => {
     const latest = new Map<string, { productId: string; platform: string; locale: string; version: string; artifacts: Artifact[] }>();
     for (const product of published?.products ?? []) {
       if (typeof filter.product === 'string' && filter.product !== product.id) continue;
@@ -285,9 +298,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
         else if (order === 0) current!.artifacts.push(artifact);
       }
     }
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.body = { latest: [...latest.values()].map((entry) => ({ ...entry, artifacts: entry.artifacts.map(describeArtifact) })) };
-  });
+    return { latest: [...latest.values()].map((entry) => ({ ...entry, artifacts: entry.artifacts.map(describeArtifact) })) };
+  };
 
   app.use(router.routes());
   app.use(router.allowedMethods());
