@@ -6,6 +6,7 @@ import { emptyLgwanState, type LgwanState } from '../src/importer/lgwan-state.ts
 import { renderOverviewPage } from '../src/repository/pages/overview-page.ts';
 import { renderProductPage } from '../src/repository/pages/product-page.ts';
 import { buildStatus } from '../src/repository/status-model.ts';
+import { printMachine } from './machine.ts';
 
 const day = 86_400_000;
 
@@ -65,6 +66,7 @@ async function timedAsync<T>(work: () => Promise<T>): Promise<{ result: T; ms: n
  * the growth against the smallest size (linear growth keeps the per-endpoint cost flat).
  */
 export async function benchCoverage(sizes: number[] = [1000, 10_000, 100_000], products = 30): Promise<void> {
+  await printMachine('coverage');
   const now = Date.now();
   const state = syntheticState(now, products);
   console.log(`\nCoverage: computation and rendering, ${products} products, on the embedded default (in-memory inventory)`);

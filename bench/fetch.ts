@@ -11,6 +11,7 @@ import { Downloader } from '../src/fetch/download.ts';
 import { createHttpClient, defaultHttpPolicy } from '../src/fetch/http-client.ts';
 import { BlobStore } from '../src/store/blob-store.ts';
 import { median, startStaticNginx } from './tools.ts';
+import { printMachine } from './machine.ts';
 
 const mib = 1024 * 1024;
 
@@ -23,6 +24,7 @@ async function hashFile(file: string, algorithms: string[]): Promise<number> {
 }
 
 export async function benchFetch(options: { fileMiB: number; runs?: number }): Promise<void> {
+  await printMachine('fetch');
   const runs = options.runs ?? 5;
   const root = await mkdtemp(path.join(tmpdir(), 'lgwan-bench-fetch-'));
   const html = path.join(root, 'html');

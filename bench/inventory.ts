@@ -8,6 +8,7 @@ import { LowdbInventory, type InventoryObservation, type InventoryStore } from '
 import { PostgresInventory } from '../src/coverage/postgres-inventory.ts';
 import { emptyLgwanState, type LgwanState } from '../src/importer/lgwan-state.ts';
 import { startPostgres } from '../test/helpers/postgres.ts';
+import { printMachine } from './machine.ts';
 
 const day = 86_400_000;
 const versions = ['10.1', '10.2', '10.3'];
@@ -66,6 +67,7 @@ const format = (value: number) => (value >= 100 ? value.toFixed(0) : value.toFix
  * ratio PostgreSQL / lowdb.
  */
 export async function benchInventory(sizes: number[] = [1000, 10_000, 30_000, 100_000], products = 20): Promise<void> {
+  await printMachine('inventory');
   const server = await startPostgres({ durable: true });
   const now = Date.now();
   const state = syntheticState(now, products);

@@ -8,17 +8,21 @@ import { benchSoak } from './soak.ts';
 import { benchFetch } from './fetch.ts';
 import { benchInventory } from './inventory.ts';
 import { benchExposure } from './exposure.ts';
+import { benchStartup } from './startup.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const largeMiB = Number(process.env.BENCH_LARGE_MIB ?? 256);
+// Every reference run is interleaved with ours this many times; each figure is the median.
+const runs = Number(process.env.BENCH_RUNS ?? 3);
 ensureTools();
 const only = process.env.BENCH_ONLY;
-if (!only || only === 'serving') await benchServing({ largeMiB, seconds });
-if (!only || only === 'update-checks') await benchUpdateChecks({ seconds, connections: 1000 });
+if (!only || only === 'startup') await benchStartup({ runs: Math.max(runs, 5) });
+if (!only || only === 'serving') await benchServing({ largeMiB, seconds, runs });
+if (!only || only === 'update-checks') await benchUpdateChecks({ seconds, connections: 1000, runs });
 if (!only || only === 'coverage') await benchCoverage();
 if (!only || only === 'udp') await benchUdpDiode({ fileMiB: Number(process.env.BENCH_UDP_MIB ?? 256) });
 if (!only || only === 'import') await benchImport({ fileMiB: Number(process.env.BENCH_IMPORT_MIB ?? 256) });
 if (!only || only === 'inventory') await benchInventory((process.env.BENCH_INVENTORY_SIZES ?? '1000,10000,30000,100000').split(',').map(Number));
 if (!only || only === 'exposure') await benchExposure((process.env.BENCH_EXPOSURE_SIZES ?? '1000,10000,100000').split(',').map(Number));
 if (!only || only === 'fetch') await benchFetch({ fileMiB: largeMiB });
-if (!only || only === 'soak') await benchSoak(Number(process.env.SOAK_SECONDS ?? 600));
+if (!only || only === 'soak') await benchSoak({ seconds: Number(process.env.SOAK_SECONDS ?? 600), sampleSeconds: Number(process.env.SOAK_SAMPLE_SECONDS ?? 5), rounds: Number(process.env.SOAK_ROUNDS ?? 4) });

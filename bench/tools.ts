@@ -118,7 +118,7 @@ export function startProcess(command: string, args: string[], readyPattern: RegE
 }
 
 /** nginx serving a folder as static files on 127.0.0.1 (one worker, sendfile), the reference origin. */
-export async function startStaticNginx(root: string, htmlRoot: string, options: { types?: string } = {}): Promise<{ url: string; stop(): void }> {
+export async function startStaticNginx(root: string, htmlRoot: string, options: { types?: string } = {}): Promise<{ url: string; pid: number; stop(): void }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   await mkdir(path.join(root, 'nginx-tmp'), { recursive: true });
   await writeFile(
@@ -137,5 +137,21 @@ http { access_log off; sendfile on; tcp_nopush on; default_type application/octe
     if (await fetch(`${url}/`).then(() => true, () => false)) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { url, stop: () => void child.kill() };
+  return { url, pid: child.pid!, stop: () => void child.kill() };
+}
+
+/** CPU time (user + system) a process has used so far, in seconds, from /proc (clock ticks of 1/100 s). */
+export function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Runs each measure of `variants` in turn, `runs` times (ours, reference, ours, reference…),
+ * so that the machine's drift falls on every side of a ratio; returns each variant's samples.
+ */
+export async function interleaved<K extends string, T>(runs: number, variants: Record<K, () => T | Promise<T>>): Promise<Record<K, T[]>> {
+  const samples = Object.fromEntries(Object.keys(variants).map((key) => [key, [] as T[]])) as Record<K, T[]>;
+  for (let run = 0; run < runs; run += 1) for (const key of Object.keys(variants) as K[]) samples[key].push(await variants[key]());
+  return samples;
 }

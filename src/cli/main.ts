@@ -6,23 +6,29 @@ import { generateTransferKeyPair, loadTransferPrivateKey, nextKeyFiles } from '.
 import { rename, stat } from 'node:fs/promises';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
-import { openInternetSide, scheduleInternetSide } from '../sides/internet.ts';
 import { openLgwanSide } from '../sides/lgwan.ts';
 import { runLgwanService } from '../sides/lgwan-service.ts';
 import { buildStatus } from '../repository/status-model.ts';
-import { checkSideStore } from './store-check.ts';
 import { readLgwanState } from '../importer/lgwan-state.ts';
-import { assertNoProblems, validateCatalogs, writeSchemas } from './catalog-commands.ts';
-import { checkCatalogLive, formatLiveCheck } from './catalog-live-check.ts';
-import { runDemo } from './demo.ts';
-import { formatInspection, inspectExitCode, inspectFromConfig } from './bundle-inspect.ts';
-import { startUdpReceiver } from '../sides/udp-receiver.ts';
-import { startUdpSender } from '../sides/udp-sender.ts';
 import path from 'node:path';
 import { packageVersion, projectRoot } from './project-paths.ts';
-import { checkConfig } from './config-check.ts';
 import { addAdminCommands } from './admin-commands.ts';
 import { registerUpgradeCommand } from './upgrade.ts';
+
+// What a command needs beyond commander and the config loads when it runs: `serve` and
+// `daemon` start in a fraction of the time when the internet side, the demo and the
+// simulator are not parsed first (issue 18).
+const load = {
+  internetSide: () => import('../sides/internet.ts'),
+  storeCheck: () => import('./store-check.ts'),
+  catalogCommands: () => import('./catalog-commands.ts'),
+  catalogLiveCheck: () => import('./catalog-live-check.ts'),
+  demo: () => import('./demo.ts'),
+  bundleInspect: () => import('./bundle-inspect.ts'),
+  udpReceiver: () => import('../sides/udp-receiver.ts'),
+  udpSender: () => import('../sides/udp-sender.ts'),
+  configCheck: () => import('./config-check.ts'),
+};
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -44,7 +50,7 @@ program
   .option('-p, --port <port>', 'port of the LGWAN repository', port, 8080)
   .option('--storage <dir>', 'data root of the demo', 'storage/demo')
   .action(async (options: { port: number; storage: string }) => {
-    await runDemo({ ...options, logger: createLogger('demo', process.env.LGWAN_MIRROR_LOG_LEVEL ?? 'warn') });
+    await (await load.demo()).runDemo({ ...options, logger: createLogger('demo', process.env.LGWAN_MIRROR_LOG_LEVEL ?? 'warn') });
   });
 
 const keys = program.command('keys').description('transfer key management');
@@ -124,6 +130,7 @@ catalog
   .option('--catalogs <dirs...>', 'catalog folders', [path.join(projectRoot, 'catalogs'), path.join(projectRoot, 'catalogs', 'demo')])
   .option('--keys <dirs...>', 'key folders holding pins.yaml', [path.join(projectRoot, 'catalogs', 'keys')])
   .action(async (options: { catalogs: string[]; keys: string[] }) => {
+    const { assertNoProblems, validateCatalogs } = await load.catalogCommands();
     const report = await validateCatalogs(options.catalogs, options.keys);
     for (const line of report.lines) console.log(line);
     assertNoProblems(report);
@@ -141,6 +148,7 @@ catalog
   .action(async (options: { live?: boolean; timeout: number; config?: string }) => {
     if (!options.live) throw new UserFacingError('E_USAGE', 'catalog check contacts the vendors only with --live; "catalog validate" checks the files offline');
     const config = await loadConfig(options.config);
+    const { checkCatalogLive, formatLiveCheck } = await load.catalogLiveCheck();
     const rows = await checkCatalogLive({
       catalogs: config.internet.catalogs, keys: config.internet.keys, originRewrites: config.internet.originRewrites, dnsServers: config.internet.dnsServers,
       timeoutSeconds: options.timeout, logger: createLogger('catalog-check', process.env.LGWAN_MIRROR_LOG_LEVEL ?? 'warn'),
@@ -158,7 +166,7 @@ catalog
   .command('schema')
   .description('write the JSON Schemas of catalog, pins and config files (for editors)')
   .action(async () => {
-    for (const file of await writeSchemas()) console.log(file);
+    for (const file of await (await load.catalogCommands()).writeSchemas()) console.log(file);
   });
 
 program
@@ -167,7 +175,7 @@ program
   .addOption(configOption())
   .action(async (options: { config?: string }) => {
     const config = await loadConfig(options.config);
-    const side = await openInternetSide(config.internet, createLogger('fetch'));
+    const side = await (await load.internetSide()).openInternetSide(config.internet, createLogger('fetch'));
     const outcomes = await side.fetchAll();
     for (const outcome of outcomes) console.log(`${outcome.productId}\t${outcome.status}\t${outcome.version ?? ''}\t${outcome.error ?? ''}`);
     if (outcomes.some((outcome) => outcome.status === 'failed')) process.exitCode = 1;
@@ -183,14 +191,14 @@ program
     const config = await loadConfig(options.config);
     if (options.udp) {
       const logger = createLogger('udp-sender');
-      const sender = await startUdpSender(config.internet, logger);
+      const sender = await (await load.udpSender()).startUdpSender(config.internet, logger);
       const stop = () => void sender.stop();
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       logger.info({ to: `${config.internet.udp!.host}:${config.internet.udp!.port}`, spool: config.internet.spool }, 'UDP sender running');
       return;
     }
-    const side = await openInternetSide(config.internet, createLogger('send'));
+    const side = await (await load.internetSide()).openInternetSide(config.internet, createLogger('send'));
     console.log(JSON.stringify(await side.send({ force: options.force })));
   });
 
@@ -202,7 +210,7 @@ program
   .action(async (options: { config?: string }) => {
     const config = await loadConfig(options.config);
     const logger = createLogger('udp-receiver');
-    const { receiver, port } = await startUdpReceiver(config.lgwan, logger);
+    const { receiver, port } = await (await load.udpReceiver()).startUdpReceiver(config.lgwan, logger);
     const stop = () => void receiver.stop();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
@@ -248,6 +256,7 @@ program
     const config = await loadConfig(options.config);
     if (options.side === 'internet') {
       const logger = createLogger('internet');
+      const { openInternetSide, scheduleInternetSide } = await load.internetSide();
       const side = await openInternetSide(config.internet, logger);
       const schedule = scheduleInternetSide(side, logger);
       process.once('SIGTERM', () => schedule.stop());
@@ -275,7 +284,7 @@ program
     const config = await loadConfig(options.config);
     const storage = options.side === 'lgwan' ? config.lgwan.storage : config.internet.storage;
     const started = performance.now();
-    const report = await checkSideStore(options.side, storage);
+    const report = await (await load.storeCheck()).checkSideStore(options.side, storage);
     for (const problem of report.problems) console.log(`${problem.kind === 'missing' ? 'MISSING' : 'DAMAGED'} ${problem.paths.join(', ')}: blob ${problem.sha256} ${problem.detail}`);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(`checked ${report.blobs} files (${(report.bytes / 1024 ** 2).toFixed(1)} MiB) in ${seconds} s: ${report.problems.length === 0 ? 'every file matches its name' : `${report.problems.length} not as recorded`}`);
@@ -299,7 +308,7 @@ program
   .action(async (options: { side: 'internet' | 'lgwan'; config?: string }) => {
     const config = await loadConfig(options.config);
     console.log(`config: ${options.config ? path.resolve(options.config) : '(none given: the defaults, relative to the current folder)'}`);
-    const checks = await checkConfig(config, options.side);
+    const checks = await (await load.configCheck()).checkConfig(config, options.side);
     for (const item of checks) console.log(`${{ ok: 'ok  ', warn: 'WARN', fail: 'FAIL' }[item.level]} ${item.what}: ${item.detail}`);
     const failed = checks.filter((item) => item.level === 'fail').length;
     console.log(failed === 0 ? `the ${options.side} side can start with this config` : `${failed} problem(s): fix them in the config file (docs/configuration.md), then run this again`);
@@ -320,6 +329,7 @@ bundleCommand
   .option('--scratch <dir>', 'folder for temporary copies while checking (default: the system temporary folder)')
   .action(async (target: string, options: { config?: string; json?: boolean; scratch?: string }) => {
     const config = await loadConfig(options.config);
+    const { formatInspection, inspectExitCode, inspectFromConfig } = await load.bundleInspect();
     const results = await inspectFromConfig(config.lgwan, target, options.scratch);
     if (options.json) console.log(JSON.stringify(results.map(({ outcome: _outcome, ...rest }) => rest), null, 2));
     else process.stdout.write(results.map(formatInspection).join('\n'));

@@ -172,6 +172,16 @@ const lgwanSchema = z.strictObject({
     .array(z.string().refine((entry) => { try { proxyList([entry]); return true; } catch { return false; } }, 'an IP address or CIDR range'))
     .default(['127.0.0.1', '::1'])
     .describe('with trustProxy: the edge caches (addresses or CIDR ranges) whose X-Forwarded-For counts; from any other peer the headers are ignored'),
+  nginxFront: z
+    .strictObject({
+      accelRedirectPrefix: z
+        .string()
+        .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*\/$/u, 'an absolute path that starts and ends with /, e.g. /_lgwan-mirror/blobs/')
+        .default('/_lgwan-mirror/blobs/')
+        .describe('the internal location of the nginx front that serves <storage>/blobs/ (deploy/nginx/lgwan-mirror-front.conf)'),
+    })
+    .optional()
+    .describe('an nginx on this host in front of the repository (deploy/nginx/lgwan-mirror-front.conf): blob downloads that come through it (from a trustedProxies address, with the header it sets) are answered with X-Accel-Redirect, and nginx sends the file with sendfile'),
   tenants: z
     .array(
       z.strictObject({

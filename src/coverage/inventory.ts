@@ -105,6 +105,22 @@ export function applyObservation(endpoints: Record<string, EndpointRecord>, obse
   if (at < endpoint.firstSeen) endpoint.firstSeen = at;
   const productKey = productKeyOf(observation);
   const previous = endpoint.products[productKey];
+  // The common case on the hot path, an endpoint reporting again what it reported before: only
+  // the time moves, so the record is updated where it is, without building a new one.
+  if (
+    previous !== undefined &&
+    previous.seenAt <= at &&
+    previous.version === observation.version &&
+    previous.source === observation.source &&
+    previous.platform === observation.platform &&
+    previous.locale === observation.locale &&
+    previous.channel === observation.channel &&
+    previous.firstSeen[observation.version] !== undefined &&
+    previous.firstSeen[observation.version]! <= at
+  ) {
+    previous.seenAt = at;
+    return;
+  }
   // Issue 13: 5,000 update checks with invented channels made one address hold 5,000 records.
   if (!previous && Object.keys(endpoint.products).length >= maxProductsPerEndpoint) return;
   const firstSeen = { ...previous?.firstSeen };

@@ -18,7 +18,9 @@ import { RateLimiter } from './rate-limit.ts';
 import { handleWinget } from './protocols/winget.ts';
 import { readLimitedBody } from './read-limited-body.ts';
 import { publishedIndex } from './published-index.ts';
-import { serveImmutableFile } from './serve-file.ts';
+import { serveImmutableFile, SmallBlobCache } from './serve-file.ts';
+import { accelRedirects } from './nginx-front.ts';
+import { JsonAnswers } from './json-answers.ts';
 import { buildStatus, defaultThresholds, type AlarmThresholds } from './status-model.ts';
 import { addCoverageRoutes } from './coverage-routes.ts';
 import { CoverageView } from './coverage-view.ts';
@@ -68,6 +70,10 @@ export interface RepositoryOptions {
   trustProxy?: boolean;
   /** The proxies (addresses or CIDR ranges) whose forwarding headers count; default this host. */
   trustedProxies?: readonly string[];
+  /** The nginx front's internal location for the blob store (X-Accel-Redirect); none: the repository sends every byte. */
+  accelRedirectPrefix?: string;
+  /** Bounds of the in-memory cache of small blobs. */
+  smallBlobs?: ConstructorParameters<typeof SmallBlobCache>[0];
   thresholds?: AlarmThresholds;
   endpointStaleDays?: number;
   /** Check-ins allowed per agent: a burst, then this many a minute. */
@@ -179,6 +185,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     return tenantStates.of(options.database.data, state.scope ? state.scope.tenant : state.clientTenant);
   };
 
+  const smallBlobs = new SmallBlobCache(options.smallBlobs);
+  const accelRedirectFor = accelRedirects({ prefix: options.accelRedirectPrefix, trustedProxies: options.trustedProxies ?? defaultTrustedProxies, blobRoot: options.store.root });
   const serveArtifact = async (ctx: Context, artifact: Artifact | undefined, immutable: boolean): Promise<void> => {
     if (!artifact) {
       // 404, never 403: freshclam backs off for a day on 403 (PROTOCOLS.md).
@@ -190,7 +198,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     const file = options.store.pathOf(artifact.sha256);
     // freshclam sends If-Modified-Since = the build time in its local CVD header: answer with the same clock.
     const lastModified = artifact.verification.method === 'clamav-cvd' ? await cvdBuildTime(file, artifact.sha256) : new Date(publishedAt);
-    await serveImmutableFile(ctx, { file, sha256: artifact.sha256, fileName: artifact.fileName, lastModified, immutable });
+    const accelRedirect = accelRedirectFor(ctx, file);
+    await serveImmutableFile(ctx, { file, sha256: artifact.sha256, fileName: artifact.fileName, lastModified, immutable, cache: smallBlobs, ...(accelRedirect ? { accelRedirect } : {}) });
   };
 
   const endpointStaleDays = options.endpointStaleDays ?? 30;
@@ -304,6 +313,11 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { products: (await statusOf(scopeOf(ctx))).products };
   });
+  // The listings are functions of the publication alone: made once per published state and
+  // answered from memory with an ETag (issue 18). The status model is not: it follows the clock,
+  // refusals, the disk and the diode's heartbeat, so it is still made per request.
+  const jsonAnswers = new JsonAnswers();
+  const noPublication = {};
   router.get('/api/v1/products/:id/releases', (ctx) => {
     const published = stateOf(ctx).published;
     const product = published?.products.find((candidate) => candidate.id === ctx.params.id);
@@ -312,19 +326,26 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       ctx.body = { error: `no product ${ctx.params.id}` };
       return;
     }
-    const versions = new Map<string, Artifact[]>();
-    for (const artifact of published!.artifacts) if (artifact.productId === product.id) versions.set(artifact.version, [...(versions.get(artifact.version) ?? []), artifact]);
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = {
-      product: product.id,
-      releases: [...versions]
-        .sort(([a], [b]) => compareVersions(product.scheme, b, a))
-        .map(([version, artifacts]) => ({ version, publishedAt: state().firstPublished[product.id]?.[version] ?? null, artifacts: artifacts.map(describeArtifact) })),
-    };
+    jsonAnswers.answer(ctx, published!, `releases\u0000${product.id}`, () => {
+      const versions = new Map<string, Artifact[]>();
+      for (const artifact of published!.artifacts) if (artifact.productId === product.id) versions.set(artifact.version, [...(versions.get(artifact.version) ?? []), artifact]);
+      return {
+        product: product.id,
+        releases: [...versions]
+          .sort(([a], [b]) => compareVersions(product.scheme, b, a))
+          .map(([version, artifacts]) => ({ version, publishedAt: state().firstPublished[product.id]?.[version] ?? null, artifacts: artifacts.map(describeArtifact) })),
+      };
+    });
   });
   router.get('/api/v1/latest', (ctx) => {
     const published = stateOf(ctx).published;
     const filter = { product: ctx.query.product, platform: ctx.query.platform, locale: ctx.query.locale };
+    const key = ['latest', filter.product, filter.platform, filter.locale].map((value) => (typeof value === 'string' ? value : '\u0001')).join('\u0000');
+    ctx.set('Cache-Control', 'no-cache');
+    jsonAnswers.answer(ctx, published ?? noPublication, key, () => latestOf(published, filter));
+  });
+  const latestOf = (published: ReturnType<typeof stateOf>['published'], filter: { product: unknown; platform: unknown; locale: unknown }) => {
     const latest = new Map<string, { productId: string; platform: string; locale: string; version: string; artifacts: Artifact[] }>();
     for (const product of published?.products ?? []) {
       if (typeof filter.product === 'string' && filter.product !== product.id) continue;
@@ -339,9 +360,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
         else if (order === 0) current!.artifacts.push(artifact);
       }
     }
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.body = { latest: [...latest.values()].map((entry) => ({ ...entry, artifacts: entry.artifacts.map(describeArtifact) })) };
-  });
+    return { latest: [...latest.values()].map((entry) => ({ ...entry, artifacts: entry.artifacts.map(describeArtifact) })) };
+  };
 
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -1,6 +1,7 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Context } from 'koa';
+import { IntegrityError } from '../core/errors.ts';
 
 const contentTypes: Record<string, string> = {
   '.exe': 'application/vnd.microsoft.portable-executable',
@@ -45,13 +46,79 @@ function parseSingleRange(header: string, size: number): { start: number; end: n
 }
 
 /**
+ * Small blobs from memory, bounded in bytes and in count, least recently used out first.
+ * Keyed by sha256 and checked against it when filled, so an entry can never be other bytes
+ * than the ones its name promises: a blob's content cannot change under its name.
+ */
+export class SmallBlobCache {
+  readonly maxEntryBytes: number;
+  readonly maxBytes: number;
+  readonly maxEntries: number;
+  #bytes = 0;
+  readonly #entries = new Map<string, Buffer>();
+
+  constructor(options: { maxEntryBytes?: number; maxBytes?: number; maxEntries?: number } = {}) {
+    this.maxEntryBytes = options.maxEntryBytes ?? 256 * 1024;
+    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.maxEntries = options.maxEntries ?? 4096;
+  }
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.#entries.size, bytes: this.#bytes };
+  }
+
+  get(sha256: string): Buffer | undefined {
+    const bytes = this.#entries.get(sha256);
+    if (bytes) {
+      // Map keeps insertion order: re-inserting marks the entry as the most recently used.
+      this.#entries.delete(sha256);
+      this.#entries.set(sha256, bytes);
+    }
+    return bytes;
+  }
+
+  /** Keeps the bytes if they hash to sha256 and fit; throws IntegrityError if they do not match. */
+  fill(sha256: string, bytes: Buffer, file: string): void {
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== sha256) throw new IntegrityError(`${file}: the stored file does not match its name (sha256 ${actual}); run "lgwan-mirror store check --side lgwan"`, { file, expected: sha256, actual });
+    if (bytes.length > this.maxEntryBytes || bytes.length > this.maxBytes || this.#entries.has(sha256)) return;
+    this.#entries.set(sha256, bytes);
+    this.#bytes += bytes.length;
+    for (const [oldest, evicted] of this.#entries) {
+      if (this.#bytes <= this.maxBytes && this.#entries.size <= this.maxEntries) break;
+      this.#entries.delete(oldest);
+      this.#bytes -= evicted.length;
+    }
+  }
+}
+
+export interface ImmutableFileOptions {
+  file: string;
+  sha256: string;
+  fileName: string;
+  lastModified: Date;
+  immutable: boolean;
+  /** Small blobs are answered from here (and put here on first read). */
+  cache?: SmallBlobCache;
+  /**
+   * The internal URI of this blob at the trusted nginx front (`X-Accel-Redirect`): nginx then
+   * sends the file itself with sendfile, and applies Range and HEAD as the repository would.
+   * Only for requests that came through that front (nginx-front.ts).
+   */
+  accelRedirect?: string;
+}
+
+const largeRead = 1 << 20;
+
+/**
  * Serves an immutable, content-addressed file: strong ETag from its sha256, Last-Modified,
  * conditional GET/HEAD, a single byte range (206/416) and the exact Content-Length.
  * Update clients (Firefox, BITS, freshclam) resume with Range, so this path must be right.
+ * Conditional requests are answered before the disk is touched; small files come from memory;
+ * behind the nginx front the file is nginx's to send; otherwise it is streamed in 1 MiB reads
+ * straight into the response, without Koa's stream pipeline.
  */
-export async function serveImmutableFile(ctx: Context, options: { file: string; sha256: string; fileName: string; lastModified: Date; immutable: boolean }): Promise<void> {
-  const info = await stat(options.file);
-  const size = info.size;
+export async function serveImmutableFile(ctx: Context, options: ImmutableFileOptions): Promise<void> {
   const etag = `"sha256-${options.sha256}"`;
   ctx.set('ETag', etag);
   ctx.set('Last-Modified', options.lastModified.toUTCString());
@@ -68,34 +135,86 @@ export async function serveImmutableFile(ctx: Context, options: { file: string; 
     ctx.status = 304;
     return;
   }
-
-  let start = 0;
-  let end = size - 1;
-  const rangeHeader = ctx.get('Range');
-  const ifRange = ctx.get('If-Range');
-  const rangeApplies = rangeHeader !== '' && (ifRange === '' || ifRange === etag);
-  if (rangeApplies) {
-    const range = parseSingleRange(rangeHeader, size);
-    if (range === 'unsatisfiable') {
-      ctx.status = 416;
-      ctx.set('Content-Range', `bytes */${size}`);
-      ctx.body = '';
-      return;
-    }
-    if (range) {
-      ({ start, end } = range);
-      ctx.status = 206;
-      ctx.set('Content-Range', `bytes ${start}-${end}/${size}`);
-    }
-  }
-  if (ctx.status !== 206) ctx.status = 200;
-  ctx.length = size === 0 ? 0 : end - start + 1;
-  // HEAD: status and length are set; Koa sends no body (and none may be opened).
-  if (ctx.method === 'HEAD') return;
-  if (size === 0) {
-    ctx.body = Buffer.alloc(0);
+  if (options.accelRedirect) {
+    // nginx serves the body (and Range, HEAD, 416) from the file; it sends the headers set here
+    // that it passes on X-Accel-Redirect or that the front's internal location adds back.
+    ctx.set('X-Accel-Redirect', options.accelRedirect);
+    ctx.status = 200;
+    ctx.body = '';
     return;
   }
-  // 1 MiB reads: several times faster than the 64 KiB default on large files (STYLE.md).
-  ctx.body = createReadStream(options.file, { start, end, highWaterMark: 1 << 20 });
+
+  let cached = options.cache?.get(options.sha256);
+  let handle: FileHandle | undefined;
+  let size: number;
+  if (cached) {
+    size = cached.length;
+  } else {
+    handle = await open(options.file, 'r');
+    try {
+      size = (await handle.stat()).size;
+      if (options.cache && size <= options.cache.maxEntryBytes) {
+        cached = await handle.readFile();
+        options.cache.fill(options.sha256, cached, options.file);
+      }
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    if (cached) {
+      await handle.close();
+      handle = undefined;
+    }
+  }
+  try {
+    let start = 0;
+    let end = size - 1;
+    const rangeHeader = ctx.get('Range');
+    const ifRange = ctx.get('If-Range');
+    const rangeApplies = rangeHeader !== '' && (ifRange === '' || ifRange === etag);
+    if (rangeApplies) {
+      const range = parseSingleRange(rangeHeader, size);
+      if (range === 'unsatisfiable') {
+        ctx.status = 416;
+        ctx.set('Content-Range', `bytes */${size}`);
+        ctx.body = '';
+        return;
+      }
+      if (range) {
+        ({ start, end } = range);
+        ctx.status = 206;
+        ctx.set('Content-Range', `bytes ${start}-${end}/${size}`);
+      }
+    }
+    if (ctx.status !== 206) ctx.status = 200;
+    ctx.length = size === 0 ? 0 : end - start + 1;
+    // HEAD: status and length are set; Koa sends no body (and none may be opened).
+    if (ctx.method === 'HEAD') return;
+    if (size === 0) {
+      ctx.body = Buffer.alloc(0);
+      return;
+    }
+    if (cached) {
+      ctx.body = start === 0 && end === size - 1 ? cached : cached.subarray(start, end + 1);
+      return;
+    }
+    streamInto(ctx, handle!, start, end);
+    handle = undefined;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * The file's bytes written to the response directly (Koa does not respond for us): one read
+ * stream of 1 MiB chunks, closed when the client goes away; a read error mid-way cuts the
+ * connection, so the client sees a short body against Content-Length rather than wrong bytes.
+ */
+function streamInto(ctx: Context, handle: FileHandle, start: number, end: number): void {
+  ctx.respond = false;
+  const response = ctx.res;
+  const stream = handle.createReadStream({ start, end, highWaterMark: largeRead });
+  stream.once('error', (error) => response.destroy(error));
+  response.once('close', () => stream.destroy());
+  stream.pipe(response);
 }

@@ -7,7 +7,7 @@ import type { LgwanConfig } from '../config/config.ts';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
 import { commandLine, lockedWhileOpening, lockStorage } from '../core/storage-lock.ts';
 import type { Logger } from '../core/logger.ts';
-import { importFromSpool, type ImportOutcome } from '../importer/import-bundle.ts';
+import type { ImportOutcome } from '../importer/import-bundle.ts';
 import { openLgwanState, type LgwanDatabase } from '../importer/lgwan-state.ts';
 import { createRepositoryApp } from '../repository/app.ts';
 import type { InventoryStore } from '../coverage/inventory.ts';
@@ -82,7 +82,8 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
     },
     importOnce() {
       // One importer at a time: a poll that finds one running waits for it instead.
-      importing ??= importFromSpool({ database, store, keyring, pinnedKey: { publicKey, keyId }, storageRoot: config.storage, logger, names: new TransferFileNames(config.transferFileExtension), stagingQuotaBytes: config.stagingQuotaBytes, quarantineQuotaBytes: config.quarantineQuotaBytes, spoolStableSeconds: config.spoolStableSeconds, partsTimeoutHours: config.partsTimeoutHours }, config.spool).finally(() => {
+      // The importer (tar, xz, the vendor verifiers) loads at the first import: `serve` never needs it.
+      importing ??= import('../importer/import-bundle.ts').then(({ importFromSpool }) => importFromSpool({ database, store, keyring, pinnedKey: { publicKey, keyId }, storageRoot: config.storage, logger, names: new TransferFileNames(config.transferFileExtension), stagingQuotaBytes: config.stagingQuotaBytes, quarantineQuotaBytes: config.quarantineQuotaBytes, spoolStableSeconds: config.spoolStableSeconds, partsTimeoutHours: config.partsTimeoutHours }, config.spool)).finally(() => {
         importing = undefined;
       });
       return importing;
@@ -179,6 +180,7 @@ export function buildRepositoryApp(config: LgwanConfig, parts: RepositoryParts):
     },
     trustProxy: config.trustProxy,
     trustedProxies: config.trustedProxies,
+    ...(config.nginxFront ? { accelRedirectPrefix: config.nginxFront.accelRedirectPrefix } : {}),
     checkInsPerMinute: config.checkInsPerMinute,
     thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent, advisoryMaxAgeHours: config.advisoryMaxAgeHours },
     endpointStaleDays: config.endpointStaleDays,

@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+import type { Context } from 'koa';
+
+interface Answer {
+  body: Buffer;
+  etag: string;
+}
+
+/**
+ * JSON answers that are a function of a published state, serialised once, with a strong
+ * ETag of their bytes, and answered from memory (304 to a matching If-None-Match) until an
+ * import switches the state: the importer replaces the published object, which keys the cache,
+ * so an entry can never outlive its publication. At most `maxPerState` variants (query filters)
+ * are kept for each state; beyond them answers are made per request.
+ */
+export class JsonAnswers {
+  readonly #answers = new WeakMap<object, Map<string, Answer>>();
+  readonly #maxPerState: number;
+
+  constructor(options: { maxPerState?: number } = {}) {
+    this.#maxPerState = options.maxPerState ?? 256;
+  }
+
+  answer(ctx: Context, state: object, key: string, make: () => unknown): void {
+    let answers = this.#answers.get(state);
+    if (!answers) this.#answers.set(state, (answers = new Map()));
+    let answer = answers.get(key);
+    if (!answer) {
+      const body = Buffer.from(JSON.stringify(make()));
+      answer = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+      if (answers.size < this.#maxPerState) answers.set(key, answer);
+    }
+    ctx.type = 'application/json; charset=utf-8';
+    ctx.set('ETag', answer.etag);
+    const ifNoneMatch = ctx.get('If-None-Match');
+    if (ifNoneMatch && ifNoneMatch.split(',').some((candidate) => candidate.trim() === answer.etag || candidate.trim() === `W/${answer.etag}` || candidate.trim() === '*')) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = answer.body;
+  }
+}
