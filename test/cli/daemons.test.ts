@@ -25,7 +25,19 @@ test('the two daemons run as separate processes joined only by the spool: the in
   await lgwan.waitFor(/"sequence":1,.*bundle imported and published/u);
 
   const url = `http://127.0.0.1:${port}`;
-  const latest = (await (await fetch(`${url}/api/v1/latest?product=demo-firefox&platform=win64&locale=ja`)).json()) as { latest: { version: string; artifacts: { url: string; sha256: string }[] }[] };
+  type Latest = { latest: { version: string; artifacts: { url: string; sha256: string }[] }[] };
+  // The primary logs the publication, then tells the worker processes, which read the state
+  // again (docs/configuration.md, "Worker processes"): an answer may trail the log by moments.
+  const latestOnceAt = async (version: string): Promise<Latest> => {
+    let answer: Latest = { latest: [] };
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      answer = (await (await fetch(`${url}/api/v1/latest?product=demo-firefox&platform=win64&locale=ja`)).json()) as Latest;
+      if (answer.latest[0]?.version === version) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return answer;
+  };
+  const latest = await latestOnceAt('131.0');
   t.is(latest.latest[0]!.version, '131.0');
   for (const artifact of latest.latest[0]!.artifacts) {
     const body = new Uint8Array(await (await fetch(`${url}${artifact.url}`)).arrayBuffer());
@@ -35,7 +47,7 @@ test('the two daemons run as separate processes joined only by the spool: the in
   // A new vendor release reaches the LGWAN side with no one touching either process.
   environment.simulator.options.mozilla.latest = '131.0.1';
   await lgwan.waitFor(/"sequence":2,.*bundle imported and published/u);
-  const after = (await (await fetch(`${url}/api/v1/latest?product=demo-firefox&platform=win64&locale=ja`)).json()) as { latest: { version: string }[] };
+  const after = await latestOnceAt('131.0.1');
   t.is(after.latest[0]!.version, '131.0.1');
 
   t.is(await internet.stop(), 0, 'the internet daemon stops cleanly on SIGTERM');
