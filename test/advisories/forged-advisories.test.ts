@@ -1,10 +1,8 @@
-import { createHash, createPrivateKey } from 'node:crypto';
-import { readFile, rename } from 'node:fs/promises';
-import path from 'node:path';
-import test from 'ava';
+import { createHash } from 'node:crypto';
+import test, { type ExecutionContext } from 'ava';
 import type { Manifest } from '../../src/bundle/manifest.ts';
-import { bundleFileName } from '../../src/transfer/spool-names.ts';
-import { manifestOf, readTar, resign, sha256, writeTar, type TarEntry } from '../helpers/bundle-surgery.ts';
+import { sha256, type TarEntry } from '../helpers/bundle-surgery.ts';
+import { importForgedSecondBundle } from '../helpers/stolen-key.ts';
 import { setupAdvisoryEnvironment } from './advisory-environment.ts';
 
 /*
@@ -14,25 +12,7 @@ import { setupAdvisoryEnvironment } from './advisory-environment.ts';
  * again with the real transfer key; the LGWAN side must refuse it and keep serving bundle 1.
  */
 
-async function forgeSecondBundle(t: import('ava').ExecutionContext, forge: (manifest: Manifest, entries: TarEntry[], readPublished: (sha256: string) => Promise<Buffer>) => Promise<void>) {
-  const environment = await setupAdvisoryEnvironment();
-  t.teardown(environment.cleanup);
-  const internet = await environment.openInternet();
-  await internet.runOnce();
-  const lgwan = await environment.openLgwan();
-  t.deepEqual((await lgwan.importOnce()).map((outcome) => outcome.status), ['published']);
-  const before = structuredClone(lgwan.database.data.published);
-  const second = await internet.send({ force: true });
-  const held = path.join(environment.root, 'held-back.tar');
-  await rename((second as { file: string }).file, held);
-  const entries = await readTar(held);
-  const manifest = manifestOf(entries);
-  await forge(manifest, entries, (blob) => readFile(lgwan.store.pathOf(blob)));
-  const privateKey = createPrivateKey(await readFile(environment.config.internet.transferKey));
-  await writeTar(path.join(environment.config.lgwan.spool, bundleFileName(2)), resign(entries, manifest, privateKey));
-  const outcome = (await lgwan.importOnce()).at(-1) as { status: string; code?: string; reason?: string };
-  return { lgwan, before, outcome };
-}
+const forgeSecondBundle = (t: ExecutionContext, forge: Parameters<typeof importForgedSecondBundle>[1]) => importForgedSecondBundle(t, forge, 2, () => setupAdvisoryEnvironment());
 
 /** Puts `data` in the bundle as a new blob and points the artifact named `fileName` (and what refers to it) at it. */
 function replaceBlob(manifest: Manifest, entries: TarEntry[], fileName: string, data: Buffer): void {

@@ -4,17 +4,23 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { Manifest } from '../../src/bundle/manifest.ts';
 import { bundleFileName } from '../../src/transfer/spool-names.ts';
-import { manifestOf, readTar, resign, writeTar } from './bundle-surgery.ts';
+import { manifestOf, readTar, resign, writeTar, type TarEntry } from './bundle-surgery.ts';
 import { createEnvironment } from './environment.ts';
 
 /**
  * A stolen transfer key at work: bundle 1 is published; bundle 2 is held back, its manifest
- * edited by `edit`, signed again with the real transfer key and put into the LGWAN spool under
- * the name of sequence `fileSequence`, then imported. Returns that import's outcome and the
- * published state from before it.
+ * edited by `edit` (which may also change its entries, reading published blobs), signed again
+ * with the real transfer key and put into the LGWAN spool under the name of sequence
+ * `fileSequence`, then imported. Returns that import's outcome and the published state from
+ * before it. `setup` makes the environment (the advisory tests use their own).
  */
-export async function importForgedSecondBundle(t: ExecutionContext, edit: (manifest: Manifest) => void, fileSequence = 2) {
-  const environment = await createEnvironment();
+export async function importForgedSecondBundle<E extends Awaited<ReturnType<typeof createEnvironment>>>(
+  t: ExecutionContext,
+  edit: (manifest: Manifest, entries: TarEntry[], readPublished: (sha256: string) => Promise<Buffer>) => void | Promise<void>,
+  fileSequence = 2,
+  setup: () => Promise<E> = createEnvironment as () => Promise<E>,
+) {
+  const environment = await setup();
   t.teardown(environment.cleanup);
   const internet = await environment.openInternet();
   await internet.runOnce();
@@ -27,7 +33,7 @@ export async function importForgedSecondBundle(t: ExecutionContext, edit: (manif
   await rename((second as { file: string }).file, held);
   const entries = await readTar(held);
   const manifest = manifestOf(entries);
-  edit(manifest);
+  await edit(manifest, entries, (blob) => readFile(lgwan.store.pathOf(blob)));
   const privateKey = createPrivateKey(await readFile(environment.config.internet.transferKey));
   await writeTar(path.join(environment.config.lgwan.spool, bundleFileName(fileSequence)), resign(entries, manifest, privateKey));
   const outcome = (await lgwan.importOnce()).at(-1) as { status: string; code?: string; reason?: string };
