@@ -71,6 +71,8 @@ export interface ProductExposure {
 
 export interface EndpointExposureSummary {
   endpoint: string;
+  /** As the endpoint last reported it (agents, winget); absent when it never named itself. */
+  hostname?: string;
   cves: number;
   kev: number;
   kevOverdue: number;
@@ -90,7 +92,10 @@ export interface ExposureReport {
   overdueKev: Array<{ cve: string; dueDate: string; endpoints: number; products: string[] }>;
 }
 
-export type ExposureSource = Pick<CoverageSource, 'versionsByProduct' | 'endpointCounts'> & VersionProfileSource;
+export type ExposureSource = Pick<CoverageSource, 'versionsByProduct' | 'endpointCounts'> & VersionProfileSource & {
+  /** Looked up only for the listed most-exposed endpoints, so an admin sees host names there. */
+  getEndpoint?(key: string, tenant?: string): Promise<{ hostname?: string } | undefined>;
+};
 
 const day = 86_400_000;
 /** Japan's calendar date of `now`, YYYY-MM-DD. */
@@ -308,6 +313,12 @@ export async function computeExposure(state: LgwanState, data: AdvisoryData, sou
       mostExposed.push({ endpoint, cves: entry.cves, kev: entry.kev, kevOverdue: entry.kevOverdue, earliestDue: entry.earliestDue });
     }
     if (mostExposed.length >= mostExposedLimit) break;
+  }
+  if (source.getEndpoint) {
+    const hostnames = await Promise.all(mostExposed.map((entry) => source.getEndpoint!(entry.endpoint, options.tenant).then((record) => record?.hostname, () => undefined)));
+    hostnames.forEach((hostname, index) => {
+      if (hostname) mostExposed[index]!.hostname = hostname;
+    });
   }
 
   const products: ProductExposure[] = published.map((product) => {

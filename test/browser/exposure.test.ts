@@ -81,7 +81,7 @@ test('in a real browser: the exposure headline, product, endpoint and advisory p
   t.is(await text(page, '[data-field="exposed-kev-overdue"]'), String(api.endpoints.kevOverdue));
   t.is(await text(page, '[data-field="cves-affecting"]'), String(api.cves.affectingEndpoints));
   const mostExposed = await page.$$eval('#most-exposed tbody tr', (rows) => rows.map((row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent?.trim())));
-  t.deepEqual(mostExposed, api.mostExposed.map((entry) => [entry.endpoint, String(entry.cves), String(entry.kev), String(entry.kevOverdue), entry.earliestDue ?? '—']));
+  t.deepEqual(mostExposed, api.mostExposed.map((entry) => [`${entry.hostname} ${entry.endpoint}`, String(entry.cves), String(entry.kev), String(entry.kevOverdue), entry.earliestDue ?? '—']));
   t.false((await page.content()).includes(agents.get('b-kaikei-01')!), "tenant B's endpoint is not shown");
   t.is(await text(page, 'tr[data-product="demo-firefox"] [data-field="exposed-endpoints"]'), '3');
   t.is(await text(page, 'tr[data-product="demo-clamav-bytecode"] [data-field="no-advisory-data"]'), '脆弱性情報なし');

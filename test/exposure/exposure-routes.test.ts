@@ -23,7 +23,7 @@ test('the JSON API, the CSV, /metrics and the overview give the same exposure fi
   const report = await admin.json<ExposureReport>('/api/v1/exposure');
   t.deepEqual(report.endpoints, { active: 2, exposed: 2, kev: 2, kevOverdue: 2 });
   t.deepEqual(report.cves, { affectingEndpoints: 5, kev: 1, kevOverdue: 1 });
-  t.deepEqual(report.mostExposed.map((entry) => [entry.endpoint, entry.cves, entry.kev, entry.earliestDue]), [[`agent:${old.agentId}`, 5, 1, '2024-11-05'], [`agent:${current.agentId}`, 1, 1, '2024-11-05']]);
+  t.deepEqual(report.mostExposed.map((entry) => [entry.endpoint, entry.hostname, entry.cves, entry.kev, entry.earliestDue]), [[`agent:${old.agentId}`, 'somu-01', 5, 1, '2024-11-05'], [`agent:${current.agentId}`, 'somu-02', 1, 1, '2024-11-05']]);
   const firefox = report.products.find((product) => product.productId === 'demo-firefox')!;
   t.like(firefox, { advisoryData: 'versions', exposedEndpoints: 2, kevEndpoints: 2, cvesAffectingEndpoints: 5 });
   t.is(report.products.find((product) => product.productId === 'demo-clamav-bytecode')!.advisoryData, 'none');
@@ -43,6 +43,7 @@ test('the JSON API, the CSV, /metrics and the overview give the same exposure fi
   const overview = await admin.text('/');
   t.regex(overview, /data-field="exposed-kev">2</u);
   t.regex(overview, /data-field="exposed-any">2</u);
+  t.regex(overview, /<table id="most-exposed">(?:(?!<\/table>)[\s\S])*<strong>somu-01<\/strong> <code>agent:/u, 'the most exposed are named by host name');
   t.regex(overview, /<tr data-product="demo-clamav-bytecode">(?:(?!<\/tr>)[\s\S])*data-field="no-advisory-data"/u);
 
   const product = await admin.json<ProductExposure>('/api/v1/products/demo-firefox/exposure');

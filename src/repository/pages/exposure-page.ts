@@ -58,7 +58,7 @@ export function renderExposureHeadline(report: ExposureReport, language: Languag
   const { endpoints, cves } = report;
   const most = report.mostExposed
     .slice(0, 10)
-    .map((entry) => `<tr><td><a href="${href(`/endpoints/${encodeURIComponent(entry.endpoint)}`, language)}"><code>${escapeHtml(entry.endpoint)}</code></a></td><td class="number">${entry.cves}</td><td class="number">${entry.kev}</td><td class="number">${entry.kevOverdue}</td><td>${escapeHtml(entry.earliestDue ?? '—')}</td></tr>`)
+    .map((entry) => `<tr><td><a href="${href(`/endpoints/${encodeURIComponent(entry.endpoint)}`, language)}">${entry.hostname ? `<strong>${escapeHtml(entry.hostname)}</strong> ` : ''}<code>${escapeHtml(entry.endpoint)}</code></a></td><td class="number">${entry.cves}</td><td class="number">${entry.kev}</td><td class="number">${entry.kevOverdue}</td><td>${escapeHtml(entry.earliestDue ?? '—')}</td></tr>`)
     .join('');
   const sources = report.sources.map((source) => `<code>${escapeHtml(source.source)}</code> (${escapeHtml(w.fetched)} ${time(source.fetchedAt, language)})`).join(' · ');
   return `<section aria-labelledby="exposure" id="exposure-headline"><h2 id="exposure">${escapeHtml(w.headline)}</h2>
