@@ -8,23 +8,13 @@ import { advisoryIndexOf } from '../src/exposure/advisory-index.ts';
 import { computeExposure, type ExposureReport, type ExposureSource } from '../src/exposure/compute-exposure.ts';
 import { emptyLgwanState, type LgwanState } from '../src/importer/lgwan-state.ts';
 import { startPostgres } from '../test/helpers/postgres.ts';
+import { seededRandom as random } from '../test/helpers/seeded-random.ts';
 
 const day = 86_400_000;
 /** Each product has had this many releases with advisories (versions 1.0 … 1.<n-1>). */
 const releasesPerProduct = 170;
 /** Endpoints run one of the newest this many versions of each product. */
 const versionsInUse = 25;
-
-/** A deterministic pseudo-random sequence (xorshift), so that runs compare. */
-function random(seed: number) {
-  let state = seed;
-  return (below: number) => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return Math.abs(state) % below;
-  };
-}
 
 export function syntheticState(now: number, products: number): LgwanState {
   const summaries: ProductSummary[] = [];

@@ -12,6 +12,7 @@ import { emptyLgwanState, type LgwanState } from '../../src/importer/lgwan-state
 import { publishedRepository } from '../helpers/published-repository.ts';
 import { enrollAgent, signIn } from '../helpers/console.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { seededRandom as random } from '../helpers/seeded-random.ts';
 
 /*
  * One suite, two stores: every test in `storeSuite` runs against lowdb (the embedded
@@ -53,17 +54,6 @@ const observation = (id: string, product: string, version: string, extra: Partia
   version,
   ...extra,
 });
-
-/** A deterministic pseudo-random sequence (xorshift), so a failure can be replayed. */
-function random(seed: number) {
-  let state = seed;
-  return (below: number) => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % below;
-  };
-}
 
 const products: Array<{ id: string; scheme: ProductSummary['scheme']; versions: string[]; published: string[] }> = [
   { id: 'firefox', scheme: 'mozilla', versions: ['128.0', '130.0', '131.0', '131.0.1', '132.0b3', 'not-a-version'], published: ['131.0', '131.0.1'] },

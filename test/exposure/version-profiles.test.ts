@@ -8,6 +8,7 @@ import type { VersionProfile } from '../../src/coverage/version-profiles.ts';
 import { computeExposure } from '../../src/exposure/compute-exposure.ts';
 import { postgresPerFile } from '../helpers/postgres.ts';
 import { mozillaAdvisories, product, stateWith } from './fixtures.ts';
+import { seededRandom as random } from '../helpers/seeded-random.ts';
 
 /*
  * The exposure profiles of the two inventory stores: the same observations into lowdb and into
@@ -18,17 +19,6 @@ const server = postgresPerFile(test.after);
 
 const now = new Date('2026-11-22T03:00:00Z');
 const at = (days: number) => new Date(now.getTime() - days * 86_400_000);
-
-/** A deterministic pseudo-random sequence (xorshift), so a failure can be replayed. */
-function random(seed: number) {
-  let state = seed;
-  return (below: number) => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return Math.abs(state) % below;
-  };
-}
 
 function observations(): Array<[InventoryObservation, Date]> {
   const pick = random(20261122);
