@@ -53,9 +53,13 @@ export class NativeObservations {
 
   /** A sink for one request's observations. */
   for(ctx: Context): Pick<InventoryStore, 'record'> | undefined {
+    return this.sinkFor((ctx.state as ConsoleState).clientTenant, ctx.ip);
+  }
+
+  /** The same for a request whose tenant and address are known (the hot path has no Koa context). */
+  sinkFor(tenant: Tenant | undefined, address: string): Pick<InventoryStore, 'record'> | undefined {
     const inventory = this.#inventory;
     if (!inventory) return undefined;
-    const tenant = (ctx.state as ConsoleState).clientTenant;
     return {
       record: (observation: InventoryObservation, now?: Date) => {
         if (!tenant) {
@@ -63,7 +67,7 @@ export class NativeObservations {
           return;
         }
         if (observation.endpoint.kind === 'agent') return;
-        if (observation.endpoint.kind === 'freshclam-uuid' && !this.#admit(`${tenant.id}\u0000${ctx.ip}`, observation.endpoint.id)) {
+        if (observation.endpoint.kind === 'freshclam-uuid' && !this.#admit(`${tenant.id}\u0000${address}`, observation.endpoint.id)) {
           this.dropped += 1;
           return;
         }

@@ -34,7 +34,9 @@ export class Rollouts {
   readonly #store: AdminStore;
   readonly #now: () => Date;
   readonly #ttlMs: number;
-  readonly #cache = new Map<string, { until: number; decisions: Promise<ReleaseDecision[]> }>();
+  readonly #cache = new Map<string, { until: number; decisions: Promise<ReleaseDecision[]>; settled?: ReleaseDecision[] }>();
+  /** The last decisions read per tenant: a read that returns the same decisions keeps this object (and so the epoch). */
+  readonly #last = new Map<string, { json: string; decisions: ReleaseDecision[] }>();
 
   constructor(store: AdminStore, now: () => Date, ttlMs = 2000) {
     this.#store = store;
@@ -44,37 +46,59 @@ export class Rollouts {
 
   invalidate(tenant: string): void {
     this.#cache.delete(tenant);
+    this.#last.delete(tenant);
   }
 
   decisions(tenant: string): Promise<ReleaseDecision[]> {
     const now = Date.now();
     const cached = this.#cache.get(tenant);
     if (cached && cached.until > now) return cached.decisions;
-    const decisions = this.#store.listDecisions(tenant);
+    const entry: { until: number; decisions: Promise<ReleaseDecision[]>; settled?: ReleaseDecision[] } = { until: now + this.#ttlMs, decisions: Promise.resolve([]) };
+    entry.decisions = this.#store.listDecisions(tenant).then((read) => {
+      // Unchanged decisions keep their object: answers kept under the epoch stay valid past the TTL.
+      const json = JSON.stringify(read);
+      const last = this.#last.get(tenant);
+      const decisions = last && last.json === json ? last.decisions : read;
+      if (decisions !== last?.decisions) this.#last.set(tenant, { json, decisions });
+      if (this.#last.size > 10_000) this.#last.delete(this.#last.keys().next().value!);
+      entry.settled = decisions;
+      return decisions;
+    });
     // A failed read is not kept: the next request asks the store again.
-    decisions.catch(() => this.#cache.delete(tenant));
-    this.#cache.set(tenant, { until: now + this.#ttlMs, decisions });
+    entry.decisions.catch(() => this.#cache.get(tenant) === entry && this.#cache.delete(tenant));
+    this.#cache.set(tenant, entry);
     if (this.#cache.size > 10_000) this.#cache.delete(this.#cache.keys().next().value!);
-    return decisions;
+    return entry.decisions;
+  }
+
+  /** The decisions when they are in memory and fresh; undefined when they must be read (the hot path then defers). */
+  decisionsNow(tenant: string): ReleaseDecision[] | undefined {
+    const cached = this.#cache.get(tenant);
+    return cached && cached.until > Date.now() ? cached.settled : undefined;
   }
 
   /** The rollout of `tenant` over the published `state` (the tenant's catalog subset). */
   async rollout(tenant: Tenant, state: LgwanState): Promise<TenantRollout> {
-    return {
-      rings: tenant.ringList,
-      policies: tenant.releasePolicies,
-      decisions: await this.decisions(tenant.id),
-      publishedAt: (product, version) => state.firstPublished[product]?.[version] ?? state.published?.publishedAt,
-    };
+    return rolloutOf(tenant, state, await this.decisions(tenant.id));
   }
 
   /** The view of one endpoint (by address, and the tags an enrolled agent reports). */
   async view(tenant: Tenant | undefined, state: LgwanState, endpoint: EndpointFacts): Promise<RolloutView> {
+    return this.#viewOf(tenant, state, endpoint, tenant ? await this.decisions(tenant.id) : []);
+  }
+
+  /** The same view, now, when the tenant's decisions are in memory (the hot path); undefined otherwise. */
+  viewNow(tenant: Tenant | undefined, state: LgwanState, endpoint: EndpointFacts): RolloutView | undefined {
+    const decisions = tenant ? this.decisionsNow(tenant.id) : [];
+    return decisions && this.#viewOf(tenant, state, endpoint, decisions);
+  }
+
+  #viewOf(tenant: Tenant | undefined, state: LgwanState, endpoint: EndpointFacts, decisions: ReleaseDecision[]): RolloutView {
     if (!tenant) {
       // An endpoint no tenant claims: no tenant decided anything for it; it gets the newest, as before.
       return { tenant, ring: 'all', offer: (productId, versions) => newest(state, productId, versions), allows: () => true, approval: () => undefined, epoch: noTenantEpoch, changesAt: () => Number.POSITIVE_INFINITY };
     }
-    const rollout = await this.rollout(tenant, state);
+    const rollout = rolloutOf(tenant, state, decisions);
     const ring = ringOf(rollout.rings, endpoint);
     const now = this.#now();
     return {
@@ -102,6 +126,15 @@ export class Rollouts {
       approval: (productId, version) => rollout.decisions.find((decision) => decision.kind === 'approve' && decision.product === productId && decision.version === version && decision.ring === ring),
     };
   }
+}
+
+function rolloutOf(tenant: Tenant, state: LgwanState, decisions: ReleaseDecision[]): TenantRollout {
+  return {
+    rings: tenant.ringList,
+    policies: tenant.releasePolicies,
+    decisions,
+    publishedAt: (product, version) => state.firstPublished[product]?.[version] ?? state.published?.publishedAt,
+  };
 }
 
 export function productFacts(state: LgwanState, productId: string): ProductFacts | undefined {

@@ -40,6 +40,8 @@ export interface Tenant extends TenantConfig {
 export class TenantDirectory {
   readonly #tenants: Tenant[];
   readonly #byId: Map<string, Tenant>;
+  /** Addresses already placed (null: no tenant), bounded. */
+  readonly #byAddress = new Map<string, Tenant | null>();
   /** True when the config declared no tenant: the implicit one holds everything. */
   readonly implicit: boolean;
 
@@ -67,9 +69,14 @@ export class TenantDirectory {
   }
 
   forAddress(address: string): Tenant | undefined {
+    // Every update check asks this; the networks never change while the process runs.
+    const known = this.#byAddress.get(address);
+    if (known !== undefined) return known ?? undefined;
     const family = isIP(address);
-    if (family === 0) return this.implicit ? this.#tenants[0] : undefined;
-    return this.#tenants.find((tenant) => tenant.networkList.check(address, family === 6 ? 'ipv6' : 'ipv4'));
+    const tenant = family === 0 ? (this.implicit ? this.#tenants[0] : undefined) : this.#tenants.find((candidate) => candidate.networkList.check(address, family === 6 ? 'ipv6' : 'ipv4'));
+    if (this.#byAddress.size >= 65_536) this.#byAddress.clear();
+    this.#byAddress.set(address, tenant ?? null);
+    return tenant;
   }
 
   /** Whether the tenant's endpoints are offered the product (and its pages show it). */

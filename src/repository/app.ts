@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { METHODS } from 'node:http';
+import { METHODS, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
@@ -8,7 +8,6 @@ import { LgwanMirrorError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { LgwanDatabase } from '../importer/lgwan-state.ts';
 import type { BlobStore } from '../store/blob-store.ts';
-import { compareVersions } from '../versions/index.ts';
 import type { InventoryStore } from '../coverage/inventory.ts';
 import { handleMozillaUpdate, UpdateAnswers } from './protocols/mozilla-aus.ts';
 import { cvdBuildTime, recordDatabaseVersion, recordFreshclam } from './protocols/freshclam.ts';
@@ -19,12 +18,14 @@ import { handleWinget } from './protocols/winget.ts';
 import { readLimitedBody } from './read-limited-body.ts';
 import { publishedIndex } from './published-index.ts';
 import { serveImmutableFile, SmallBlobCache } from './serve-file.ts';
-import { accelRedirects } from './nginx-front.ts';
+import { accelRedirects, frontHeader } from './nginx-front.ts';
 import { JsonAnswers } from './json-answers.ts';
 import { buildStatus, defaultThresholds, type AlarmThresholds } from './status-model.ts';
 import { addCoverageRoutes } from './coverage-routes.ts';
 import { CoverageView } from './coverage-view.ts';
-import { clientAddress } from './client-address.ts';
+import { clientAddress, clientAddressResolver } from './client-address.ts';
+import { createHotPath, type HotPath } from './hot-path.ts';
+import { latestKey, latestOf, releasesKey, releasesOf } from './listings.ts';
 import { consoleGuard, routeKind, type ConsoleState, type Scope } from '../admin/access-guard.ts';
 import { renderProblemPage } from '../admin/console-pages.ts';
 import { languageOf } from './i18n.ts';
@@ -104,24 +105,27 @@ const stylesheet = readFileSync(fileURLToPath(new URL('./assets/status.css', imp
 const icon = readFileSync(fileURLToPath(new URL('./assets/icon.svg', import.meta.url)));
 const openapi = readFileSync(fileURLToPath(new URL('./openapi.json', import.meta.url)));
 
-function describeArtifact(artifact: Artifact) {
-  return {
-    productId: artifact.productId,
-    version: artifact.version,
-    platform: artifact.platform,
-    locale: artifact.locale,
-    fileName: artifact.fileName,
-    role: artifact.role,
-    size: artifact.size,
-    sha256: artifact.sha256,
-    url: `/${artifact.path.split('/').map(encodeURIComponent).join('/')}`,
-    blobUrl: `/blobs/sha256/${artifact.sha256}`,
-  };
-}
-
 /** Every route the router answers, for the test that walks them all (test/admin/route-walk.test.ts). */
 const routeLists = new WeakMap<Koa, ReadonlyArray<{ path: string; methods: string[] }>>();
 export const routeListOf = (app: Koa) => routeLists.get(app) ?? [];
+const hotPaths = new WeakMap<Koa, HotPath>();
+
+/**
+ * The server's request listener: the hot path (hot-path.ts) for what is decided and in memory,
+ * the Koa app for everything else. `hot: false` gives the app alone (the test that compares them).
+ */
+export function requestListener(app: Koa, options: { hot?: boolean } = {}): (request: IncomingMessage, response: ServerResponse) => void {
+  const koa = app.callback();
+  const hot = options.hot === false ? undefined : hotPaths.get(app);
+  if (!hot) return koa;
+  return (request, response) => {
+    if (!hot(request, response)) void koa(request, response);
+  };
+}
+
+/** How many requests the hot path answered and left to the app; undefined for an app without one. */
+export const hotPathCounts = (app: Koa) => hotPaths.get(app)?.counts;
+
 /** What the app answers outside the router: vendor protocols by path prefix. */
 export const prefixRoutes = ['/winget', '/mozilla/update/', '/pool/', '/apt/', '/clamav/'] as const;
 
@@ -186,7 +190,8 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
   };
 
   const smallBlobs = new SmallBlobCache(options.smallBlobs);
-  const accelRedirectFor = accelRedirects({ prefix: options.accelRedirectPrefix, trustedProxies: options.trustedProxies ?? defaultTrustedProxies, blobRoot: options.store.root });
+  const accelRedirectAt = accelRedirects({ prefix: options.accelRedirectPrefix, trustedProxies: options.trustedProxies ?? defaultTrustedProxies, blobRoot: options.store.root });
+  const accelRedirectFor = (ctx: Context, file: string) => accelRedirectAt(ctx.get(frontHeader), ctx.req.socket.remoteAddress, file);
   const serveArtifact = async (ctx: Context, artifact: Artifact | undefined, immutable: boolean): Promise<void> => {
     if (!artifact) {
       // 404, never 403: freshclam backs off for a day on 403 (PROTOCOLS.md).
@@ -327,45 +332,27 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       return;
     }
     ctx.set('Cache-Control', 'no-cache');
-    jsonAnswers.answer(ctx, published!, `releases\u0000${product.id}`, () => {
-      const versions = new Map<string, Artifact[]>();
-      for (const artifact of published!.artifacts) if (artifact.productId === product.id) versions.set(artifact.version, [...(versions.get(artifact.version) ?? []), artifact]);
-      return {
-        product: product.id,
-        releases: [...versions]
-          .sort(([a], [b]) => compareVersions(product.scheme, b, a))
-          .map(([version, artifacts]) => ({ version, publishedAt: state().firstPublished[product.id]?.[version] ?? null, artifacts: artifacts.map(describeArtifact) })),
-      };
-    });
+    jsonAnswers.answer(ctx, published!, releasesKey(product.id), () => releasesOf(state(), published!, product));
   });
   router.get('/api/v1/latest', (ctx) => {
     const published = stateOf(ctx).published;
     const filter = { product: ctx.query.product, platform: ctx.query.platform, locale: ctx.query.locale };
-    const key = ['latest', filter.product, filter.platform, filter.locale].map((value) => (typeof value === 'string' ? value : '\u0001')).join('\u0000');
     ctx.set('Cache-Control', 'no-cache');
-    jsonAnswers.answer(ctx, published ?? noPublication, key, () => latestOf(published, filter));
+    jsonAnswers.answer(ctx, published ?? noPublication, latestKey(filter), () => latestOf(published, filter));
   });
-  const latestOf = (published: ReturnType<typeof stateOf>['published'], filter: { product: unknown; platform: unknown; locale: unknown }) => {
-    const latest = new Map<string, { productId: string; platform: string; locale: string; version: string; artifacts: Artifact[] }>();
-    for (const product of published?.products ?? []) {
-      if (typeof filter.product === 'string' && filter.product !== product.id) continue;
-      for (const artifact of published!.artifacts) {
-        if (artifact.productId !== product.id || artifact.role !== 'payload') continue;
-        if (typeof filter.platform === 'string' && filter.platform !== artifact.platform) continue;
-        if (typeof filter.locale === 'string' && filter.locale !== artifact.locale) continue;
-        const key = `${product.id}\u0000${artifact.platform}\u0000${artifact.locale}`;
-        const current = latest.get(key);
-        const order = current ? compareVersions(product.scheme, artifact.version, current.version) : 1;
-        if (order > 0) latest.set(key, { productId: product.id, platform: artifact.platform, locale: artifact.locale, version: artifact.version, artifacts: [artifact] });
-        else if (order === 0) current!.artifacts.push(artifact);
-      }
-    }
-    return { latest: [...latest.values()].map((entry) => ({ ...entry, artifacts: entry.artifacts.map(describeArtifact) })) };
-  };
 
   app.use(router.routes());
   app.use(router.allowedMethods());
   routeLists.set(app, router.stack.map((layer) => ({ path: String(layer.path), methods: layer.methods.filter((method) => method !== 'HEAD') })));
+  hotPaths.set(
+    app,
+    createHotPath({
+      state, tenants, tenantStates, rollouts, updateAnswers, natives, jsonAnswers, noPublication, smallBlobs, accelRedirectFor: accelRedirectAt,
+      pathOf: (sha256) => options.store.pathOf(sha256),
+      clientAddressOf: clientAddressResolver({ trustProxy: options.trustProxy ?? false, trustedProxies: options.trustedProxies ?? defaultTrustedProxies }),
+      contentSecurityPolicy, logger: options.logger, now,
+    }),
+  );
 
   app.use(async (ctx, next) => {
     if (ctx.path !== '/winget' && !ctx.path.startsWith('/winget/')) return next();

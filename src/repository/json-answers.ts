@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 
-interface Answer {
+export interface JsonAnswer {
   body: Buffer;
   etag: string;
+}
+
+export const jsonType = 'application/json; charset=utf-8';
+
+/** If-None-Match against one strong validator: a list, `*`, or the weak form of the same tag. */
+export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
+  return !!ifNoneMatch && ifNoneMatch.split(',').some((candidate) => candidate.trim() === etag || candidate.trim() === `W/${etag}` || candidate.trim() === '*');
 }
 
 /**
@@ -14,14 +21,19 @@ interface Answer {
  * are kept for each state; beyond them answers are made per request.
  */
 export class JsonAnswers {
-  readonly #answers = new WeakMap<object, Map<string, Answer>>();
+  readonly #answers = new WeakMap<object, Map<string, JsonAnswer>>();
   readonly #maxPerState: number;
 
   constructor(options: { maxPerState?: number } = {}) {
     this.#maxPerState = options.maxPerState ?? 256;
   }
 
-  answer(ctx: Context, state: object, key: string, make: () => unknown): void {
+  /** The kept answer, if one was made for this state and key (the hot path answers only these). */
+  kept(state: object, key: string): JsonAnswer | undefined {
+    return this.#answers.get(state)?.get(key);
+  }
+
+  of(state: object, key: string, make: () => unknown): JsonAnswer {
     let answers = this.#answers.get(state);
     if (!answers) this.#answers.set(state, (answers = new Map()));
     let answer = answers.get(key);
@@ -30,10 +42,14 @@ export class JsonAnswers {
       answer = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
       if (answers.size < this.#maxPerState) answers.set(key, answer);
     }
-    ctx.type = 'application/json; charset=utf-8';
+    return answer;
+  }
+
+  answer(ctx: Context, state: object, key: string, make: () => unknown): void {
+    const answer = this.of(state, key, make);
+    ctx.type = jsonType;
     ctx.set('ETag', answer.etag);
-    const ifNoneMatch = ctx.get('If-None-Match');
-    if (ifNoneMatch && ifNoneMatch.split(',').some((candidate) => candidate.trim() === answer.etag || candidate.trim() === `W/${answer.etag}` || candidate.trim() === '*')) {
+    if (matchesEtag(ctx.get('If-None-Match'), answer.etag)) {
       ctx.status = 304;
       return;
     }

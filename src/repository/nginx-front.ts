@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { isIP } from 'node:net';
-import type { Context } from 'koa';
 import { proxyList } from '../core/address-list.ts';
 
 /** The request header the shipped nginx front sets on blob routes (deploy/nginx/lgwan-mirror-front.conf). */
@@ -15,13 +14,13 @@ export const frontHeaderValue = 'sendfile';
  * replaces a client's own value of it). A client reaching the repository directly gets the
  * bytes as always, never an internal path; the repository reads no X-Accel header from requests.
  */
-export function accelRedirects(options: { prefix?: string; trustedProxies: readonly string[]; blobRoot: string }): (ctx: Context, file: string) => string | undefined {
+export function accelRedirects(options: { prefix?: string; trustedProxies: readonly string[]; blobRoot: string }): (frontHeaderValue: string | undefined, peerAddress: string | undefined, file: string) => string | undefined {
   const { prefix } = options;
   if (!prefix) return () => undefined;
   const trusted = proxyList(options.trustedProxies);
-  return (ctx, file) => {
-    if (ctx.get(frontHeader) !== frontHeaderValue) return undefined;
-    const peer = (ctx.req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/iu, '');
+  return (sent, peerAddress, file) => {
+    if (sent !== frontHeaderValue) return undefined;
+    const peer = (peerAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/iu, '');
     const family = isIP(peer);
     if (family === 0 || !trusted.check(peer, family === 6 ? 'ipv6' : 'ipv4')) return undefined;
     const relative = path.relative(options.blobRoot, file);

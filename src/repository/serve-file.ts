@@ -110,6 +110,21 @@ export interface ImmutableFileOptions {
 
 const largeRead = 1 << 20;
 
+/** The strong validator of a content-addressed file: its sha256. */
+export const blobEtag = (sha256: string) => `"sha256-${sha256}"`;
+
+/** The cache headers of a served file, as both the Koa path and the hot path send them. */
+export const blobCacheControl = (immutable: boolean) => (immutable ? 'public, max-age=31536000, immutable' : 'public, max-age=0, must-revalidate');
+
+/**
+ * Whether a conditional GET/HEAD is answered 304: If-None-Match when sent (a list, `*`, weak
+ * forms compared weakly), else If-Modified-Since at whole-second precision.
+ */
+export function isNotModified(ifNoneMatch: string, ifModifiedSince: string, etag: string, lastModified: Date): boolean {
+  if (ifNoneMatch) return ifNoneMatch.split(',').some((candidate) => candidate.trim() === etag || candidate.trim() === '*' || candidate.trim() === `W/${etag}`);
+  return ifModifiedSince !== '' && !Number.isNaN(Date.parse(ifModifiedSince)) && Math.floor(lastModified.getTime() / 1000) <= Math.floor(Date.parse(ifModifiedSince) / 1000);
+}
+
 /**
  * Serves an immutable, content-addressed file: strong ETag from its sha256, Last-Modified,
  * conditional GET/HEAD, a single byte range (206/416) and the exact Content-Length.
@@ -119,19 +134,14 @@ const largeRead = 1 << 20;
  * straight into the response, without Koa's stream pipeline.
  */
 export async function serveImmutableFile(ctx: Context, options: ImmutableFileOptions): Promise<void> {
-  const etag = `"sha256-${options.sha256}"`;
+  const etag = blobEtag(options.sha256);
   ctx.set('ETag', etag);
   ctx.set('Last-Modified', options.lastModified.toUTCString());
   ctx.set('Accept-Ranges', 'bytes');
-  ctx.set('Cache-Control', options.immutable ? 'public, max-age=31536000, immutable' : 'public, max-age=0, must-revalidate');
+  ctx.set('Cache-Control', blobCacheControl(options.immutable));
   ctx.type = contentTypeFor(options.fileName);
 
-  const ifNoneMatch = ctx.get('If-None-Match');
-  const ifModifiedSince = ctx.get('If-Modified-Since');
-  const notModified = ifNoneMatch
-    ? ifNoneMatch.split(',').some((candidate) => candidate.trim() === etag || candidate.trim() === '*' || candidate.trim() === `W/${etag}`)
-    : ifModifiedSince !== '' && !Number.isNaN(Date.parse(ifModifiedSince)) && Math.floor(options.lastModified.getTime() / 1000) <= Math.floor(Date.parse(ifModifiedSince) / 1000);
-  if (notModified) {
+  if (isNotModified(ctx.get('If-None-Match'), ctx.get('If-Modified-Since'), etag, options.lastModified)) {
     ctx.status = 304;
     return;
   }

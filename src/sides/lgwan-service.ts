@@ -11,6 +11,7 @@ import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { readLgwanState } from '../importer/lgwan-state.ts';
 import { BlobStore } from '../store/blob-store.ts';
+import { requestListener } from '../repository/app.ts';
 import { buildRepositoryApp, listenOn, openLgwanSide, pollSpool, readMetricsToken, readTlsPair, startSideProbes, tenantDirectoryOf, type LgwanSide } from './lgwan.ts';
 import { announce, answerWorker, PrimaryLink } from './worker-channel.ts';
 
@@ -169,9 +170,9 @@ async function runWorker(config: LgwanConfig, logger: Logger, options: ServiceOp
   });
   const host = options.host ?? config.host;
   const servers: Server[] = [];
-  const plain = await listenOn(createServer(app.callback()), 'http', options.port ?? config.port, host);
+  const plain = await listenOn(createServer(requestListener(app)), 'http', options.port ?? config.port, host);
   servers.push(plain.server);
-  const secure = config.tls ? await listenOn(createHttpsServer(await readTlsPair(config), app.callback()), 'https', config.tls.port, host) : undefined;
+  const secure = config.tls ? await listenOn(createHttpsServer(await readTlsPair(config), requestListener(app)), 'https', config.tls.port, host) : undefined;
   if (secure) servers.push(secure.server);
   process.send!({ lgwanWorkerReady: { url: plain.url, ...(secure ? { httpsUrl: secure.url } : {}) } });
   process.on('message', (message: unknown) => {

@@ -9,7 +9,7 @@ import { commandLine, lockedWhileOpening, lockStorage } from '../core/storage-lo
 import type { Logger } from '../core/logger.ts';
 import type { ImportOutcome } from '../importer/import-bundle.ts';
 import { openLgwanState, type LgwanDatabase } from '../importer/lgwan-state.ts';
-import { createRepositoryApp } from '../repository/app.ts';
+import { createRepositoryApp, requestListener } from '../repository/app.ts';
 import type { InventoryStore } from '../coverage/inventory.ts';
 import { openInventoryStore } from '../coverage/open-inventory.ts';
 import { BlobStore } from '../store/blob-store.ts';
@@ -88,9 +88,9 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
       });
       return importing;
     },
-    listen: (port = config.port, host = config.host) => listenOn(createServer(app().callback()), 'http', port, host),
+    listen: (port = config.port, host = config.host) => listenOn(createServer(requestListener(app())), 'http', port, host),
     async listenTls(port = config.tls?.port, host = config.host) {
-      return listenOn(createHttpsServer(await readTlsPair(config, port), app().callback()), 'https', port!, host);
+      return listenOn(createHttpsServer(await readTlsPair(config, port), requestListener(app())), 'https', port!, host);
     },
   };
 }

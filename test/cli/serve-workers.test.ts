@@ -31,8 +31,9 @@ test('serve with two workers: every observation reaches the one inventory, sessi
   const serve = startCli(['serve', '--config', `${environment.root}/lgwan-mirror.yaml`, '--port', String(port)]);
   t.teardown(() => void serve.stop());
   await serve.waitFor(/serving http:\/\/[^/]+\//u, 30_000);
-  const { stdout } = await run('pgrep', ['-P', String(serve.child.pid)]);
-  t.is(stdout.trim().split('\n').length, 2, 'two worker processes');
+  // Children that are Node processes: tsx (when dist/ is not current) may run its esbuild service beside them.
+  const { stdout } = await run('ps', ['-o', 'comm=', '--ppid', String(serve.child.pid)]);
+  t.is(stdout.trim().split('\n').filter((command) => command.trim() === 'node').length, 2, `two worker processes (${stdout.trim().split('\n').join(', ')})`);
   const url = `http://127.0.0.1:${port}`;
 
   // 300 endpoints, each checking twice (130.0, then 131.0 once updated), in parallel.

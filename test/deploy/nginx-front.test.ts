@@ -8,6 +8,7 @@ import test from 'ava';
 import { fixtures, projectRoot } from '../helpers/environment.ts';
 import { freePort } from '../helpers/processes.ts';
 import { publishedRepository, runClient } from '../helpers/published-repository.ts';
+import { logAnswerHeaders } from '../helpers/request-log.ts';
 import { aptGet, freshclam } from '../helpers/real-clients.ts';
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
@@ -28,8 +29,8 @@ function getFrom(url: string, localAddress: string, headers: Record<string, stri
 test('behind the shipped nginx front, nginx sends the files (X-Accel-Redirect) with the repository\'s validators, Range, HEAD and 304, to curl, apt-get and freshclam; direct clients never see an internal path', async (t) => {
   const { environment, url, server, lgwan } = await publishedRepository(t, { lgwan: { trustProxy: true, nginxFront: {} }, mozilla: { fileSize: 1024 * 1024 } });
   // What the repository itself answered: for requests through the front, a redirect and no file bytes.
-  const answers: { url: string; accel: string | undefined; length: string | undefined }[] = [];
-  server.on('request', (incoming, response) => response.on('finish', () => answers.push({ url: incoming.url ?? '', accel: response.getHeader('x-accel-redirect') as string | undefined, length: String(response.getHeader('content-length')) })));
+  const written = logAnswerHeaders(server);
+  const answers = () => written.map(({ url, headers }) => ({ url, accel: headers['x-accel-redirect'], length: headers['content-length'] }));
   const root = path.join(environment.root, 'nginx');
   await mkdir(path.join(root, 'tmp'), { recursive: true });
   const port = await freePort();
@@ -77,7 +78,7 @@ http { access_log off; client_body_temp_path ${root}/tmp; proxy_temp_path ${root
   t.is(headerOf('content-security-policy'), direct.headers.get('content-security-policy')!);
   t.is(headerOf('x-accel-redirect'), undefined, 'the internal path stays inside nginx');
   for (const name of ['etag', 'last-modified', 'content-type', 'content-security-policy']) t.is(curl.output.match(new RegExp(`^${name}:`, 'gimu'))?.length, 1, `one ${name} header`);
-  const viaFront = answers.filter((answer) => answer.url === mar && answer.accel !== undefined);
+  const viaFront = answers().filter((answer) => answer.url === mar && answer.accel !== undefined);
   t.true(viaFront.length > 0, 'the repository answered the front with X-Accel-Redirect');
   t.true(viaFront.every((answer) => answer.length === '0' && answer.accel === `/_lgwan-mirror/blobs/sha256/${artifact.sha256.slice(0, 2)}/${artifact.sha256}`));
 
@@ -136,6 +137,6 @@ http { access_log off; client_body_temp_path ${root}/tmp; proxy_temp_path ${root
   const second = await freshclam(environment.root, `${frontUrl}/clamav`);
   t.regex(second.output, /bytecode\.cvd database is up-to-date/u);
   t.is(sha256(await readFile(path.join(first.database, 'bytecode.cvd'))), sha256(await readFile(path.join(fixtures, 'clamav', 'bytecode.cvd'))));
-  t.true(answers.some((answer) => answer.url.startsWith('/clamav/') && answer.accel !== undefined), 'freshclam\'s download was sent by nginx');
-  t.true(answers.some((answer) => answer.url.startsWith('/apt/') && answer.accel !== undefined), 'apt\'s downloads were sent by nginx');
+  t.true(answers().some((answer) => answer.url.startsWith('/clamav/') && answer.accel !== undefined), 'freshclam\'s download was sent by nginx');
+  t.true(answers().some((answer) => answer.url.startsWith('/apt/') && answer.accel !== undefined), 'apt\'s downloads were sent by nginx');
 });

@@ -4,7 +4,7 @@ import type { ExecutionContext } from 'ava';
 import type { AdvisoryData } from '../../src/advisories/model.ts';
 import type { InventoryStore } from '../../src/coverage/inventory.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { createRepositoryApp } from '../../src/repository/app.ts';
+import { createRepositoryApp, requestListener } from '../../src/repository/app.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
 
 /**
@@ -25,7 +25,7 @@ export async function exposureRepository(t: ExecutionContext, options: { advisor
     coverageTtlMs: 0,
     advisories: { data: () => provider.current },
   });
-  const server = createServer(app.callback());
+  const server = createServer(requestListener(app));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { IntegrityError } from '../../src/core/errors.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { createRepositoryApp } from '../../src/repository/app.ts';
+import { createRepositoryApp, requestListener } from '../../src/repository/app.ts';
 import { SmallBlobCache } from '../../src/repository/serve-file.ts';
 import { publishedRepository } from '../helpers/published-repository.ts';
 
@@ -74,7 +74,7 @@ test('a small blob is served from memory with Range, HEAD and 304 as from disk, 
   t.is((await fetch(blobUrl, { headers: { range: `bytes=${artifact.size}-` } })).status, 416);
 
   // A repository that has not read it yet (a restart) refuses the damaged file instead of sending it.
-  const fresh = createServer(createRepositoryApp({ database: lgwan.database, store: lgwan.store, logger: silentLogger, console: { store: lgwan.admin, tenants: lgwan.tenants } }).callback());
+  const fresh = createServer(requestListener(createRepositoryApp({ database: lgwan.database, store: lgwan.store, logger: silentLogger, console: { store: lgwan.admin, tenants: lgwan.tenants } })));
   await new Promise<void>((resolve) => fresh.listen(0, '127.0.0.1', resolve));
   t.teardown(() => void fresh.close());
   const refused = await fetch(`http://127.0.0.1:${(fresh.address() as AddressInfo).port}/blobs/sha256/${artifact.sha256}`);

@@ -163,6 +163,8 @@ interface KeptAnswer {
   epoch: object | undefined;
   until: number;
   body: string;
+  /** The body as sent (UTF-8), made once. */
+  bytes: Buffer;
   etag: string;
 }
 
@@ -193,7 +195,7 @@ export class UpdateAnswers {
         ? { artifact, sha512, url: `${origin}/${artifact.path.split('/').map(encodeURIComponent).join('/')}`, detailsUrl: `${origin}/products/${encodeURIComponent(artifact.productId)}` }
         : undefined,
     );
-    const answer: KeptAnswer = { published: state.published!, epoch: rollout?.epoch, until, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+    const answer: KeptAnswer = { published: state.published!, epoch: rollout?.epoch, until, body, bytes: Buffer.from(body), etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
     // Without a published state or a decisions epoch nothing may be kept.
     if (state.published && (!rollout || rollout.epoch)) {
       if (this.#kept.size >= this.#limit) this.#kept.clear();
@@ -203,44 +205,72 @@ export class UpdateAnswers {
   }
 }
 
-/** Koa handler for `/mozilla/update/…`: answers update.xml and records the check as an inventory record. */
-export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: ObservationSink | undefined, answers: UpdateAnswers, tenant: string, rollout?: UpdateRollout, now = Date.now()): void {
+export const updateXmlType = 'text/xml; charset=utf-8';
+
+/**
+ * The update check a path after `/mozilla/update/` asks, or why it is none (status and the
+ * message the client gets). Shared by the Koa handler and the hot path (hot-path.ts).
+ */
+export function updateCheckOf(rest: string): { check: UpdateCheck } | { status: 400 | 404; message: string } {
   let segments: string[];
   try {
-    segments = ctx.path.slice('/mozilla/update/'.length).split('/').map((segment) => decodeURIComponent(segment));
+    segments = rest.split('/').map((segment) => decodeURIComponent(segment));
   } catch {
-    ctx.throw(400, 'malformed percent-encoding');
+    return { status: 400, message: 'malformed percent-encoding' };
   }
   const check = parseUpdatePath(segments);
-  if (!check) {
-    ctx.throw(404, 'not an update check: expected /mozilla/update/6/%PRODUCT%/%VERSION%/%BUILD_ID%/%BUILD_TARGET%/%LOCALE%/%CHANNEL%/…/update.xml');
-  }
+  if (!check) return { status: 404, message: 'not an update check: expected /mozilla/update/6/%PRODUCT%/%VERSION%/%BUILD_ID%/%BUILD_TARGET%/%LOCALE%/%CHANNEL%/…/update.xml' };
   // Firefox always sends its own version here: anything else is not an update check.
-  if (safeCompare('mozilla', check.version, check.version) === undefined) ctx.throw(400, `"${check.version}" is not a Firefox or Thunderbird version`);
-  const pin = typeof ctx.query.pin === 'string' && ctx.query.pin !== '' ? ctx.query.pin : undefined;
+  if (!validVersions.has(check.version)) {
+    if (safeCompare('mozilla', check.version, check.version) === undefined) return { status: 400, message: `"${check.version}" is not a Firefox or Thunderbird version` };
+    if (validVersions.size >= 4096) validVersions.clear();
+    validVersions.add(check.version);
+  }
+  return { check };
+}
+
+/** Versions already seen to parse: a fleet reports a handful, each many times a day. */
+const validVersions = new Set<string>();
+
+/** The pin a check carries (`?pin=`), as the Koa query reads it: one non-empty value. */
+export const pinOf = (values: readonly string[]): string | undefined => (values.length === 1 && values[0] !== '' ? values[0] : undefined);
+
+/**
+ * Records the check as an inventory observation of the catalog product its line belongs to,
+ * so coverage can count it. Only checks for a channel and platform this repository serves are
+ * recorded: anything else is invented (issue 13: 5,000 invented channels, 5,000 records for one address).
+ */
+export function recordUpdateCheck(state: LgwanState, check: UpdateCheck, address: string, ring: string | undefined, inventory: ObservationSink | undefined): void {
+  if (!inventory || !state.published) return;
+  const catalogProduct = updateIndexOf(state.published).catalogProducts.get(`${check.product}\u0000${check.channel}`);
+  const platform = platformOfBuildTarget(check.buildTarget);
+  if (!catalogProduct || !platform || !/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$/u.test(check.locale)) return;
+  inventory.record({
+    endpoint: { kind: 'address', id: address },
+    ...(ring !== undefined ? { ring } : {}),
+    source: 'mozilla-aus',
+    product: catalogProduct,
+    version: check.version,
+    platform,
+    locale: check.locale,
+    channel: check.channel,
+  });
+}
+
+/** Koa handler for `/mozilla/update/…`: answers update.xml and records the check as an inventory record. */
+export function handleMozillaUpdate(ctx: Context, state: LgwanState, inventory: ObservationSink | undefined, answers: UpdateAnswers, tenant: string, rollout?: UpdateRollout, now = Date.now()): void {
+  const parsed = updateCheckOf(ctx.path.slice('/mozilla/update/'.length));
+  if (!('check' in parsed)) ctx.throw(parsed.status, parsed.message);
+  const { check } = parsed;
+  const pinValue = ctx.query.pin;
+  const pin = pinOf(pinValue === undefined ? [] : typeof pinValue === 'string' ? [pinValue] : pinValue);
   // The URL the client used to reach us is the one it can download from (an edge cache keeps Host).
   const origin = `${ctx.protocol}://${ctx.host}`;
   const answer = answers.answer(state, check, pin, origin, tenant, rollout, now);
-  ctx.type = 'text/xml; charset=utf-8';
+  ctx.type = updateXmlType;
   ctx.set('Cache-Control', 'no-cache');
   ctx.set('ETag', answer.etag);
   if (ctx.get('If-None-Match') === answer.etag) ctx.status = 304;
   else ctx.body = answer.body;
-  {
-    // The catalog product this endpoint's line belongs to, so coverage can count it.
-    const catalogProduct = state.published ? updateIndexOf(state.published).catalogProducts.get(`${check.product}\u0000${check.channel}`) : undefined;
-    const platform = platformOfBuildTarget(check.buildTarget);
-    // Only checks for a channel and platform this repository serves are recorded: anything
-    // else is invented (issue 13: 5,000 invented channels, 5,000 records for one address).
-    if (catalogProduct && platform && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$/u.test(check.locale)) inventory?.record({
-      endpoint: { kind: 'address', id: ctx.ip },
-      ...(rollout ? { ring: rollout.ring } : {}),
-      source: 'mozilla-aus',
-      product: catalogProduct,
-      version: check.version,
-      platform,
-      locale: check.locale,
-      channel: check.channel,
-    });
-  }
+  recordUpdateCheck(state, check, ctx.ip, rollout?.ring, inventory);
 }
