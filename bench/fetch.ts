@@ -10,7 +10,7 @@ import { createLogger } from '../src/core/logger.ts';
 import { Downloader } from '../src/fetch/download.ts';
 import { createHttpClient, defaultHttpPolicy } from '../src/fetch/http-client.ts';
 import { BlobStore } from '../src/store/blob-store.ts';
-import { median, startStaticNginx } from './tools.ts';
+import { ratios, spread, spreadLabel, startStaticNginx } from './tools.ts';
 import { printMachine } from './machine.ts';
 
 const mib = 1024 * 1024;
@@ -92,9 +92,10 @@ export async function benchFetch(options: { fileMiB: number; runs?: number }): P
       settle();
       samples.curlAndHash.push(timedShell('curl -s -o "$1" "$2" && sha256sum "$1" >/dev/null && sha512sum "$1" >/dev/null'));
     }
-    const ms = (key: keyof typeof samples) => median(samples[key].map((sample) => sample.ms));
-    const cpuMs = (key: keyof typeof samples) => median(samples[key].map((sample) => sample.cpuMs));
-    const [curl, curlSynced, curlAndHash, oursMs, oursSha512Ms] = [ms('curl'), ms('curlSynced'), ms('curlAndHash'), ms('ours'), ms('oursSha512')];
+    const ms = (key: keyof typeof samples) => samples[key].map((sample) => sample.ms);
+    const cpuMs = (key: keyof typeof samples) => samples[key].map((sample) => sample.cpuMs);
+    // Speed ratios against curl, run by run (each sample of ours against the curl sample of its round).
+    const against = (reference: keyof typeof samples, key: keyof typeof samples) => spread(ratios(ms(reference), ms(key)), 2);
 
     const rawSha256: number[] = [];
     const bothDigests: number[] = [];
@@ -103,19 +104,19 @@ export async function benchFetch(options: { fileMiB: number; runs?: number }): P
       bothDigests.push(await hashFile(origin, ['sha256', 'sha512']));
     }
 
-    console.log(`\nFetch: ${options.fileMiB} MiB from nginx on 127.0.0.1 to the same disk (median of ${runs}, runs interleaved)`);
+    console.log(`\nFetch: ${options.fileMiB} MiB from nginx on 127.0.0.1 to the same disk (${spreadLabel(runs)})`);
     console.log(['', 'MiB/s', 'vs curl', 'CPU ms'].join('\t'));
-    const row = (label: string, key: keyof typeof samples, value: number) => console.log([label, mibPerSecond(value).toFixed(0), (curl / value).toFixed(2), cpuMs(key).toFixed(0)].join('\t'));
-    row('curl -o file', 'curl', curl);
-    row('curl -o file && sync file', 'curlSynced', curlSynced);
-    row('curl + sha256sum + sha512sum', 'curlAndHash', curlAndHash);
-    row('lgwan-mirror download (SHA-256 on the hashing thread, fsync)', 'ours', oursMs);
-    row('lgwan-mirror download, SHA-256 + SHA-512 (Mozilla files)', 'oursSha512', oursSha512Ms);
-    console.log(`ratios: fetch vs curl ${(curl / oursMs).toFixed(2)} (with SHA-512 ${(curl / oursSha512Ms).toFixed(2)}), vs curl+fsync ${(curlSynced / oursMs).toFixed(2)}, vs curl+hashes ${(curlAndHash / oursSha512Ms).toFixed(2)}`);
+    const row = (label: string, key: keyof typeof samples) => console.log([label, spread(ms(key).map(mibPerSecond)), against('curl', key), spread(cpuMs(key))].join('\t'));
+    row('curl -o file', 'curl');
+    row('curl -o file && sync file', 'curlSynced');
+    row('curl + sha256sum + sha512sum', 'curlAndHash');
+    row('lgwan-mirror download (SHA-256 on the hashing thread, fsync)', 'ours');
+    row('lgwan-mirror download, SHA-256 + SHA-512 (Mozilla files)', 'oursSha512');
+    console.log(`ratios: fetch vs curl ${against('curl', 'ours')} (with SHA-512 ${against('curl', 'oursSha512')}), vs curl+fsync ${against('curlSynced', 'ours')}, vs curl+hashes ${against('curlAndHash', 'oursSha512')}`);
     console.log(`peak RSS growth during a ${options.fileMiB} MiB download: ${(rssGrowth / mib).toFixed(1)} MiB (every download after the first)`);
-    console.log(`verification digests (sha256+sha512) ${mibPerSecond(median(bothDigests)).toFixed(0)} MiB/s vs raw sha256 ${mibPerSecond(median(rawSha256)).toFixed(0)} MiB/s (ratio ${(median(rawSha256) / median(bothDigests)).toFixed(2)})`);
+    console.log(`verification digests (sha256+sha512) ${spread(bothDigests.map(mibPerSecond))} MiB/s vs raw sha256 ${spread(rawSha256.map(mibPerSecond))} MiB/s (ratio ${spread(ratios(rawSha256, bothDigests), 2)})`);
   } finally {
-    nginx.stop();
+    await nginx.stop();
     await rm(root, { recursive: true, force: true });
   }
 }

@@ -1,18 +1,19 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { createEnvironment } from '../test/helpers/environment.ts';
-import { startProcess } from './tools.ts';
+import { startServe, type ServeProcess } from './serve-process.ts';
 
 type Environment = Awaited<ReturnType<typeof createEnvironment>>;
 
 /**
- * Fetches and imports the simulator's products, then starts the repository in its own
- * process (so its memory can be read from /proc). It runs as behind the edge cache
- * (addresses from X-Forwarded-For) and, because each simulated agent checks in far more
- * often than hourly, with the per-agent limit lifted: the benchmarks measure throughput.
+ * Fetches and imports the simulator's products into the environment's LGWAN data root and
+ * returns its config file, set up as the repository runs behind the edge cache (addresses
+ * from X-Forwarded-For) and, because each simulated agent checks in far more often than
+ * hourly, with the per-agent limit lifted: the benchmarks measure throughput.
+ * lgwan.workers stays at its default (auto), as in production.
  */
-export async function startPublishedRepository(environment: Environment) {
+export async function publishSimulatorProducts(environment: Environment): Promise<string> {
   await (await environment.openInternet()).runOnce();
   const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
   const config = parse(await readFile(configFile, 'utf8')) as { lgwan: Record<string, unknown> };
@@ -21,6 +22,25 @@ export async function startPublishedRepository(environment: Environment) {
   const lgwan = await environment.openLgwan();
   await lgwan.importOnce();
   await lgwan.close();
-  const repository = await startProcess(process.execPath, ['--import=tsx', path.join(import.meta.dirname, 'repository-process.ts'), configFile, '0'], /ready (http:\/\/\S+)/u);
-  return { child: repository.child, url: repository.match[1]! };
+  return configFile;
+}
+
+/**
+ * A copy of the LGWAN data root beside the first, with its own config file that differs by
+ * `lgwan` fields (e.g. `workers: 1`): two repositories cannot share a data root (each primary
+ * locks its own), yet a comparison needs both running to interleave. Copy it while neither runs.
+ */
+export async function copyDataRoot(configFile: string, name: string, lgwan: Record<string, unknown>): Promise<string> {
+  const folder = path.dirname(configFile);
+  const config = parse(await readFile(configFile, 'utf8')) as { lgwan: Record<string, unknown> & { storage: string } };
+  await cp(path.resolve(folder, config.lgwan.storage), path.join(folder, name), { recursive: true });
+  Object.assign(config.lgwan, { ...lgwan, storage: name });
+  const copy = path.join(folder, `lgwan-mirror-${name}.yaml`);
+  await writeFile(copy, stringify(config));
+  return copy;
+}
+
+/** The published simulator products served by `lgwan-mirror serve` as production runs it (compiled, lgwan.workers auto). */
+export async function startPublishedRepository(environment: Environment): Promise<ServeProcess> {
+  return startServe(await publishSimulatorProducts(environment));
 }

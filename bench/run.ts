@@ -12,13 +12,13 @@ import { benchStartup } from './startup.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const largeMiB = Number(process.env.BENCH_LARGE_MIB ?? 256);
-// Every reference run is interleaved with ours this many times; each figure is the median.
+// Every reference run is interleaved with ours this many times; each figure is printed as min / median / max.
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 ensureTools();
 const only = process.env.BENCH_ONLY;
 if (!only || only === 'startup') await benchStartup({ runs: Math.max(runs, 5) });
 if (!only || only === 'serving') await benchServing({ largeMiB, seconds, runs });
-if (!only || only === 'update-checks') await benchUpdateChecks({ seconds, connections: 1000, runs });
+if (!only || only === 'update-checks') await benchUpdateChecks({ seconds, connections: 1000, runs, agents: Number(process.env.BENCH_AGENTS ?? 1000), generatorThreads: Number(process.env.BENCH_GENERATOR_THREADS ?? 2) });
 if (!only || only === 'coverage') await benchCoverage();
 if (!only || only === 'udp') await benchUdpDiode({ fileMiB: Number(process.env.BENCH_UDP_MIB ?? 256) });
 if (!only || only === 'import') await benchImport({ fileMiB: Number(process.env.BENCH_IMPORT_MIB ?? 256) });

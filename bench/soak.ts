@@ -1,18 +1,20 @@
-import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createEnvironment } from '../test/helpers/environment.ts';
 import { startPublishedRepository } from './published-repository.ts';
 import { printMachine } from './machine.ts';
-import { memoryOf, wrkAsync, type WrkResult } from './tools.ts';
+import { processTree, randomPort, spread, startNginx, wrkAsync, type WrkResult } from './tools.ts';
 
 /*
  * The mixed load of a prefecture: 10,000 endpoints polling (Firefox update checks from
  * distinct addresses; agent check-ins need signed requests wrk cannot make) while 500 connections
  * download installers, for SOAK_SECONDS (600 by default) on the repository and as long on
  * nginx serving the same files under the same load, in SOAK_ROUNDS interleaved rounds
- * (repository, nginx, repository…). The repository's RSS is sampled every SOAK_SAMPLE_SECONDS
- * over the whole run (its idle nginx rounds too) and judged by the least-squares slope.
+ * (repository, nginx, repository…). The repository runs as production does (`lgwan-mirror
+ * serve` compiled, lgwan.workers auto), nginx as Debian runs it (master, worker_processes auto).
+ * The repository's RSS, summed over its primary and workers, is sampled every
+ * SOAK_SAMPLE_SECONDS over the whole run (its idle nginx rounds too) and judged by the
+ * least-squares slope. Every figure min / median / max over the rounds.
  */
 const endpoints = 10_000;
 
@@ -58,25 +60,15 @@ export function memorySlope(samples: readonly { seconds: number; rssMiB: number 
   return { mibPerMinute: slope * 60, r2: syy === 0 ? 1 : (sxy * sxy) / (sxx * syy) };
 }
 
-/** Sums and merges wrk results of several rounds: rates add up per second of load, latencies are the worst round's. */
-function combine(results: WrkResult[]): WrkResult {
-  const mean = (pick: (result: WrkResult) => number) => results.reduce((sum, result) => sum + pick(result), 0) / results.length;
-  return {
-    requestsPerSecond: mean((result) => result.requestsPerSecond),
-    bytesPerSecond: mean((result) => result.bytesPerSecond),
-    latencyP50Ms: Math.max(...results.map((result) => result.latencyP50Ms)),
-    latencyP99Ms: Math.max(...results.map((result) => result.latencyP99Ms)),
-    errors: results.reduce((sum, result) => sum + result.errors, 0),
-  };
-}
-
 export async function benchSoak(options: { seconds: number; sampleSeconds: number; rounds: number }): Promise<void> {
   const { seconds, sampleSeconds } = options;
   const rounds = Math.max(1, Math.min(options.rounds, Math.floor(seconds / 2)));
   await printMachine('soak');
   const environment = await createEnvironment({ mozilla: { fileSize: 2 * 1024 * 1024 } });
+  const stops: Array<() => Promise<void>> = [];
   try {
     const repository = await startPublishedRepository(environment);
+    stops.push(() => repository.stop());
     const repositoryUrl = repository.url;
     const downloadPath = '/pool/demo-firefox/131.0/win64/ja/Firefox%20Setup%20131.0.exe';
     const polling = path.join(environment.root, 'polling.lua');
@@ -85,68 +77,74 @@ export async function benchSoak(options: { seconds: number; sampleSeconds: numbe
     // nginx serves copies of the same answers and the same installer.
     const root = path.join(environment.root, 'nginx');
     await mkdir(path.join(root, 'html', 'pool', 'demo-firefox', '131.0', 'win64', 'ja'), { recursive: true });
-    await mkdir(path.join(root, 'tmp'), { recursive: true });
     const installer = Buffer.from(await (await fetch(`${repositoryUrl}${downloadPath}`)).arrayBuffer());
     await writeFile(path.join(root, 'html', 'pool', 'demo-firefox', '131.0', 'win64', 'ja', 'Firefox Setup 131.0.exe'), installer);
-    const nginxPort = 20000 + Math.floor(Math.random() * 20000);
-    await writeFile(
-      path.join(root, 'nginx.conf'),
-      `daemon off; master_process off; user root; worker_processes 1; worker_rlimit_nofile 8192; error_log ${root}/error.log; pid ${root}/nginx.pid;
-events { worker_connections 4096; }
-http { access_log off; sendfile on; default_type application/octet-stream;
-  client_body_temp_path ${root}/tmp; proxy_temp_path ${root}/tmp; fastcgi_temp_path ${root}/tmp; uwsgi_temp_path ${root}/tmp; scgi_temp_path ${root}/tmp;
-  server { listen 127.0.0.1:${nginxPort} backlog=4096; root ${root}/html;
-    location /mozilla/ { return 200 '${(await (await fetch(`${repositoryUrl}/mozilla/update/6/Firefox/130.0/20240101000000/WINNT_x86_64-msvc-x64/ja/release/x/y/default/default/update.xml`)).text()).replace(/'/gu, '"').replace(/\n/gu, ' ')}'; }
-    location /api/ { return 200 '{"actions":[]}'; } } }
-`,
-    );
-    const nginx = spawn('nginx', ['-c', path.join(root, 'nginx.conf'), '-p', root], { stdio: 'ignore' });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const nginxPort = randomPort();
+    const updateAnswer = (await (await fetch(`${repositoryUrl}/mozilla/update/6/Firefox/130.0/20240101000000/WINNT_x86_64-msvc-x64/ja/release/x/y/default/default/update.xml`)).text()).replace(/'/gu, '"').replace(/\n/gu, ' ');
+    const nginx = await startNginx(root, {
+      port: nginxPort,
+      readyPath: '/api/',
+      http: `  server { listen 127.0.0.1:${nginxPort} backlog=4096; root ${root}/html;
+    location /mozilla/ { return 200 '${updateAnswer}'; }
+    location /api/ { return 200 '{"actions":[]}'; } }`,
+    });
+    stops.push(() => nginx.stop());
+    console.log(`\nSoak: ${seconds} s of ${endpoints.toLocaleString()} endpoints polling (100 connections) and 500 concurrent downloads of a ${(installer.length / 1024 / 1024).toFixed(0)} MiB installer, on the repository (lgwan-mirror serve, compiled, primary + ${repository.workers} workers) and on nginx (master + ${processTree(nginx.pid).length - 1} workers) in ${rounds} interleaved rounds each`);
+    const started = performance.now();
+    const samples: { seconds: number; rssMiB: number; pssMiB: number }[] = [];
+    // The whole tree, primary and workers: a leak in any worker shows in the sum.
+    const sample = () => {
+      const memory = repository.memory();
+      samples.push({ seconds: (performance.now() - started) / 1000, rssMiB: memory.rssMiB, pssMiB: memory.pssMiB });
+    };
+    sample();
+    const timer = setInterval(sample, sampleSeconds * 1000);
+    const ourRounds: { polling: WrkResult; downloads: WrkResult }[] = [];
+    const theirRounds: { polling: WrkResult; downloads: WrkResult }[] = [];
+    const roundSeconds = Math.max(1, Math.round(seconds / rounds));
     try {
-      console.log(`\nSoak: ${seconds} s of ${endpoints.toLocaleString()} endpoints polling (100 connections) and 500 concurrent downloads of a ${(installer.length / 1024 / 1024).toFixed(0)} MiB installer, on the repository and on nginx in ${rounds} interleaved rounds each`);
-      const pid = repository.child.pid!;
-      const started = performance.now();
-      const samples: { seconds: number; rssMiB: number }[] = [];
-      const sample = () => samples.push({ seconds: (performance.now() - started) / 1000, rssMiB: memoryOf(pid).rssMiB });
-      sample();
-      const timer = setInterval(sample, sampleSeconds * 1000);
-      const ourRounds: { polling: WrkResult; downloads: WrkResult }[] = [];
-      const theirRounds: { polling: WrkResult; downloads: WrkResult }[] = [];
-      const roundSeconds = Math.max(1, Math.round(seconds / rounds));
-      try {
-        for (let round = 0; round < rounds; round += 1) {
-          ourRounds.push(await load(repositoryUrl, downloadPath, roundSeconds, { polling }));
-          theirRounds.push(await load(`http://127.0.0.1:${nginxPort}`, downloadPath, roundSeconds, { polling }));
-        }
-      } finally {
-        clearInterval(timer);
+      for (let round = 0; round < rounds; round += 1) {
+        ourRounds.push(await load(repositoryUrl, downloadPath, roundSeconds, { polling }));
+        theirRounds.push(await load(nginx.url, downloadPath, roundSeconds, { polling }));
       }
-      sample();
-      const merged = (results: { polling: WrkResult; downloads: WrkResult }[]) => ({ polling: combine(results.map((result) => result.polling)), downloads: combine(results.map((result) => result.downloads)) });
-      const ours = merged(ourRounds);
-      const theirs = merged(theirRounds);
-      const row = (name: string, result: { polling: WrkResult; downloads: WrkResult }) =>
-        [name, result.polling.requestsPerSecond.toFixed(0), `${result.polling.latencyP50Ms.toFixed(1)} / ${result.polling.latencyP99Ms.toFixed(0)}`, (result.downloads.bytesPerSecond / 1e6).toFixed(0), `${result.downloads.latencyP50Ms.toFixed(0)} / ${result.downloads.latencyP99Ms.toFixed(0)}`, result.polling.errors + result.downloads.errors].join('\t');
-      console.log(['server', 'checks req/s', 'checks p50/p99 ms (worst round)', 'downloads MB/s', 'downloads p50/p99 ms (worst round)', 'errors'].join('\t'));
-      console.log(row('repository', ours));
-      console.log(row('nginx', theirs));
-      console.log(`ratios: checks ${(ours.polling.requestsPerSecond / theirs.polling.requestsPerSecond).toFixed(2)}, downloads ${(ours.downloads.bytesPerSecond / theirs.downloads.bytesPerSecond).toFixed(2)}`);
-      const rss = samples.map((entry) => entry.rssMiB);
-      console.log(`repository RSS, ${samples.length} samples every ${sampleSeconds} s over ${samples.at(-1)!.seconds.toFixed(0)} s: first ${rss[0]!.toFixed(0)}, min ${Math.min(...rss).toFixed(0)}, max ${Math.max(...rss).toFixed(0)}, last ${rss.at(-1)!.toFixed(0)} MiB`);
-      // The first minute is warm-up (JIT, caches, the heap finding its size): the slope is taken after it when the run is long enough.
-      const steady = samples.filter((entry) => entry.seconds >= 60);
-      const judged = steady.length >= 10 ? steady : samples;
-      const slope = memorySlope(judged);
-      console.log(
-        slope
-          ? `memory slope (least squares over ${judged.length} samples${judged === steady ? ', after the first 60 s' : ', whole run: too short to leave out a warm-up'}): ${slope.mibPerMinute >= 0 ? '+' : ''}${slope.mibPerMinute.toFixed(2)} MiB/min, R² ${slope.r2.toFixed(2)}`
-          : 'memory slope: fewer than 3 samples (lengthen SOAK_SECONDS or shorten SOAK_SAMPLE_SECONDS)',
-      );
     } finally {
-      repository.child.kill();
-      nginx.kill();
+      clearInterval(timer);
     }
+    sample();
+    // Each cell: min / median / max over the rounds.
+    const row = (name: string, results: { polling: WrkResult; downloads: WrkResult }[]) => {
+      const over = (pick: (result: { polling: WrkResult; downloads: WrkResult }) => number, digits: number) => spread(results.map(pick), digits);
+      return [
+        name,
+        over((result) => result.polling.requestsPerSecond, 0),
+        over((result) => result.polling.latencyP50Ms, 1),
+        over((result) => result.polling.latencyP99Ms, 0),
+        over((result) => result.downloads.bytesPerSecond / 1e6, 0),
+        over((result) => result.downloads.latencyP50Ms, 0),
+        over((result) => result.downloads.latencyP99Ms, 0),
+        results.reduce((sum, result) => sum + result.polling.errors + result.downloads.errors, 0),
+      ].join('\t');
+    };
+    console.log(`per round, ${rounds === 1 ? '1 round' : `min / median / max of ${rounds} rounds`} of ${roundSeconds} s`);
+    console.log(['server', 'checks req/s', 'checks p50 ms', 'checks p99 ms', 'downloads MB/s', 'downloads p50 ms', 'downloads p99 ms', 'errors (all rounds)'].join('\t'));
+    console.log(row('repository', ourRounds));
+    console.log(row('nginx', theirRounds));
+    const perRound = (pick: (result: { polling: WrkResult; downloads: WrkResult }) => number) => spread(ourRounds.map((result, index) => pick(result) / pick(theirRounds[index]!)), 2);
+    console.log(`ratios, each round's own: checks ${perRound((result) => result.polling.requestsPerSecond)}, downloads ${perRound((result) => result.downloads.bytesPerSecond)}`);
+    const rss = samples.map((entry) => entry.rssMiB);
+    const pss = samples.map((entry) => entry.pssMiB);
+    console.log(`repository memory summed over its ${repository.memory().processes} processes, ${samples.length} samples every ${sampleSeconds} s over ${samples.at(-1)!.seconds.toFixed(0)} s: RSS first ${rss[0]!.toFixed(0)}, min ${Math.min(...rss).toFixed(0)}, max ${Math.max(...rss).toFixed(0)}, last ${rss.at(-1)!.toFixed(0)} MiB; PSS (shared pages once) first ${pss[0]!.toFixed(0)}, last ${pss.at(-1)!.toFixed(0)} MiB`);
+    // The first minute is warm-up (JIT, caches, the heap finding its size): the slope is taken after it when the run is long enough.
+    const steady = samples.filter((entry) => entry.seconds >= 60);
+    const judged = steady.length >= 10 ? steady : samples;
+    const slope = memorySlope(judged);
+    console.log(
+      slope
+        ? `memory slope of the summed RSS (least squares over ${judged.length} samples${judged === steady ? ', after the first 60 s' : ', whole run: too short to leave out a warm-up'}): ${slope.mibPerMinute >= 0 ? '+' : ''}${slope.mibPerMinute.toFixed(2)} MiB/min, R² ${slope.r2.toFixed(2)}`
+        : 'memory slope: fewer than 3 samples (lengthen SOAK_SECONDS or shorten SOAK_SAMPLE_SECONDS)',
+    );
   } finally {
+    for (const stop of stops.reverse()) await stop();
     await environment.cleanup();
   }
 }

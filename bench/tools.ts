@@ -1,7 +1,7 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export function have(command: string): boolean {
@@ -90,16 +90,130 @@ export function curlSpeed(url: string): number {
   return Number(execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download}', url], { encoding: 'utf8' }));
 }
 
-export function median(values: number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-/** Resident and peak resident memory of a process, in MiB, from /proc. */
-export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'mu').exec(status)?.[1] ?? Number.NaN) / 1024;
-  return { rssMiB: field('VmRSS'), peakMiB: field('VmHWM') };
+/**
+ * A figure over the runs as "min / median / max" (the value alone after one run): a median
+ * alone hides how far the shared machine moved it between runs (issue 18).
+ */
+export function spread(values: readonly number[], digits = 0, scale = 1): string {
+  const scaled = values.filter((value) => !Number.isNaN(value)).map((value) => value / scale);
+  if (scaled.length === 0) return '—';
+  const format = (value: number) => value.toFixed(digits);
+  if (scaled.length === 1) return format(scaled[0]!);
+  return `${format(Math.min(...scaled))} / ${format(median(scaled))} / ${format(Math.max(...scaled))}`;
+}
+
+/** Each run's ratio ours / reference (runs interleaved pairwise), for `spread`. */
+export function ratios(ours: readonly number[], theirs: readonly number[]): number[] {
+  return ours.map((value, index) => value / theirs[index]!);
+}
+
+/** The heading words for `spread`'s cells. */
+export function spreadLabel(runs: number): string {
+  return runs === 1 ? '1 run' : `min / median / max of ${runs} interleaved runs`;
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1]), or undefined once it is gone. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may itself hold ") ".
+    return stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A process and all its descendants (from the parent ids in /proc/<pid>/stat): production
+ * runs the repository as a primary and `lgwan.workers` node:cluster workers, and nginx as a
+ * master and its workers, so a figure of the first process alone would miss most of the work.
+ */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/u.test(entry)) continue;
+    const parent = Number(statFields(Number(entry))?.[1]);
+    if (!Number.isInteger(parent)) continue;
+    const siblings = children.get(parent);
+    if (siblings) siblings.push(Number(entry));
+    else children.set(parent, [Number(entry)]);
+  }
+  const tree = statFields(pid) ? [pid] : [];
+  for (let index = 0; index < tree.length; index += 1) tree.push(...(children.get(tree[index]!) ?? []));
+  return tree;
+}
+
+/**
+ * SIGKILL to those of `pids` that still run a command containing `command` (a process that
+ * exited may have left its id to another by now: that one is not ours to end).
+ */
+export function killLeftovers(pids: readonly number[], command: string): void {
+  for (const pid of pids) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(command)) continue;
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function kibField(text: string, name: string): number {
+  return Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'mu').exec(text)?.[1] ?? Number.NaN);
+}
+
+export interface TreeMemory {
+  processes: number;
+  /** Sum of resident sets: counts the pages the processes share (node's code) once per process. */
+  rssMiB: number;
+  /** Sum of proportional sets (shared pages split among the processes that map them): the tree's real footprint. */
+  pssMiB: number;
+  /** Sum of each process's own peak resident set (an upper bound on the tree's peak). */
+  peakMiB: number;
+}
+
+/** The memory of a process tree (a primary and its workers), from /proc. */
+export function treeMemory(pid: number): TreeMemory {
+  const total = { processes: 0, rss: 0, pss: 0, peak: 0 };
+  for (const member of processTree(pid)) {
+    try {
+      const status = readFileSync(`/proc/${member}/status`, 'utf8');
+      const rollup = readFileSync(`/proc/${member}/smaps_rollup`, 'utf8');
+      total.rss += kibField(status, 'VmRSS');
+      total.peak += kibField(status, 'VmHWM');
+      total.pss += kibField(rollup, 'Pss');
+      total.processes += 1;
+    } catch {
+      // It exited between the listing and the read: it holds no memory any more.
+    }
+  }
+  return { processes: total.processes, rssMiB: total.rss / 1024, pssMiB: total.pss / 1024, peakMiB: total.peak / 1024 };
+}
+
+let clockTicks: number | undefined;
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ, 100 on Linux everywhere in practice). */
+function ticksPerSecond(): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return clockTicks;
+}
+
+/**
+ * CPU time of a process tree so far, in seconds: every member's own time plus the time of
+ * its children that exited and were reaped (a worker that died and was replaced still counts).
+ */
+export function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const member of processTree(pid)) {
+    const fields = statFields(member);
+    if (fields) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  }
+  return ticks / ticksPerSecond();
 }
 
 export function startProcess(command: string, args: string[], readyPattern: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
@@ -117,33 +231,73 @@ export function startProcess(command: string, args: string[], readyPattern: RegE
   });
 }
 
-/** nginx serving a folder as static files on 127.0.0.1 (one worker, sendfile), the reference origin. */
-export async function startStaticNginx(root: string, htmlRoot: string, options: { types?: string } = {}): Promise<{ url: string; pid: number; stop(): void }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  await mkdir(path.join(root, 'nginx-tmp'), { recursive: true });
-  await writeFile(
-    path.join(root, 'nginx.conf'),
-    `daemon off; master_process off; user root; worker_processes 1; error_log ${root}/nginx-error.log; pid ${root}/nginx.pid;
-events { worker_connections 1024; }
-http { access_log off; sendfile on; tcp_nopush on; default_type application/octet-stream;
-  ${options.types ?? ''}
-  client_body_temp_path ${root}/nginx-tmp; proxy_temp_path ${root}/nginx-tmp; fastcgi_temp_path ${root}/nginx-tmp; uwsgi_temp_path ${root}/nginx-tmp; scgi_temp_path ${root}/nginx-tmp;
-  server { listen 127.0.0.1:${port}; root ${htmlRoot}; } }
-`,
-  );
-  const child = spawn('nginx', ['-c', path.join(root, 'nginx.conf'), '-p', root], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    if (await fetch(`${url}/`).then(() => true, () => false)) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { url, pid: child.pid!, stop: () => void child.kill() };
+export function randomPort(): number {
+  return 20000 + Math.floor(Math.random() * 20000);
 }
 
-/** CPU time (user + system) a process has used so far, in seconds, from /proc (clock ticks of 1/100 s). */
-export function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+export interface NginxServer {
+  url: string;
+  /** The master process; its workers are its children (`processTree`). */
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * nginx as Debian's package runs it: a master process and `worker_processes auto` (one per
+ * core), sendfile and tcp_nopush on, here in the foreground (`daemon off`) with its pid file,
+ * temporary folders and error log under `root`. Our repository uses every core too (lgwan.workers
+ * auto), so one nginx worker would be an unfair reference; and nginx runs several workers only
+ * under a master (`master_process off` is a single process). `http` goes inside http { }; the
+ * first answer of `readyPath` (any status) says it listens.
+ */
+export async function startNginx(root: string, options: { port: number; http: string; readyPath?: string }): Promise<NginxServer> {
+  await mkdir(path.join(root, 'nginx-tmp'), { recursive: true });
+  const configFile = path.join(root, 'nginx.conf');
+  const temporary = path.join(root, 'nginx-tmp');
+  await writeFile(
+    configFile,
+    `daemon off; ${process.getuid?.() === 0 ? 'user root; ' : ''}worker_processes auto; worker_rlimit_nofile 8192; error_log ${root}/nginx-error.log; pid ${root}/nginx.pid;
+events { worker_connections 4096; }
+http { access_log off; sendfile on; tcp_nopush on; default_type application/octet-stream;
+  client_body_temp_path ${temporary}; proxy_temp_path ${temporary}; fastcgi_temp_path ${temporary}; uwsgi_temp_path ${temporary}; scgi_temp_path ${temporary};
+${options.http}
+}
+`,
+  );
+  const child = spawn('nginx', ['-c', configFile, '-p', root], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const url = `http://127.0.0.1:${options.port}`;
+  const errorLog = async () => (await readFile(path.join(root, 'nginx-error.log'), 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
+  for (let attempt = 0; ; attempt += 1) {
+    if (gone) throw new Error(`nginx exited at start (${configFile}): ${await errorLog()}`);
+    if (await fetch(`${url}${options.readyPath ?? '/'}`).then((response) => response.arrayBuffer().then(() => true), () => false)) break;
+    if (attempt === 100) {
+      child.kill('SIGKILL');
+      throw new Error(`nginx does not answer on ${url} after 10 s: ${await errorLog()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      if (gone) return;
+      // SIGTERM: the master stops its workers, removes its pid file and exits (fast shutdown).
+      const members = processTree(child.pid!);
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => killLeftovers(members, 'nginx'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** nginx serving a folder as static files on 127.0.0.1, the reference origin. */
+export async function startStaticNginx(root: string, htmlRoot: string, options: { types?: string } = {}): Promise<NginxServer> {
+  const port = randomPort();
+  return startNginx(root, { port, http: `  ${options.types ?? ''}\n  server { listen 127.0.0.1:${port} backlog=4096; root ${htmlRoot}; }` });
 }
 
 /**
