@@ -32,6 +32,8 @@ export class JsonAdminStore implements AdminStore {
   #data: AdminFile = empty();
   #seen = '';
   readonly #sessions = new Map<string, Session>();
+  readonly #pending: { mutate: (data: AdminFile) => void; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  #writing: Promise<void> | undefined;
 
   private constructor(root: string) {
     this.#file = path.join(root, 'admin.json');
@@ -66,18 +68,51 @@ export class JsonAdminStore implements AdminStore {
     return this.#data;
   }
 
-  async #change(mutate: (data: AdminFile) => void): Promise<void> {
-    // proper-lockfile locks a sibling folder, so the file itself may be absent yet.
-    const release = await lockfile.lock(path.dirname(this.#file), { lockfilePath: `${this.#file}.lock`, retries: { retries: 50, minTimeout: 20, maxTimeout: 200 }, stale: 10_000 });
-    try {
-      this.#seen = '';
-      const data = structuredClone(await this.#fresh());
-      mutate(data);
-      await writeFileAtomic(this.#file, `${JSON.stringify(data, null, 1)}\n`, 0o600);
-      this.#seen = '';
-      await this.#fresh();
-    } finally {
-      await release();
+  /**
+   * One locked read-modify-write for every change waiting in this process (a floor of PCs
+   * enrolling at once: issue 18 found concurrent writers of one process polling for the lock and
+   * giving up). Each change runs on its own copy of the data and counts only if it does not
+   * throw, so a refused change never leaves part of itself in the file; the others are written
+   * together, and each caller learns its own outcome.
+   */
+  #change(mutate: (data: AdminFile) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ mutate, resolve, reject });
+      this.#writing ??= this.#writePending().finally(() => (this.#writing = undefined));
+    });
+  }
+
+  async #writePending(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0);
+      const applied: typeof batch = [];
+      let release: (() => Promise<void>) | undefined;
+      try {
+        // proper-lockfile locks a sibling folder, so the file itself may be absent yet.
+        release = await lockfile.lock(path.dirname(this.#file), { lockfilePath: `${this.#file}.lock`, retries: { retries: 50, minTimeout: 20, maxTimeout: 200 }, stale: 10_000 });
+        this.#seen = '';
+        let data = structuredClone(await this.#fresh());
+        for (const change of batch) {
+          const candidate = batch.length === 1 ? data : structuredClone(data);
+          try {
+            change.mutate(candidate);
+          } catch (error) {
+            change.reject(error);
+            continue;
+          }
+          data = candidate;
+          applied.push(change);
+        }
+        if (applied.length > 0) await writeFileAtomic(this.#file, `${JSON.stringify(data, null, 1)}\n`, 0o600);
+        this.#seen = '';
+        await this.#fresh();
+        for (const change of applied) change.resolve();
+      } catch (error) {
+        // Those refused on their own are settled already; a promise settles once.
+        for (const change of batch) change.reject(error);
+      } finally {
+        await release?.();
+      }
     }
   }
 

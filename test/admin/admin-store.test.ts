@@ -67,6 +67,22 @@ for (const [name, make] of Object.entries(stores)) {
     t.is((await second.getSession('session-1')) !== undefined, name === 'postgresql');
   });
 
+  test(`${name}: 200 enrollments at once all land, and a refused one among them leaves nothing of itself`, async (t) => {
+    const store = await (await make()).open();
+    t.teardown(() => store.close());
+    const at = new Date().toISOString();
+    const agent = (index: number, tenant = 'a') => ({ agentId: `agent-${index}`, tenant, secret: `s${index}`, tokenId: 't1', enrolledAt: at, address: `10.0.${index >> 8}.${index & 0xff}` });
+    await store.addAgent(agent(0));
+    // A floor of PCs enrolling at once (group policy), one of them under agent-0's id again.
+    const outcomes = await Promise.allSettled([...Array(200).keys()].map((index) => store.addAgent(index === 100 ? agent(0, 'b') : agent(index + 1))));
+    t.deepEqual(outcomes.map((outcome, index) => (outcome.status === 'rejected' ? index : -1)).filter((index) => index >= 0), [100], 'only the duplicate was refused');
+    t.regex(String((outcomes[100] as PromiseRejectedResult).reason), /already enrolled/u);
+    const agents = await store.listAgents('a');
+    t.is(agents.length, 200, 'agent-0 and the 199 others');
+    t.is((await store.getAgent('agent-0'))?.tenant, 'a', 'the refused enrollment changed nothing');
+    t.deepEqual(await store.listAgents('b'), []);
+  });
+
   test(`${name}: an approval's deadline and windows, and agents' install results (the latest per agent and product), are kept across a reopen, per tenant`, async (t) => {
     const factory = await make();
     const first = await factory.open();
