@@ -24,7 +24,12 @@ export const signatureContext = 'lgwan-checkin-v1';
 export const clockSkewSeconds = 300;
 
 export function checkInSignature(secret: string, agentId: string, timestamp: string, nonce: string, body: string): string {
-  return createHmac('sha256', secret).update(`${signatureContext}\n${agentId}\n${timestamp}\n${nonce}\n${sha256Hex(body)}`).digest('hex');
+  return checkInSignatureOfDigest(secret, agentId, timestamp, nonce, sha256Hex(body));
+}
+
+/** The same over the body's SHA-256 (hex): what the process that holds the secrets is sent. */
+function checkInSignatureOfDigest(secret: string, agentId: string, timestamp: string, nonce: string, bodySha256: string): string {
+  return createHmac('sha256', secret).update(`${signatureContext}\n${agentId}\n${timestamp}\n${nonce}\n${bodySha256}`).digest('hex');
 }
 
 /** The headers of a signed check-in, as the agents send them (the demo's simulated agents and the tests use this). */
@@ -123,11 +128,43 @@ export class ReplayGuard implements CheckInReplayGuard {
   }
 }
 
+/** What a signed check-in claims, once its headers are well-formed. */
+export interface CheckInClaim {
+  agentId: string;
+  timestamp: string;
+  nonce: string;
+  bodySha256: string;
+  signature: string;
+  nowSeconds: number;
+}
+
+export type CheckInVerdict = { agent: EnrolledAgent } | { refused: string };
+
+/**
+ * Checks a claim against the enrolled agents and the replay guard in one step: in a worker
+ * process this is one call into the primary, which holds both (issue 18: a check-in made three).
+ */
+export interface CheckInVerifier {
+  verify(claim: CheckInClaim): CheckInVerdict | Promise<CheckInVerdict>;
+}
+
+export function checkInVerifier(store: AdminStore, replay: CheckInReplayGuard): CheckInVerifier {
+  return {
+    async verify(claim) {
+      const agent = await store.getAgent(claim.agentId);
+      if (!agent || !sameSecret(checkInSignatureOfDigest(agent.secret, claim.agentId, claim.timestamp, claim.nonce, claim.bodySha256), claim.signature)) return { refused: 'the check-in signature does not verify for this agent id' };
+      if (agent.revokedAt !== undefined) return { refused: `agent ${claim.agentId} was revoked at ${agent.revokedAt}; an admin must issue a new enrollment` };
+      if (!(await replay.accept(claim.agentId, claim.nonce, claim.nowSeconds))) return { refused: 'this signed check-in was already received (a replay)' };
+      return { agent };
+    },
+  };
+}
+
 /**
  * The enrolled agent a signed check-in comes from, or a 401 that says what is wrong. Nothing
  * is recorded for a refused check-in. `agentIdInBody` must be the header's id.
  */
-export async function authenticateCheckIn(ctx: Context, store: AdminStore, replay: CheckInReplayGuard, body: string, agentIdInBody: string, now: Date): Promise<EnrolledAgent> {
+export async function authenticateCheckIn(ctx: Context, verifier: CheckInVerifier, body: string, agentIdInBody: string, now: Date): Promise<EnrolledAgent> {
   const agentId = ctx.get('X-Lgwan-Agent');
   const timestamp = ctx.get('X-Lgwan-Timestamp');
   const signature = ctx.get('X-Lgwan-Signature');
@@ -138,9 +175,7 @@ export async function authenticateCheckIn(ctx: Context, store: AdminStore, repla
     ctx.throw(401, `the check-in's timestamp is more than ${clockSkewSeconds} s from the repository's clock; set the endpoint's clock (NTP)`);
   }
   if (!/^[0-9a-f]{16,64}$/u.test(nonce)) ctx.throw(401, 'the check-in has no X-Lgwan-Nonce (16–64 hex digits): update the agent');
-  const agent = await store.getAgent(agentId);
-  if (!agent || !sameSecret(checkInSignature(agent.secret, agentId, timestamp, nonce, body), signature.toLowerCase())) ctx.throw(401, 'the check-in signature does not verify for this agent id');
-  if (agent.revokedAt !== undefined) ctx.throw(401, `agent ${agentId} was revoked at ${agent.revokedAt}; an admin must issue a new enrollment`);
-  if (!(await replay.accept(agentId, nonce, Math.floor(now.getTime() / 1000)))) ctx.throw(401, 'this signed check-in was already received (a replay)');
-  return agent;
+  const verdict = await verifier.verify({ agentId, timestamp, nonce, bodySha256: sha256Hex(body), signature: signature.toLowerCase(), nowSeconds: Math.floor(now.getTime() / 1000) });
+  if ('refused' in verdict) return ctx.throw(401, verdict.refused);
+  return verdict.agent;
 }

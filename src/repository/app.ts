@@ -30,7 +30,7 @@ import { consoleGuard, routeKind, type ConsoleState, type Scope } from '../admin
 import { renderProblemPage } from '../admin/console-pages.ts';
 import { languageOf } from './i18n.ts';
 import type { AdminStore } from '../admin/admin-store.ts';
-import { authenticateCheckIn, handleEnroll, ReplayGuard, type CheckInReplayGuard } from '../admin/agent-auth.ts';
+import { authenticateCheckIn, checkInVerifier, handleEnroll, ReplayGuard, type CheckInVerifier } from '../admin/agent-auth.ts';
 import { clientTenant, NativeObservations, TenantStates } from '../admin/client-tenant.ts';
 import { addConsoleRoutes, type SignInDirectory } from '../admin/console-routes.ts';
 import type { SessionPolicy } from '../admin/sessions.ts';
@@ -93,8 +93,8 @@ export interface RepositoryOptions {
   /** The last heartbeat of a UDP diode, if one is in use. */
   heartbeat?: () => { receivedAt: string; latestSequence: number; staleSeconds: number } | undefined;
   now?: () => Date;
-  /** Signed check-ins already accepted; shared by every worker process (default: this process's own). */
-  replayGuard?: CheckInReplayGuard;
+  /** Checks signed check-ins against the enrolled agents and those already accepted; the primary's for every worker (default: this process's own). */
+  checkInVerifier?: CheckInVerifier;
   /** Called with a listener for decisions made elsewhere (another worker), so they count at once. */
   onDecisionsChanged?: (listener: (tenant: string) => void) => void;
   /** How long a replica reuses a tenant's release decisions read from the admin store (default 2 s). */
@@ -273,7 +273,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     perAddress: new RateLimiter({ burst: 1000, perMinute: 1000 }),
     perAgent: new RateLimiter({ burst: options.checkInBurst ?? 10, perMinute: options.checkInsPerMinute ?? 6 }),
   };
-  const replay = options.replayGuard ?? new ReplayGuard();
+  const verifier = options.checkInVerifier ?? checkInVerifier(adminStore, new ReplayGuard());
   router.post('/api/v1/agent/checkin', async (ctx) => {
     await handleCheckIn(ctx, {
       stateFor: (tenant) => tenantStates.of(state(), tenant),
@@ -285,7 +285,7 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
       authenticate: async (body, agentId) => {
         // The signed timestamp is checked against the wall clock both ends keep, not the clock
         // rollout decisions are taken by (`now`, which tests move to a maintenance window).
-        const agent = await authenticateCheckIn(ctx, adminStore, replay, body, agentId, new Date());
+        const agent = await authenticateCheckIn(ctx, verifier, body, agentId, new Date());
         // The agent's tenant decides which of its reported products count (its catalog subset).
         return { agentId: agent.agentId, tenant: agent.tenant, hostname: agent.hostname };
       },

@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { AdminStore } from '../admin/admin-store.ts';
-import { ReplayGuard } from '../admin/agent-auth.ts';
+import { checkInVerifier, ReplayGuard, type CheckInClaim, type CheckInVerdict } from '../admin/agent-auth.ts';
 import type { LgwanConfig } from '../config/config.ts';
 import { forwardedInventory, inventoryIntake } from '../coverage/forwarded-inventory.ts';
 import { errorMessage } from '../core/errors.ts';
@@ -20,7 +20,7 @@ import { announce, answerWorker, PrimaryLink } from './worker-channel.ts';
  * data root (lock, published state, inventory, admin store, imports) and serves nothing; N
  * workers (node:cluster, sharing the listening sockets) answer HTTP with a read-only copy of
  * the published state, re-read whenever the primary publishes. Every write a worker makes
- * (inventory observations, sign-ins, decisions, replay checks) is a call into the primary,
+ * (inventory observations, sign-ins, decisions, check-in verification) is a call into the primary,
  * so nothing is lost or counted twice, whichever worker a request reached.
  */
 
@@ -73,8 +73,7 @@ async function serveInProcess(side: LgwanSide, config: LgwanConfig, logger: Logg
 
 async function runPrimary(side: LgwanSide, config: LgwanConfig, logger: Logger, options: ServiceOptions, count: number): Promise<ServiceHandle> {
   cluster.setupPrimary({ serialization: 'advanced' });
-  const replay = new ReplayGuard();
-  const targets = { inventory: side.inventory, intake: inventoryIntake(side.inventory), admin: side.admin, replay };
+  const targets = { inventory: side.inventory, intake: inventoryIntake(side.inventory), admin: side.admin, checkIns: checkInVerifier(side.admin, new ReplayGuard()) };
   let stopping = false;
   const live = new Set<Worker>();
   // Decisions change what every worker offers: each drops its cached copy at once.
@@ -165,7 +164,7 @@ async function runWorker(config: LgwanConfig, logger: Logger, options: ServiceOp
     logger,
     probes: await startSideProbes(config),
     metricsToken: await readMetricsToken(config),
-    replayGuard: { accept: (agentId, signature, nowSeconds) => link.call<boolean>('replay', 'accept', [agentId, signature, nowSeconds]) },
+    checkInVerifier: { verify: (claim: CheckInClaim) => link.call<CheckInVerdict>('checkIns', 'verify', [claim]) },
     onDecisionsChanged: (listener) => decisionListeners.push(listener),
   });
   const host = options.host ?? config.host;

@@ -20,7 +20,7 @@ import { advisoryDataOf, blobFileReader } from '../advisories/published-advisori
 import { emptyAdvisoryData } from '../advisories/model.ts';
 import { advisoriesPerPublication } from '../exposure/exposure-view.ts';
 import type { AdminStore } from '../admin/admin-store.ts';
-import type { CheckInReplayGuard } from '../admin/agent-auth.ts';
+import type { CheckInVerifier } from '../admin/agent-auth.ts';
 import { openAdminStore } from '../admin/open-admin-store.ts';
 import { sha256Hex } from '../admin/sessions.ts';
 import { TenantDirectory } from '../admin/tenants.ts';
@@ -160,7 +160,7 @@ export interface RepositoryParts {
   logger: Logger;
   probes: SideProbes;
   metricsToken: string | undefined;
-  replayGuard?: CheckInReplayGuard;
+  checkInVerifier?: CheckInVerifier;
   onDecisionsChanged?: (listener: (tenant: string) => void) => void;
 }
 
@@ -188,7 +188,7 @@ export function buildRepositoryApp(config: LgwanConfig, parts: RepositoryParts):
     advisories: advisoriesPerPublication(() => parts.database.data.published, (published) => advisoryDataOf(published, blobFileReader(parts.store)), emptyAdvisoryData),
     disk: parts.probes.disk,
     heartbeat: parts.probes.heartbeat,
-    ...(parts.replayGuard ? { replayGuard: parts.replayGuard } : {}),
+    ...(parts.checkInVerifier ? { checkInVerifier: parts.checkInVerifier } : {}),
     ...(parts.onDecisionsChanged ? { onDecisionsChanged: parts.onDecisionsChanged } : {}),
   });
   repository.on('error', (error: unknown) => parts.logger.warn({ error: errorMessage(error) }, 'connection error'));

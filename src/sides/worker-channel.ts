@@ -4,7 +4,7 @@ import type { Worker } from 'node:cluster';
  * The channel between the primary process of `serve` and its workers (node:cluster IPC, with
  * the "advanced" serialization so that Maps, Sets and Dates arrive as sent). Workers hold no
  * store of their own: every write and every read of the inventory, the admin store and the
- * replay guard is a call to the primary, which owns them. That keeps the embedded default
+ * check-in verifier (agents and the replay guard) is a call to the primary, which owns them. That keeps the embedded default
  * (JSON files, one writer) correct with several workers, and PostgreSQL gets one pool.
  */
 
