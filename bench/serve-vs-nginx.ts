@@ -10,7 +10,7 @@ import { openLgwanState } from '../src/importer/lgwan-state.ts';
 import { BlobStore } from '../src/store/blob-store.ts';
 import { printMachine } from './machine.ts';
 import { startServe } from './serve-process.ts';
-import { curlSpeed, interleaved, processTree, randomPort, ratios, spread, spreadLabel, startNginx, startStaticNginx, treeCpuSeconds, wrk, type NginxServer, type WrkResult } from './tools.ts';
+import { curlSpeed, interleaved, processTree, randomPort, ratios, spread, spreadLabel, startNginx, startStaticNginx, treeCpuSeconds, warmupSeconds, wrk, type NginxServer, type WrkResult } from './tools.ts';
 
 const mib = 1024 * 1024;
 
@@ -149,7 +149,7 @@ export async function benchServing(options: { largeMiB: number; seconds: number;
       wrkRows('API answer /api/v1/latest, wrk 100 connections (req/s)', { ours: apiRuns.ours, nginx: apiRuns.nginx }, 'requestsPerSecond');
       const errors = [...mediumRuns.ours, ...smallRuns.ours, ...apiRuns.ours, ...mediumRuns.front, ...smallRuns.front].reduce((sum, result) => sum + result.errors, 0);
 
-      console.log(`\nServing: LGWAN repository (lgwan-mirror serve, compiled, primary + ${repository.workers} workers) vs nginx (master + ${processTree(nginx.pid).length - 1} workers, sendfile), same files, same load, 127.0.0.1; and the repository behind the shipped nginx front (X-Accel-Redirect). ${spreadLabel(runs)} (ours, nginx, front, …), ${options.seconds} s each`);
+      console.log(`\nServing: LGWAN repository (lgwan-mirror serve, compiled, primary + ${repository.workers} workers) vs nginx (master + ${processTree(nginx.pid).length - 1} workers, sendfile), same files, same load, 127.0.0.1; and the repository behind the shipped nginx front (X-Accel-Redirect). ${spreadLabel(runs)} (ours, nginx, front, …), ${options.seconds} s each, wrk rows after ${warmupSeconds} s of the same load unmeasured`);
       console.log(['measure', 'repository', 'nginx', 'ratio', 'repository behind the front', 'ratio'].join('\t'));
       for (const row of rows) console.log(row.join('\t'));
       console.log(`repository errors under load: ${errors}`);

@@ -52,13 +52,24 @@ interface WrkOptions {
   script?: string;
   /** A request slower than this counts as an error (10 s unless set). */
   timeoutSeconds?: number;
+  /** Extra request headers, e.g. Connection: close for a new connection per request. */
+  headers?: readonly string[];
 }
 
 function wrkArguments(url: string, options: WrkOptions): string[] {
-  return ['--latency', `-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', `${options.timeoutSeconds ?? 10}s`, ...(options.script ? ['-s', options.script] : []), url];
+  return ['--latency', `-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', `${options.timeoutSeconds ?? 10}s`, ...(options.script ? ['-s', options.script] : []), ...(options.headers ?? []).flatMap((header) => ['-H', header]), url];
 }
 
+/**
+ * Seconds of the same load, unmeasured, before each measured run (BENCH_WARMUP_SECONDS, default 2):
+ * every server, ours and the references alike, is measured warm. Without it a Node server's p99
+ * over 5 s is its first second (1,000 connections arriving, code not yet optimised): 0.7–3 s
+ * against 55 ms over 15 s on the same bare node:http.
+ */
+export const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+
 export function wrk(url: string, options: WrkOptions): WrkResult {
+  if (warmupSeconds > 0) execFileSync('wrk', wrkArguments(url, { ...options, seconds: warmupSeconds }), { encoding: 'utf8' });
   return parseWrk(execFileSync('wrk', wrkArguments(url, options), { encoding: 'utf8' }));
 }
 

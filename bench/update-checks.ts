@@ -6,7 +6,7 @@ import { copyDataRoot, publishSimulatorProducts } from './published-repository.t
 import { printMachine } from './machine.ts';
 import { issueEnrollmentToken, startServe } from './serve-process.ts';
 import { checkInLoad, enrollAgents, signedCheckIn, type CheckInLoadResult } from './signed-check-ins.ts';
-import { interleaved, processTree, randomPort, ratios, spread, spreadLabel, startNginx, startProcess, wrk, type WrkResult } from './tools.ts';
+import { interleaved, processTree, randomPort, ratios, spread, spreadLabel, startNginx, startProcess, warmupSeconds, wrk, type WrkResult } from './tools.ts';
 
 const installed = [{ product: 'demo-firefox', version: '130.0', platform: 'win64', locale: 'ja' }];
 const updatePath = '/mozilla/update/6/Firefox/130.0/20240101000000/WINNT_x86_64-msvc-x64/ja/release/Windows_NT%2010.0.0.0/ISET:SSE4_2/default/default/update.xml';
@@ -71,6 +71,15 @@ export async function benchUpdateChecks(options: { seconds: number; connections:
       nginx: () => wrk(`${nginx.url}/update.xml`, load),
       bare: () => wrk(plain.match[1]!, load),
     });
+    // Firefox checks every few hours, each check on a connection of its own: the same load with
+    // Connection: close measures accepting connections too (nginx and the workers alike).
+    const fresh = { ...load, headers: ['Connection: close'] };
+    const freshRuns = await interleaved(options.runs, {
+      ours: () => wrk(`${repository.url}${updatePath}`, fresh),
+      single: () => wrk(`${single.url}${updatePath}`, fresh),
+      nginx: () => wrk(`${nginx.url}/update.xml`, fresh),
+      bare: () => wrk(plain.match[1]!, fresh),
+    });
     const signedLoad = { connections: options.connections, seconds: options.seconds, threads: options.generatorThreads };
     const checkInRuns = await interleaved(options.runs, {
       ours: () => checkInLoad(`${repository.url}/api/v1/agent/checkin`, agentsFile, signedLoad),
@@ -100,10 +109,11 @@ export async function benchUpdateChecks(options: { seconds: number; connections:
         `${errors}${refused.length > 0 ? ` (${refused.map(([status, count]) => `${status}: ${count}`).join(', ')})` : ''}`,
       ].join('\t'));
     };
-    console.log(`\nUpdate checks: repository vs nginx serving a static file of the same size, ${options.connections} connections, 127.0.0.1, ${spreadLabel(options.runs)} of ${options.seconds} s (ratio: each run's own)`);
+    console.log(`\nUpdate checks: repository vs nginx serving a static file of the same size, ${options.connections} connections, 127.0.0.1, ${spreadLabel(options.runs)} of ${options.seconds} s, each after ${warmupSeconds} s of the same load unmeasured (ratio: each run's own)`);
     console.log(['measure', 'server', 'req/s', 'ratio to nginx', 'p50 ms', 'p99 ms', 'errors (non-2xx, socket, timeouts)'].join('\t'));
     const updateMeasure = `Firefox update check (${updateBody.length} B), wrk -t2`;
     for (const key of ['ours', 'single', 'nginx', 'bare'] as const) row(updateMeasure, servers[key], updateRuns[key], key === 'nginx' ? undefined : updateRuns.nginx);
+    for (const key of ['ours', 'single', 'nginx', 'bare'] as const) row(`${updateMeasure}, a new connection per check (Connection: close)`, servers[key], freshRuns[key], key === 'nginx' ? undefined : freshRuns.nginx);
     const checkInMeasure = `signed agent check-in (POST, ${checkInBody.length} B answer), autocannon ${options.generatorThreads} thread(s), ${options.agents.toLocaleString()} agents`;
     for (const key of ['ours', 'single', 'nginx'] as const) row(checkInMeasure, servers[key], checkInRuns[key], key === 'nginx' ? undefined : checkInRuns.nginx);
     console.log(`check-in generator's CPU (autocannon, ${options.generatorThreads} thread(s), in CPU-seconds per second): ${(['ours', 'single', 'nginx'] as const).map((key) => `${key === 'ours' ? 'repository' : key === 'single' ? 'one process' : 'nginx'} ${spread(checkInRuns[key].map((sample) => sample.generatorCpu), 2)}`).join(', ')}; near ${options.generatorThreads} (this machine has ${availableParallelism()} cores for the generator and the server together), the generator set the pace, and nginx's figure is its ceiling (the ratios then flatter us)`);

@@ -72,6 +72,10 @@ async function serveInProcess(side: LgwanSide, config: LgwanConfig, logger: Logg
 }
 
 async function runPrimary(side: LgwanSide, config: LgwanConfig, logger: Logger, options: ServiceOptions, count: number): Promise<ServiceHandle> {
+  // Workers accept connections themselves from the shared socket (SCHED_NONE): with round-robin
+  // the primary accepts every connection and hands it over by IPC, which held update checks that
+  // each open a new connection to a third of the rate (issue 18; bench/update-checks.ts).
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ serialization: 'advanced' });
   const targets = { inventory: side.inventory, intake: inventoryIntake(side.inventory), admin: side.admin, checkIns: checkInVerifier(side.admin, new ReplayGuard()) };
   let stopping = false;
