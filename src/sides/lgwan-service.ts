@@ -1,19 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
-import { createServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
-import type { AdminStore } from '../admin/admin-store.ts';
-import { checkInVerifier, ReplayGuard, type CheckInClaim, type CheckInVerdict } from '../admin/agent-auth.ts';
+import { checkInVerifier, ReplayGuard } from '../admin/agent-auth.ts';
 import type { LgwanConfig } from '../config/config.ts';
-import { forwardedInventory, inventoryIntake } from '../coverage/forwarded-inventory.ts';
-import { errorMessage } from '../core/errors.ts';
+import { inventoryIntake } from '../coverage/forwarded-inventory.ts';
 import type { Logger } from '../core/logger.ts';
-import { readLgwanState } from '../importer/lgwan-state.ts';
-import { BlobStore } from '../store/blob-store.ts';
-import { requestListener } from '../repository/app.ts';
-import { buildRepositoryApp, listenOn, openLgwanSide, pollSpool, readMetricsToken, readTlsPair, startSideProbes, tenantDirectoryOf, type LgwanSide } from './lgwan.ts';
-import { announce, answerWorker, PrimaryLink } from './worker-channel.ts';
+import { openLgwanSide, pollSpool, type LgwanSide } from './lgwan.ts';
+import { announce, answerWorker, repositoryWorkerEnvironment, type CallTargets, type WorkerStart } from './worker-channel.ts';
 
 /*
  * `serve` and `daemon --side lgwan` on every core (issue 18): the primary process owns the
@@ -21,7 +13,8 @@ import { announce, answerWorker, PrimaryLink } from './worker-channel.ts';
  * workers (node:cluster, sharing the listening sockets) answer HTTP with a read-only copy of
  * the published state, re-read whenever the primary publishes. Every write a worker makes
  * (inventory observations, sign-ins, decisions, check-in verification) is a call into the primary,
- * so nothing is lost or counted twice, whichever worker a request reached.
+ * so nothing is lost or counted twice, whichever worker a request reached. A worker runs
+ * repository-worker.ts.
  */
 
 export interface ServiceOptions {
@@ -42,15 +35,10 @@ export function workerCount(config: Pick<LgwanConfig, 'workers'>): number {
   return config.workers === 'auto' ? Math.min(8, Math.max(1, availableParallelism())) : config.workers;
 }
 
-export async function runLgwanService(config: LgwanConfig, logger: Logger, options: ServiceOptions): Promise<ServiceHandle | undefined> {
-  if (cluster.isWorker) {
-    await runWorker(config, logger, options);
-    return undefined;
-  }
+export async function runLgwanService(config: LgwanConfig, logger: Logger, options: ServiceOptions): Promise<ServiceHandle> {
   const workers = workerCount(config);
-  const side = await openLgwanSide(config, logger);
-  if (workers <= 1) return serveInProcess(side, config, logger, options);
-  return runPrimary(side, config, logger, options, workers);
+  if (workers <= 1) return serveInProcess(await openLgwanSide(config, logger), config, logger, options);
+  return runPrimary(config, logger, options, workers);
 }
 
 async function serveInProcess(side: LgwanSide, config: LgwanConfig, logger: Logger, options: ServiceOptions): Promise<ServiceHandle> {
@@ -71,13 +59,28 @@ async function serveInProcess(side: LgwanSide, config: LgwanConfig, logger: Logg
   };
 }
 
-async function runPrimary(side: LgwanSide, config: LgwanConfig, logger: Logger, options: ServiceOptions, count: number): Promise<ServiceHandle> {
+async function runPrimary(config: LgwanConfig, logger: Logger, options: ServiceOptions, count: number): Promise<ServiceHandle> {
   // Workers accept connections themselves from the shared socket (SCHED_NONE): with round-robin
   // the primary accepts every connection and hands it over by IPC, which held update checks that
   // each open a new connection to a third of the rate (issue 18; bench/update-checks.ts).
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ serialization: 'advanced' });
-  const targets = { inventory: side.inventory, intake: inventoryIntake(side.inventory), admin: side.admin, checkIns: checkInVerifier(side.admin, new ReplayGuard()) };
+  // The workers are forked first, so that they load their modules while this process opens
+  // the stores (on two cores that halves the time to the first answer, issue 18). A worker
+  // asks for what it needs (service.start) and hears back once the side is open: only then
+  // does it read the published state, which opening may have migrated.
+  let opened: (side: LgwanSide) => void = () => undefined;
+  let failed: (error: unknown) => void = () => undefined;
+  const opening = new Promise<LgwanSide>((resolve, reject) => {
+    opened = resolve;
+    failed = reject;
+  });
+  // A failed opening is reported by the await below; workers that asked meanwhile get its message.
+  opening.catch(() => undefined);
+  const start: WorkerStart = { config, options: { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host !== undefined ? { host: options.host } : {}) }, log: { name: String(logger.bindings().name ?? 'repository'), level: logger.level } };
+  const service = { start: async (): Promise<WorkerStart> => (await opening, start) };
+  // Filled in once the side is open; no worker calls them before service.start has answered.
+  const targets: CallTargets = { service };
   let stopping = false;
   const live = new Set<Worker>();
   // Decisions change what every worker offers: each drops its cached copy at once.
@@ -89,20 +92,19 @@ async function runPrimary(side: LgwanSide, config: LgwanConfig, logger: Logger, 
   };
   const listening = new Map<Worker, Promise<{ url: string; httpsUrl?: string }>>();
   const fork = () => {
-    // A worker runs the same command line, so it reads the same config and options.
-    const worker = cluster.fork();
+    const worker = cluster.fork(repositoryWorkerEnvironment);
     live.add(worker);
     answerWorker(worker, targets, onCall);
-    listening.set(
-      worker,
-      new Promise((resolve, reject) => {
-        worker.on('message', (message: unknown) => {
-          const ready = message as { lgwanWorkerReady?: { url: string; httpsUrl?: string } };
-          if (ready?.lgwanWorkerReady) resolve(ready.lgwanWorkerReady);
-        });
-        worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before listening`)));
-      }),
-    );
+    const ready = new Promise<{ url: string; httpsUrl?: string }>((resolve, reject) => {
+      worker.on('message', (message: unknown) => {
+        const ready = message as { lgwanWorkerReady?: { url: string; httpsUrl?: string } };
+        if (ready?.lgwanWorkerReady) resolve(ready.lgwanWorkerReady);
+      });
+      worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before listening`)));
+    });
+    // Awaited only once the side is open; a worker may fail before that.
+    ready.catch(() => undefined);
+    listening.set(worker, ready);
     worker.once('exit', (code, signal) => {
       live.delete(worker);
       if (stopping) return;
@@ -113,7 +115,30 @@ async function runPrimary(side: LgwanSide, config: LgwanConfig, logger: Logger, 
     return worker;
   };
   const first = [...Array(count)].map(() => fork());
-  const ready = await Promise.all(first.map((worker) => listening.get(worker)!));
+  // A start that fails ends the workers (they would keep this process alive, and be replaced
+  // every second) and reports the error.
+  const abandon = () => {
+    stopping = true;
+    for (const worker of live) worker.process.kill('SIGKILL');
+  };
+  let side: LgwanSide;
+  try {
+    side = await openLgwanSide(config, logger, { repository: false });
+  } catch (error) {
+    failed(error);
+    abandon();
+    throw error;
+  }
+  Object.assign(targets, { inventory: side.inventory, intake: inventoryIntake(side.inventory), admin: side.admin, checkIns: checkInVerifier(side.admin, new ReplayGuard()) });
+  opened(side);
+  let ready: Array<{ url: string; httpsUrl?: string }>;
+  try {
+    ready = await Promise.all(first.map((worker) => listening.get(worker)!));
+  } catch (error) {
+    abandon();
+    await side.close();
+    throw error;
+  }
   const poller = options.importing
     ? pollSpool({ ...side, importOnce: () => side.importOnce().finally(() => announce(live, 'state')) }, logger)
     : undefined;
@@ -137,56 +162,4 @@ async function runPrimary(side: LgwanSide, config: LgwanConfig, logger: Logger, 
       await side.close();
     },
   };
-}
-
-async function runWorker(config: LgwanConfig, logger: Logger, options: ServiceOptions): Promise<void> {
-  const link = new PrimaryLink();
-  const stateFile = path.join(config.storage, 'state.json');
-  const database = { data: await readLgwanState(stateFile) };
-  // The primary writes state.json atomically (rename): a read sees one whole version.
-  let reading = Promise.resolve();
-  link.on('state', () => {
-    reading = reading.then(async () => {
-      database.data = await readLgwanState(stateFile).catch((error: unknown) => {
-        logger.error({ error: errorMessage(error) }, 'cannot re-read the published state; serving the previous one');
-        return database.data;
-      });
-    });
-  });
-  const decisionListeners: Array<(tenant: string) => void> = [];
-  link.on('decisions', (tenant) => {
-    for (const listener of decisionListeners) listener(tenant as string);
-  });
-  const inventory = await forwardedInventory(link);
-  const admin = link.remote<AdminStore>('admin', { close: async () => undefined });
-  const app = buildRepositoryApp(config, {
-    database,
-    store: new BlobStore(path.join(config.storage, 'blobs')),
-    inventory,
-    admin,
-    tenants: tenantDirectoryOf(config),
-    logger,
-    probes: await startSideProbes(config),
-    metricsToken: await readMetricsToken(config),
-    checkInVerifier: { verify: (claim: CheckInClaim) => link.call<CheckInVerdict>('checkIns', 'verify', [claim]) },
-    onDecisionsChanged: (listener) => decisionListeners.push(listener),
-  });
-  const host = options.host ?? config.host;
-  const servers: Server[] = [];
-  const plain = await listenOn(createServer(requestListener(app)), 'http', options.port ?? config.port, host);
-  servers.push(plain.server);
-  const secure = config.tls ? await listenOn(createHttpsServer(await readTlsPair(config), requestListener(app)), 'https', config.tls.port, host) : undefined;
-  if (secure) servers.push(secure.server);
-  process.send!({ lgwanWorkerReady: { url: plain.url, ...(secure ? { httpsUrl: secure.url } : {}) } });
-  process.on('message', (message: unknown) => {
-    if (!(message as { lgwanWorkerStop?: boolean })?.lgwanWorkerStop) return;
-    for (const server of servers) {
-      server.close();
-      server.closeAllConnections();
-    }
-    void inventory.close().finally(() => process.exit(0));
-  });
-  // SIGTERM from systemd reaches the whole process group: the primary decides when a worker stops.
-  process.on('SIGTERM', () => undefined);
-  process.on('SIGINT', () => undefined);
 }
