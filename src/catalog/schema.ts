@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** How much the fetcher can prove about an artifact, strongest first. Shown on the status page. */
 export const trustLevels = ['vendor-signature', 'signed-hash-list', 'vendor-hash-over-tls', 'tls-only', 'manually-confirmed'] as const;
