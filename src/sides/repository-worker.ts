@@ -6,7 +6,7 @@ import type { CheckInClaim, CheckInVerdict } from '../admin/agent-auth.ts';
 import { forwardedInventory } from '../coverage/forwarded-inventory.ts';
 import { errorMessage } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
-import { readLgwanState } from '../importer/lgwan-state.ts';
+import { readLgwanState, type LgwanState } from '../importer/lgwan-state.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import { listenOn, readMetricsToken, readTlsPair, startSideProbes, tenantDirectoryOf } from './lgwan.ts';
 import { buildRepositoryApp, requestListener } from './repository-app.ts';
@@ -27,9 +27,12 @@ export async function runRepositoryWorker(): Promise<void> {
   const { config, options, log } = await link.call<WorkerStart>('service', 'start', []);
   const logger = createLogger(log.name, log.level);
   const stateFile = path.join(config.storage, 'state.json');
-  const database = { data: await readLgwanState(stateFile) };
-  // The primary writes state.json atomically (rename): a read sees one whole version.
-  let reading = Promise.resolve();
+  const database = { data: undefined as unknown as LgwanState };
+  // The primary writes state.json atomically (rename): a read sees one whole version. Heard
+  // before the first read: a publication announced while it runs is read after it.
+  let reading = readLgwanState(stateFile).then((data) => {
+    database.data = data;
+  });
   link.on('state', () => {
     reading = reading.then(async () => {
       database.data = await readLgwanState(stateFile).catch((error: unknown) => {
@@ -38,6 +41,7 @@ export async function runRepositoryWorker(): Promise<void> {
       });
     });
   });
+  await reading;
   const decisionListeners: Array<(tenant: string) => void> = [];
   link.on('decisions', (tenant) => {
     for (const listener of decisionListeners) listener(tenant as string);
