@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/config.ts';
-import { versionSchemes, type VersionScheme } from '../catalog/schema.ts';
+import { versionSchemes, type VersionScheme } from '../versions/schemes.ts';
 import { generateTransferKeyPair, loadTransferPrivateKey, nextKeyFiles } from '../bundle/transfer-key.ts';
 import { rename, stat } from 'node:fs/promises';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
