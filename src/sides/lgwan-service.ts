@@ -37,7 +37,8 @@ export function workerCount(config: Pick<LgwanConfig, 'workers'>): number {
 
 export async function runLgwanService(config: LgwanConfig, logger: Logger, options: ServiceOptions): Promise<ServiceHandle> {
   const workers = workerCount(config);
-  if (workers <= 1) return serveInProcess(await openLgwanSide(config, logger), config, logger, options);
+  // `serve` imports nothing: it reads no vendor keyring and no transfer key (the keyring alone loads openpgp).
+  if (workers <= 1) return serveInProcess(await openLgwanSide(config, logger, { importing: options.importing }), config, logger, options);
   return runPrimary(config, logger, options, workers);
 }
 
@@ -123,7 +124,7 @@ async function runPrimary(config: LgwanConfig, logger: Logger, options: ServiceO
   };
   let side: LgwanSide;
   try {
-    side = await openLgwanSide(config, logger, { repository: false });
+    side = await openLgwanSide(config, logger, { repository: false, importing: options.importing });
   } catch (error) {
     failed(error);
     abandon();

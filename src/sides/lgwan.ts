@@ -1,6 +1,7 @@
 import { readFile, statfs } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import type { LgwanConfig } from '../config/config.ts';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
@@ -12,6 +13,7 @@ import type { InventoryStore } from '../coverage/inventory.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import { TransferFileNames } from '../transfer/spool-names.ts';
 import type { AdminStore } from '../admin/admin-store.ts';
+import type { PinnedKeyring } from '../verify/pinned-keys.ts';
 import { TenantDirectory } from '../admin/tenants.ts';
 
 export interface LgwanSide {
@@ -35,6 +37,20 @@ export interface LgwanSide {
 export interface OpenOptions {
   /** false: this process will not serve (the primary of `serve` with workers), so the repository app is not loaded and app() throws. */
   repository?: boolean;
+  /** false: this process will not import (`serve`), so the vendor keyring and the transfer key are not read and importOnce() rejects. */
+  importing?: boolean;
+}
+
+/**
+ * What the importer verifies with: this side's pinned vendor keys and the transfer public key.
+ * Read before the storage is locked, so that a missing or wrong key stops the start at once.
+ */
+async function loadImportKeys(config: LgwanConfig): Promise<{ keyring: PinnedKeyring; pinnedKey: { publicKey: KeyObject; keyId: string } }> {
+  // openpgp, which the keyring parses keys with, is the largest module the LGWAN side loads.
+  const [{ PinnedKeyring }, { loadTransferPublicKey }] = await Promise.all([import('../verify/pinned-keys.ts'), import('../bundle/transfer-key.ts')]);
+  const keyring = await PinnedKeyring.load(config.keys);
+  const { publicKey, keyId } = await loadTransferPublicKey(config.transferPublicKey);
+  return { keyring, pinnedKey: { publicKey, keyId } };
 }
 
 /**
@@ -44,9 +60,8 @@ export interface OpenOptions {
 export async function openLgwanSide(config: LgwanConfig, logger: Logger, options: OpenOptions = {}): Promise<LgwanSide> {
   // Loaded here, not at the top: a repository worker imports this module for its listeners
   // and needs none of them; the primary of `serve` with workers never needs the repository.
-  const [{ PinnedKeyring }, { loadTransferPublicKey }, { commandLine, lockedWhileOpening, lockStorage }, { openLgwanState }, { openInventoryStore }, { prepareStorageFormat }, { openAdminStore }, repositoryModule] = await Promise.all([
-    import('../verify/pinned-keys.ts'),
-    import('../bundle/transfer-key.ts'),
+  const [importKeys, { commandLine, lockedWhileOpening, lockStorage }, { openLgwanState }, { openInventoryStore }, { prepareStorageFormat }, { openAdminStore }, repositoryModule] = await Promise.all([
+    options.importing === false ? undefined : loadImportKeys(config),
     import('../core/storage-lock.ts'),
     import('../importer/lgwan-state.ts'),
     import('../coverage/open-inventory.ts'),
@@ -54,8 +69,6 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger, options
     import('../admin/open-admin-store.ts'),
     options.repository === false ? undefined : import('./repository-app.ts'),
   ]);
-  const keyring = await PinnedKeyring.load(config.keys);
-  const { publicKey, keyId } = await loadTransferPublicKey(config.transferPublicKey);
   // Before anything is cleared or read: another process may be importing into this folder.
   const lock = await lockStorage(config.storage, 'lgwan-mirror-lgwan', commandLine());
   const store = new BlobStore(path.join(config.storage, 'blobs'));
@@ -91,9 +104,11 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger, options
       lock.release();
     },
     importOnce() {
+      if (!importKeys) return Promise.reject(new Error('openLgwanSide: opened with importing: false (serve)'));
+      const { keyring, pinnedKey } = importKeys;
       // One importer at a time: a poll that finds one running waits for it instead.
       // The importer (tar, xz, the vendor verifiers) loads at the first import: `serve` never needs it.
-      importing ??= import('../importer/import-bundle.ts').then(({ importFromSpool }) => importFromSpool({ database, store, keyring, pinnedKey: { publicKey, keyId }, storageRoot: config.storage, logger, names: new TransferFileNames(config.transferFileExtension), stagingQuotaBytes: config.stagingQuotaBytes, quarantineQuotaBytes: config.quarantineQuotaBytes, spoolStableSeconds: config.spoolStableSeconds, partsTimeoutHours: config.partsTimeoutHours }, config.spool)).finally(() => {
+      importing ??= import('../importer/import-bundle.ts').then(({ importFromSpool }) => importFromSpool({ database, store, keyring, pinnedKey, storageRoot: config.storage, logger, names: new TransferFileNames(config.transferFileExtension), stagingQuotaBytes: config.stagingQuotaBytes, quarantineQuotaBytes: config.quarantineQuotaBytes, spoolStableSeconds: config.spoolStableSeconds, partsTimeoutHours: config.partsTimeoutHours }, config.spool)).finally(() => {
         importing = undefined;
       });
       return importing;
