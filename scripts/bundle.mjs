@@ -2,7 +2,7 @@
 // it imports, all in that one folder. Node.js 20 resolves, reads, compiles and links every ES
 // module on its own; loading the few hundred modules of src/ and its libraries one by one was
 // most of `serve`'s start-up (issue 18). Each command still loads only its own chunks.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -33,6 +33,28 @@ const moduleLocations = {
   },
 };
 
+/*
+ * A large JSON file of a library (mime-db's, twice: Koa's copy and the older one accepts
+ * keeps) is read as JSON from node_modules at run time, where the library has it: bundled, it
+ * would be a JavaScript object literal, which V8 takes about three times as long to compile
+ * as JSON.parse takes to read it (issue 18). Each library still reads its own copy.
+ */
+const largeJsonBytes = 64 * 1024;
+const jsonFromNodeModules = {
+  name: 'json-from-node-modules',
+  setup(esbuild) {
+    esbuild.onResolve({ filter: /\.json$/ }, async (args) => {
+      if (args.pluginData === 'resolving') return undefined;
+      const resolved = await esbuild.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
+      if (resolved.errors.length > 0 || !resolved.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      if ((await stat(resolved.path)).size < largeJsonBytes) return undefined;
+      // Relative to <out>/cli/, where every chunk is; <out> lies beside node_modules/ (dist/, or the package's dist/).
+      const fromBundle = path.relative(path.join(root, 'dist', 'cli'), resolved.path).split(path.sep).join('/');
+      return { path: fromBundle, external: true };
+    });
+  },
+};
+
 await build({
   entryPoints: { 'cli/main': path.join(source, 'cli', 'main.ts') },
   outdir: out,
@@ -50,6 +72,6 @@ await build({
   external: ['@node-rs/argon2', '@napi-rs/lzma', '@ronomon/reed-solomon', 'pg', 'pg-native', 'node-pg-migrate', 'node-cron'],
   // The CommonJS libraries inside require Node's built-in modules.
   banner: { js: "import { createRequire as createRequireForBundle } from 'node:module';\nconst require = createRequireForBundle(import.meta.url);" },
-  plugins: [moduleLocations],
+  plugins: [moduleLocations, jsonFromNodeModules],
   logLevel: 'warning',
 });
