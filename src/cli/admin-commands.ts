@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
-import { loadConfig } from '../config/config.ts';
+import { loadConfig } from './load-config.ts';
 import { UserFacingError } from '../core/errors.ts';
 import type { AdminStore, AuditEntry } from '../admin/admin-store.ts';
 import { hashPassword, passwordProblem } from '../admin/passwords.ts';

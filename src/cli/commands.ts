@@ -1,11 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig } from '../config/config.ts';
+import { loadConfig } from './load-config.ts';
 import { versionSchemes, type VersionScheme } from '../versions/schemes.ts';
 import { generateTransferKeyPair, loadTransferPrivateKey, nextKeyFiles } from '../bundle/transfer-key.ts';
 import { rename, stat } from 'node:fs/promises';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
-import { runLgwanService } from '../sides/lgwan-service.ts';
+import { runLgwanService, type ServiceOptions } from '../sides/lgwan-service.ts';
+import type { RepositoryWorkers } from '../sides/repository-workers.ts';
 import path from 'node:path';
 import { packageVersion, projectRoot } from './project-paths.ts';
 import { addAdminCommands } from './admin-commands.ts';
@@ -230,6 +231,22 @@ program
     if (outcomes.some((outcome) => outcome.status === 'refused')) process.exitCode = 1;
   });
 
+/** Workers main.ts forked before the command line was parsed, for the LGWAN service to take over. */
+let workersAhead: RepositoryWorkers | undefined;
+
+/** The LGWAN service of `serve` and `daemon --side lgwan`, with the workers forked ahead, if any. */
+async function startLgwanService(configFile: string | undefined, logger: ReturnType<typeof createLogger>, options: ServiceOptions) {
+  const ahead = workersAhead;
+  workersAhead = undefined;
+  try {
+    const config = await loadConfig(configFile);
+    return { config, service: await runLgwanService(config.lgwan, logger, options, ahead) };
+  } catch (error) {
+    ahead?.abandon(error);
+    throw error;
+  }
+}
+
 program
   .command('serve')
   .description('LGWAN side: serve the published state (no importing)')
@@ -237,8 +254,7 @@ program
   .option('-p, --port <port>', 'port (overrides the config)', port)
   .option('--host <host>', 'address to listen on (overrides the config)')
   .action(async (options: { config?: string; port?: number; host?: string }) => {
-    const config = await loadConfig(options.config);
-    const service = await runLgwanService(config.lgwan, createLogger('repository'), { importing: false, ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) });
+    const { service } = await startLgwanService(options.config, createLogger('repository'), { importing: false, ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) });
     console.log(`serving ${service.url}/`);
     const stop = () => void service.stop().then(() => process.exit(0));
     process.once('SIGTERM', stop);
@@ -252,8 +268,8 @@ program
   .addOption(configOption())
   .option('-p, --port <port>', 'LGWAN side: port (overrides the config)', port)
   .action(async (options: { side: 'internet' | 'lgwan'; config?: string; port?: number }) => {
-    const config = await loadConfig(options.config);
     if (options.side === 'internet') {
+      const config = await loadConfig(options.config);
       const logger = createLogger('internet');
       const { openInternetSide, scheduleInternetSide } = await load.internetSide();
       const side = await openInternetSide(config.internet, logger);
@@ -263,7 +279,7 @@ program
       logger.info({ schedule: config.internet.schedule }, 'internet side running');
     } else {
       const logger = createLogger('lgwan');
-      const service = await runLgwanService(config.lgwan, logger, { importing: true, ...(options.port !== undefined ? { port: options.port } : {}) });
+      const { config, service } = await startLgwanService(options.config, logger, { importing: true, ...(options.port !== undefined ? { port: options.port } : {}) });
       const stop = () => void service.stop();
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
@@ -365,7 +381,17 @@ program
 
 registerUpgradeCommand(program, configOption);
 
-/** Runs one command line; main.ts reports what it throws. */
-export async function runCommandLine(argv: readonly string[]): Promise<void> {
-  await program.parseAsync([...argv]);
+/**
+ * Runs one command line; main.ts reports what it throws. `ahead`: repository workers already
+ * forked (main.ts), which `serve` or `daemon --side lgwan` take over; any other outcome ends them.
+ */
+export async function runCommandLine(argv: readonly string[], ahead?: RepositoryWorkers): Promise<void> {
+  workersAhead = ahead;
+  try {
+    await program.parseAsync([...argv]);
+  } finally {
+    // Not taken over: help, a usage error, another command.
+    workersAhead?.abandon();
+    workersAhead = undefined;
+  }
 }

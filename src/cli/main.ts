@@ -1,4 +1,5 @@
 import { UserFacingError, errorMessage } from '../core/errors.ts';
+import type { RepositoryWorkers } from '../sides/repository-workers.ts';
 import { isRepositoryWorker } from '../sides/worker-channel.ts';
 
 /*
@@ -8,10 +9,28 @@ import { isRepositoryWorker } from '../sides/worker-channel.ts';
  * parses its command line. Start-up time is mostly module loading (issue 18).
  */
 
+/**
+ * Whether the command line starts the LGWAN service (`serve`, `daemon --side lgwan`), judged
+ * before commander parses it: commander takes program options before the command only.
+ * A wrong guess costs little: runCommandLine ends workers no command took over.
+ */
+function startsLgwanService(args: readonly string[]): boolean {
+  if (args[0] === 'serve') return true;
+  return args[0] === 'daemon' && args.some((arg, index) => arg === '--side=lgwan' || (arg === '--side' && args[index + 1] === 'lgwan'));
+}
+
+let ahead: RepositoryWorkers | undefined;
 try {
-  if (isRepositoryWorker()) await (await import('../sides/repository-worker.ts')).runRepositoryWorker();
-  else await (await import('./commands.ts')).runCommandLine(process.argv);
+  if (isRepositoryWorker()) {
+    await (await import('../sides/repository-worker.ts')).runRepositoryWorker();
+  } else {
+    // The service's workers are forked first, so that they load the repository while this
+    // process parses the command line, reads the config and opens the stores (issue 18).
+    ahead = startsLgwanService(process.argv.slice(2)) ? (await import('../sides/repository-workers.ts')).forkWorkersAhead() : undefined;
+    await (await import('./commands.ts')).runCommandLine(process.argv, ahead);
+  }
 } catch (error) {
+  ahead?.abandon();
   const filesystem = error as NodeJS.ErrnoException;
   if (error instanceof UserFacingError) {
     console.error(`lgwan-mirror: ${error.message}`);

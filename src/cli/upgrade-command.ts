@@ -1,5 +1,5 @@
 import type { Command, Option } from 'commander';
-import { loadConfig } from '../config/config.ts';
+import { loadConfig } from './load-config.ts';
 import { LgwanMirrorError, UserFacingError } from '../core/errors.ts';
 
 /** `lgwan-mirror upgrade`, registered by commands.ts; what it runs (verification, dpkg) loads when it runs. */
