@@ -259,7 +259,7 @@ export async function loadConfig(file: string | undefined): Promise<Config> {
   let raw: z.infer<typeof configSchema>;
   let base = process.cwd();
   if (file === undefined) {
-    raw = configSchema.parse({});
+    raw = configSchema.parse({}, { jitless: true });
   } else {
     const parsed = await readYamlWithSchema(file, configSchema).catch((cause: NodeJS.ErrnoException) => {
       throw new UserFacingError('E_CONFIG_INVALID', `cannot read config file ${file}: ${cause.message}`, { cause });
