@@ -59,7 +59,10 @@ async function serveInProcess(side: LgwanSide, config: LgwanConfig, logger: Logg
   };
 }
 
-/** The primary: opens the side while its workers load, then hands them the config (service.start). */
+/**
+ * The primary: opens the side while its workers load, then hands them the config
+ * (service.start). It reports the service up once the first worker listens.
+ */
 async function runPrimary(workers: RepositoryWorkers, config: LgwanConfig, logger: Logger, options: ServiceOptions, count: number): Promise<ServiceHandle> {
   let side: LgwanSide;
   try {
@@ -73,19 +76,23 @@ async function runPrimary(workers: RepositoryWorkers, config: LgwanConfig, logge
     options: { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host !== undefined ? { host: options.host } : {}) },
     log: { name: String(logger.bindings().name ?? 'repository'), level: logger.level },
   });
-  let ready: Awaited<ReturnType<RepositoryWorkers['listening']>>;
+  let first: Awaited<ReturnType<RepositoryWorkers['firstListening']>>;
   try {
-    ready = await workers.listening();
+    first = await workers.firstListening();
   } catch (error) {
     workers.abandon(error);
     await side.close();
     throw error;
   }
+  // One that fails to get there is replaced like one that dies later.
+  workers.listening().then(
+    () => logger.info({ workers: count, url: first.url }, 'repository workers listening'),
+    () => undefined,
+  );
   const poller = options.importing ? pollSpool({ ...side, importOnce: () => side.importOnce().finally(() => workers.announce('state')) }, logger) : undefined;
-  logger.info({ workers: count, url: ready[0]!.url }, 'repository workers listening');
   return {
-    url: ready[0]!.url,
-    ...(ready[0]!.httpsUrl ? { httpsUrl: ready[0]!.httpsUrl } : {}),
+    url: first.url,
+    ...(first.httpsUrl ? { httpsUrl: first.httpsUrl } : {}),
     async stop() {
       poller?.stop();
       await workers.stop();

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { AdminStore } from '../admin/admin-store.ts';
 import type { CheckInClaim, CheckInVerdict } from '../admin/agent-auth.ts';
 import { forwardedInventory } from '../coverage/forwarded-inventory.ts';
+import type { InventoryStore } from '../coverage/inventory.ts';
 import { errorMessage } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { readLgwanState, type LgwanState } from '../importer/lgwan-state.ts';
@@ -23,6 +24,17 @@ export async function runRepositoryWorker(): Promise<void> {
   process.on('SIGTERM', () => undefined);
   process.on('SIGINT', () => undefined);
   const link = new PrimaryLink();
+  // Asked to stop at any point, even before it listens (serve stopped while starting).
+  const servers: Server[] = [];
+  let inventory: InventoryStore | undefined;
+  process.on('message', (message: unknown) => {
+    if (!(message as { lgwanWorkerStop?: boolean })?.lgwanWorkerStop) return;
+    for (const server of servers) {
+      server.close();
+      server.closeAllConnections();
+    }
+    void (inventory?.close() ?? Promise.resolve()).finally(() => process.exit(0));
+  });
   // Answered once the primary has opened the side (and migrated the state, if it had to).
   const { config, options, log } = await link.call<WorkerStart>('service', 'start', []);
   const logger = createLogger(log.name, log.level);
@@ -46,7 +58,7 @@ export async function runRepositoryWorker(): Promise<void> {
   link.on('decisions', (tenant) => {
     for (const listener of decisionListeners) listener(tenant as string);
   });
-  const inventory = await forwardedInventory(link);
+  inventory = await forwardedInventory(link);
   const admin = link.remote<AdminStore>('admin', { close: async () => undefined });
   const app = buildRepositoryApp(config, {
     database,
@@ -61,18 +73,9 @@ export async function runRepositoryWorker(): Promise<void> {
     onDecisionsChanged: (listener) => decisionListeners.push(listener),
   });
   const host = options.host ?? config.host;
-  const servers: Server[] = [];
   const plain = await listenOn(createServer(requestListener(app)), 'http', options.port ?? config.port, host);
   servers.push(plain.server);
   const secure = config.tls ? await listenOn(createHttpsServer(await readTlsPair(config), requestListener(app)), 'https', config.tls.port, host) : undefined;
   if (secure) servers.push(secure.server);
   process.send!({ lgwanWorkerReady: { url: plain.url, ...(secure ? { httpsUrl: secure.url } : {}) } });
-  process.on('message', (message: unknown) => {
-    if (!(message as { lgwanWorkerStop?: boolean })?.lgwanWorkerStop) return;
-    for (const server of servers) {
-      server.close();
-      server.closeAllConnections();
-    }
-    void inventory.close().finally(() => process.exit(0));
-  });
 }

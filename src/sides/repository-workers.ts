@@ -106,6 +106,18 @@ export class RepositoryWorkers {
     return Promise.all([...this.#live].map((worker) => this.#listening.get(worker)!));
   }
 
+  /**
+   * Resolves when the first of the workers running now listens: the service answers from then
+   * on, and the others join the shared listener as they get there. Rejects if all of them exit first.
+   */
+  async firstListening(): Promise<Listening> {
+    try {
+      return await Promise.any([...this.#live].map((worker) => this.#listening.get(worker)!));
+    } catch (error) {
+      throw (error as AggregateError).errors?.[0] ?? error;
+    }
+  }
+
   /** Tells every worker something happened (a publication). */
   announce(name: string, detail?: unknown): void {
     announce(this.#live, name, detail);
