@@ -1,6 +1,6 @@
 // Time from starting `lgwan-mirror serve` to its first answer (GET /api/v1/latest), through
 // bin/lgwan-mirror.js on the compiled dist/ and on the TypeScript through tsx, runs interleaved.
-// `serve` starts as production does, with lgwan.workers auto: the first answer comes after every
+// `serve` starts as production does, with lgwan.workers auto: the first answer comes once a
 // worker listens, and the CPU is the primary's and its workers'; an extra row starts it as one
 // process (lgwan.workers 1).
 import { execFileSync, spawn } from 'node:child_process';
@@ -50,6 +50,8 @@ export async function benchStartup(options: { runs: number }): Promise<void> {
     // The same data root as one process: what starting the workers costs.
     const oneProcess = path.join(root, 'one-process.yaml');
     await writeFile(oneProcess, 'lgwan:\n  workers: 1\n');
+    // The client's fetch (undici) loads at its first use: before the first sample, not inside it.
+    await (await fetch('data:text/plain,warm')).text();
     const samples = await interleaved(options.runs, {
       compiled: () => firstAnswer(root, {}),
       single: () => firstAnswer(root, {}, ['--config', oneProcess]),

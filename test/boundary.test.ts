@@ -5,7 +5,7 @@ import { createEnvironment, projectRoot } from './helpers/environment.ts';
 import { signIn } from './helpers/console.ts';
 
 const source = path.join(projectRoot, 'src');
-const lgwanEntryPoints = ['sides/lgwan.ts', 'sides/udp-receiver.ts', 'importer/index.ts', 'importer/inspect-bundle.ts', 'repository/app.ts', 'transfer/spool-receiver.ts', 'transfer/parts-receiver.ts', 'transfer/udp/udp-receiver.ts', 'bundle/index.ts'];
+const lgwanEntryPoints = ['sides/lgwan.ts', 'sides/lgwan-service.ts', 'sides/repository-worker.ts', 'sides/udp-receiver.ts', 'importer/index.ts', 'importer/inspect-bundle.ts', 'repository/app.ts', 'transfer/spool-receiver.ts', 'transfer/parts-receiver.ts', 'transfer/udp/udp-receiver.ts', 'bundle/index.ts'];
 const internetSide = ['sources/', 'fetch/', 'fetcher/', 'simulator/', 'cli/', 'sides/internet.ts', 'sides/udp-sender.ts', 'bundle/write-bundle.ts', 'transfer/spool-sender.ts', 'transfer/udp/udp-sender.ts'];
 const internetPackages = ['got', 'undici', 'p-limit', 'cli-progress', 'node-cron'];
 

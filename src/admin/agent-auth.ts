@@ -1,6 +1,5 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
-import { z } from 'zod';
 import { readLimitedBody } from '../repository/read-limited-body.ts';
 import type { RateLimiter } from '../repository/rate-limit.ts';
 import type { AdminStore, EnrolledAgent } from './admin-store.ts';
@@ -39,12 +38,6 @@ export function signedCheckInHeaders(agentId: string, secret: string, body: stri
   return { 'x-lgwan-agent': agentId, 'x-lgwan-timestamp': timestamp, 'x-lgwan-nonce': nonce, 'x-lgwan-signature': checkInSignature(secret, agentId, timestamp, nonce, body) };
 }
 
-const enrollSchema = z.strictObject({
-  token: z.string().min(16).max(128).regex(/^[A-Za-z0-9_-]+$/u, 'the enrollment token the admin issued'),
-  hostname: z.string().min(1).max(253).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/u, 'a host name: letters, digits and . _ -').optional(),
-  os: z.enum(['windows', 'linux']).optional(),
-});
-
 export interface EnrollOptions {
   store: AdminStore;
   tenants: TenantDirectory;
@@ -68,6 +61,8 @@ export async function handleEnroll(ctx: Context, options: EnrollOptions): Promis
     if ((error as { status?: number }).status) throw error;
     ctx.throw(400, 'the enrollment is not valid JSON');
   }
+  // The schema (and zod) loads with the first enrollment, not with the repository (start-up, issue 18).
+  const { enrollSchema } = await import('./enroll-schema.ts');
   const parsed = enrollSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

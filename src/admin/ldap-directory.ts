@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { AndFilter, Client, EqualityFilter, FilterParser, InvalidCredentialsError, NotFilter, OrFilter, SizeLimitExceededError, type Filter } from 'ldapts';
-import { z } from 'zod';
+import type * as Ldapts from 'ldapts';
+import * as z from 'zod';
 import { errorMessage, UserFacingError } from '../core/errors.ts';
 import { roles, type Grant, type Role } from './roles.ts';
 
@@ -62,10 +63,11 @@ const defaultTimeoutSeconds = 5;
  * in a name reach the server as literal octets (RFC 4515 only matters for the string form).
  * Returns the attributes that carried the name, to read back the directory's own spelling.
  */
-function userFilterFor(template: string, username: string): { filter: Filter; attributes: string[] } {
+function userFilterFor(ldap: FilterClasses, template: string, username: string): { filter: Ldapts.Filter; attributes: string[] } {
+  const { AndFilter, EqualityFilter, FilterParser, NotFilter, OrFilter } = ldap;
   const filter = FilterParser.parseString(template);
   const attributes: string[] = [];
-  const visit = (node: Filter): void => {
+  const visit = (node: Ldapts.Filter): void => {
     if (node instanceof AndFilter || node instanceof OrFilter) node.filters.forEach(visit);
     else if (node instanceof NotFilter) visit(node.filter);
     else if (node instanceof EqualityFilter && node.value === placeholder) {
@@ -81,9 +83,19 @@ function userFilterFor(template: string, username: string): { filter: Filter; at
   return { filter, attributes };
 }
 
+/*
+ * ldapts (and what it brings) is a good part of start-up (issue 18) and most installs name no
+ * directory. The config check runs inside the schema, which is synchronous: it requires
+ * ldapts's CommonJS build, and only when a config names a directory. Sign-in imports the
+ * module build at the first directory sign-in; each uses the filter classes of its own copy.
+ */
+type FilterClasses = Pick<typeof Ldapts, 'AndFilter' | 'EqualityFilter' | 'FilterParser' | 'NotFilter' | 'OrFilter'>;
+let checkingClasses: FilterClasses | undefined;
+
 function isUsableUserFilter(template: string): boolean {
+  const ldap = (checkingClasses ??= createRequire(import.meta.url)('ldapts') as FilterClasses);
   try {
-    userFilterFor(template, 'x');
+    userFilterFor(ldap, template, 'x');
     return true;
   } catch {
     return false;
@@ -264,9 +276,11 @@ export async function authenticateWithDirectory(
   const url = new URL(config.url);
   const host = url.hostname.replace(/^\[(.*)\]$/u, '$1');
   const secure = url.protocol.toLowerCase() === 'ldaps:';
+  const ldap = await import('ldapts');
+  const { Client, EqualityFilter, InvalidCredentialsError, SizeLimitExceededError } = ldap;
   let userFilter: ReturnType<typeof userFilterFor>;
   try {
-    userFilter = userFilterFor(config.userFilter, username);
+    userFilter = userFilterFor(ldap, config.userFilter, username);
   } catch (error) {
     throw new UserFacingError('E_CONFIG_INVALID', `directory ${config.url}: ${errorMessage(error)}`, { cause: error, details: { url: config.url, field: 'userFilter' } });
   }

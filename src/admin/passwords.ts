@@ -1,4 +1,5 @@
-import { hash, verify } from '@node-rs/argon2';
+/** The native argon2 module loads at the first hash or check, not with the repository (start-up, issue 18). */
+const argon2 = () => import('@node-rs/argon2');
 
 /*
  * argon2id (memory-hard, OWASP's first choice) with the library's defaults: 19 MiB, 2
@@ -6,7 +7,7 @@ import { hash, verify } from '@node-rs/argon2';
  */
 export const minimumPasswordLength = 12;
 
-export const hashPassword = (password: string): Promise<string> => hash(password);
+export const hashPassword = async (password: string): Promise<string> => (await argon2()).hash(password);
 
 /** An argon2id hash of nothing anyone knows: verified against when the username is unknown (made at first use, not at start-up). */
 let decoy: Promise<string> | undefined;
@@ -16,6 +17,7 @@ let decoy: Promise<string> | undefined;
  * anyway, so that an unknown username takes as long as a wrong password.
  */
 export async function passwordMatches(stored: string | undefined, password: string): Promise<boolean> {
+  const { hash, verify } = await argon2();
   if (stored === undefined) {
     await verify(await (decoy ??= hash('decoy password that is never accepted')), password).catch(() => false);
     return false;

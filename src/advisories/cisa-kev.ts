@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AdvisoryDocumentError } from '../core/errors.ts';
 import { boundedText, cveId, parseDocument, parseJsonText } from './document-schema.ts';
 import { advisoryLimits, type KnownExploited } from './model.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AdvisoryDocumentError } from '../core/errors.ts';
 import { boundedText, cveId, identifierText, parseDocument, parseJsonText, severityText, urlText } from './document-schema.ts';
 import { advisoryLimits, jvnPattern, type Advisory, type AdvisoryFix, type AdvisoryVulnerability } from './model.ts';

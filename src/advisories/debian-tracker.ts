@@ -1,7 +1,7 @@
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import streamObject from 'stream-json/streamers/stream-object.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AdvisoryDocumentError } from '../core/errors.ts';
 import { parseDocument } from './document-schema.ts';
 import { advisoryLimits, cvePattern, type Advisory, type AdvisoryFix } from './model.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AdvisoryDocumentError } from '../core/errors.ts';
 import { advisoryLimits, cvePattern } from './model.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AdvisoryDocumentError } from '../core/errors.ts';
 import { boundedText, parseDocument, parseJsonText } from './document-schema.ts';
 import { advisoryLimits, cvePattern, jvnPattern, type Advisory } from './model.ts';

@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AdvisoryDocumentError } from '../core/errors.ts';
 import { boundedText, cveId, parseDocument, severityText } from './document-schema.ts';
 import { advisoryLimits, type Advisory, type AdvisoryFix } from './model.ts';

@@ -1,11 +1,12 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { versionSchemes, type VersionScheme } from '../versions/schemes.ts';
 
 /** How much the fetcher can prove about an artifact, strongest first. Shown on the status page. */
 export const trustLevels = ['vendor-signature', 'signed-hash-list', 'vendor-hash-over-tls', 'tls-only', 'manually-confirmed'] as const;
 export type TrustLevel = (typeof trustLevels)[number];
 
-export const versionSchemes = ['semver', 'mozilla', 'dotted', 'dpkg', 'integer', 'adobe', 'java'] as const;
-export type VersionScheme = (typeof versionSchemes)[number];
+// In a module of their own: `version compare` offers them without building the catalog schemas.
+export { versionSchemes, type VersionScheme };
 
 const identifier = z
   .string()

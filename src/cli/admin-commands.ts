@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
-import { loadConfig } from '../config/config.ts';
+import { loadConfig } from './load-config.ts';
 import { UserFacingError } from '../core/errors.ts';
 import type { AdminStore, AuditEntry } from '../admin/admin-store.ts';
-import { openAdminStore } from '../admin/open-admin-store.ts';
 import { hashPassword, passwordProblem } from '../admin/passwords.ts';
 import { isRole, roles, type Grant, type Role } from '../admin/roles.ts';
 import { randomToken, sha256Hex } from '../admin/sessions.ts';
@@ -21,6 +20,8 @@ const actor = () => `cli:${userInfo().username}`;
 
 async function withStore<T>(configFile: string | undefined, run: (store: AdminStore, tenants: TenantDirectory) => Promise<T>): Promise<T> {
   const config = await loadConfig(configFile);
+  // The stores load when an admin command runs, not with every command line.
+  const { openAdminStore } = await import('../admin/open-admin-store.ts');
   const store = await openAdminStore(config.lgwan);
   try {
     return await run(store, new TenantDirectory(config.lgwan.tenants));

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readCatalogDirectory } from '../catalog/load-catalog.ts';
 import { catalogEntrySchema, keyPinsSchema } from '../catalog/schema.ts';
 import { configSchema } from '../config/config.ts';

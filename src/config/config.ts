@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { UserFacingError } from '../core/errors.ts';
 import { formatProblem, readYamlWithSchema } from '../core/yaml-file.ts';
 import { transferFileExtensionPattern } from '../transfer/spool-names.ts';
@@ -259,7 +259,7 @@ export async function loadConfig(file: string | undefined): Promise<Config> {
   let raw: z.infer<typeof configSchema>;
   let base = process.cwd();
   if (file === undefined) {
-    raw = configSchema.parse({});
+    raw = configSchema.parse({}, { jitless: true });
   } else {
     const parsed = await readYamlWithSchema(file, configSchema).catch((cause: NodeJS.ErrnoException) => {
       throw new UserFacingError('E_CONFIG_INVALID', `cannot read config file ${file}: ${cause.message}`, { cause });

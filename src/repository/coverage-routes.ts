@@ -6,7 +6,6 @@ import type { NativeObservations } from '../admin/client-tenant.ts';
 import type { CoverageReport } from '../coverage/compute-coverage.ts';
 import type { InventoryStore } from '../coverage/inventory.ts';
 import { languageOf } from './i18n.ts';
-import { createMetrics } from './metrics.ts';
 import { renderCatalogPage } from './pages/catalog-page.ts';
 import { endpointsPerPage, renderEndpointPage, renderEndpointsPage } from './pages/endpoints-page.ts';
 import { renderOverviewPage } from './pages/overview-page.ts';
@@ -128,15 +127,19 @@ export function addCoverageRoutes(router: Router, options: CoverageRoutesOptions
   });
 
   // One registry per scope: a tenant's scrape shows that tenant's figures only.
-  const registries = new Map<string, Registry>();
+  const registries = new Map<string, Promise<Registry>>();
   router.get('/metrics', async (ctx) => {
     const key = options.scope(ctx).tenantId ?? '*';
     let metrics = registries.get(key);
     if (!metrics) {
       const frozen = ctx;
-      registries.set(key, (metrics = createMetrics(async () => ({ status: await options.status(frozen), coverage: await options.coverage(frozen), unassigned: options.natives.unassigned, ...(options.exposure ? { exposure: await options.exposure.report(frozen) } : {}) }))));
+      // prom-client loads at the first scrape, not with the repository (start-up, issue 18).
+      metrics = import('./metrics.ts').then(({ createMetrics }) => createMetrics(async () => ({ status: await options.status(frozen), coverage: await options.coverage(frozen), unassigned: options.natives.unassigned, ...(options.exposure ? { exposure: await options.exposure.report(frozen) } : {}) })));
+      registries.set(key, metrics);
+      metrics.catch(() => registries.delete(key));
     }
-    ctx.type = metrics.contentType;
-    ctx.body = await metrics.metrics();
+    const registry = await metrics;
+    ctx.type = registry.contentType;
+    ctx.body = await registry.metrics();
   });
 }

@@ -1,30 +1,20 @@
 import { readFile, statfs } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
-import { loadTransferPublicKey } from '../bundle/transfer-key.ts';
 import type { LgwanConfig } from '../config/config.ts';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
-import { commandLine, lockedWhileOpening, lockStorage } from '../core/storage-lock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ImportOutcome } from '../importer/import-bundle.ts';
-import { openLgwanState, type LgwanDatabase } from '../importer/lgwan-state.ts';
-import { createRepositoryApp, requestListener } from '../repository/app.ts';
+import type { LgwanDatabase } from '../importer/lgwan-state.ts';
+import type { createRepositoryApp } from '../repository/app.ts';
 import type { InventoryStore } from '../coverage/inventory.ts';
-import { openInventoryStore } from '../coverage/open-inventory.ts';
 import { BlobStore } from '../store/blob-store.ts';
-import { prepareStorageFormat } from '../store/storage-format.ts';
 import { TransferFileNames } from '../transfer/spool-names.ts';
-import { PinnedKeyring } from '../verify/pinned-keys.ts';
-import { advisoryDataOf, blobFileReader } from '../advisories/published-advisories.ts';
-import { emptyAdvisoryData } from '../advisories/model.ts';
-import { advisoriesPerPublication } from '../exposure/exposure-view.ts';
 import type { AdminStore } from '../admin/admin-store.ts';
-import type { CheckInVerifier } from '../admin/agent-auth.ts';
-import { openAdminStore } from '../admin/open-admin-store.ts';
-import { sha256Hex } from '../admin/sessions.ts';
+import type { PinnedKeyring } from '../verify/pinned-keys.ts';
 import { TenantDirectory } from '../admin/tenants.ts';
-import { authenticateWithDirectory } from '../admin/ldap-directory.ts';
 
 export interface LgwanSide {
   config: LgwanConfig;
@@ -44,13 +34,41 @@ export interface LgwanSide {
   listenTls(port?: number, host?: string): Promise<{ server: Server; url: string }>;
 }
 
+export interface OpenOptions {
+  /** false: this process will not serve (the primary of `serve` with workers), so the repository app is not loaded and app() throws. */
+  repository?: boolean;
+  /** false: this process will not import (`serve`), so the vendor keyring and the transfer key are not read and importOnce() rejects. */
+  importing?: boolean;
+}
+
+/**
+ * What the importer verifies with: this side's pinned vendor keys and the transfer public key.
+ * Read before the storage is locked, so that a missing or wrong key stops the start at once.
+ */
+async function loadImportKeys(config: LgwanConfig): Promise<{ keyring: PinnedKeyring; pinnedKey: { publicKey: KeyObject; keyId: string } }> {
+  // openpgp, which the keyring parses keys with, is the largest module the LGWAN side loads.
+  const [{ PinnedKeyring }, { loadTransferPublicKey }] = await Promise.all([import('../verify/pinned-keys.ts'), import('../bundle/transfer-key.ts')]);
+  const keyring = await PinnedKeyring.load(config.keys);
+  const { publicKey, keyId } = await loadTransferPublicKey(config.transferPublicKey);
+  return { keyring, pinnedKey: { publicKey, keyId } };
+}
+
 /**
  * The LGWAN side: reads the spool (never writes it), imports, and serves. It imports
  * nothing from the internet side's modules (checked by test/boundary.test.ts).
  */
-export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promise<LgwanSide> {
-  const keyring = await PinnedKeyring.load(config.keys);
-  const { publicKey, keyId } = await loadTransferPublicKey(config.transferPublicKey);
+export async function openLgwanSide(config: LgwanConfig, logger: Logger, options: OpenOptions = {}): Promise<LgwanSide> {
+  // Loaded here, not at the top: a repository worker imports this module for its listeners
+  // and needs none of them; the primary of `serve` with workers never needs the repository.
+  const [importKeys, { commandLine, lockedWhileOpening, lockStorage }, { openLgwanState }, { openInventoryStore }, { prepareStorageFormat }, { openAdminStore }, repositoryModule] = await Promise.all([
+    options.importing === false ? undefined : loadImportKeys(config),
+    import('../core/storage-lock.ts'),
+    import('../importer/lgwan-state.ts'),
+    import('../coverage/open-inventory.ts'),
+    import('../store/storage-format.ts'),
+    import('../admin/open-admin-store.ts'),
+    options.repository === false ? undefined : import('./repository-app.ts'),
+  ]);
   // Before anything is cleared or read: another process may be importing into this folder.
   const lock = await lockStorage(config.storage, 'lgwan-mirror-lgwan', commandLine());
   const store = new BlobStore(path.join(config.storage, 'blobs'));
@@ -65,7 +83,12 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
   let importing: Promise<ImportOutcome[]> | undefined;
   let repository: ReturnType<typeof createRepositoryApp> | undefined;
   const probes = await startSideProbes(config);
-  const app = () => (repository ??= buildRepositoryApp(config, { database, store, inventory, admin, tenants, logger, probes, metricsToken }));
+  const app = () => {
+    if (!repositoryModule) throw new Error('openLgwanSide: opened with repository: false (the workers serve)');
+    return (repository ??= repositoryModule.buildRepositoryApp(config, { database, store, inventory, admin, tenants, logger, probes, metricsToken }));
+  };
+  // app.ts's, from the module loaded above (this module does not import app.ts: workers import it).
+  const requestListener: typeof import('../repository/app.ts').requestListener = (repository, listenerOptions) => repositoryModule!.requestListener(repository, listenerOptions);
   return {
     config,
     database,
@@ -81,9 +104,11 @@ export async function openLgwanSide(config: LgwanConfig, logger: Logger): Promis
       lock.release();
     },
     importOnce() {
+      if (!importKeys) return Promise.reject(new Error('openLgwanSide: opened with importing: false (serve)'));
+      const { keyring, pinnedKey } = importKeys;
       // One importer at a time: a poll that finds one running waits for it instead.
       // The importer (tar, xz, the vendor verifiers) loads at the first import: `serve` never needs it.
-      importing ??= import('../importer/import-bundle.ts').then(({ importFromSpool }) => importFromSpool({ database, store, keyring, pinnedKey: { publicKey, keyId }, storageRoot: config.storage, logger, names: new TransferFileNames(config.transferFileExtension), stagingQuotaBytes: config.stagingQuotaBytes, quarantineQuotaBytes: config.quarantineQuotaBytes, spoolStableSeconds: config.spoolStableSeconds, partsTimeoutHours: config.partsTimeoutHours }, config.spool)).finally(() => {
+      importing ??= import('../importer/import-bundle.ts').then(({ importFromSpool }) => importFromSpool({ database, store, keyring, pinnedKey, storageRoot: config.storage, logger, names: new TransferFileNames(config.transferFileExtension), stagingQuotaBytes: config.stagingQuotaBytes, quarantineQuotaBytes: config.quarantineQuotaBytes, spoolStableSeconds: config.spoolStableSeconds, partsTimeoutHours: config.partsTimeoutHours }, config.spool)).finally(() => {
         importing = undefined;
       });
       return importing;
@@ -149,50 +174,6 @@ export async function startSideProbes(config: LgwanConfig): Promise<SideProbes> 
       clearInterval(heartbeatTimer);
     },
   };
-}
-
-export interface RepositoryParts {
-  database: Pick<LgwanDatabase, 'data'>;
-  store: BlobStore;
-  inventory: InventoryStore;
-  admin: AdminStore;
-  tenants: TenantDirectory;
-  logger: Logger;
-  probes: SideProbes;
-  metricsToken: string | undefined;
-  checkInVerifier?: CheckInVerifier;
-  onDecisionsChanged?: (listener: (tenant: string) => void) => void;
-}
-
-/** The repository app as the configuration sets it up: one process, or each worker process. */
-export function buildRepositoryApp(config: LgwanConfig, parts: RepositoryParts): ReturnType<typeof createRepositoryApp> {
-  const repository = createRepositoryApp({
-    database: parts.database,
-    store: parts.store,
-    logger: parts.logger,
-    inventory: parts.inventory,
-    console: {
-      store: parts.admin,
-      tenants: parts.tenants,
-      directories: config.directories.map((directory) => ({ name: directory.url, authenticate: (username: string, password: string) => authenticateWithDirectory(directory, username, password) })),
-      sessionPolicy: { idleMinutes: config.console.sessionIdleMinutes, maxHours: config.console.sessionMaxHours },
-      ...(parts.metricsToken ? { metricsTokenHash: sha256Hex(parts.metricsToken) } : {}),
-    },
-    trustProxy: config.trustProxy,
-    trustedProxies: config.trustedProxies,
-    ...(config.nginxFront ? { accelRedirectPrefix: config.nginxFront.accelRedirectPrefix } : {}),
-    checkInsPerMinute: config.checkInsPerMinute,
-    thresholds: { transferStaleHours: config.transferStaleHours, releaseLagHours: config.releaseLagHours, diskLowPercent: config.diskLowPercent, advisoryMaxAgeHours: config.advisoryMaxAgeHours },
-    endpointStaleDays: config.endpointStaleDays,
-    // Parsed once per published state, in each process that answers (issue 16).
-    advisories: advisoriesPerPublication(() => parts.database.data.published, (published) => advisoryDataOf(published, blobFileReader(parts.store)), emptyAdvisoryData),
-    disk: parts.probes.disk,
-    heartbeat: parts.probes.heartbeat,
-    ...(parts.checkInVerifier ? { checkInVerifier: parts.checkInVerifier } : {}),
-    ...(parts.onDecisionsChanged ? { onDecisionsChanged: parts.onDecisionsChanged } : {}),
-  });
-  repository.on('error', (error: unknown) => parts.logger.warn({ error: errorMessage(error) }, 'connection error'));
-  return repository;
 }
 
 export async function listenOn(server: Server, scheme: 'http' | 'https', port: number, host: string): Promise<{ server: Server; url: string }> {

@@ -1,4 +1,5 @@
-import type { Worker } from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
+import type { LgwanConfig } from '../config/config.ts';
 
 /*
  * The channel between the primary process of `serve` and its workers (node:cluster IPC, with
@@ -9,6 +10,25 @@ import type { Worker } from 'node:cluster';
  */
 
 const tag = 'lgwan-mirror-channel/1';
+
+/** Set in the environment of the worker processes `serve` forks (and of no other process). */
+const roleVariable = 'LGWAN_MIRROR_ROLE';
+const repositoryWorkerRole = 'repository-worker';
+
+/** The environment a repository worker is forked with. */
+export const repositoryWorkerEnvironment = { [roleVariable]: repositoryWorkerRole };
+
+/** What a worker asks the primary for first (`service.start`): the config and options the primary runs with. */
+export interface WorkerStart {
+  config: LgwanConfig;
+  options: { port?: number; host?: string };
+  log: { name: string; level: string };
+}
+
+/** Whether this process is a repository worker forked by `serve` (not any cluster worker: a process manager may run lgwan-mirror as one). */
+export function isRepositoryWorker(): boolean {
+  return cluster.isWorker && process.env[roleVariable] === repositoryWorkerRole;
+}
 
 interface Call {
   tag: typeof tag;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { CisaKevSource, DebianSecurityTrackerSource, JvnSource, MozillaAdvisoriesSource } from '../catalog/schema.ts';
 import { IntegrityError } from '../core/errors.ts';

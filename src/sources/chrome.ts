@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ChromeSource } from '../catalog/schema.ts';
 import { IntegrityError, UpstreamError } from '../core/errors.ts';
 import { compareVersions } from '../versions/index.ts';

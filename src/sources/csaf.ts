@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { CsafSource } from '../catalog/schema.ts';
 import { IntegrityError, SignatureError, UpstreamError } from '../core/errors.ts';

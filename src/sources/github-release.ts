@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Artifact } from '../bundle/manifest.ts';
 import type { GithubReleaseSource } from '../catalog/schema.ts';
 import { IntegrityError, UpstreamError } from '../core/errors.ts';

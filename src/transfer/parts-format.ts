@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /*
  * Transfer appliances cap file sizes (often 100 MB–2 GB). A larger bundle is cut into

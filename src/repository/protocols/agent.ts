@@ -1,55 +1,20 @@
 import type { Context } from 'koa';
-import { z } from 'zod';
 import type { Artifact } from '../../bundle/manifest.ts';
 import type { InstallResult } from '../../admin/admin-store.ts';
 import { LgwanMirrorError } from '../../core/errors.ts';
 import { installTiming, type InstallTiming } from '../../admin/install-schedule.ts';
-import { adGroupPattern, distinguishedNamePattern, maxDistinguishedNameLength, type EndpointFacts, type ReleaseDecision } from '../../admin/rings.ts';
+import type { EndpointFacts, ReleaseDecision } from '../../admin/rings.ts';
 import type { InventoryStore } from '../../coverage/inventory.ts';
 import type { LgwanState } from '../../importer/lgwan-state.ts';
 import { compareVersions } from '../../versions/index.ts';
 import { readLimitedBody } from '../read-limited-body.ts';
 import type { RateLimiter } from '../rate-limit.ts';
+import type { CheckIn } from './check-in-schema.ts';
+
+export type { CheckIn };
 
 /** Check-ins are small: an endpoint lists a few dozen products. */
 export const maxCheckInBytes = 64 * 1024;
-
-const token = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._+~:-]*$/u, 'letters, digits and . _ + ~ : -');
-export const checkInSchema = z.strictObject({
-  agentId: token.describe('stable id of this endpoint (the agent keeps it in its state folder)'),
-  agentVersion: token.optional(),
-  hostname: z.string().min(1).max(253).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/u, 'a host name: letters, digits and . _ -').optional().describe('the host name, shown on the pages beside the agent id'),
-  os: z.enum(['windows', 'linux']),
-  tags: z
-    .array(z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/u, 'a tag: letters, digits and . _ -'))
-    .max(32)
-    .optional()
-    .describe('tags the admin gave this endpoint in the agent config; rings may select agents by tag'),
-  directory: z
-    .strictObject({
-      ou: z.string().max(maxDistinguishedNameLength).regex(distinguishedNamePattern, 'an OU distinguished name such as OU=Pilot,DC=city,DC=local').optional(),
-      groups: z.array(z.string().regex(adGroupPattern, 'a group name of 1–256 characters without control characters')).max(100).optional(),
-    })
-    .optional()
-    .describe("where the agent's computer is in Active Directory: its OU and computer groups; rings may select agents by them"),
-  installed: z
-    .array(z.strictObject({ product: token, version: token, platform: token.optional(), locale: token.optional() }))
-    .max(500),
-  results: z
-    .array(
-      z.strictObject({
-        product: token,
-        version: token,
-        outcome: z.enum(['installed', 'failed']),
-        exitCode: z.int().min(-2_147_483_648).max(4_294_967_295),
-        message: z.string().max(300).regex(/^[^\u0000-\u001f\u007f]*$/u, 'no control characters').default(''),
-      }),
-    )
-    .max(50)
-    .optional()
-    .describe('what the installs the agent ran since its last check-in did'),
-});
-export type CheckIn = z.infer<typeof checkInSchema>;
 
 /** How a Windows agent runs a verified file: msiexec, or the file itself; `{file}` is the file's path. */
 export interface InstallCommand {
@@ -190,6 +155,8 @@ export async function handleCheckIn(ctx: Context, options: CheckInOptions): Prom
   } catch {
     ctx.throw(400, 'the check-in is not valid JSON');
   }
+  // The schema (and zod) loads with the first check-in, not with the repository (start-up, issue 18).
+  const { checkInSchema } = await import('./check-in-schema.ts');
   const parsed = checkInSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -1,10 +1,10 @@
 import type { Context } from 'koa';
-import { z } from 'zod';
 import type { Artifact, ProductSummary } from '../../bundle/manifest.ts';
 import type { ObservationSink } from '../../coverage/inventory.ts';
 import type { RolloutView } from '../../admin/rollouts.ts';
 import type { LgwanState } from '../../importer/lgwan-state.ts';
 import { compareVersions } from '../../versions/index.ts';
+import type { SearchMatch } from './winget-search-schema.ts';
 
 /*
  * The winget REST source, read-only: GET /information, POST /manifestSearch,
@@ -43,17 +43,7 @@ function wingetPackages(state: LgwanState, view: Pick<RolloutView, 'allows'>): W
   return packages;
 }
 
-const matchSchema = z.looseObject({ KeyWord: z.string().max(255), MatchType: z.enum(['Exact', 'CaseInsensitive', 'StartsWith', 'Substring', 'Wildcard', 'Fuzzy', 'FuzzySubstring']) });
-const filterSchema = z.looseObject({ PackageMatchField: z.string(), RequestMatch: matchSchema });
-const searchSchema = z.looseObject({
-  MaximumResults: z.int().min(0).optional(),
-  FetchAllManifests: z.boolean().optional(),
-  Query: matchSchema.optional(),
-  Inclusions: z.array(filterSchema).max(64).optional(),
-  Filters: z.array(filterSchema).max(64).optional(),
-});
-
-function matches(value: string, match: z.infer<typeof matchSchema>): boolean {
+function matches(value: string, match: SearchMatch): boolean {
   const keyword = match.KeyWord;
   switch (match.MatchType) {
     case 'Exact':
@@ -140,6 +130,8 @@ export async function handleWinget(ctx: Context, state: LgwanState, inventory: O
       ctx.body = errorBody(status, status === 400 ? 'the search request is not valid JSON' : (error as Error).message);
       return;
     }
+    // The schema (and zod) loads with the first search, not with the repository (start-up, issue 18).
+    const { searchSchema } = await import('./winget-search-schema.ts');
     const parsed = searchSchema.safeParse(json);
     if (!parsed.success) {
       ctx.status = 400;
