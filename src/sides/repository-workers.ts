@@ -131,7 +131,7 @@ export class RepositoryWorkers {
         (worker) =>
           new Promise<void>((resolve) => {
             worker.once('exit', () => resolve());
-            worker.send({ lgwanWorkerStop: true });
+            worker.send({ lgwanWorkerStop: true }, () => undefined);
             setTimeout(() => {
               worker.process.kill('SIGKILL');
               resolve();
@@ -144,6 +144,10 @@ export class RepositoryWorkers {
   #fork(): Worker {
     const worker = cluster.fork(repositoryWorkerEnvironment);
     this.#live.add(worker);
+    // A write to a worker that is gone (Node's own messages too) must not end the primary: its exit is handled below.
+    worker.on('error', (error) => {
+      if (!this.#stopping && !this.#retired.has(worker)) this.logger?.warn({ pid: worker.process.pid, error: error.message }, 'repository worker channel');
+    });
     // Decisions change what every worker offers: each drops its cached copy at once.
     answerWorker(worker, this.#targets, (target, method, args) => {
       if (target === 'admin' && (method === 'putDecision' || method === 'removeDecision')) {

@@ -70,12 +70,19 @@ export class PrimaryCallError extends Error {
 /** Objects the primary answers calls for, by name; `close` is never callable from a worker. */
 export type CallTargets = Record<string, object>;
 
+/**
+ * A worker may die between isConnected() and the write (a crash, or one ended while it starts):
+ * the write then fails with EPIPE, which without a callback is an 'error' event on the Worker
+ * and ends the primary. The worker's exit is handled where it was forked.
+ */
+const ignoreGone = (): void => undefined;
+
 /** In the primary: answers one worker's calls; `onCall` sees each call after it succeeded. */
 export function answerWorker(worker: Worker, targets: CallTargets, onCall?: (target: string, method: string, args: unknown[]) => void): void {
   worker.on('message', (message: unknown) => {
     if (!isMessage(message) || message.kind !== 'call') return;
     const reply = (body: Omit<Reply, 'tag' | 'kind' | 'id'>) => {
-      if (worker.isConnected()) worker.send({ tag, kind: 'reply', id: message.id, ...body } satisfies Reply);
+      if (worker.isConnected()) worker.send({ tag, kind: 'reply', id: message.id, ...body } satisfies Reply, ignoreGone);
     };
     const target = targets[message.target] as Record<string, unknown> | undefined;
     const method = target?.[message.method];
@@ -100,7 +107,7 @@ export function answerWorker(worker: Worker, targets: CallTargets, onCall?: (tar
 
 /** In the primary: tells every worker something happened (a publication, a decision). */
 export function announce(workers: Iterable<Worker | undefined>, name: string, detail?: unknown): void {
-  for (const worker of workers) if (worker?.isConnected()) worker.send({ tag, kind: 'event', name, detail } satisfies Event);
+  for (const worker of workers) if (worker?.isConnected()) worker.send({ tag, kind: 'event', name, detail } satisfies Event, ignoreGone);
 }
 
 /** In a worker: calls into the primary and hears its announcements. */
