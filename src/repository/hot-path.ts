@@ -46,7 +46,7 @@ export interface HotPathOptions {
 
 /** Answers the request and returns true, or returns false having done nothing (Koa answers it then). */
 export type HotPath = ((request: IncomingMessage, response: ServerResponse) => boolean) & {
-  /** Requests answered here, and GET/HEAD requests left to the app (for /metrics and the tests). */
+  /** Requests answered here, and GET/HEAD requests left to the app (read by test/repository/hot-path.test.ts; not yet on /metrics). */
   readonly counts: { answered: number; deferred: number };
 };
 

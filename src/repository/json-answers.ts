@@ -28,11 +28,6 @@ export class JsonAnswers {
     this.#maxPerState = options.maxPerState ?? 256;
   }
 
-  /** The kept answer, if one was made for this state and key (the hot path answers only these). */
-  kept(state: object, key: string): JsonAnswer | undefined {
-    return this.#answers.get(state)?.get(key);
-  }
-
   of(state: object, key: string, make: () => unknown): JsonAnswer {
     let answers = this.#answers.get(state);
     if (!answers) this.#answers.set(state, (answers = new Map()));
