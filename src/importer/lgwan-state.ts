@@ -1,7 +1,7 @@
 import type { Low } from 'lowdb';
 import type { Artifact, ProductSummary } from '../bundle/manifest.ts';
 import type { RecordedDigests } from '../store/blob-store.ts';
-import { openJsonState, readJsonState } from '../store/json-state.ts';
+import { openJsonState, readJsonState, type RevisedLow } from '../store/json-state.ts';
 import { rangesOf, type SequenceRange } from './sequence-gaps.ts';
 
 export interface PublishedState {
@@ -77,6 +77,8 @@ export const emptyLgwanState: LgwanState = {
 };
 
 export type LgwanDatabase = Low<LgwanState>;
+/** The state file opened by its one writer: counts its writes (status-answers.ts). */
+export type LgwanStateFile = RevisedLow<LgwanState>;
 
 /** Fields added to transfer since the file was written. */
 function withTransferDefaults(state: LgwanState): LgwanState {
@@ -88,7 +90,7 @@ function withTransferDefaults(state: LgwanState): LgwanState {
 }
 
 /** For the importer, the state's one writer. */
-export async function openLgwanState(file: string): Promise<LgwanDatabase> {
+export async function openLgwanState(file: string): Promise<LgwanStateFile> {
   const database = await openJsonState(file, emptyLgwanState);
   withTransferDefaults(database.data);
   return database;

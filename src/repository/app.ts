@@ -19,8 +19,9 @@ import { readLimitedBody } from './read-limited-body.ts';
 import { publishedIndex } from './published-index.ts';
 import { serveImmutableFile, SmallBlobCache } from './serve-file.ts';
 import { accelRedirects, frontHeader } from './nginx-front.ts';
-import { JsonAnswers } from './json-answers.ts';
-import { buildStatus, defaultThresholds, type AlarmThresholds } from './status-model.ts';
+import { JsonAnswers, sendJsonAnswer } from './json-answers.ts';
+import { defaultThresholds, type AlarmThresholds, type DiskReading } from './status-model.ts';
+import { StatusAnswers } from './status-answers.ts';
 import { addCoverageRoutes } from './coverage-routes.ts';
 import { CoverageView } from './coverage-view.ts';
 import { clientAddress, clientAddressResolver } from './client-address.ts';
@@ -60,7 +61,10 @@ export interface ConsoleOptions {
 
 export interface RepositoryOptions {
   /** The published state; only `data` is read (a worker process holds a read-only copy). */
-  database: Pick<LgwanDatabase, 'data'>;
+  database: Pick<LgwanDatabase, 'data'> & {
+    /** Counts the state's writes (status-answers.ts); without it the status is made per request. */
+    readonly revision?: number;
+  };
   /** Tenants, accounts, sessions, enrolled agents and the audit log. */
   console: ConsoleOptions;
   store: BlobStore;
@@ -83,7 +87,7 @@ export interface RepositoryOptions {
   /** How long a computed coverage report is reused (the page, API, CSV and /metrics share it). */
   coverageTtlMs?: number;
   /** Free and total bytes of the storage volume, refreshed by the caller. */
-  disk?: () => { freeBytes: number; totalBytes: number; path: string } | undefined;
+  disk?: () => DiskReading | undefined;
   /**
    * The advisory data of the published state (issue 16): the parsed advisory artifacts. Without
    * it every product says "no advisory data". Asked at every report; return the same object
@@ -231,7 +235,13 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
         return [];
       },
     );
-  const statusOf = async (scope: Scope) => buildStatus(tenantStates.of(state(), scope.tenant), now(), thresholds, options.disk?.(), options.heartbeat?.(), options.inventory?.health(), await exposureAlarmsOf(scope));
+  const statusAnswers = new StatusAnswers();
+  const statusAnswerOf = async (scope: Scope) => {
+    const advisoryAlarms = await exposureAlarmsOf(scope);
+    const inputs = { root: state(), revision: options.database.revision, state: tenantStates.of(state(), scope.tenant), thresholds, disk: options.disk?.(), heartbeat: options.heartbeat?.(), inventory: options.inventory?.health(), advisoryAlarms };
+    return statusAnswers.of(scope.tenantId ?? '*', inputs, now());
+  };
+  const statusOf = async (scope: Scope) => (await statusAnswerOf(scope)).status;
   // One report per tenant (and one for the operator's all-tenants view), each cached on its own.
   const coverageViews = new Map<string, CoverageView>();
   const coverageOf = (scope: Scope) => {
@@ -310,17 +320,18 @@ export function createRepositoryApp(options: RepositoryOptions): Koa {
     ctx.type = 'application/json';
     ctx.body = openapi;
   });
+  // Signed-in answers are not kept by browsers (shared office PCs); the ETag is for scripts that poll.
   router.get('/api/v1/status', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await statusOf(scopeOf(ctx));
+    sendJsonAnswer(ctx, (await statusAnswerOf(scopeOf(ctx))).json);
   });
   router.get('/api/v1/products', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { products: (await statusOf(scopeOf(ctx))).products };
+    sendJsonAnswer(ctx, (await statusAnswerOf(scopeOf(ctx))).products());
   });
   // The listings are functions of the publication alone: made once per published state and
-  // answered from memory with an ETag (issue 18). The status model is not: it follows the clock,
-  // refusals, the disk and the diode's heartbeat, so it is still made per request.
+  // answered from memory with an ETag (issue 18); the status model when anything it shows
+  // changes (status-answers.ts).
   const jsonAnswers = new JsonAnswers();
   const noPublication = {};
   router.get('/api/v1/products/:id/releases', (ctx) => {

@@ -13,6 +13,23 @@ export function matchesEtag(ifNoneMatch: string | undefined, etag: string): bool
   return !!ifNoneMatch && ifNoneMatch.split(',').some((candidate) => candidate.trim() === etag || candidate.trim() === `W/${etag}` || candidate.trim() === '*');
 }
 
+/** A value serialised once, with a strong ETag of its bytes. */
+export function jsonAnswerOf(value: unknown): JsonAnswer {
+  const body = Buffer.from(JSON.stringify(value));
+  return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+}
+
+/** Sends a made answer, or 304 to a matching If-None-Match. */
+export function sendJsonAnswer(ctx: Context, answer: JsonAnswer): void {
+  ctx.type = jsonType;
+  ctx.set('ETag', answer.etag);
+  if (matchesEtag(ctx.get('If-None-Match'), answer.etag)) {
+    ctx.status = 304;
+    return;
+  }
+  ctx.body = answer.body;
+}
+
 /**
  * JSON answers that are a function of a published state, serialised once, with a strong
  * ETag of their bytes, and answered from memory (304 to a matching If-None-Match) until an
@@ -33,21 +50,13 @@ export class JsonAnswers {
     if (!answers) this.#answers.set(state, (answers = new Map()));
     let answer = answers.get(key);
     if (!answer) {
-      const body = Buffer.from(JSON.stringify(make()));
-      answer = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+      answer = jsonAnswerOf(make());
       if (answers.size < this.#maxPerState) answers.set(key, answer);
     }
     return answer;
   }
 
   answer(ctx: Context, state: object, key: string, make: () => unknown): void {
-    const answer = this.of(state, key, make);
-    ctx.type = jsonType;
-    ctx.set('ETag', answer.etag);
-    if (matchesEtag(ctx.get('If-None-Match'), answer.etag)) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.body = answer.body;
+    sendJsonAnswer(ctx, this.of(state, key, make));
   }
 }

@@ -93,17 +93,50 @@ export interface AlarmThresholds {
 
 export const defaultThresholds: AlarmThresholds = { transferStaleHours: 48, releaseLagHours: 24, diskLowPercent: 10, advisoryMaxAgeHours: 72 };
 
+export interface DiskReading {
+  freeBytes: number;
+  totalBytes: number;
+  path: string;
+  /** When the volume was measured (the disk-low alarm's time); default: when the status is built. */
+  measuredAt?: string;
+}
+
 /** Every figure the status page shows, computed once; the page and /api/v1/status both render this. */
 export function buildStatus(
   state: LgwanState,
   now: Date,
   thresholds: AlarmThresholds = defaultThresholds,
-  disk?: { freeBytes: number; totalBytes: number; path: string },
+  disk?: DiskReading,
   heartbeat?: { receivedAt: string; latestSequence: number; staleSeconds: number },
   inventory?: InventoryHealth,
   /** Alarms from the advisory exposure report (src/exposure/exposure-alarms.ts). */
   advisoryAlarms: readonly Alarm[] = [],
 ): RepositoryStatus {
+  return buildStatusUntil(state, now, thresholds, disk, heartbeat, inventory, advisoryAlarms).status;
+}
+
+/**
+ * The status and the first later instant at which the clock alone changes it (an alarm that
+ * starts or turns critical once a deadline passes), so that a model can be kept until then
+ * (status-answers.ts). Every comparison with `now` below goes through `reached`, which remembers the deadlines still ahead.
+ */
+export function buildStatusUntil(
+  state: LgwanState,
+  now: Date,
+  thresholds: AlarmThresholds,
+  disk: DiskReading | undefined,
+  heartbeat: { receivedAt: string; latestSequence: number; staleSeconds: number } | undefined,
+  inventory: InventoryHealth | undefined,
+  advisoryAlarms: readonly Alarm[],
+): { status: RepositoryStatus; changesAt: number } {
+  const nowMs = now.getTime();
+  let changesAt = Number.POSITIVE_INFINITY;
+  /** Whether `nowMs >= at`; a deadline still ahead is remembered as a change to come. */
+  const reached = (at: number): boolean => {
+    if (nowMs >= at) return true;
+    if (at < changesAt) changesAt = at;
+    return false;
+  };
   const published = state.published;
   const products = productRows(state);
 
@@ -143,25 +176,28 @@ export function buildStatus(
       alarms.push({ kind: 'source-failing', severity: 'warning', at: product.sourceHealth.lastErrorAt, subject: product.id, detail: product.sourceHealth.lastError ?? '' });
     }
     // A release seen at the vendor is expected here within releaseLagHours (the transfer takes time).
-    if (product.latestSeen && !product.upToDate && now.getTime() - Date.parse(product.latestSeen.firstSeenAt) >= thresholds.releaseLagHours * 3_600_000) {
+    if (product.latestSeen && !product.upToDate && reached(Date.parse(product.latestSeen.firstSeenAt) + thresholds.releaseLagHours * 3_600_000)) {
       alarms.push({ kind: 'not-yet-published', severity: 'warning', at: product.latestSeen.firstSeenAt, subject: product.id, detail: product.latestSeen.version });
     }
   }
   // The internet side sends at least a heartbeat bundle daily: silence means the path is cut.
-  if (published && now.getTime() - Date.parse(published.bundleCreatedAt) >= thresholds.transferStaleHours * 3_600_000) {
+  if (published && reached(Date.parse(published.bundleCreatedAt) + thresholds.transferStaleHours * 3_600_000)) {
     alarms.push({ kind: 'transfer-stale', severity: 'critical', at: published.bundleCreatedAt, subject: 'transfer', detail: `last bundle ${state.transfer.lastBundle ?? ''} created ${published.bundleCreatedAt}` });
   }
   // Over a diode, heartbeats tell a quiet link from a cut one.
   let link: RepositoryStatus['link'] = null;
   if (heartbeat) {
-    const age = (now.getTime() - Date.parse(heartbeat.receivedAt)) / 1000;
-    link = { receivedAt: heartbeat.receivedAt, latestSequence: heartbeat.latestSequence, state: age > heartbeat.staleSeconds ? 'cut' : heartbeat.latestSequence > state.transfer.highestSequence ? 'receiving' : 'idle' };
-    if (link.state === 'cut') {
-      alarms.push({ kind: 'link-cut', severity: 'critical', at: heartbeat.receivedAt, subject: 'udp', detail: `no heartbeat for ${Math.round(age)} s (last announced sequence ${heartbeat.latestSequence})` });
+    const receivedAt = Date.parse(heartbeat.receivedAt);
+    // Cut once the heartbeat is more than staleSeconds old (the first millisecond after).
+    const cut = reached(receivedAt + heartbeat.staleSeconds * 1000 + 1);
+    link = { receivedAt: heartbeat.receivedAt, latestSequence: heartbeat.latestSequence, state: cut ? 'cut' : heartbeat.latestSequence > state.transfer.highestSequence ? 'receiving' : 'idle' };
+    if (cut) {
+      // The detail says since when, not for how long: "for N s" would change the answer every second.
+      alarms.push({ kind: 'link-cut', severity: 'critical', at: heartbeat.receivedAt, subject: 'udp', detail: `no heartbeat since ${heartbeat.receivedAt} (more than ${heartbeat.staleSeconds} s; last announced sequence ${heartbeat.latestSequence})` });
     }
   }
   if (disk && disk.totalBytes > 0 && (disk.freeBytes / disk.totalBytes) * 100 < thresholds.diskLowPercent) {
-    alarms.push({ kind: 'disk-low', severity: 'critical', at: now.toISOString(), subject: disk.path, detail: `${Math.round(disk.freeBytes / 1024 ** 3)} GiB free of ${Math.round(disk.totalBytes / 1024 ** 3)} GiB` });
+    alarms.push({ kind: 'disk-low', severity: 'critical', at: disk.measuredAt ?? now.toISOString(), subject: disk.path, detail: `${Math.round(disk.freeBytes / 1024 ** 3)} GiB free of ${Math.round(disk.totalBytes / 1024 ** 3)} GiB` });
   }
   if (inventory?.lastError) {
     alarms.push({ kind: 'inventory-unwritable', severity: 'warning', at: inventory.lastError.at, subject: inventory.backend, detail: `${inventory.pending} observations waiting; ${inventory.lastError.message}` });
@@ -170,13 +206,14 @@ export function buildStatus(
     if (artifact.verification.method !== 'apt-inrelease') continue;
     const validUntil = state.releaseValidUntil[artifact.sha256];
     if (!validUntil) continue;
-    const left = Date.parse(validUntil) - now.getTime();
-    if (left < validUntilWarning) {
-      alarms.push({ kind: 'apt-valid-until', severity: left <= 0 ? 'critical' : 'warning', at: validUntil, subject: artifact.path, detail: `Valid-Until ${validUntil}` });
+    const expiresAt = Date.parse(validUntil);
+    // A warning from validUntilWarning before (strictly less time left), critical from the instant itself.
+    if (reached(expiresAt - validUntilWarning + 1)) {
+      alarms.push({ kind: 'apt-valid-until', severity: reached(expiresAt) ? 'critical' : 'warning', at: validUntil, subject: artifact.path, detail: `Valid-Until ${validUntil}` });
     }
   }
   alarms.push(...advisoryAlarms);
-  return {
+  const status: RepositoryStatus = {
     generatedAt: now.toISOString(),
     transfer: { ...state.transfer, bundleCreatedAt: published?.bundleCreatedAt ?? null },
     link,
@@ -185,4 +222,5 @@ export function buildStatus(
     refusals: state.refusals.slice(0, 20),
     alarms,
   };
+  return { status, changesAt };
 }

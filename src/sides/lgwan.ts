@@ -7,8 +7,9 @@ import type { LgwanConfig } from '../config/config.ts';
 import { UserFacingError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ImportOutcome } from '../importer/import-bundle.ts';
-import type { LgwanDatabase } from '../importer/lgwan-state.ts';
+import type { LgwanStateFile } from '../importer/lgwan-state.ts';
 import type { createRepositoryApp } from '../repository/app.ts';
+import type { DiskReading } from '../repository/status-model.ts';
 import type { InventoryStore } from '../coverage/inventory.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import { TransferFileNames } from '../transfer/spool-names.ts';
@@ -18,7 +19,7 @@ import { TenantDirectory } from '../admin/tenants.ts';
 
 export interface LgwanSide {
   config: LgwanConfig;
-  database: LgwanDatabase;
+  database: LgwanStateFile;
   store: BlobStore;
   inventory: InventoryStore;
   /** Accounts, sessions, enrolled agents and the audit log. */
@@ -142,7 +143,7 @@ export async function readMetricsToken(config: LgwanConfig): Promise<string | un
 }
 
 export interface SideProbes {
-  disk(): { freeBytes: number; totalBytes: number; path: string } | undefined;
+  disk(): DiskReading | undefined;
   heartbeat(): { receivedAt: string; latestSequence: number; staleSeconds: number } | undefined;
   stop(): void;
 }
@@ -152,7 +153,7 @@ export async function startSideProbes(config: LgwanConfig): Promise<SideProbes> 
   let disk: ReturnType<SideProbes['disk']>;
   const refreshDisk = async () => {
     const info = await statfs(config.storage).catch(() => undefined);
-    disk = info ? { freeBytes: info.bavail * info.bsize, totalBytes: info.blocks * info.bsize, path: config.storage } : undefined;
+    disk = info ? { freeBytes: info.bavail * info.bsize, totalBytes: info.blocks * info.bsize, path: config.storage, measuredAt: new Date().toISOString() } : undefined;
   };
   let heartbeat: ReturnType<SideProbes['heartbeat']>;
   const refreshHeartbeat = async () => {

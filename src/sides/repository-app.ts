@@ -22,7 +22,7 @@ import type { SideProbes } from './lgwan.ts';
  */
 
 export interface RepositoryParts {
-  database: Pick<LgwanDatabase, 'data'>;
+  database: Pick<LgwanDatabase, 'data'> & { readonly revision?: number };
   store: BlobStore;
   inventory: InventoryStore;
   admin: AdminStore;

@@ -39,7 +39,8 @@ export async function runRepositoryWorker(): Promise<void> {
   const { config, options, log } = await link.call<WorkerStart>('service', 'start', []);
   const logger = createLogger(log.name, log.level);
   const stateFile = path.join(config.storage, 'state.json');
-  const database = { data: undefined as unknown as LgwanState };
+  // Each re-read is a new revision (status-answers.ts keeps the status until it moves).
+  const database = { data: undefined as unknown as LgwanState, revision: 0 };
   // The primary writes state.json atomically (rename): a read sees one whole version. Heard
   // before the first read: a publication announced while it runs is read after it.
   let reading = readLgwanState(stateFile).then((data) => {
@@ -51,6 +52,7 @@ export async function runRepositoryWorker(): Promise<void> {
         logger.error({ error: errorMessage(error) }, 'cannot re-read the published state; serving the previous one');
         return database.data;
       });
+      database.revision += 1;
     });
   });
   await reading;

@@ -38,14 +38,33 @@ export async function readJsonState<T extends object>(file: string, defaults: T)
   return { ...structuredClone(defaults), ...(await new DurableJsonFile<T>(file).read()) };
 }
 
+/**
+ * lowdb's database that counts its writes: a reader holding answers made from `data` (the
+ * repository's status) knows the object changed in place when the count has moved.
+ */
+export class RevisedLow<T> extends Low<T> {
+  #revision = 0;
+
+  get revision(): number {
+    return this.#revision;
+  }
+
+  override async write(): Promise<void> {
+    // Counted before the write: the change is already in `data`, and a reader must not keep
+    // an answer made before it while the file is being written.
+    this.#revision += 1;
+    await super.write();
+  }
+}
+
 /** Opens a lowdb database at `file`, filled with `defaults` when the file does not exist yet. */
-export async function openJsonState<T extends object>(file: string, defaults: T): Promise<Low<T>> {
+export async function openJsonState<T extends object>(file: string, defaults: T): Promise<RevisedLow<T>> {
   // Temp files of a write interrupted by a crash (kill -9, power cut): the file itself is intact.
   const prefix = `.tmp-${path.basename(file)}-`;
   for (const name of await readdir(path.dirname(file)).catch(() => [] as string[])) {
     if (name.startsWith(prefix)) await rm(path.join(path.dirname(file), name), { force: true });
   }
-  const database = new Low<T>(new DurableJsonFile<T>(file), structuredClone(defaults));
+  const database = new RevisedLow<T>(new DurableJsonFile<T>(file), structuredClone(defaults));
   await database.read();
   // Fields added in later versions get their defaults without losing what is stored.
   database.data = { ...structuredClone(defaults), ...database.data };
