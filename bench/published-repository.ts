@@ -13,11 +13,11 @@ type Environment = Awaited<ReturnType<typeof createEnvironment>>;
  * hourly, with the per-agent limit lifted: the benchmarks measure throughput.
  * lgwan.workers stays at its default (auto), as in production.
  */
-export async function publishSimulatorProducts(environment: Environment): Promise<string> {
+export async function publishSimulatorProducts(environment: Environment, lgwanFields: Record<string, unknown> = {}): Promise<string> {
   await (await environment.openInternet()).runOnce();
   const configFile = path.join(environment.root, 'lgwan-mirror.yaml');
   const config = parse(await readFile(configFile, 'utf8')) as { lgwan: Record<string, unknown> };
-  Object.assign(config.lgwan, { trustProxy: true, checkInsPerMinute: 100_000 });
+  Object.assign(config.lgwan, { trustProxy: true, checkInsPerMinute: 100_000, ...lgwanFields });
   await writeFile(configFile, stringify(config));
   const lgwan = await environment.openLgwan();
   await lgwan.importOnce();
@@ -41,6 +41,6 @@ export async function copyDataRoot(configFile: string, name: string, lgwan: Reco
 }
 
 /** The published simulator products served by `lgwan-mirror serve` as production runs it (compiled, lgwan.workers auto). */
-export async function startPublishedRepository(environment: Environment): Promise<ServeProcess> {
-  return startServe(await publishSimulatorProducts(environment));
+export async function startPublishedRepository(environment: Environment, lgwan: Record<string, unknown> = {}): Promise<ServeProcess> {
+  return startServe(await publishSimulatorProducts(environment, lgwan));
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -10,7 +10,7 @@ import { openLgwanState } from '../src/importer/lgwan-state.ts';
 import { BlobStore } from '../src/store/blob-store.ts';
 import { printMachine } from './machine.ts';
 import { startServe } from './serve-process.ts';
-import { curlSpeed, interleaved, processTree, randomPort, ratios, spread, spreadLabel, startNginx, startStaticNginx, treeCpuSeconds, warmupSeconds, wrk, type NginxServer, type WrkResult } from './tools.ts';
+import { curlSpeed, interleaved, processTree, ratios, spread, spreadLabel, startFront, startStaticNginx, treeCpuSeconds, warmupSeconds, wrk, type WrkResult } from './tools.ts';
 
 const mib = 1024 * 1024;
 
@@ -34,18 +34,6 @@ function artifact(fileName: string, blob: { sha256: string; size: number }): Art
     productId: 'bench', version: '1.0', platform: 'any', locale: 'any', fileName, path: `pool/bench/1.0/any/any/${fileName}`,
     size: blob.size, sha256: blob.sha256, role: 'payload', verification: { method: 'manual-confirmation' },
   };
-}
-
-/** The shipped nginx front (deploy/nginx/lgwan-mirror-front.conf, placeholders replaced) included in the benchmark's main config, before the repository. */
-async function startFront(root: string, repositoryUrl: string, blobRoot: string): Promise<NginxServer> {
-  await mkdir(root, { recursive: true });
-  const port = randomPort();
-  const front = (await readFile(path.join(import.meta.dirname, '..', 'deploy', 'nginx', 'lgwan-mirror-front.conf'), 'utf8'))
-    .replaceAll('127.0.0.1:8081', new URL(repositoryUrl).host)
-    .replaceAll('/var/lib/lgwan-mirror/lgwan/blobs/', `${blobRoot}/`)
-    .replace('listen 8080;', `listen 127.0.0.1:${port} backlog=4096;`);
-  await writeFile(path.join(root, 'front.conf'), front);
-  return startNginx(root, { port, readyPath: '/api/v1/latest', http: `  include ${root}/front.conf;` });
 }
 
 /**

@@ -3,15 +3,17 @@ import path from 'node:path';
 import { createEnvironment } from '../test/helpers/environment.ts';
 import { startPublishedRepository } from './published-repository.ts';
 import { printMachine } from './machine.ts';
-import { processTree, randomPort, spread, startNginx, wrkAsync, type WrkResult } from './tools.ts';
+import { processTree, randomPort, spread, startFront, startNginx, wrkAsync, type WrkResult } from './tools.ts';
 
 /*
  * The mixed load of a prefecture: 10,000 endpoints polling (Firefox update checks from
  * distinct addresses; agent check-ins need signed requests wrk cannot make) while 500 connections
- * download installers, for SOAK_SECONDS (600 by default) on the repository and as long on
- * nginx serving the same files under the same load, in SOAK_ROUNDS interleaved rounds
- * (repository, nginx, repository…). The repository runs as production does (`lgwan-mirror
- * serve` compiled, lgwan.workers auto), nginx as Debian runs it (master, worker_processes auto).
+ * download installers, for SOAK_SECONDS (600 by default) on the repository alone, as long on
+ * the repository behind the shipped nginx front (deploy/nginx/: the front sends the installers
+ * with sendfile, the repository answers the checks) and as long on nginx serving the same
+ * files under the same load, in SOAK_ROUNDS interleaved rounds (repository, front, nginx,
+ * repository…). The repository runs as production does (`lgwan-mirror serve` compiled,
+ * lgwan.workers auto), nginx as Debian runs it (master, worker_processes auto).
  * The repository's RSS, summed over its primary and workers, is sampled every
  * SOAK_SAMPLE_SECONDS over the whole run (its idle nginx rounds too) and judged by the
  * least-squares slope. Every figure min / median / max over the rounds.
@@ -67,7 +69,8 @@ export async function benchSoak(options: { seconds: number; sampleSeconds: numbe
   const environment = await createEnvironment({ mozilla: { fileSize: 2 * 1024 * 1024 } });
   const stops: Array<() => Promise<void>> = [];
   try {
-    const repository = await startPublishedRepository(environment);
+    // nginxFront: X-Accel-Redirect only for requests that came through the front; alone it sends every byte itself.
+    const repository = await startPublishedRepository(environment, { nginxFront: {} });
     stops.push(() => repository.stop());
     const repositoryUrl = repository.url;
     const downloadPath = '/pool/demo-firefox/131.0/win64/ja/Firefox%20Setup%20131.0.exe';
@@ -89,7 +92,9 @@ export async function benchSoak(options: { seconds: number; sampleSeconds: numbe
     location /api/ { return 200 '{"actions":[]}'; } }`,
     });
     stops.push(() => nginx.stop());
-    console.log(`\nSoak: ${seconds} s of ${endpoints.toLocaleString()} endpoints polling (100 connections) and 500 concurrent downloads of a ${(installer.length / 1024 / 1024).toFixed(0)} MiB installer, on the repository (lgwan-mirror serve, compiled, primary + ${repository.workers} workers) and on nginx (master + ${processTree(nginx.pid).length - 1} workers) in ${rounds} interleaved rounds each`);
+    const front = await startFront(path.join(environment.root, 'front'), repositoryUrl, path.join(environment.root, 'lgwan', 'blobs'));
+    stops.push(() => front.stop());
+    console.log(`\nSoak: ${seconds} s of ${endpoints.toLocaleString()} endpoints polling (100 connections) and 500 concurrent downloads of a ${(installer.length / 1024 / 1024).toFixed(0)} MiB installer, on the repository (lgwan-mirror serve, compiled, primary + ${repository.workers} workers), on the repository behind the shipped nginx front, and on nginx (master + ${processTree(nginx.pid).length - 1} workers) in ${rounds} interleaved rounds each`);
     const started = performance.now();
     const samples: { seconds: number; rssMiB: number; pssMiB: number }[] = [];
     // The whole tree, primary and workers: a leak in any worker shows in the sum.
@@ -100,12 +105,19 @@ export async function benchSoak(options: { seconds: number; sampleSeconds: numbe
     sample();
     const timer = setInterval(sample, sampleSeconds * 1000);
     const ourRounds: { polling: WrkResult; downloads: WrkResult }[] = [];
+    const frontRounds: { polling: WrkResult; downloads: WrkResult }[] = [];
     const theirRounds: { polling: WrkResult; downloads: WrkResult }[] = [];
     const roundSeconds = Math.max(1, Math.round(seconds / rounds));
+    // Which load the memory follows: the repository's RSS at the end of each round.
+    const afterRound: string[] = [];
     try {
       for (let round = 0; round < rounds; round += 1) {
         ourRounds.push(await load(repositoryUrl, downloadPath, roundSeconds, { polling }));
+        afterRound.push(`alone ${round + 1}: ${repository.memory().rssMiB.toFixed(0)}`);
+        frontRounds.push(await load(front.url, downloadPath, roundSeconds, { polling }));
+        afterRound.push(`front ${round + 1}: ${repository.memory().rssMiB.toFixed(0)}`);
         theirRounds.push(await load(nginx.url, downloadPath, roundSeconds, { polling }));
+        afterRound.push(`nginx ${round + 1}: ${repository.memory().rssMiB.toFixed(0)}`);
       }
     } finally {
       clearInterval(timer);
@@ -127,13 +139,17 @@ export async function benchSoak(options: { seconds: number; sampleSeconds: numbe
     };
     console.log(`per round, ${rounds === 1 ? '1 round' : `min / median / max of ${rounds} rounds`} of ${roundSeconds} s`);
     console.log(['server', 'checks req/s', 'checks p50 ms', 'checks p99 ms', 'downloads MB/s', 'downloads p50 ms', 'downloads p99 ms', 'errors (all rounds)'].join('\t'));
-    console.log(row('repository', ourRounds));
+    console.log(row('repository alone', ourRounds));
+    console.log(row('repository behind the front', frontRounds));
     console.log(row('nginx', theirRounds));
-    const perRound = (pick: (result: { polling: WrkResult; downloads: WrkResult }) => number) => spread(ourRounds.map((result, index) => pick(result) / pick(theirRounds[index]!)), 2);
-    console.log(`ratios, each round's own: checks ${perRound((result) => result.polling.requestsPerSecond)}, downloads ${perRound((result) => result.downloads.bytesPerSecond)}`);
+    const perRound = (rounds: typeof ourRounds, pick: (result: { polling: WrkResult; downloads: WrkResult }) => number) => spread(rounds.map((result, index) => pick(result) / pick(theirRounds[index]!)), 2);
+    for (const [name, results] of [['repository alone', ourRounds], ['behind the front', frontRounds]] as const) {
+      console.log(`ratios to nginx, ${name}, each round's own: checks ${perRound(results, (result) => result.polling.requestsPerSecond)}, downloads ${perRound(results, (result) => result.downloads.bytesPerSecond)}`);
+    }
     const rss = samples.map((entry) => entry.rssMiB);
     const pss = samples.map((entry) => entry.pssMiB);
-    console.log(`repository memory summed over its ${repository.memory().processes} processes, ${samples.length} samples every ${sampleSeconds} s over ${samples.at(-1)!.seconds.toFixed(0)} s: RSS first ${rss[0]!.toFixed(0)}, min ${Math.min(...rss).toFixed(0)}, max ${Math.max(...rss).toFixed(0)}, last ${rss.at(-1)!.toFixed(0)} MiB; PSS (shared pages once) first ${pss[0]!.toFixed(0)}, last ${pss.at(-1)!.toFixed(0)} MiB`);
+    console.log(`repository memory summed over its ${repository.memory().processes} processes, ${samples.length} samples every ${sampleSeconds} s over ${samples.at(-1)!.seconds.toFixed(0)} s (its nginx rounds too): RSS first ${rss[0]!.toFixed(0)}, min ${Math.min(...rss).toFixed(0)}, max ${Math.max(...rss).toFixed(0)}, last ${rss.at(-1)!.toFixed(0)} MiB; PSS (shared pages once) first ${pss[0]!.toFixed(0)}, last ${pss.at(-1)!.toFixed(0)} MiB`);
+    console.log(`repository RSS (MiB) at the end of each round: ${afterRound.join(', ')}`);
     // The first minute is warm-up (JIT, caches, the heap finding its size): the slope is taken after it when the run is long enough.
     const steady = samples.filter((entry) => entry.seconds >= 60);
     const judged = steady.length >= 10 ? steady : samples;

@@ -320,3 +320,15 @@ export async function interleaved<K extends string, T>(runs: number, variants: R
   for (let run = 0; run < runs; run += 1) for (const key of Object.keys(variants) as K[]) samples[key].push(await variants[key]());
   return samples;
 }
+
+/** The shipped nginx front (deploy/nginx/lgwan-mirror-front.conf, placeholders replaced) included in the benchmark's main config, before the repository. */
+export async function startFront(root: string, repositoryUrl: string, blobRoot: string): Promise<NginxServer> {
+  await mkdir(root, { recursive: true });
+  const port = randomPort();
+  const front = (await readFile(path.join(import.meta.dirname, '..', 'deploy', 'nginx', 'lgwan-mirror-front.conf'), 'utf8'))
+    .replaceAll('127.0.0.1:8081', new URL(repositoryUrl).host)
+    .replaceAll('/var/lib/lgwan-mirror/lgwan/blobs/', `${blobRoot}/`)
+    .replace('listen 8080;', `listen 127.0.0.1:${port} backlog=4096;`);
+  await writeFile(path.join(root, 'front.conf'), front);
+  return startNginx(root, { port, readyPath: '/api/v1/latest', http: `  include ${root}/front.conf;` });
+}

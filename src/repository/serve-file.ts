@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Context } from 'koa';
 import { IntegrityError } from '../core/errors.ts';
+import { FilePump } from './file-pump.ts';
 
 const contentTypes: Record<string, string> = {
   '.exe': 'application/vnd.microsoft.portable-executable',
@@ -108,8 +109,6 @@ export interface ImmutableFileOptions {
   accelRedirect?: string;
 }
 
-const largeRead = 1 << 20;
-
 /** The strong validator of a content-addressed file: its sha256. */
 export const blobEtag = (sha256: string) => `"sha256-${sha256}"`;
 
@@ -208,23 +207,18 @@ export async function serveImmutableFile(ctx: Context, options: ImmutableFileOpt
       ctx.body = start === 0 && end === size - 1 ? cached : cached.subarray(start, end + 1);
       return;
     }
-    streamInto(ctx, handle!, start, end);
+    streamInto(ctx, handle!, start, end, options.file);
     handle = undefined;
   } finally {
     await handle?.close();
   }
 }
 
-/**
- * The file's bytes written to the response directly (Koa does not respond for us): one read
- * stream of 1 MiB chunks, closed when the client goes away; a read error mid-way cuts the
- * connection, so the client sees a short body against Content-Length rather than wrong bytes.
- */
-function streamInto(ctx: Context, handle: FileHandle, start: number, end: number): void {
+/** Every download of this process shares one read budget (file-pump.ts). */
+const pump = new FilePump();
+
+/** The file's bytes written to the response directly: Koa does not respond for us. */
+function streamInto(ctx: Context, handle: FileHandle, start: number, end: number, file: string): void {
   ctx.respond = false;
-  const response = ctx.res;
-  const stream = handle.createReadStream({ start, end, highWaterMark: largeRead });
-  stream.once('error', (error) => response.destroy(error));
-  response.once('close', () => stream.destroy());
-  stream.pipe(response);
+  pump.send(handle, start, end, ctx.res, file);
 }
