@@ -59,7 +59,8 @@ export async function startServe(configFile: string): Promise<ServeProcess> {
   const debug = Boolean(process.env.BENCH_DEBUG);
   const child = spawn(process.execPath, [cli, 'serve', '--config', configFile, '--port', '0', '--host', '127.0.0.1'], {
     cwd: path.dirname(configFile),
-    env: { ...process.env, LGWAN_MIRROR_LOG_LEVEL: debug ? 'info' : 'error' },
+    // BENCH_SERVE_NODE_OPTIONS: Node.js options for the served tree alone (e.g. a heap limit, to tell a leak from a lazy collector).
+    env: { ...process.env, LGWAN_MIRROR_LOG_LEVEL: debug ? 'info' : 'error', ...(process.env.BENCH_SERVE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVE_NODE_OPTIONS } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createEnvironment } from '../test/helpers/environment.ts';
@@ -108,16 +109,26 @@ export async function benchSoak(options: { seconds: number; sampleSeconds: numbe
     const frontRounds: { polling: WrkResult; downloads: WrkResult }[] = [];
     const theirRounds: { polling: WrkResult; downloads: WrkResult }[] = [];
     const roundSeconds = Math.max(1, Math.round(seconds / rounds));
-    // Which load the memory follows: the repository's RSS at the end of each round.
+    // Which load the memory follows, and in which process: the RSS at the end of each round, and its anonymous part per process (primary first).
     const afterRound: string[] = [];
+    const anonymousMiB = () =>
+      processTree(repository.pid)
+        .map((pid) => {
+          try {
+            return (Number(/RssAnon:\s+(\d+)/u.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024).toFixed(0);
+          } catch {
+            return '?';
+          }
+        })
+        .join('+');
     try {
       for (let round = 0; round < rounds; round += 1) {
         ourRounds.push(await load(repositoryUrl, downloadPath, roundSeconds, { polling }));
-        afterRound.push(`alone ${round + 1}: ${repository.memory().rssMiB.toFixed(0)}`);
+        afterRound.push(`alone ${round + 1}: ${repository.memory().rssMiB.toFixed(0)} (anonymous ${anonymousMiB()})`);
         frontRounds.push(await load(front.url, downloadPath, roundSeconds, { polling }));
-        afterRound.push(`front ${round + 1}: ${repository.memory().rssMiB.toFixed(0)}`);
+        afterRound.push(`front ${round + 1}: ${repository.memory().rssMiB.toFixed(0)} (anonymous ${anonymousMiB()})`);
         theirRounds.push(await load(nginx.url, downloadPath, roundSeconds, { polling }));
-        afterRound.push(`nginx ${round + 1}: ${repository.memory().rssMiB.toFixed(0)}`);
+        afterRound.push(`nginx ${round + 1}: ${repository.memory().rssMiB.toFixed(0)} (anonymous ${anonymousMiB()})`);
       }
     } finally {
       clearInterval(timer);
